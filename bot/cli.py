@@ -1,0 +1,166 @@
+"""`icpbot`: the command line (SPEC §9).
+
+Commands are thin: they read settings and config, call the modules that do
+the work, and turn failures into one clear message and an exit code —
+never a traceback for a bad config or a bad file.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config import Config, load_config
+from scoring.problems import ConfigError
+
+app = typer.Typer(
+    help="Scores CRM companies and leads against your Ideal Customer Profile.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+ConfigDir = Annotated[
+    Path,
+    typer.Option(
+        "--config-dir",
+        envvar="ICPBOT_CONFIG_DIR",
+        help="Directory with icp.yaml, routing.yaml and fields.yaml.",
+        file_okay=False,
+    ),
+]
+AsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of",
+        help="Score as of this date or time (UTC) instead of now, for reproducible runs.",
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+    ),
+]
+DEFAULT_CONFIG = Path("config")
+
+
+def _now(as_of: datetime | None) -> datetime:
+    if as_of is None:
+        return datetime.now(UTC)
+    return as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+
+
+def _load(config_dir: Path, today: date | None = None) -> Config:
+    """The validated config, or exit 1 listing every problem with file and criterion."""
+    try:
+        return load_config(config_dir, today=today or datetime.now(UTC).date())
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s): the config was not loaded.")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def check(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Validate every config file; exit 1 naming each problem's file, line and criterion."""
+    config = _load(config_dir)
+    for warning in config.warnings:
+        err.print(f"[yellow]{warning}[/yellow]", soft_wrap=True)
+    icp = config.icp
+    profiles = ", ".join(p.id for p in icp.profiles)
+    typer.echo(
+        f"{config_dir}: OK — ICP v{icp.version}, profiles {profiles}, "
+        f"{sum(len(p.criteria) for p in icp.profiles)} criteria, "
+        f"{len(config.routing.rules)} routing rules"
+    )
+
+
+@app.command()
+def score(
+    target: Annotated[str, typer.Argument(help="A domain in the store, or a CSV file.")],
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the CSV plus icp_* columns.")
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Score a CSV file (streamed) or a stored account."""
+    config = _load(config_dir)
+    now = _now(as_of)
+    path = Path(target)
+    if path.suffix.lower() == ".csv" or path.is_file():
+        from bot.batch import score_file
+
+        code = score_file(path, config=config, now=now, as_json=as_json, output=output, err=err)
+        raise typer.Exit(code)
+    from bot.commands import score_domain
+
+    raise typer.Exit(score_domain(target, config=config, now=now, as_json=as_json, err=err))
+
+
+@app.command()
+def explain(
+    domain: Annotated[str, typer.Argument(help="The account's domain (or a URL or email).")],
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """Why a stored account scored as it did: every criterion, its points and its why."""
+    from bot.commands import explain_domain
+
+    config = _load(config_dir)
+    raise typer.Exit(explain_domain(domain, config=config, now=_now(as_of), err=err))
+
+
+@app.command()
+def backfill(
+    crm: Annotated[str, typer.Option("--crm", help="hubspot, salesforce or csv.")],
+    source: Annotated[
+        Path | None, typer.Option("--source", help="With --crm csv: the directory of exports.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Score, but store and write nothing.")
+    ] = False,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """Load every record from a CRM, score it, store it and write the scores back."""
+    from bot.commands import backfill_crm
+
+    config = _load(config_dir)
+    code = backfill_crm(
+        crm, source=source, dry_run=dry_run, config=config, now=_now(as_of), err=err
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    keep: Annotated[
+        Path | None, typer.Option("--keep", help="Keep the demo database at this path.")
+    ] = None,
+) -> None:
+    """The whole flow offline: sample CRM → scores → routing posts → an explanation."""
+    from bot.demo import run_demo
+
+    directory = config_dir if config_dir.is_dir() else bundled_config()
+    config = _load(directory)
+    run_demo(config=config, keep=keep)
+
+
+def bundled_config() -> Path:
+    """The config shipped beside the package, for `demo` outside a checkout's root."""
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # `icpbot score big.csv --json | head`
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,97 @@
+"""Loading the config directory: all three files, validated together, or nothing.
+
+`icp.yaml` is required; `fields.yaml` and `routing.yaml` fall back to
+built-in defaults. Fields load first because the ICP and routing rules may
+use the custom fields they declare. A problem in any file stops the load:
+the bot never runs on half a config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from bot.routing import Routing, parse_routing
+from integrations.fieldmap import FieldMap, parse_field_map
+from scoring.model import Icp
+from scoring.problems import ConfigError, Problem
+from scoring.validation import parse_icp
+
+ICP_FILE = "icp.yaml"
+FIELDS_FILE = "fields.yaml"
+ROUTING_FILE = "routing.yaml"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the config directory says, validated."""
+
+    directory: Path
+    icp: Icp
+    icp_text: str
+    fields: FieldMap
+    routing: Routing
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def icp_sha256(self) -> str:
+        return hashlib.sha256(self.icp_text.encode()).hexdigest()
+
+
+def _read(path: Path, *, required: bool) -> str | None:
+    if not path.exists():
+        if required:
+            raise ConfigError([Problem(str(path), "", "not found: the ICP file is required")])
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(path), "", f"cannot be read: {exc}")]) from exc
+
+
+def load_config(directory: Path, *, today: date | None = None) -> Config:
+    """Load and validate the whole directory; ConfigError lists every problem in every file."""
+    if not directory.is_dir():
+        raise ConfigError([Problem(str(directory), "", "config directory not found")])
+    problems: list[Problem] = []
+    fields_path, icp_path = directory / FIELDS_FILE, directory / ICP_FILE
+    routing_path = directory / ROUTING_FILE
+    fields = _collect(
+        problems,
+        lambda: parse_field_map(_read(fields_path, required=False), source=str(fields_path)),
+    )
+    icp_text = _read(icp_path, required=True) or ""
+    types = fields.types if fields else {}
+    icp = _collect(
+        problems, lambda: parse_icp(icp_text, source=str(icp_path), fields=types, today=today)
+    )
+    profiles = [p.id for p in icp.profiles] if icp else []
+    routing = _collect(
+        problems,
+        lambda: parse_routing(
+            _read(routing_path, required=False),
+            source=str(routing_path),
+            fields=types,
+            profiles=profiles,
+        ),
+    )
+    if fields is None or icp is None or routing is None:
+        raise ConfigError(problems)
+    return Config(directory, icp, icp_text, fields, routing, tuple(problems))
+
+
+def _collect(problems: list[Problem], parse: Callable[[], tuple[T, list[Problem]]]) -> T | None:
+    """Run one file's parser, keeping its warnings or its errors, so every file gets checked."""
+    try:
+        value, warnings = parse()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+    problems.extend(warnings)
+    return value

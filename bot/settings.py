@@ -1,0 +1,58 @@
+"""Settings from the environment or a `.env` file (SPEC §10).
+
+Only startup reads these; everything below receives them. Secrets are
+`SecretStr`, whose repr is `'**********'`, so they never reach a log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything icpbot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///icpbot.db", alias="ICPBOT_DATABASE_URL")
+    config_dir: Path = Field(Path("config"), alias="ICPBOT_CONFIG_DIR")
+    port: int = Field(3000, alias="ICPBOT_PORT")
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ICPBOT_ADMINS")
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+
+    hubspot_access_token: SecretStr | None = Field(None, alias="HUBSPOT_ACCESS_TOKEN")
+    hubspot_client_secret: SecretStr | None = Field(None, alias="HUBSPOT_CLIENT_SECRET")
+    hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
+
+    salesforce_instance_url: str | None = Field(None, alias="SALESFORCE_INSTANCE_URL")
+    salesforce_access_token: SecretStr | None = Field(None, alias="SALESFORCE_ACCESS_TOKEN")
+    salesforce_username: str | None = Field(None, alias="SALESFORCE_USERNAME")
+    salesforce_password: SecretStr | None = Field(None, alias="SALESFORCE_PASSWORD")
+    salesforce_security_token: SecretStr | None = Field(None, alias="SALESFORCE_SECURITY_TOKEN")
+    salesforce_api_version: str = Field("62.0", alias="SALESFORCE_API_VERSION")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        """`U1,U2` or `U1 U2` in the environment, a list in code."""
+        if isinstance(value, str):
+            return [v for v in value.replace(",", " ").split() if v]
+        return value
+
+
+def missing(settings: Settings, *names: str) -> list[str]:
+    """The environment names of required settings that are not set, for a clear start-up error."""
+    fields = type(settings).model_fields
+    return [
+        fields[name].alias or name.upper()
+        for name in names
+        if getattr(settings, name) in (None, "")
+    ]

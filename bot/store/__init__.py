@@ -1,0 +1,31 @@
+"""Storage: SQLModel tables, Alembic migrations and the repo functions over them.
+
+engine = make_engine(settings.database_url)
+migrate(engine)
+with session(engine) as db:
+    account = repo.upsert_account(session=db, record=record, now=now)
+    repo.save_score(session=db, subject="account", key=account.domain, ...)
+"""
+
+from bot.store import repo
+from bot.store.db import database_url, make_engine, migrate, session
+from bot.store.repo import IcpVersionConflict, StoreError
+from bot.store.tables import Account, Contact, Crm, Deal, DealStage, IcpVersion, Score, Subject
+
+__all__ = [
+    "Account",
+    "Contact",
+    "Crm",
+    "Deal",
+    "DealStage",
+    "IcpVersion",
+    "IcpVersionConflict",
+    "Score",
+    "StoreError",
+    "Subject",
+    "database_url",
+    "make_engine",
+    "migrate",
+    "repo",
+    "session",
+]

@@ -1,0 +1,474 @@
+"""What the bot reads and writes, as small functions over a Session.
+
+Keyword-only arguments (as in the fastapi full-stack template), so call
+sites read plainly and two strings can never be swapped silently. Functions
+flush but never commit: the caller's `session(engine)` block is the unit of
+work, so an account upsert and its score land together or not at all.
+
+Upserts are single `INSERT ... ON CONFLICT` statements rather than a read
+then a write, so two replicas handling the same webhook cannot both insert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
+
+from sqlalchemy import Subquery, and_, case, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from bot.store.tables import Account, Contact, Crm, Deal, DealStage, IcpVersion, Score, Subject
+from integrations.records import CrmRecord, RecordKind
+from scoring.model import Tier
+from scoring.result import AccountScore, PersonaResult
+from scoring.serialize import (
+    account_score_from_dict,
+    account_score_to_dict,
+    jsonable,
+    persona_from_dict,
+    persona_to_dict,
+)
+
+_Model = TypeVar("_Model", bound=SQLModel)
+
+MAX_SEARCH_RESULTS = 100
+
+
+class StoreError(Exception):
+    """A storage operation refused to proceed; the message says what to do."""
+
+
+class IcpVersionConflict(StoreError):
+    """The same ICP version number arrived with different content."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"icp.yaml version {version} was already recorded with different content: "
+            "bump `version` in icp.yaml on every change, so each stored score names "
+            "the exact ICP that produced it"
+        )
+        self.version = version
+
+
+# --- records -----------------------------------------------------------------
+
+
+def upsert_account(*, session: Session, record: CrmRecord, now: datetime) -> Account:
+    """Our copy of a CRM company, found by domain; the latest record wins, first_seen_at stays."""
+    domain = record.domain
+    if record.kind is not RecordKind.ACCOUNT or not domain:
+        raise ValueError(f"not an account with a domain: {record.kind} {record.crm_id!r}")
+    fields = record.fields
+    values = {
+        "domain": _key(domain),
+        "name": _text(fields.get("name")) or domain,
+        "crm": Crm(record.crm).value,
+        "crm_id": record.crm_id or None,
+        "owner_id": _text(fields.get("owner_id")),
+        "fields": _canonical(fields),
+        "url": record.url,
+        "crm_created_at": _as_moment(fields.get("created_at")),
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+    return _upsert(session, Account, values, keys=("domain",), keep=("first_seen_at",))
+
+
+def upsert_contact(*, session: Session, record: CrmRecord, now: datetime) -> Contact:
+    """Our copy of a CRM person, found by email; `account_domain` is None for free mail."""
+    email = record.key
+    if not record.kind.is_person or not email:
+        raise ValueError(f"not a contact or lead with an email: {record.kind} {record.crm_id!r}")
+    values = {
+        "email": _key(email),
+        "account_domain": record.domain,
+        "kind": record.kind.value,
+        "crm": Crm(record.crm).value,
+        "crm_id": record.crm_id or None,
+        "fields": _canonical(record.fields),
+        "url": record.url,
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+    return _upsert(session, Contact, values, keys=("email",), keep=("first_seen_at",))
+
+
+def upsert_deal(
+    *,
+    session: Session,
+    crm: str,
+    crm_id: str,
+    account_domain: str,
+    name: str,
+    stage: DealStage | str,
+    amount: float | None,
+    created_at: datetime,
+    closed_at: datetime | None = None,
+) -> Deal:
+    """A deal outcome, found by (crm, crm_id): a CRM re-export updates, never duplicates."""
+    values = {
+        "crm": Crm(crm).value,
+        "crm_id": crm_id,
+        "account_domain": _key(account_domain),
+        "name": name,
+        "stage": DealStage(stage).value,
+        "amount": amount,
+        "created_at": created_at,
+        "closed_at": closed_at,
+    }
+    return _upsert(session, Deal, values, keys=("crm", "crm_id"))
+
+
+def get_account(*, session: Session, domain: str) -> Account | None:
+    return session.exec(select(Account).where(col(Account.domain) == _key(domain))).first()
+
+
+def find_accounts(*, session: Session, text: str, limit: int = 10) -> list[Account]:
+    """Accounts whose name or domain contains `text`, any case; exact domain first.
+
+    `text` comes from Slack users: it is only ever a bound parameter, and
+    LIKE's wildcards in it are escaped, so `%` finds a literal percent sign.
+    """
+    needle = text.strip().lower()
+    if not needle:
+        return []
+    escaped = _escape_like(needle)
+    domain, name = col(Account.domain), func.lower(col(Account.name))
+    contains = or_(domain.like(f"%{escaped}%", escape="\\"), name.like(f"%{escaped}%", escape="\\"))
+    starts = or_(domain.like(f"{escaped}%", escape="\\"), name.like(f"{escaped}%", escape="\\"))
+    rank = case((domain == needle, 0), (starts, 1), else_=2)
+    limit = max(1, min(limit, MAX_SEARCH_RESULTS))
+    statement = select(Account).where(contains).order_by(rank, name, domain).limit(limit)
+    return list(session.exec(statement))
+
+
+def deals(*, session: Session) -> list[Deal]:
+    """Every deal, oldest first: the input of calibration and win rates."""
+    return list(session.exec(select(Deal).order_by(col(Deal.created_at), col(Deal.id))))
+
+
+def counts(*, session: Session) -> dict[str, int]:
+    """How much is stored, for `/healthz`, the demo and the CLI; one round trip."""
+    tables: dict[str, type[SQLModel]] = {
+        "accounts": Account,
+        "contacts": Contact,
+        "deals": Deal,
+        "scores": Score,
+    }
+    columns = [
+        select(func.count()).select_from(table).scalar_subquery().label(label)
+        for label, table in tables.items()
+    ]
+    row = session.exec(select(*columns)).one()
+    return {label: int(value) for label, value in zip(tables, row, strict=True)}
+
+
+# --- ICP versions --------------------------------------------------------------
+
+
+def record_icp_version(
+    *,
+    session: Session,
+    version: int,
+    content: str,
+    reviewed_on: date | None,
+    now: datetime,
+) -> IcpVersion:
+    """Remember the icp.yaml text behind `version`; loading the same file again is a no-op.
+
+    Raises IcpVersionConflict when the version number was already used for
+    other content: scores stored under it would no longer be explainable.
+    """
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    insert = _insert(session, IcpVersion).values(
+        version=version, sha256=digest, content=content, reviewed_on=reviewed_on, loaded_at=now
+    )
+    session.exec(insert.on_conflict_do_nothing(index_elements=["version"]))
+    row = session.get(IcpVersion, version, populate_existing=True)
+    assert row is not None  # inserted above, or there already
+    if row.sha256 != digest:
+        raise IcpVersionConflict(version)
+    return row
+
+
+# --- scores: the audit trail -----------------------------------------------------
+
+
+def input_hash(snapshot: Mapping[str, object], icp_version: int) -> str:
+    """sha256 of the canonical JSON of what was scored and which ICP scored it.
+
+    Equal hashes mean a re-score would read exactly the same input; only
+    time-dependent criteria (`within_days`) can still change the result.
+    """
+    canonical = json.dumps(
+        {"fields": jsonable(dict(snapshot)), "icp_version": icp_version},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def save_score(
+    *,
+    session: Session,
+    subject: Subject | str,
+    key: str,
+    result: AccountScore,
+    snapshot: Mapping[str, object],
+    persona: PersonaResult | None = None,
+) -> Score:
+    """Append one account score (with the person's persona fit, for a contact)."""
+    data = account_score_to_dict(result)
+    if persona is not None:
+        data["persona"] = persona_to_dict(persona)
+    return _append(
+        session,
+        Score(
+            subject=Subject(subject).value,
+            subject_key=_key(key),
+            icp_version=result.icp_version,
+            score=result.score,
+            tier=result.tier.value,
+            profile=result.profile_id,
+            coverage=result.coverage,
+            disqualified_by=result.disqualifier_id,
+            persona_score=persona.score if persona else None,
+            persona_tier=persona.tier.value if persona else None,
+            reasons=list(result.reasons),
+            result=data,
+            input_snapshot=_canonical(snapshot),
+            input_hash=input_hash(snapshot, result.icp_version),
+            scored_at=result.scored_at,
+        ),
+    )
+
+
+def save_persona_score(
+    *,
+    session: Session,
+    key: str,
+    persona: PersonaResult,
+    icp_version: int,
+    snapshot: Mapping[str, object],
+    scored_at: datetime,
+) -> Score:
+    """Append a contact's persona fit when its company is unknown (free mail, no account).
+
+    With no account score, the row's score, tier and coverage are the persona's.
+    """
+    return _append(
+        session,
+        Score(
+            subject=Subject.CONTACT.value,
+            subject_key=_key(key),
+            icp_version=icp_version,
+            score=persona.score,
+            tier=persona.tier.value,
+            profile=None,
+            coverage=persona.coverage,
+            disqualified_by=None,
+            persona_score=persona.score,
+            persona_tier=persona.tier.value,
+            reasons=[],
+            result={"persona": persona_to_dict(persona)},
+            input_snapshot=_canonical(snapshot),
+            input_hash=input_hash(snapshot, icp_version),
+            scored_at=scored_at,
+        ),
+    )
+
+
+def account_score_of(row: Score) -> AccountScore | None:
+    """The AccountScore a row stored, exactly as it was; None for a persona-only row."""
+    return account_score_from_dict(row.result) if "score" in row.result else None
+
+
+def persona_of(row: Score) -> PersonaResult | None:
+    """The persona fit a row stored, if a person was scored."""
+    data = row.result.get("persona")
+    return persona_from_dict(data) if data else None
+
+
+def latest_score(*, session: Session, subject: Subject | str, key: str) -> Score | None:
+    return session.exec(_history(subject, key).limit(1)).first()
+
+
+def score_history(
+    *, session: Session, subject: Subject | str, key: str, limit: int = 10
+) -> list[Score]:
+    """The newest `limit` scores of one account or person, newest first."""
+    return list(session.exec(_history(subject, key).limit(limit)))
+
+
+def previous_different_score(*, session: Session, subject: Subject | str, key: str) -> Score | None:
+    """The newest earlier score whose score or tier differs from the latest one.
+
+    What "previous score, if it changed" shows: re-scores that said the same
+    thing are skipped, so 70 → 70 → 55 → 70 shows 55.
+    """
+    latest = latest_score(session=session, subject=subject, key=key)
+    if latest is None:
+        return None
+    earlier = or_(
+        col(Score.scored_at) < latest.scored_at,
+        and_(col(Score.scored_at) == latest.scored_at, col(Score.id) < latest.id),
+    )
+    changed = or_(col(Score.score) != latest.score, col(Score.tier) != latest.tier)
+    return session.exec(_history(subject, key).where(earlier, changed).limit(1)).first()
+
+
+def latest_scores(*, session: Session, subject: Subject | str = Subject.ACCOUNT) -> Iterator[Score]:
+    """The latest score of every account (or person), in key order, streamed.
+
+    One query: a window function ranks each key's scores newest first and
+    keeps rank 1, riding the (subject, subject_key, scored_at) index.
+    Consume it inside the session block.
+    """
+    latest = _latest(subject)
+    statement = (
+        select(Score)
+        .join(latest, col(Score.id) == latest.c.id)
+        .order_by(col(Score.subject_key))
+        .execution_options(yield_per=1000)
+    )
+    yield from session.exec(statement)
+
+
+def tier_counts(*, session: Session) -> dict[str, int]:
+    """How many accounts are in each tier now (every tier present, zeros included)."""
+    latest = _latest(Subject.ACCOUNT)
+    statement = (
+        select(col(Score.tier), func.count())
+        .join(latest, col(Score.id) == latest.c.id)
+        .group_by(col(Score.tier))
+    )
+    found = {tier: int(count) for tier, count in session.exec(statement)}
+    return {tier.value: found.get(tier.value, 0) for tier in Tier}
+
+
+def top_accounts(
+    *, session: Session, limit: int = 10, tier: Tier | str | None = None
+) -> list[Score]:
+    """The best accounts by latest score; disqualified ones only when asked for DQ.
+
+    Ties go to the better-known account (higher coverage), then by domain,
+    so the list is stable from one call to the next.
+    """
+    latest = _latest(Subject.ACCOUNT)
+    if tier is None:
+        wanted = col(Score.tier) != Tier.DQ.value
+    else:
+        wanted = col(Score.tier) == Tier(tier).value
+    statement = (
+        select(Score)
+        .join(latest, col(Score.id) == latest.c.id)
+        .where(wanted)
+        .order_by(col(Score.score).desc(), col(Score.coverage).desc(), col(Score.subject_key))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _history(subject: Subject | str, key: str) -> SelectOfScalar[Score]:
+    """One key's scores, newest first; `id` breaks ties between equal timestamps."""
+    return (
+        select(Score)
+        .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key) == _key(key))
+        .order_by(col(Score.scored_at).desc(), col(Score.id).desc())
+    )
+
+
+def _latest(subject: Subject | str) -> Subquery:
+    """The id of each key's newest score, ordered as `_history` orders them."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=col(Score.subject_key),
+            order_by=(col(Score.scored_at).desc(), col(Score.id).desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(col(Score.id).label("id"), rank)
+        .where(col(Score.subject) == Subject(subject).value)
+        .subquery("ranked")
+    )
+    return select(ranked.c.id).where(ranked.c.rank == 1).subquery("latest")
+
+
+def _append(session: Session, row: Score) -> Score:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _insert(session: Session, model: type[SQLModel]) -> Any:
+    """INSERT with ON CONFLICT support; both databases we run on spell it the same way."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"unsupported database: {dialect}")
+
+
+def _upsert(
+    session: Session,
+    model: type[_Model],
+    values: dict[str, Any],
+    *,
+    keys: tuple[str, ...],
+    keep: tuple[str, ...] = (),
+) -> _Model:
+    """Insert `values`, or update the row with the same `keys` except the `keep` columns."""
+    insert = _insert(session, model).values(values)
+    changes = {name: insert.excluded[name] for name in values if name not in keys + keep}
+    statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    result = session.exec(statement.returning(model), execution_options={"populate_existing": True})
+    row: _Model = result.scalars().one()
+    return row
+
+
+def _key(value: str) -> str:
+    """Domains and emails compare case-insensitively everywhere."""
+    return value.strip().lower()
+
+
+def _escape_like(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '\\': no wildcards from user input."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _canonical(fields: Mapping[str, object]) -> dict[str, Any]:
+    data = jsonable(dict(fields))
+    assert isinstance(data, dict)
+    return data
+
+
+def _as_moment(value: object) -> datetime | None:
+    """A CRM creation date as an aware datetime (a bare date is midnight UTC)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            return _as_moment(datetime.fromisoformat(value.strip()))
+        except ValueError:
+            return None
+    return None

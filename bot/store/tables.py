@@ -1,0 +1,200 @@
+"""The tables the bot keeps, as SQLModel classes.
+
+The CRM stays the system of record for companies, people and deals; these
+tables hold our copy of what we scored and the audit trail of every score,
+so `/icp acme.com` answers from the database and a score can always be shown
+again exactly as it was, with the ICP text that produced it.
+
+`from __future__ import annotations` is safe here: SQLModel (through
+pydantic) resolves string annotations from this module's globals, so every
+type named in an annotation is imported for real, not under TYPE_CHECKING.
+What would break is `Relationship()` with string annotations; these tables
+have none: they join on natural keys (domain, email), not object graphs.
+
+Every table must be created by a migration in `bot/migrations/versions`
+(the app never calls `create_all`); `tests/store/test_migrations.py` fails
+when a model and the migrations disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Named constraints, so a later SQLite batch migration can drop or alter them by name.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on every database.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zone type and hands
+    back naive values, so they are stored as UTC and read back marked UTC.
+    A naive datetime is refused on the way in: its zone would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"{value!r} is not a datetime")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON on SQLite, JSONB (indexable, compact) on PostgreSQL.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _json(*, nullable: bool = False) -> Any:
+    return Field(sa_column=Column(JsonType, nullable=nullable))
+
+
+def _moment(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+class Crm(StrEnum):
+    """Where a record came from."""
+
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+    CSV = "csv"
+
+
+class Subject(StrEnum):
+    """What a score is about: a company (keyed by domain) or a person (keyed by email)."""
+
+    ACCOUNT = "account"
+    CONTACT = "contact"
+
+
+class DealStage(StrEnum):
+    """One outcome per deal row; `churned` is a win that was later lost."""
+
+    CLOSED_WON = "closed_won"
+    CLOSED_LOST = "closed_lost"
+    CHURNED = "churned"
+    OPEN = "open"
+
+
+class Account(SQLModel, table=True):
+    """A company, keyed by its registrable domain: the key every CRM agrees on."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    domain: str = Field(unique=True, index=True)
+    name: str
+    crm: str
+    crm_id: str | None = None
+    owner_id: str | None = None
+    fields: dict[str, Any] = _json()
+    url: str | None = None
+    crm_created_at: datetime | None = _moment(nullable=True)
+    first_seen_at: datetime = _moment()
+    updated_at: datetime = _moment()
+
+
+class Contact(SQLModel, table=True):
+    """A person (HubSpot contact or Salesforce lead), keyed by email."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    account_domain: str | None = Field(default=None, index=True)
+    kind: str
+    crm: str
+    crm_id: str | None = None
+    fields: dict[str, Any] = _json()
+    url: str | None = None
+    first_seen_at: datetime = _moment()
+    updated_at: datetime = _moment()
+
+
+class IcpVersion(SQLModel, table=True):
+    """The exact icp.yaml text behind each version number that ever scored anything."""
+
+    __tablename__ = "icp_version"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sha256: str
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    reviewed_on: date | None = None
+    loaded_at: datetime = _moment()
+
+
+class Score(SQLModel, table=True):
+    """One scoring of one account or person: the audit trail, appended, never updated.
+
+    `result` holds `account_score_to_dict` output (plus a `persona` key when a
+    person's persona was scored too); a persona-only row holds just
+    `{"persona": persona_to_dict(...)}` and takes its score and tier from it.
+    """
+
+    __table_args__ = (
+        Index("ix_score_subject_subject_key_scored_at", "subject", "subject_key", "scored_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str
+    subject_key: str = Field(index=True)
+    icp_version: int = Field(
+        sa_column=Column(Integer, ForeignKey("icp_version.version"), nullable=False)
+    )
+    score: int
+    tier: str
+    profile: str | None = None
+    coverage: float
+    disqualified_by: str | None = None
+    persona_score: int | None = None
+    persona_tier: str | None = None
+    reasons: list[str] = _json()
+    result: dict[str, Any] = _json()
+    input_snapshot: dict[str, Any] = _json()
+    input_hash: str
+    scored_at: datetime = _moment()
+
+
+class Deal(SQLModel, table=True):
+    """A CRM deal outcome, the ground truth calibration and win rates learn from."""
+
+    __table_args__ = (UniqueConstraint("crm", "crm_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    crm: str
+    crm_id: str
+    account_domain: str = Field(index=True)
+    name: str
+    stage: str
+    amount: float | None = None
+    created_at: datetime = _moment()
+    closed_at: datetime | None = _moment(nullable=True)

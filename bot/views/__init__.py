@@ -1,0 +1,1 @@
+"""Block Kit views: pure functions from data to Slack blocks, no sending."""

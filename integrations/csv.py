@@ -1,0 +1,177 @@
+"""CSV files as a CRM: read an export, write scores back to a file.
+
+A CSV has the canonical field names as its header (SPEC §3); list fields
+are `;`-separated. Rows stream one at a time, so a million-row export
+costs no more memory than ten. A row that cannot be read is reported by
+number with what is wrong, and the rest go on.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from integrations.base import Crm, Deal, RowError, ScoreUpdate, WriteReport
+from integrations.domains import normalize_domain
+from integrations.records import CrmRecord, RecordKind, coerce, to_datetime
+from scoring.fields import FieldType
+from scoring.serialize import jsonable
+
+COMPANIES = "companies.csv"
+CONTACTS = "contacts.csv"
+DEALS = "deals.csv"
+SCORES = "scores.csv"
+SCORE_COLUMNS = ("kind", "id", "icp_score", "icp_tier", "icp_profile", "icp_reasons",
+                 "icp_version", "icp_scored_at", "icp_persona_score")  # fmt: skip
+# The order of ScoreFields.as_dict(), prefixed by kind and id.
+KEY_COLUMN = {RecordKind.ACCOUNT: "domain", RecordKind.CONTACT: "email"}
+
+
+class CsvFormatError(Exception):
+    """The file as a whole cannot be read (no header, no key column): nothing to score."""
+
+
+@dataclass(slots=True)
+class CsvRow:
+    """One data row: its number in the file, its raw cells, and the record or the error."""
+
+    number: int
+    raw: dict[str, str]
+    record: CrmRecord | None
+    error: RowError | None
+    header: list[str]
+
+
+def open_csv(path: Path) -> IO[str]:
+    """UTF-8, tolerating the byte-order mark Excel writes."""
+    return path.open(newline="", encoding="utf-8-sig")
+
+
+def read_rows(
+    handle: IO[str], *, source: str, kind: RecordKind, types: Mapping[str, FieldType]
+) -> Iterator[CsvRow]:
+    """Stream rows as canonical records; bad rows come back with their error."""
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if not header:
+        raise CsvFormatError(f"{source}: empty file, expected a header row")
+    columns = [h.strip().lower() for h in header]
+    key = KEY_COLUMN[RecordKind.CONTACT if kind.is_person else kind]
+    if key not in columns:
+        raise CsvFormatError(f"{source}: no {key!r} column in the header ({', '.join(columns)})")
+    width = len(columns)
+    for cells in reader:
+        number = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        raw = dict(zip(header, cells, strict=False))
+        if len(cells) != width:
+            message = f"has {len(cells)} cells, the header has {width}"
+            yield CsvRow(number, raw, None, RowError(source, number, message), header)
+            continue
+        row = _row(number, raw, dict(zip(columns, cells, strict=True)), source, kind, types, key)
+        row.header = header
+        yield row
+
+
+def _row(
+    number: int,
+    raw: dict[str, str],
+    canonical: dict[str, str],
+    source: str,
+    kind: RecordKind,
+    types: Mapping[str, FieldType],
+    key: str,
+) -> CsvRow:
+    coerced = coerce(canonical, types)
+    problems = [str(p) for p in coerced.problems]
+    if key not in coerced.fields and not any(p.startswith(key) for p in problems):
+        problems.append(f"{key} is missing")
+    if problems:
+        return CsvRow(number, raw, None, RowError(source, number, "; ".join(problems)), [])
+    record = CrmRecord(kind, "csv", str(coerced.fields[key]), coerced.fields)
+    return CsvRow(number, raw, record, None, [])
+
+
+class CsvCrm(Crm):
+    """A directory of CSV exports (companies, contacts, deals); scores go to scores.csv."""
+
+    name = "csv"
+
+    def __init__(
+        self, directory: Path, *, types: Mapping[str, FieldType], out: Path | None = None
+    ) -> None:
+        self.directory = directory
+        self.types = types
+        self.out = out or directory / SCORES
+        self._errors: list[RowError] = []
+
+    def _records(self, filename: str, kind: RecordKind) -> Iterator[CrmRecord]:
+        path = self.directory / filename
+        if not path.exists():
+            return
+        with open_csv(path) as handle:
+            for row in read_rows(handle, source=str(path), kind=kind, types=self.types):
+                if row.error:
+                    self._errors.append(row.error)
+                elif row.record:
+                    yield row.record
+
+    def accounts(self) -> Iterator[CrmRecord]:
+        return self._records(COMPANIES, RecordKind.ACCOUNT)
+
+    def people(self) -> Iterator[CrmRecord]:
+        return self._records(CONTACTS, RecordKind.CONTACT)
+
+    def deals(self) -> Iterator[Deal]:
+        path = self.directory / DEALS
+        if not path.exists():
+            return
+        with open_csv(path) as handle:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                deal = _deal(row)
+                if deal is None:
+                    self._errors.append(RowError(str(path), number, "needs deal_id and stage"))
+                else:
+                    yield deal
+
+    def write_scores(self, updates: Sequence[ScoreUpdate]) -> WriteReport:
+        """Append to scores.csv: the CSV equivalent of tagging the CRM."""
+        new_file = not self.out.exists()
+        with self.out.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new_file:
+                writer.writerow(SCORE_COLUMNS)
+            for update in updates:
+                cells = update.fields.as_dict()
+                cells["scored_at"] = jsonable(cells["scored_at"])
+                values = ["" if v is None else v for v in cells.values()]
+                writer.writerow([update.kind.value, update.crm_id, *values])
+        return WriteReport(written=len(updates))
+
+    def errors(self) -> list[RowError]:
+        return list(self._errors)
+
+
+def _deal(row: Mapping[str, str]) -> Deal | None:
+    crm_id, stage = (row.get("deal_id") or "").strip(), (row.get("stage") or "").strip()
+    if not crm_id or not stage:
+        return None
+    amount = (row.get("amount") or "").strip()
+    return Deal(
+        crm_id=crm_id,
+        domain=normalize_domain(row.get("domain") or ""),
+        name=(row.get("name") or "").strip(),
+        stage=stage,
+        amount=float(amount) if amount else None,
+        created_at=_when(row.get("created_at")),
+        closed_at=_when(row.get("closed_at")),
+    )
+
+
+def _when(text: str | None) -> datetime | None:
+    return to_datetime(text) if text and text.strip() else None

@@ -1,0 +1,211 @@
+"""`fields.yaml`: which CRM property feeds which canonical field.
+
+Built-in defaults map HubSpot's and Salesforce's standard properties; the
+file only needs what a team does differently, plus its custom fields (with
+a type, so the ICP can be validated against them). Value translations turn
+CRM picklist values into the canonical vocabulary (`Customer - Direct` →
+`customer`) so one `icp.yaml` scores both CRMs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoring.fields import ACCOUNT_FIELDS, PERSON_FIELDS, FieldType, known_fields
+from scoring.problems import ConfigError, Problem, line_of, load_yaml
+
+OBJECTS: Mapping[str, tuple[str, ...]] = {
+    "hubspot": ("company", "contact"),
+    "salesforce": ("account", "lead"),
+}
+
+_ACCOUNT_DEFAULTS = {
+    "hubspot": {
+        "domain": "domain", "name": "name", "industry": "industry",
+        "employees": "numberofemployees", "annual_revenue": "annualrevenue",
+        "country": "country", "state": "state", "city": "city",
+        "technologies": "web_technologies", "lifecycle_stage": "lifecyclestage",
+        "owner_id": "hubspot_owner_id", "created_at": "createdate",
+    },
+    "salesforce": {
+        "domain": "Website", "name": "Name", "industry": "Industry",
+        "employees": "NumberOfEmployees", "annual_revenue": "AnnualRevenue",
+        "country": "BillingCountry", "state": "BillingState", "city": "BillingCity",
+        "owner_id": "OwnerId", "created_at": "CreatedDate",
+    },
+}  # fmt: skip
+
+_PERSON_DEFAULTS = {
+    "hubspot": {
+        "email": "email", "first_name": "firstname", "last_name": "lastname",
+        "job_title": "jobtitle", "seniority": "hs_seniority",
+        "lead_source": "hs_analytics_source", "lifecycle_stage": "lifecyclestage",
+        "owner_id": "hubspot_owner_id", "created_at": "createdate",
+    },
+    "salesforce": {
+        "email": "Email", "first_name": "FirstName", "last_name": "LastName",
+        "job_title": "Title", "lead_source": "LeadSource", "name": "Company",
+        "domain": "Website", "industry": "Industry", "employees": "NumberOfEmployees",
+        "annual_revenue": "AnnualRevenue", "country": "Country", "state": "State",
+        "city": "City", "owner_id": "OwnerId", "created_at": "CreatedDate",
+    },
+}  # fmt: skip
+
+_SALESFORCE_TYPE = {"Customer - Direct": "customer", "Customer - Channel": "customer"}
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyMap:
+    """One CRM property and how its values translate to canonical ones."""
+
+    property: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def translate(self, value: object) -> object:
+        if not self.values or not isinstance(value, str):
+            return value
+        return self.values.get(value.strip().casefold(), value)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """The whole mapping: custom field types and, per CRM object, canonical → property."""
+
+    custom: Mapping[str, FieldType]
+    objects: Mapping[tuple[str, str], Mapping[str, PropertyMap]]
+
+    @property
+    def types(self) -> dict[str, FieldType]:
+        """Every canonical field with its type: what the ICP and routing may use."""
+        return known_fields(self.custom)
+
+    def properties(self, crm: str, obj: str) -> list[str]:
+        """CRM property names to fetch for an object."""
+        return sorted({m.property for m in self.objects[(crm, obj)].values()})
+
+    def to_canonical(self, crm: str, obj: str, props: Mapping[str, object]) -> dict[str, object]:
+        """Canonical names and translated values; still raw types (see records.coerce)."""
+        mapping = self.objects[(crm, obj)]
+        return {name: m.translate(props.get(m.property)) for name, m in mapping.items()}
+
+    def property_for(self, crm: str, obj: str, canonical: str) -> str | None:
+        mapping = self.objects[(crm, obj)].get(canonical)
+        return mapping.property if mapping else None
+
+
+def default_field_map(custom: Mapping[str, FieldType] | None = None) -> FieldMap:
+    """The mapping used when there is no fields.yaml: standard properties only."""
+    objects: dict[tuple[str, str], dict[str, PropertyMap]] = {}
+    for crm, (account_obj, person_obj) in OBJECTS.items():
+        objects[(crm, account_obj)] = _maps(_ACCOUNT_DEFAULTS[crm])
+        objects[(crm, person_obj)] = _maps(_PERSON_DEFAULTS[crm])
+    objects[("salesforce", "account")]["lifecycle_stage"] = PropertyMap(
+        "Type", {k.casefold(): v for k, v in _SALESFORCE_TYPE.items()}
+    )
+    return FieldMap(dict(custom or {}), objects)
+
+
+def _maps(names: Mapping[str, str]) -> dict[str, PropertyMap]:
+    return {canonical: PropertyMap(prop) for canonical, prop in names.items()}
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TOP_KEYS = {"custom", *OBJECTS}
+
+
+def parse_field_map(text: str | None, *, source: str) -> tuple[FieldMap, list[Problem]]:
+    """Defaults overlaid with the file; raises ConfigError listing every problem."""
+    if text is None:
+        return default_field_map(), []
+    data, problems = load_yaml(text, source)
+    data = data if data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([*problems, Problem(source, "", "the file must be a mapping")])
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(Problem(source, str(key), "unknown section", line_of(data)))
+    custom = _custom(data.get("custom"), source, problems)
+    defaults = default_field_map(custom)
+    objects = {key: dict(mapping) for key, mapping in defaults.objects.items()}
+    for crm, objs in OBJECTS.items():
+        _overlay(data.get(crm), crm, objs, defaults.types, objects, source, problems)
+    if any(not p.warning for p in problems):
+        raise ConfigError(problems)
+    return FieldMap(custom, objects), problems
+
+
+def _custom(raw: object, source: str, problems: list[Problem]) -> dict[str, FieldType]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(Problem(source, "custom", "must map field names to types"))
+        return {}
+    custom: dict[str, FieldType] = {}
+    standard = {**ACCOUNT_FIELDS, **PERSON_FIELDS}
+    allowed = ", ".join(t.value for t in FieldType)
+    for name, kind in raw.items():
+        where = f"custom/{name}"
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(Problem(source, where, "names are lower_snake_case", line_of(raw)))
+        elif name in standard:
+            problems.append(Problem(source, where, "is a standard field already", line_of(raw)))
+        elif kind not in {t.value for t in FieldType}:
+            message = f"type {kind!r} is not one of {allowed}"
+            problems.append(Problem(source, where, message, line_of(raw)))
+        else:
+            custom[name] = FieldType(kind)
+    return custom
+
+
+def _overlay(
+    raw: object,
+    crm: str,
+    objs: tuple[str, ...],
+    types: Mapping[str, FieldType],
+    into: dict[tuple[str, str], dict[str, PropertyMap]],
+    source: str,
+    problems: list[Problem],
+) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        problems.append(Problem(source, crm, f"must map objects ({', '.join(objs)}) to fields"))
+        return
+    for obj, fields in raw.items():
+        if obj not in objs:
+            message = f"unknown object {obj!r}; {crm} has {', '.join(objs)}"
+            problems.append(Problem(source, f"{crm}/{obj}", message, line_of(raw)))
+            continue
+        if not isinstance(fields, dict):
+            problems.append(Problem(source, f"{crm}/{obj}", "must map canonical fields"))
+            continue
+        target = into[(crm, obj)]
+        for name, spec in fields.items():
+            where = f"{crm}/{obj}/{name}"
+            mapped = _property_map(spec, where, source, problems, fields)
+            if name not in types:
+                message = "unknown canonical field (declare custom fields under custom:)"
+                problems.append(Problem(source, where, message, line_of(fields)))
+            elif mapped:
+                target[name] = mapped
+
+
+def _property_map(
+    spec: Any, where: str, source: str, problems: list[Problem], parent: object
+) -> PropertyMap | None:
+    if isinstance(spec, str) and spec.strip():
+        return PropertyMap(spec.strip())
+    if isinstance(spec, dict) and isinstance(spec.get("property"), str):
+        values = spec.get("values") or {}
+        extra = set(spec) - {"property", "values"}
+        if extra or not isinstance(values, dict):
+            message = "takes only property and values (a mapping)"
+            problems.append(Problem(source, where, message, line_of(spec)))
+            return None
+        return PropertyMap(spec["property"], {str(k).casefold(): str(v) for k, v in values.items()})
+    message = "must be a property name or {property: NAME, values: {...}}"
+    problems.append(Problem(source, where, message, line_of(parent)))
+    return None

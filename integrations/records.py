@@ -1,0 +1,169 @@
+"""The canonical record every CRM adapter produces (SPEC §3).
+
+Adapters map CRM properties to canonical names (`fieldmap`), then `coerce`
+turns each value into its field's type once, at the edge: numbers as
+numbers, lists as lists, dates as dates, domains registrable, countries
+ISO. Scoring, storage and Slack then never see "1,200" or "hubspot;slack".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from integrations.domains import email_domain, normalize_country, normalize_domain
+from scoring.fields import FieldType
+from scoring.operators import as_bool, as_number, is_empty
+
+LIST_SEPARATOR = ";"
+
+
+class RecordKind(StrEnum):
+    """An account is a company; contacts (HubSpot) and leads (Salesforce) are people."""
+
+    ACCOUNT = "account"
+    CONTACT = "contact"
+    LEAD = "lead"
+
+    @property
+    def is_person(self) -> bool:
+        return self is not RecordKind.ACCOUNT
+
+
+@dataclass(slots=True)
+class CrmRecord:
+    """One CRM object in canonical form, with where it came from."""
+
+    kind: RecordKind
+    crm: str
+    crm_id: str
+    fields: dict[str, object]
+    url: str | None = None
+
+    @property
+    def domain(self) -> str | None:
+        """The account domain: its own for accounts, the email's for people."""
+        domain = self.fields.get("domain")
+        if isinstance(domain, str) and domain:
+            return domain
+        email = self.fields.get("email")
+        return email_domain(email) if isinstance(email, str) else None
+
+    @property
+    def key(self) -> str | None:
+        """What identifies it across CRMs: the domain of an account, the email of a person."""
+        if self.kind.is_person:
+            email = self.fields.get("email")
+            return email if isinstance(email, str) and email else None
+        return self.domain
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """A value that could not be read as its field's type; the record keeps the rest."""
+
+    field: str
+    value: object
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.value!r}: {self.message}"
+
+
+@dataclass(slots=True)
+class Coerced:
+    fields: dict[str, object] = field(default_factory=dict)
+    problems: list[FieldProblem] = field(default_factory=list)
+
+
+def _number(value: object) -> int | float:
+    number = as_number(value)
+    return int(number) if number.is_integer() else number
+
+
+def _items(value: object) -> list[str]:
+    if isinstance(value, list | tuple | set | frozenset):
+        return [str(v).strip() for v in value if not is_empty(v)]
+    return [v.strip() for v in str(value).split(LIST_SEPARATOR) if v.strip()]
+
+
+def _moment(value: object) -> date | datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if text.isdigit() and len(text) >= 12:  # epoch milliseconds, as HubSpot sends them
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def to_datetime(value: object) -> datetime:
+    """A date (midnight UTC) or datetime, as an aware datetime: what storage keeps."""
+    moment = _moment(value)
+    if isinstance(moment, datetime):
+        return moment
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def _string(value: object) -> str:
+    return str(value).strip()
+
+
+_BY_TYPE: Mapping[FieldType, Callable[[object], object]] = {
+    FieldType.STRING: _string,
+    FieldType.NUMBER: _number,
+    FieldType.BOOLEAN: as_bool,
+    FieldType.DATE: _moment,
+    FieldType.LIST: _items,
+}
+
+
+def _domain(value: object) -> str:
+    domain = normalize_domain(str(value))
+    if domain is None:
+        raise ValueError("not a domain or URL")
+    return domain
+
+
+def _email(value: object) -> str:
+    email = str(value).strip().lower()
+    if "@" not in email or not normalize_domain(email):
+        raise ValueError("not an email address")
+    return email
+
+
+_BY_NAME: Mapping[str, Callable[[object], object]] = {
+    "domain": _domain,
+    "email": _email,
+    "country": lambda v: normalize_country(str(v)),
+}
+
+
+def coerce(raw: Mapping[str, object], types: Mapping[str, FieldType]) -> Coerced:
+    """Typed canonical values; empty values are dropped, unreadable ones reported."""
+    out = Coerced()
+    for name, value in raw.items():
+        kind = types.get(name)
+        if kind is None or is_empty(value):
+            continue
+        convert = _BY_NAME.get(name) or _BY_TYPE[kind]
+        try:
+            out.fields[name] = convert(value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            out.problems.append(FieldProblem(name, value, _reason(kind, exc)))
+    return out
+
+
+def _reason(kind: FieldType, exc: Exception) -> str:
+    expected = {
+        FieldType.NUMBER: "not a number",
+        FieldType.DATE: "not a date (use YYYY-MM-DD)",
+        FieldType.BOOLEAN: "not true or false",
+    }
+    return expected.get(kind) or str(exc)

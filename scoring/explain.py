@@ -1,0 +1,101 @@
+"""Explanations: why a score is what it is, in words an SDR can act on.
+
+`top_reasons` is the short form written to the CRM (`icp_reasons`, one a
+line); `explain_lines` is the full form the CLI prints: every criterion with
+its status, points and `why`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scoring.operators import format_value
+from scoring.result import AccountScore, CriterionResult, Disqualification, Status
+
+MAX_REASONS = 5
+_MARK = {Status.MATCHED: "✓", Status.MISSED: "✗", Status.UNKNOWN: "?"}
+_MATCHED, _UNKNOWN = Status.MATCHED, Status.UNKNOWN
+
+
+def format_points(points: float) -> str:
+    """`+20`, `-30`, `+13.3`: signed, no trailing `.0`."""
+    return f"{points:+.0f}" if float(points).is_integer() else f"{points:+.1f}"
+
+
+def format_coverage(coverage: float) -> str:
+    return f"{round(coverage * 100)}%"
+
+
+def reason_line(result: CriterionResult) -> str:
+    """One matched criterion as a line: `+15 industry: software`.
+
+    Cached on the result: the engine shares result objects between records
+    with the same value, so a common reason is formatted once.
+    """
+    if result.reason is None:
+        result.reason = f"{result.criterion.label}: {format_value(result.value, limit=60)}"
+    return result.reason
+
+
+def disqualification_line(dq: Disqualification) -> str:
+    scope = "" if dq.scope == "icp" else f" ({dq.scope})"
+    return f"DQ {dq.id}{scope}: {dq.why}"
+
+
+def unknown_line(criteria: Sequence[CriterionResult]) -> str | None:
+    """What we could not check and how many points hang on it: honest about missing data."""
+    ids = []
+    at_stake = 0.0
+    for result in criteria:
+        info = result.criterion
+        if result.status is _UNKNOWN and info.weight > 0:
+            ids.append(info.id)
+            at_stake += info.max_points
+    if not ids:
+        return None
+    return f"unknown: {', '.join(ids)} ({format_points(at_stake)[1:]} points unchecked)"
+
+
+def _reason_order(result: CriterionResult) -> float:
+    """Penalties first (worst first), then wins (biggest first)."""
+    return result.points if result.points < 0 else 1000.0 - result.points
+
+
+def top_reasons(
+    criteria: Sequence[CriterionResult], disqualified_by: Sequence[Disqualification] = ()
+) -> tuple[str, ...]:
+    """Disqualifiers first, then penalties, then the biggest wins, then what is unknown."""
+    lines = [disqualification_line(dq) for dq in disqualified_by]
+    matched = [c for c in criteria if c.status is _MATCHED and c.points]
+    matched.sort(key=_reason_order)
+    lines.extend(reason_line(c) for c in matched[: max(0, MAX_REASONS - len(lines))])
+    unknown = unknown_line(criteria)
+    if unknown:
+        lines.append(unknown)
+    return tuple(lines)
+
+
+def criterion_line(result: CriterionResult) -> str:
+    """`✓ +15  industry  industry is one of software, saas (software)`."""
+    value = "missing" if result.status is Status.UNKNOWN else format_value(result.value, limit=60)
+    if result.status is Status.MATCHED:
+        points = format_points(result.points)
+    elif result.weight > 0:
+        points = f"0/{format_points(result.max_points)[1:]}"
+    else:
+        points = "0"
+    return f"{_MARK[result.status]} {points:>6}  {result.id}: {result.rule} — got {value}"
+
+
+def explain_lines(score: AccountScore) -> list[str]:
+    """The whole explanation as plain text lines, for terminals and logs."""
+    profile = score.profile_name or "no profile"
+    lines = [
+        f"score {score.score} · tier {score.tier} · {profile} · "
+        f"coverage {format_coverage(score.coverage)} · ICP v{score.icp_version}"
+    ]
+    lines += [disqualification_line(dq) for dq in score.disqualified_by]
+    for result in score.criteria:
+        lines.append(criterion_line(result))
+        lines.append(f"           why: {result.why}")
+    return lines

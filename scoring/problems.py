@@ -1,0 +1,107 @@
+"""Config problems, reported with the file, the line and what to fix.
+
+Every config file is read with the same loader: it keeps line numbers,
+refuses duplicate keys (PyYAML silently keeps the last one), and reads only
+`true`/`false` as booleans so a country list `[SE, NO]` stays two countries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in one config file; `where` names the criterion or rule."""
+
+    source: str
+    where: str
+    message: str
+    line: int | None = None
+    warning: bool = False
+    anchor: int | None = None  # first line of the mapping it was found in, to name it later
+
+    def __str__(self) -> str:
+        place = f"{self.source}:{self.line}" if self.line else self.source
+        kind = "warning: " if self.warning else ""
+        where = f"{self.where}: " if self.where else ""
+        return f"{place}: {kind}{where}{self.message}"
+
+
+class ConfigError(Exception):
+    """A config that must not be loaded; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = [p for p in problems if not p.warning]
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Located(dict[str, Any]):
+    """A YAML mapping that remembers the line it started on."""
+
+    line: int | None = None
+
+
+@dataclass
+class _Collector:
+    problems: list[Problem] = field(default_factory=list)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with line numbers, duplicate-key detection and YAML 1.2 booleans."""
+
+    collector: _Collector
+    source: str
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
+    loader.flatten_mapping(node)
+    mapping = Located()
+    mapping.line = node.start_mark.line + 1
+    duplicates = []
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            duplicates.append((key, key_node.start_mark.line + 1))
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    where = str(mapping.get("id", "")) if isinstance(mapping.get("id"), str) else ""
+    for key, line in duplicates:
+        message = f"duplicate key {key!r}: YAML would silently keep only the last one"
+        problem = Problem(loader.source, where, message, line, anchor=mapping.line)
+        loader.collector.problems.append(problem)
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
+    """Parse YAML text; syntax errors and duplicate keys become problems, not exceptions."""
+    loader = _Loader(text)
+    loader.collector = _Collector()
+    loader.source = source
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(source, "", f"not valid YAML: {reason}", line)]
+    finally:
+        loader.dispose()
+    return data, loader.collector.problems
+
+
+def line_of(node: object) -> int | None:
+    return node.line if isinstance(node, Located) else None

@@ -1,0 +1,138 @@
+"""records.coerce: each canonical field read as its type once, bad values reported by name."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from integrations.records import coerce
+from scoring.fields import FieldType, known_fields
+
+TYPES = known_fields(
+    {"has_revops": FieldType.BOOLEAN, "sdr_count": FieldType.NUMBER, "new_exec_at": FieldType.DATE}
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "expected"),
+    [
+        pytest.param("name", "  Acme Inc ", "Acme Inc", id="string: trimmed"),
+        pytest.param("industry", "Software", "Software", id="string: case kept"),
+        pytest.param("employees", 450, 450, id="number: int"),
+        pytest.param("employees", 450.0, 450, id="number: 450.0 is 450"),
+        pytest.param("employees", "450", 450, id="number: '450'"),
+        pytest.param("employees", "1,200", 1200, id="number: '1,200'"),
+        pytest.param("employees", " 1,200 ", 1200, id="number: spaced"),
+        pytest.param("annual_revenue", "20,000,000", 20_000_000, id="number: millions"),
+        pytest.param("annual_revenue", "$5,000", 5000, id="number: dollar sign"),
+        pytest.param("annual_revenue", "1250000.50", 1250000.5, id="number: fraction kept"),
+        pytest.param("sdr_count", "12", 12, id="number: custom field"),
+        pytest.param("has_revops", True, True, id="boolean: True"),
+        pytest.param("has_revops", "true", True, id="boolean: 'true'"),
+        pytest.param("has_revops", "Yes", True, id="boolean: 'Yes'"),
+        pytest.param("has_revops", "1", True, id="boolean: '1'"),
+        pytest.param("has_revops", "FALSE", False, id="boolean: 'FALSE'"),
+        pytest.param("has_revops", "no", False, id="boolean: 'no'"),
+        pytest.param("last_funding_at", "2026-03-01", date(2026, 3, 1), id="date: ISO date"),
+        pytest.param("last_funding_at", date(2026, 3, 1), date(2026, 3, 1), id="date: date object"),
+        pytest.param(
+            "last_funding_at",
+            "2026-03-01T10:00:00",
+            datetime(2026, 3, 1, 10, tzinfo=UTC),
+            id="date: naive ISO datetime read as UTC",
+        ),
+        pytest.param(
+            "last_funding_at",
+            "2026-03-01T10:00:00Z",
+            datetime(2026, 3, 1, 10, tzinfo=UTC),
+            id="date: Z suffix",
+        ),
+        pytest.param(
+            "last_funding_at",
+            "2026-03-01T10:00:00+02:00",
+            datetime(2026, 3, 1, 10, tzinfo=timezone(timedelta(hours=2))),
+            id="date: offset kept",
+        ),
+        pytest.param(
+            "last_funding_at",
+            datetime(2026, 3, 1, 10),
+            datetime(2026, 3, 1, 10, tzinfo=UTC),
+            id="date: naive datetime object read as UTC",
+        ),
+        pytest.param(
+            "new_exec_at",
+            "1772323200000",
+            datetime(2026, 3, 1, tzinfo=UTC),
+            id="date: HubSpot epoch milliseconds",
+        ),
+        pytest.param(
+            "technologies", "HubSpot; Slack", ["HubSpot", "Slack"], id="list: 'a; b' text"
+        ),
+        pytest.param("technologies", ["hubspot", "", " slack "], ["hubspot", "slack"], id="list"),
+        pytest.param("technologies", "hubspot", ["hubspot"], id="list: one item"),
+        pytest.param("domain", "https://www.Acme.co.uk/pricing", "acme.co.uk", id="domain: URL"),
+        pytest.param("email", " Jane@Acme.COM ", "jane@acme.com", id="email: lower-cased"),
+        pytest.param("country", "United Kingdom", "GB", id="country: name to ISO code"),
+        pytest.param("country", "usa", "US", id="country: alias"),
+        pytest.param("country", "Narnia", "Narnia", id="country: unknown kept"),
+    ],
+)
+def test_coerce_reads_each_field_as_its_type(field: str, raw: object, expected: object) -> None:
+    result = coerce({field: raw}, TYPES)
+    assert result.problems == []
+    assert result.fields == {field: expected}
+    assert type(result.fields[field]) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "fragment"),
+    [
+        pytest.param("employees", "abc", "not a number", id="number: 'abc'"),
+        pytest.param("employees", "5M", "not a number", id="number: '5M'"),
+        pytest.param("employees", True, "not a number", id="number: a boolean"),
+        pytest.param("employees", "NaN", "not a number", id="number: 'NaN'"),
+        pytest.param("employees", "inf", "not a number", id="number: 'inf'"),
+        pytest.param("has_revops", "maybe", "not true or false", id="boolean: 'maybe'"),
+        pytest.param("last_funding_at", "03/01/2026", "YYYY-MM-DD", id="date: US format"),
+        pytest.param("last_funding_at", "2026-13-45", "YYYY-MM-DD", id="date: impossible"),
+        pytest.param("last_funding_at", "last spring", "YYYY-MM-DD", id="date: words"),
+        pytest.param("domain", "Acme Inc", "not a domain", id="domain: a company name"),
+        pytest.param("email", "jane at acme", "not an email", id="email: no @"),
+    ],
+)
+def test_coerce_reports_bad_values_by_field_name(field: str, raw: object, fragment: str) -> None:
+    result = coerce({field: raw, "name": "Acme"}, TYPES)
+    assert result.fields == {"name": "Acme"}, "the rest of the record is kept"
+    (problem,) = result.problems
+    assert (problem.field, problem.value) == (field, raw)
+    assert fragment in problem.message
+    assert str(problem).startswith(f"{field} {raw!r}: ")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param({"employees": ""}, id="empty text dropped"),
+        pytest.param({"employees": "   "}, id="blank text dropped"),
+        pytest.param({"employees": None}, id="None dropped"),
+        pytest.param({"technologies": []}, id="empty list dropped"),
+        pytest.param({"hs_object_id": "123"}, id="non-canonical field dropped"),
+    ],
+)
+def test_coerce_drops_empty_and_unknown_fields(raw: dict[str, object]) -> None:
+    result = coerce(raw, TYPES)
+    assert (result.fields, result.problems) == ({}, [])
+
+
+def test_coerce_reports_every_bad_field_and_keeps_the_good_ones() -> None:
+    raw = {
+        "domain": "acme.com",
+        "employees": "lots",
+        "has_revops": "perhaps",
+        "last_funding_at": "soon",
+        "industry": "SaaS",
+    }
+    result = coerce(raw, TYPES)
+    assert result.fields == {"domain": "acme.com", "industry": "SaaS"}
+    assert [p.field for p in result.problems] == ["employees", "has_revops", "last_funding_at"]
