@@ -17,6 +17,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Compile once: with PYTHONDONTWRITEBYTECODE set, every run would recompile the libraries.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib bot integrations scoring >/dev/null || true
 	touch $(STAMP)
 
 test: venv

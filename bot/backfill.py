@@ -77,11 +77,7 @@ def backfill(
     report = BackfillReport()
     step = progress or (lambda kind, n: None)
     with open_session(database) as session:
-        icp = tagger.engine.icp
-        repo.record_icp_version(
-            session=session, version=icp.version, content=icp_text,
-            reviewed_on=icp.reviewed_on, now=now,
-        )  # fmt: skip
+        tagger.record_version(session=session, icp_text=icp_text, now=now)
         if dry_run:
             _tag_all(crm, session, tagger, now, report, step, keep_tagged, batch_size, None)
             session.rollback()
@@ -105,7 +101,7 @@ def _tag_all(
 ) -> None:
     for kind, records in (("accounts", crm.accounts()), ("people", crm.people())):
         for batch in batches(records, batch_size):
-            tagged = [tagger.tag(session=session, record=r, now=now) for r in batch]
+            tagged = tagger.tag_many(session=session, records=batch, now=now)
             for item in tagged:
                 report.count(item)
             if keep_tagged:

@@ -1,6 +1,8 @@
-"""Scoring a CSV file row by row: JSON lines, an annotated CSV, or a summary.
+"""Scoring a CSV file: JSON lines, an annotated CSV, or a line per row.
 
-Rows stream from the reader through the engine to the writers, so memory
+Rows stream from the file in chunks; each chunk is read, scored and
+rendered to output text by a worker process (one per core), and the results
+are written in file order. At most a few chunks are in flight, so memory
 stays flat whatever the file size. Bad rows are named and kept (with empty
 score cells in an output CSV), never silently dropped.
 """
@@ -8,28 +10,38 @@ score cells in an output CSV), never silently dropped.
 from __future__ import annotations
 
 import csv
+import io
+import os
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from itertools import islice
 from pathlib import Path
-from typing import IO
 
 import orjson
 from rich.console import Console
 
 from bot.config import Config
 from integrations.base import RowError
-from integrations.csv import CsvFormatError, CsvRow, open_csv, read_rows
+from integrations.csv import CsvFormatError, CsvRow, Numbered, RowReader, numbered_rows, open_csv
 from integrations.records import RecordKind
 from scoring.engine import Engine
-from scoring.fields import FieldType
 from scoring.result import AccountScore
 from scoring.serialize import summary
 
-Scored = tuple[CsvRow, AccountScore | None]
 OUTPUT_COLUMNS = ("icp_score", "icp_tier", "icp_profile", "icp_coverage", "icp_reasons")
+CHUNK_ROWS = 2000
+PARALLEL_MIN_BYTES = 1_000_000  # below this, starting workers costs more than it saves
+
+
+class Output(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    TEXT = "text"
 
 
 @dataclass(slots=True)
@@ -40,17 +52,69 @@ class BatchReport:
     tiers: Counter[str] = field(default_factory=Counter)
     errors: list[RowError] = field(default_factory=list)
 
+    def add(self, other: BatchReport) -> None:
+        self.scored += other.scored
+        self.tiers.update(other.tiers)
+        self.errors.extend(other.errors)
 
-def scored_rows(
-    path: Path, *, engine: Engine, types: Mapping[str, FieldType], now: datetime
-) -> Iterator[tuple[CsvRow, AccountScore | None]]:
-    """Each row with its score, or None when the row could not be read."""
-    with open_csv(path) as handle:
-        for row in read_rows(handle, source=str(path), kind=RecordKind.ACCOUNT, types=types):
-            if row.record is None:
-                yield row, None
-            else:
-                yield row, engine.score_account(row.record.fields, now)
+
+@dataclass(slots=True)
+class _Job:
+    """What a worker needs to score chunks of one file."""
+
+    config: Config
+    header: list[str]
+    source: str
+    now: datetime
+    output: Output
+
+
+class _Scorer:
+    """Scores chunks of rows and renders them; one per process."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.engine = Engine(job.config.icp)
+        self.reader = RowReader(
+            job.header, source=job.source, kind=RecordKind.ACCOUNT, types=job.config.fields.types
+        )
+
+    def chunk(self, rows: list[Numbered]) -> tuple[bytes, BatchReport]:
+        report = BatchReport()
+        out = io.StringIO() if self.job.output is not Output.JSON else None
+        writer = csv.writer(out) if out is not None and self.job.output is Output.CSV else None
+        lines: list[bytes] = []
+        for number, cells in rows:
+            row = self.reader.row(number, cells)
+            score = None
+            if row.record is not None:
+                score = self.engine.score_account(row.record.fields, self.job.now)
+                report.scored += 1
+                report.tiers[score.tier.value] += 1
+            elif row.error is not None:
+                report.errors.append(row.error)
+            if writer is not None:
+                writer.writerow([*cells, *output_cells(score)])
+            elif out is not None:
+                out.write(_text_line(row, score))
+            elif score is not None and row.record is not None:
+                lines.append(orjson.dumps(summary(score, domain=row.record.domain)))
+        if out is not None:
+            return out.getvalue().encode(), report
+        return b"".join(line + b"\n" for line in lines), report
+
+
+_WORKER: _Scorer | None = None
+
+
+def _start_worker(job: _Job) -> None:
+    global _WORKER
+    _WORKER = _Scorer(job)
+
+
+def _score_in_worker(rows: list[Numbered]) -> tuple[bytes, BatchReport]:
+    assert _WORKER is not None
+    return _WORKER.chunk(rows)
 
 
 def output_cells(score: AccountScore | None) -> list[object]:
@@ -66,48 +130,59 @@ def output_cells(score: AccountScore | None) -> list[object]:
     ]
 
 
-def run(
-    rows: Iterator[tuple[CsvRow, AccountScore | None]],
-    *,
-    on_score: Callable[[CsvRow, AccountScore | None], None],
-) -> BatchReport:
-    """Feed every row to `on_score` and count what happened."""
+def _text_line(row: CsvRow, score: AccountScore | None) -> str:
+    if score is None or row.record is None:
+        return ""
+    return (
+        f"{row.record.domain or row.record.crm_id:<32} {score.score:>3} {score.tier.value:<2} "
+        f"{score.profile_id or '-':<24} coverage {round(score.coverage * 100):>3}%\n"
+    )
+
+
+def _chunks(rows: Iterable[Numbered], size: int) -> Iterator[list[Numbered]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _in_order_parallel(
+    job: _Job, chunks: Iterator[list[Numbered]], workers: int
+) -> Iterator[tuple[bytes, BatchReport]]:
+    """Results in file order, with at most two chunks per worker in flight."""
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(job,)) as pool:
+        pending: deque[Future[tuple[bytes, BatchReport]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_score_in_worker, chunk))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def score_csv(
+    path: Path, *, config: Config, now: datetime, output: Output, out: io.BufferedIOBase,
+    jobs: int | None = None,
+) -> BatchReport:  # fmt: skip
+    """Score every row of `path` and write the rendered output to `out`, in file order."""
     report = BatchReport()
-    for row, score in rows:
-        on_score(row, score)
-        if score is None:
-            if row.error:
-                report.errors.append(row.error)
-            continue
-        report.scored += 1
-        report.tiers[score.tier.value] += 1
+    with open_csv(path) as handle:
+        header, rows = numbered_rows(handle, source=str(path))
+        job = _Job(config, header, str(path), now, output)
+        scorer = _Scorer(job)  # validates the header before any worker starts
+        if output is Output.CSV:
+            text = io.StringIO()
+            csv.writer(text).writerow([*header, *OUTPUT_COLUMNS])
+            out.write(text.getvalue().encode())
+        workers = jobs or os.cpu_count() or 1
+        chunks = _chunks(rows, CHUNK_ROWS)
+        if workers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES:
+            results: Iterable[tuple[bytes, BatchReport]] = _in_order_parallel(job, chunks, workers)
+        else:
+            results = (scorer.chunk(chunk) for chunk in chunks)
+        for data, chunk_report in results:
+            out.write(data)
+            report.add(chunk_report)
     return report
-
-
-def json_writer(out: IO[bytes]) -> Callable[[CsvRow, AccountScore | None], None]:
-    """One JSON object a line for each scored row (SPEC §9)."""
-
-    def write(row: CsvRow, score: AccountScore | None) -> None:
-        if score is not None and row.record is not None:
-            out.write(orjson.dumps(summary(score, domain=row.record.domain)))
-            out.write(b"\n")
-
-    return write
-
-
-class CsvWriter:
-    """The input columns plus the `icp_*` columns; the header comes from the first row."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self._writer = csv.writer(out)
-        self._columns: list[str] | None = None
-
-    def __call__(self, row: CsvRow, score: AccountScore | None) -> None:
-        if self._columns is None:
-            self._columns = list(row.header)
-            self._writer.writerow([*self._columns, *OUTPUT_COLUMNS])
-        cells = [row.raw.get(c, "") for c in self._columns]
-        self._writer.writerow([*cells, *output_cells(score)])
 
 
 def score_file(
@@ -118,44 +193,27 @@ def score_file(
     as_json: bool,
     output: Path | None,
     err: Console,
+    jobs: int | None = None,
 ) -> int:
-    """Stream a CSV through the engine; name bad rows, score the rest; 1 if any row was bad."""
+    """The `icpbot score FILE.csv` command: name bad rows, score the rest; 1 if any was bad."""
     if not path.is_file():
         err.print(f"[red]error[/red] {path}: no such file")
         return 1
-    engine = Engine(config.icp)
-    rows = scored_rows(path, engine=engine, types=config.fields.types, now=now)
+    mode = Output.CSV if output else Output.JSON if as_json else Output.TEXT
     try:
-        report = _write(rows, as_json=as_json, output=output)
+        if output is not None:
+            with output.open("wb") as handle:
+                report = score_csv(path, config=config, now=now, output=mode, out=handle, jobs=jobs)
+        else:
+            stdout = sys.stdout.buffer
+            report = score_csv(path, config=config, now=now, output=mode, out=stdout, jobs=jobs)
+            stdout.flush()
     except CsvFormatError as exc:
         err.print(f"[red]error[/red] {exc}", soft_wrap=True)
         return 1
-    for error in report.errors:
+    for error in sorted(report.errors, key=lambda e: e.row):
         err.print(f"[yellow]skipped[/yellow] {error}", soft_wrap=True, markup=True)
     tiers = ", ".join(f"{t} {report.tiers[t]}" for t in ("A", "B", "C", "D", "DQ"))
     skipped = f"; {len(report.errors)} row(s) skipped" if report.errors else ""
     err.print(f"scored {report.scored:,} rows ({tiers}){skipped}", highlight=False)
     return 1 if report.errors else 0
-
-
-def _write(
-    rows: Iterator[tuple[CsvRow, AccountScore | None]], *, as_json: bool, output: Path | None
-) -> BatchReport:
-    if output is not None:
-        with output.open("w", newline="", encoding="utf-8") as handle:
-            return run(rows, on_score=CsvWriter(handle))
-    if as_json:
-        out = sys.stdout.buffer
-        report = run(rows, on_score=json_writer(out))
-        out.flush()
-        return report
-    return run(rows, on_score=_print_line)
-
-
-def _print_line(row: CsvRow, score: AccountScore | None) -> None:
-    if score is None or row.record is None:
-        return
-    sys.stdout.write(
-        f"{row.record.domain or row.record.crm_id:<32} {score.score:>3} {score.tier.value:<2} "
-        f"{score.profile_id or '-':<24} coverage {round(score.coverage * 100):>3}%\n"
-    )

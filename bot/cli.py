@@ -87,6 +87,12 @@ def score(
         Path | None, typer.Option("-o", "--output", help="Write the CSV plus icp_* columns.")
     ] = None,
     as_of: AsOf = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes for a CSV (default: one a core)."
+        ),
+    ] = None,
 ) -> None:
     """Score a CSV file (streamed) or a stored account."""
     config = _load(config_dir)
@@ -95,7 +101,9 @@ def score(
     if path.suffix.lower() == ".csv" or path.is_file():
         from bot.batch import score_file
 
-        code = score_file(path, config=config, now=now, as_json=as_json, output=output, err=err)
+        code = score_file(
+            path, config=config, now=now, as_json=as_json, output=output, err=err, jobs=jobs
+        )
         raise typer.Exit(code)
     from bot.commands import score_domain
 

@@ -64,10 +64,7 @@ def _rescore(account: Account, config: Config, database: Database, now: datetime
     )  # fmt: skip
     tagger = Tagger(Engine(config.icp))
     with open_session(database) as session:
-        repo.record_icp_version(
-            session=session, version=config.icp.version, content=config.icp_text,
-            reviewed_on=config.icp.reviewed_on, now=now,
-        )  # fmt: skip
+        tagger.record_version(session=session, icp_text=config.icp_text, now=now)
         return tagger.tag(session=session, record=record, now=now)
 
 
@@ -103,7 +100,7 @@ def explain_domain(domain: str, *, config: Config, now: datetime, err: Console) 
         previous_row = repo.previous_different_score(
             session=session, subject=Subject.ACCOUNT, key=account.domain
         )
-    previous = repo.account_score_of(previous_row) if previous_row else None
+        previous = repo.account_score_of(previous_row, session=session) if previous_row else None
     assert tagged.score is not None
     view = AccountView(account.domain, account.name, account.crm, account.url, account.owner_id)
     blocks = explanation_blocks(account=view, score=tagged.score, previous=previous, now=now)

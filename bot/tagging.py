@@ -8,13 +8,15 @@ duplicate webhook or a re-run backfill costs a read, not a CRM write.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
 
 from bot.store import repo
-from bot.store.tables import Score, Subject
+from bot.store.repo import LatestScore
+from bot.store.tables import Account, Subject
 from integrations.base import ScoreFields, ScoreUpdate
 from integrations.records import CrmRecord
 from scoring.engine import Engine
@@ -28,7 +30,7 @@ class Tagged:
     record: CrmRecord
     score: AccountScore | None
     persona: PersonaResult | None
-    previous: Score | None
+    previous: LatestScore | None
     stored: bool  # a new row joined the audit trail
     update: ScoreUpdate | None  # what the CRM must be told, or None when it already knows
 
@@ -55,7 +57,7 @@ def score_fields(
     )
 
 
-def _same(previous: Score | None, fields: ScoreFields, digest: str) -> tuple[bool, bool]:
+def _same(previous: LatestScore | None, fields: ScoreFields, digest: str) -> tuple[bool, bool]:
     """(same result, same input) compared with the last stored score."""
     if previous is None:
         return False, False
@@ -71,35 +73,69 @@ def _same(previous: Score | None, fields: ScoreFields, digest: str) -> tuple[boo
 
 
 class Tagger:
-    """Scores records against one ICP and records what happened."""
+    """Scores records against one ICP and records what happened, a batch at a time.
+
+    A batch costs a handful of statements whatever its size: one upsert of
+    the records, one read of their latest scores (and, for people, of their
+    companies), one insert of the new audit rows.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.version = engine.icp.version
 
+    def record_version(self, *, session: Session, icp_text: str, now: datetime) -> None:
+        """Store this ICP version (text and catalogue) before any score that names it."""
+        icp = self.engine.icp
+        repo.record_icp_version(
+            session=session, version=icp.version, content=icp_text,
+            reviewed_on=icp.reviewed_on, now=now, catalogue=self.engine.catalogue(),
+        )  # fmt: skip
+
     def tag(self, *, session: Session, record: CrmRecord, now: datetime) -> Tagged:
         """Store, score and audit one account, contact or lead."""
-        if record.kind.is_person:
-            return self._tag_person(session=session, record=record, now=now)
-        return self._tag_account(session=session, record=record, now=now)
+        return self.tag_many(session=session, records=[record], now=now)[0]
 
-    def _tag_account(self, *, session: Session, record: CrmRecord, now: datetime) -> Tagged:
-        repo.upsert_account(session=session, record=record, now=now)
-        score = self.engine.score_account(record.fields, now)
-        return self._audit(session, record, Subject.ACCOUNT, record.domain, score, None, now)
+    def tag_many(
+        self, *, session: Session, records: Sequence[CrmRecord], now: datetime
+    ) -> list[Tagged]:
+        """Store, score and audit a batch; accounts before people, order kept."""
+        accounts = [r for r in records if not r.kind.is_person]
+        people = [r for r in records if r.kind.is_person]
+        done = {id(t.record): t for t in self._accounts(session, accounts, now)}
+        done.update({id(t.record): t for t in self._people(session, people, now)})
+        return [done[id(r)] for r in records]
 
-    def _tag_person(self, *, session: Session, record: CrmRecord, now: datetime) -> Tagged:
-        repo.upsert_contact(session=session, record=record, now=now)
-        persona = self.engine.score_persona(record.fields, now)
-        score = self._company_score(session, record, now)
-        return self._audit(session, record, Subject.CONTACT, record.key, score, persona, now)
+    def _accounts(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
+        if not records:
+            return []
+        repo.upsert_accounts(session=session, records=records, now=now)
+        scored = [(r, r.domain, self.engine.score_account(r.fields, now), None) for r in records]
+        return self._audit(session, Subject.ACCOUNT, scored, now)
+
+    def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
+        if not records:
+            return []
+        repo.upsert_contacts(session=session, records=records, now=now)
+        companies = repo.accounts_by_domain(
+            session=session, domains=[r.domain for r in records if r.domain]
+        )
+        scored = [
+            (
+                r,
+                r.key,
+                self._company_score(r, companies, now),
+                self.engine.score_persona(r.fields, now),
+            )
+            for r in records
+        ]
+        return self._audit(session, Subject.CONTACT, scored, now)
 
     def _company_score(
-        self, session: Session, record: CrmRecord, now: datetime
+        self, record: CrmRecord, companies: dict[str, Account], now: datetime
     ) -> AccountScore | None:
-        """The person's company fit: its stored account, else the lead's own company fields."""
-        domain = record.domain
-        account = repo.get_account(session=session, domain=domain) if domain else None
+        """The person's company fit: its stored account, else a lead's own company fields."""
+        account = companies.get(record.domain or "")
         if account is not None:
             return self.engine.score_account(account.fields, now)
         if record.fields.get("name") or record.fields.get("employees"):
@@ -109,43 +145,34 @@ class Tagger:
     def _audit(
         self,
         session: Session,
-        record: CrmRecord,
         subject: Subject,
-        key: str | None,
-        score: AccountScore | None,
-        persona: PersonaResult | None,
+        scored: list[tuple[CrmRecord, str | None, AccountScore | None, PersonaResult | None]],
         now: datetime,
-    ) -> Tagged:
-        if not key:
-            raise ValueError(f"{record.kind} {record.crm_id!r} has no domain or email to key it")
-        previous = repo.latest_score(session=session, subject=subject, key=key)
-        fields = score_fields(score, persona, version=self.version, now=now)
-        same_result, same_input = _same(
-            previous, fields, repo.input_hash(record.fields, self.version)
-        )
-        stored = not (same_result and same_input)
-        if stored:
-            self._store(session, subject, key, record, score, persona, now)
-        update = None if same_result else ScoreUpdate(record.kind, record.crm_id, fields)
-        return Tagged(record, score, persona, previous, stored, update)
-
-    def _store(
-        self,
-        session: Session,
-        subject: Subject,
-        key: str,
-        record: CrmRecord,
-        score: AccountScore | None,
-        persona: PersonaResult | None,
-        now: datetime,
-    ) -> None:
-        if score is not None:
-            repo.save_score(
-                session=session, subject=subject, key=key, result=score,
-                snapshot=record.fields, persona=persona,
-            )  # fmt: skip
-        elif persona is not None:
-            repo.save_persona_score(
-                session=session, key=key, persona=persona, icp_version=self.version,
-                snapshot=record.fields, scored_at=now,
-            )  # fmt: skip
+    ) -> list[Tagged]:
+        keys = [key for _, key, _, _ in scored]
+        latest = repo.latest_for(session=session, subject=subject, keys=[k for k in keys if k])
+        tagged, rows = [], []
+        for record, key, score, persona in scored:
+            if not key:
+                raise ValueError(f"{record.kind} {record.crm_id!r} has no domain or email")
+            previous = latest.get(key.strip().lower())
+            fields = score_fields(score, persona, version=self.version, now=now)
+            digest = repo.input_hash(record.fields, self.version)
+            same_result, same_input = _same(previous, fields, digest)
+            stored = not (same_result and same_input) and (score or persona) is not None
+            if stored:
+                rows.append(
+                    repo.score_row(
+                        subject=subject,
+                        key=key,
+                        result=score,
+                        snapshot=record.fields,
+                        persona=persona,
+                        icp_version=self.version,
+                        scored_at=now,
+                    )  # fmt: skip
+                )
+            update = None if same_result else ScoreUpdate(record.kind, record.crm_id, fields)
+            tagged.append(Tagged(record, score, persona, previous, stored, update))
+        repo.save_scores(session=session, rows=rows)
+        return tagged

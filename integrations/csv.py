@@ -17,7 +17,7 @@ from typing import IO
 
 from integrations.base import Crm, Deal, RowError, ScoreUpdate, WriteReport
 from integrations.domains import normalize_domain
-from integrations.records import CrmRecord, RecordKind, coerce, to_datetime
+from integrations.records import CrmRecord, RecordKind, RowCoercer, to_datetime
 from scoring.fields import FieldType
 from scoring.serialize import jsonable
 
@@ -28,6 +28,7 @@ SCORES = "scores.csv"
 SCORE_COLUMNS = ("kind", "id", "icp_score", "icp_tier", "icp_profile", "icp_reasons",
                  "icp_version", "icp_scored_at", "icp_persona_score")  # fmt: skip
 # The order of ScoreFields.as_dict(), prefixed by kind and id.
+Numbered = tuple[int, list[str]]  # a row's line number and its cells
 KEY_COLUMN = {RecordKind.ACCOUNT: "domain", RecordKind.CONTACT: "email"}
 
 
@@ -37,13 +38,17 @@ class CsvFormatError(Exception):
 
 @dataclass(slots=True)
 class CsvRow:
-    """One data row: its number in the file, its raw cells, and the record or the error."""
+    """One data row: its line in the file, its cells, and the record or the error."""
 
     number: int
-    raw: dict[str, str]
+    cells: list[str]
     record: CrmRecord | None
     error: RowError | None
     header: list[str]
+
+    @property
+    def raw(self) -> dict[str, str]:
+        return dict(zip(self.header, self.cells, strict=False))
 
 
 def open_csv(path: Path) -> IO[str]:
@@ -51,50 +56,70 @@ def open_csv(path: Path) -> IO[str]:
     return path.open(newline="", encoding="utf-8-sig")
 
 
-def read_rows(
-    handle: IO[str], *, source: str, kind: RecordKind, types: Mapping[str, FieldType]
-) -> Iterator[CsvRow]:
-    """Stream rows as canonical records; bad rows come back with their error."""
+class RowReader:
+    """Turns the cells of one CSV's rows into canonical records, given its header."""
+
+    def __init__(
+        self,
+        header: list[str],
+        *,
+        source: str,
+        kind: RecordKind,
+        types: Mapping[str, FieldType],
+    ) -> None:
+        columns = [h.strip().lower() for h in header]
+        self.key = KEY_COLUMN[RecordKind.CONTACT if kind.is_person else kind]
+        if self.key not in columns:
+            found = ", ".join(columns)
+            raise CsvFormatError(f"{source}: no {self.key!r} column in the header ({found})")
+        self.header, self.source, self.kind = header, source, kind
+        self.width = len(columns)
+        self.coerce = RowCoercer(columns, types)
+
+    def row(self, number: int, cells: list[str]) -> CsvRow:
+        """The record of one row, or the error naming the row and what is wrong."""
+        if len(cells) != self.width:
+            message = f"has {len(cells)} cells, the header has {self.width}"
+            return self._error(number, cells, message)
+        coerced = self.coerce(cells)
+        problems = [str(p) for p in coerced.problems]
+        key = self.key
+        if key not in coerced.fields and not any(p.startswith(key) for p in problems):
+            problems.append(f"{key} is missing")
+        if problems:
+            return self._error(number, cells, "; ".join(problems))
+        record = CrmRecord(self.kind, "csv", str(coerced.fields[key]), coerced.fields)
+        return CsvRow(number, cells, record, None, self.header)
+
+    def _error(self, number: int, cells: list[str], message: str) -> CsvRow:
+        return CsvRow(number, cells, None, RowError(self.source, number, message), self.header)
+
+
+def numbered_rows(
+    handle: IO[str], *, source: str
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header, and each non-blank row with its line number in the file."""
     reader = csv.reader(handle)
     header = next(reader, None)
     if not header:
         raise CsvFormatError(f"{source}: empty file, expected a header row")
-    columns = [h.strip().lower() for h in header]
-    key = KEY_COLUMN[RecordKind.CONTACT if kind.is_person else kind]
-    if key not in columns:
-        raise CsvFormatError(f"{source}: no {key!r} column in the header ({', '.join(columns)})")
-    width = len(columns)
-    for cells in reader:
-        number = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        raw = dict(zip(header, cells, strict=False))
-        if len(cells) != width:
-            message = f"has {len(cells)} cells, the header has {width}"
-            yield CsvRow(number, raw, None, RowError(source, number, message), header)
-            continue
-        row = _row(number, raw, dict(zip(columns, cells, strict=True)), source, kind, types, key)
-        row.header = header
-        yield row
+
+    def rows() -> Iterator[Numbered]:
+        for cells in reader:
+            if any(c and not c.isspace() for c in cells):
+                yield reader.line_num, cells
+
+    return header, rows()
 
 
-def _row(
-    number: int,
-    raw: dict[str, str],
-    canonical: dict[str, str],
-    source: str,
-    kind: RecordKind,
-    types: Mapping[str, FieldType],
-    key: str,
-) -> CsvRow:
-    coerced = coerce(canonical, types)
-    problems = [str(p) for p in coerced.problems]
-    if key not in coerced.fields and not any(p.startswith(key) for p in problems):
-        problems.append(f"{key} is missing")
-    if problems:
-        return CsvRow(number, raw, None, RowError(source, number, "; ".join(problems)), [])
-    record = CrmRecord(kind, "csv", str(coerced.fields[key]), coerced.fields)
-    return CsvRow(number, raw, record, None, [])
+def read_rows(
+    handle: IO[str], *, source: str, kind: RecordKind, types: Mapping[str, FieldType]
+) -> Iterator[CsvRow]:
+    """Stream rows as canonical records; bad rows come back with their error."""
+    header, rows = numbered_rows(handle, source=source)
+    reader = RowReader(header, source=source, kind=kind, types=types)
+    for number, cells in rows:
+        yield reader.row(number, cells)
 
 
 class CsvCrm(Crm):

@@ -276,6 +276,13 @@ class Engine:
         self._persona_slots = _Slots()
         self._persona = _CriteriaSet(self._persona_slots, icp.persona) if icp.persona else None
 
+    def catalogue(self) -> dict[str, dict[str, CriterionInfo]]:
+        """What each criterion is, by profile (and `@persona`): stored once per ICP version."""
+        scopes = {p.profile.id: p.criteria.compiled for p in self._profiles}
+        if self._persona is not None:
+            scopes["@persona"] = self._persona.compiled
+        return {scope: {c.info.id: c.info for c in items} for scope, items in scopes.items()}
+
     @property
     def has_persona(self) -> bool:
         return self._persona is not None

@@ -166,3 +166,144 @@ def persona_from_dict(data: dict[str, Any]) -> PersonaResult:
         float(data["coverage"]),
         tuple(criterion_from_dict(c) for c in data["criteria"]),
     )
+
+
+# --- compact form, for the audit trail --------------------------------------------
+#
+# What a criterion *is* (its rule, why, weight) belongs to the ICP version and
+# is stored once per version as a catalogue; each stored score keeps only
+# what happened: `[id, status, points, value]` per criterion. A score row is
+# then a few hundred bytes instead of several kilobytes.
+
+PERSONA = "@persona"  # the catalogue's key for persona criteria
+Catalogue = dict[str, dict[str, CriterionInfo]]
+_STATUS_CODE = {Status.MATCHED: "m", Status.MISSED: "x", Status.UNKNOWN: "u"}
+_CODE_STATUS = {code: status for status, code in _STATUS_CODE.items()}
+
+
+def catalogue_to_dict(catalogue: Catalogue) -> dict[str, Any]:
+    return {
+        scope: {cid: _info_to_dict(info) for cid, info in infos.items()}
+        for scope, infos in catalogue.items()
+    }
+
+
+def catalogue_from_dict(data: dict[str, Any]) -> Catalogue:
+    return {
+        scope: {cid: _info_from_dict(cid, info) for cid, info in infos.items()}
+        for scope, infos in data.items()
+    }
+
+
+def _info_to_dict(info: CriterionInfo) -> dict[str, Any]:
+    return {
+        "field": info.field,
+        "layer": info.layer,
+        "weight": info.weight,
+        "max_points": info.max_points,
+        "rule": info.rule,
+        "why": info.why,
+    }
+
+
+def _info_from_dict(criterion_id: str, data: dict[str, Any]) -> CriterionInfo:
+    return CriterionInfo(
+        criterion_id,
+        data.get("field", ""),
+        data.get("layer"),
+        int(data.get("weight", 0)),
+        float(data.get("max_points", 0.0)),
+        data.get("rule", ""),
+        data.get("why", ""),
+    )
+
+
+def _compact_criteria(criteria: tuple[CriterionResult, ...]) -> list[list[Any]]:
+    return [[c.criterion.id, _STATUS_CODE[c.status], c.points, jsonable(c.value)] for c in criteria]
+
+
+def _expand_criteria(
+    rows: list[list[Any]], infos: dict[str, CriterionInfo]
+) -> tuple[CriterionResult, ...]:
+    return tuple(
+        CriterionResult(
+            infos.get(cid) or CriterionInfo(cid, "", None, 0, 0.0, "", ""),
+            _CODE_STATUS[code],
+            float(points),
+            value,
+        )
+        for cid, code, points, value in rows
+    )
+
+
+def compact_account(score: AccountScore) -> dict[str, Any]:
+    """An account score without what its ICP version already says."""
+    winner = next((i for i, p in enumerate(score.profiles) if p.profile_id == score.profile_id), 0)
+    return {
+        "score": score.score,
+        "tier": score.tier.value,
+        "winner": winner,
+        "coverage": score.coverage,
+        "icp_version": score.icp_version,
+        "scored_at": score.scored_at.isoformat(),
+        "reasons": list(score.reasons),
+        "disqualified_by": [disqualification_to_dict(d) for d in score.disqualified_by],
+        "profiles": [
+            {
+                "id": p.profile_id,
+                "name": p.profile_name,
+                "score": p.score,
+                "coverage": p.coverage,
+                "criteria": _compact_criteria(p.criteria),
+                "disqualified_by": [disqualification_to_dict(d) for d in p.disqualified_by],
+            }
+            for p in score.profiles
+        ],
+    }
+
+
+def expand_account(data: dict[str, Any], catalogue: Catalogue) -> AccountScore:
+    """The AccountScore `compact_account` stored, with its ICP version's catalogue."""
+    profiles = tuple(
+        ProfileResult(
+            p["id"],
+            p["name"],
+            int(p["score"]),
+            float(p["coverage"]),
+            _expand_criteria(p["criteria"], catalogue.get(p["id"], {})),
+            tuple(disqualification_from_dict(d) for d in p["disqualified_by"]),
+        )
+        for p in data["profiles"]
+    )
+    winner = profiles[data["winner"]] if profiles else None
+    return AccountScore(
+        score=int(data["score"]),
+        tier=Tier(data["tier"]),
+        profile_id=winner.profile_id if winner else None,
+        profile_name=winner.profile_name if winner else None,
+        coverage=float(data["coverage"]),
+        criteria=winner.criteria if winner else (),
+        disqualified_by=tuple(disqualification_from_dict(d) for d in data["disqualified_by"]),
+        profiles=profiles,
+        icp_version=int(data["icp_version"]),
+        scored_at=datetime.fromisoformat(data["scored_at"]),
+        reasons=tuple(data.get("reasons", [])),
+    )
+
+
+def compact_persona(result: PersonaResult) -> dict[str, Any]:
+    return {
+        "score": result.score,
+        "tier": result.tier.value,
+        "coverage": result.coverage,
+        "criteria": _compact_criteria(result.criteria),
+    }
+
+
+def expand_persona(data: dict[str, Any], catalogue: Catalogue) -> PersonaResult:
+    return PersonaResult(
+        int(data["score"]),
+        Tier(data["tier"]),
+        float(data["coverage"]),
+        _expand_criteria(data["criteria"], catalogue.get(PERSONA, {})),
+    )

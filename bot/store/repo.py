@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-from sqlalchemy import Subquery, and_, case, func, or_
+from sqlalchemy import Subquery, and_, case, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -27,11 +28,14 @@ from integrations.records import CrmRecord, RecordKind
 from scoring.model import Tier
 from scoring.result import AccountScore, PersonaResult
 from scoring.serialize import (
-    account_score_from_dict,
-    account_score_to_dict,
+    Catalogue,
+    catalogue_from_dict,
+    catalogue_to_dict,
+    compact_account,
+    compact_persona,
+    expand_account,
+    expand_persona,
     jsonable,
-    persona_from_dict,
-    persona_to_dict,
 )
 
 _Model = TypeVar("_Model", bound=SQLModel)
@@ -58,13 +62,13 @@ class IcpVersionConflict(StoreError):
 # --- records -----------------------------------------------------------------
 
 
-def upsert_account(*, session: Session, record: CrmRecord, now: datetime) -> Account:
-    """Our copy of a CRM company, found by domain; the latest record wins, first_seen_at stays."""
+def account_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
+    """The `account` row for a CRM company."""
     domain = record.domain
     if record.kind is not RecordKind.ACCOUNT or not domain:
         raise ValueError(f"not an account with a domain: {record.kind} {record.crm_id!r}")
     fields = record.fields
-    values = {
+    return {
         "domain": _key(domain),
         "name": _text(fields.get("name")) or domain,
         "crm": Crm(record.crm).value,
@@ -76,15 +80,14 @@ def upsert_account(*, session: Session, record: CrmRecord, now: datetime) -> Acc
         "first_seen_at": now,
         "updated_at": now,
     }
-    return _upsert(session, Account, values, keys=("domain",), keep=("first_seen_at",))
 
 
-def upsert_contact(*, session: Session, record: CrmRecord, now: datetime) -> Contact:
-    """Our copy of a CRM person, found by email; `account_domain` is None for free mail."""
+def contact_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
+    """The `contact` row for a CRM person; `account_domain` is None for free mail."""
     email = record.key
     if not record.kind.is_person or not email:
         raise ValueError(f"not a contact or lead with an email: {record.kind} {record.crm_id!r}")
-    values = {
+    return {
         "email": _key(email),
         "account_domain": record.domain,
         "kind": record.kind.value,
@@ -95,7 +98,39 @@ def upsert_contact(*, session: Session, record: CrmRecord, now: datetime) -> Con
         "first_seen_at": now,
         "updated_at": now,
     }
+
+
+def upsert_account(*, session: Session, record: CrmRecord, now: datetime) -> Account:
+    """Our copy of a CRM company, found by domain; the latest record wins, first_seen_at stays."""
+    values = account_values(record, now)
+    return _upsert(session, Account, values, keys=("domain",), keep=("first_seen_at",))
+
+
+def upsert_contact(*, session: Session, record: CrmRecord, now: datetime) -> Contact:
+    """Our copy of a CRM person, found by email; `account_domain` is None for free mail."""
+    values = contact_values(record, now)
     return _upsert(session, Contact, values, keys=("email",), keep=("first_seen_at",))
+
+
+def upsert_accounts(*, session: Session, records: Iterable[CrmRecord], now: datetime) -> None:
+    """Many accounts in one statement: what a backfill batch or a webhook burst needs."""
+    rows = {v["domain"]: v for v in (account_values(r, now) for r in records)}
+    _upsert_many(session, Account, list(rows.values()), keys=("domain",), keep=("first_seen_at",))
+
+
+def upsert_contacts(*, session: Session, records: Iterable[CrmRecord], now: datetime) -> None:
+    """Many contacts or leads in one statement."""
+    rows = {v["email"]: v for v in (contact_values(r, now) for r in records)}
+    _upsert_many(session, Contact, list(rows.values()), keys=("email",), keep=("first_seen_at",))
+
+
+def accounts_by_domain(*, session: Session, domains: Iterable[str]) -> dict[str, Account]:
+    """The stored accounts among `domains`, in one query."""
+    keys = sorted({_key(d) for d in domains if d})
+    if not keys:
+        return {}
+    rows = session.exec(select(Account).where(col(Account.domain).in_(keys)))
+    return {row.domain: row for row in rows}
 
 
 def upsert_deal(
@@ -178,6 +213,7 @@ def record_icp_version(
     content: str,
     reviewed_on: date | None,
     now: datetime,
+    catalogue: Catalogue | None = None,
 ) -> IcpVersion:
     """Remember the icp.yaml text behind `version`; loading the same file again is a no-op.
 
@@ -186,7 +222,12 @@ def record_icp_version(
     """
     digest = hashlib.sha256(content.encode()).hexdigest()
     insert = _insert(session, IcpVersion).values(
-        version=version, sha256=digest, content=content, reviewed_on=reviewed_on, loaded_at=now
+        version=version,
+        sha256=digest,
+        content=content,
+        catalogue=catalogue_to_dict(catalogue or {}),
+        reviewed_on=reviewed_on,
+        loaded_at=now,
     )
     session.exec(insert.on_conflict_do_nothing(index_elements=["version"]))
     row = session.get(IcpVersion, version, populate_existing=True)
@@ -225,29 +266,56 @@ def save_score(
     persona: PersonaResult | None = None,
 ) -> Score:
     """Append one account score (with the person's persona fit, for a contact)."""
-    data = account_score_to_dict(result)
+    row = Score(**score_row(subject=subject, key=key, result=result, snapshot=snapshot,
+                            persona=persona))  # fmt: skip
+    return _append(session, row)
+
+
+def score_row(
+    *,
+    subject: Subject | str,
+    key: str,
+    result: AccountScore | None,
+    snapshot: Mapping[str, object],
+    persona: PersonaResult | None = None,
+    icp_version: int | None = None,
+    scored_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit-trail row; with no account score, the persona's."""
+    data: dict[str, Any] = {}
+    if result is not None:
+        data["account"] = compact_account(result)
     if persona is not None:
-        data["persona"] = persona_to_dict(persona)
-    return _append(
-        session,
-        Score(
-            subject=Subject(subject).value,
-            subject_key=_key(key),
-            icp_version=result.icp_version,
-            score=result.score,
-            tier=result.tier.value,
-            profile=result.profile_id,
-            coverage=result.coverage,
-            disqualified_by=result.disqualifier_id,
-            persona_score=persona.score if persona else None,
-            persona_tier=persona.tier.value if persona else None,
-            reasons=list(result.reasons),
-            result=data,
-            input_snapshot=_canonical(snapshot),
-            input_hash=input_hash(snapshot, result.icp_version),
-            scored_at=result.scored_at,
-        ),
-    )
+        data["persona"] = compact_persona(persona)
+    version = result.icp_version if result is not None else icp_version
+    if version is None:
+        raise ValueError("a persona-only score needs its icp_version")
+    head: Any = result if result is not None else persona
+    if head is None:
+        raise ValueError("nothing to store: neither an account score nor a persona")
+    return {
+        "subject": Subject(subject).value,
+        "subject_key": _key(key),
+        "icp_version": version,
+        "score": head.score,
+        "tier": head.tier.value,
+        "profile": result.profile_id if result is not None else None,
+        "coverage": head.coverage,
+        "disqualified_by": result.disqualifier_id if result is not None else None,
+        "persona_score": persona.score if persona else None,
+        "persona_tier": persona.tier.value if persona else None,
+        "reasons": list(result.reasons) if result is not None else [],
+        "result": data,
+        "input_snapshot": _canonical(snapshot),
+        "input_hash": input_hash(snapshot, version),
+        "scored_at": result.scored_at if result is not None else scored_at,
+    }
+
+
+def save_scores(*, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append many audit-trail rows (from `score_row`) in one executemany."""
+    if rows:
+        session.execute(insert(Score), rows)
 
 
 def save_persona_score(
@@ -263,37 +331,84 @@ def save_persona_score(
 
     With no account score, the row's score, tier and coverage are the persona's.
     """
-    return _append(
-        session,
-        Score(
-            subject=Subject.CONTACT.value,
-            subject_key=_key(key),
-            icp_version=icp_version,
-            score=persona.score,
-            tier=persona.tier.value,
-            profile=None,
-            coverage=persona.coverage,
-            disqualified_by=None,
-            persona_score=persona.score,
-            persona_tier=persona.tier.value,
-            reasons=[],
-            result={"persona": persona_to_dict(persona)},
-            input_snapshot=_canonical(snapshot),
-            input_hash=input_hash(snapshot, icp_version),
-            scored_at=scored_at,
-        ),
-    )
+    values = score_row(
+        subject=Subject.CONTACT, key=key, result=None, snapshot=snapshot, persona=persona,
+        icp_version=icp_version, scored_at=scored_at,
+    )  # fmt: skip
+    return _append(session, Score(**values))
 
 
-def account_score_of(row: Score) -> AccountScore | None:
+def catalogue_of(*, session: Session, version: int) -> Catalogue:
+    """What each criterion of an ICP version is; cached for the session's life."""
+    cache: dict[int, Catalogue] = session.info.setdefault("icp_catalogues", {})
+    if version not in cache:
+        row = session.get(IcpVersion, version)
+        cache[version] = catalogue_from_dict(row.catalogue) if row else {}
+    return cache[version]
+
+
+def account_score_of(row: Score, *, session: Session) -> AccountScore | None:
     """The AccountScore a row stored, exactly as it was; None for a persona-only row."""
-    return account_score_from_dict(row.result) if "score" in row.result else None
+    data = row.result.get("account")
+    if data is None:
+        return None
+    return expand_account(data, catalogue_of(session=session, version=row.icp_version))
 
 
-def persona_of(row: Score) -> PersonaResult | None:
+def persona_of(row: Score, *, session: Session) -> PersonaResult | None:
     """The persona fit a row stored, if a person was scored."""
     data = row.result.get("persona")
-    return persona_from_dict(data) if data else None
+    if data is None:
+        return None
+    return expand_persona(data, catalogue_of(session=session, version=row.icp_version))
+
+
+@dataclass(frozen=True, slots=True)
+class LatestScore:
+    """The columns of a key's newest score that decide whether anything changed."""
+
+    key: str
+    score: int
+    tier: str
+    profile: str | None
+    icp_version: int
+    reasons: tuple[str, ...]
+    persona_score: int | None
+    input_hash: str
+
+
+def latest_for(
+    *, session: Session, subject: Subject | str, keys: Iterable[str]
+) -> dict[str, LatestScore]:
+    """The newest score of each of `keys`, in one query, without the large JSON columns."""
+    wanted = sorted({_key(k) for k in keys if k})
+    if not wanted:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=col(Score.subject_key),
+            order_by=(col(Score.scored_at).desc(), col(Score.id).desc()),
+        )
+        .label("rank")
+    )
+    columns = (
+        col(Score.subject_key), col(Score.score), col(Score.tier), col(Score.profile),
+        col(Score.icp_version), col(Score.reasons), col(Score.persona_score),
+        col(Score.input_hash),
+    )  # fmt: skip
+    ranked = (
+        select(*columns, rank)
+        .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key).in_(wanted))
+        .subquery()
+    )
+    statement = select(*(ranked.c[c.key] for c in columns)).where(ranked.c.rank == 1)
+    found = {}
+    for key, score, tier, profile, version, reasons, persona, digest in session.execute(statement):
+        found[key] = LatestScore(
+            key, score, tier, profile, version, tuple(reasons), persona, digest
+        )
+    return found
 
 
 def latest_score(*, session: Session, subject: Subject | str, key: str) -> Score | None:
@@ -437,6 +552,22 @@ def _upsert(
     result = session.exec(statement.returning(model), execution_options={"populate_existing": True})
     row: _Model = result.scalars().one()
     return row
+
+
+def _upsert_many(
+    session: Session,
+    model: type[SQLModel],
+    rows: list[dict[str, Any]],
+    *,
+    keys: tuple[str, ...],
+    keep: tuple[str, ...] = (),
+) -> None:
+    """`_upsert` for many rows at once; each key must appear once (PostgreSQL insists)."""
+    if not rows:
+        return
+    insert = _insert(session, model)
+    changes = {name: insert.excluded[name] for name in rows[0] if name not in keys + keep}
+    session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=changes), rows)
 
 
 def _key(value: str) -> str:

@@ -148,6 +148,7 @@ class IcpVersion(SQLModel, table=True):
     version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     sha256: str
     content: str = Field(sa_column=Column(Text, nullable=False))
+    catalogue: dict[str, Any] = _json()  # every criterion's rule, why and weight, by profile
     reviewed_on: date | None = None
     loaded_at: datetime = _moment()
 
@@ -155,9 +156,10 @@ class IcpVersion(SQLModel, table=True):
 class Score(SQLModel, table=True):
     """One scoring of one account or person: the audit trail, appended, never updated.
 
-    `result` holds `account_score_to_dict` output (plus a `persona` key when a
-    person's persona was scored too); a persona-only row holds just
-    `{"persona": persona_to_dict(...)}` and takes its score and tier from it.
+    `result` holds `{"account": compact_account(...)}` (plus `"persona":
+    compact_persona(...)` when a person was scored too): what happened per
+    criterion, while what each criterion is lives once in its ICP version's
+    catalogue. A persona-only row takes its score and tier from the persona.
     """
 
     __table_args__ = (

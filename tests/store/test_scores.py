@@ -17,6 +17,7 @@ from scoring.serialize import account_score_to_dict, persona_to_dict
 from tests.store.factories import (
     BEST,
     CUSTOMER,
+    ENGINE,
     GOOD,
     ICP,
     ICP_YAML,
@@ -34,7 +35,12 @@ pytestmark = pytest.mark.db
 def db(db_session: Session) -> Session:
     """A store that knows the ICP version the scores below refer to."""
     repo.record_icp_version(
-        session=db_session, version=ICP.version, content=ICP_YAML, reviewed_on=None, now=NOW
+        session=db_session,
+        version=ICP.version,
+        content=ICP_YAML,
+        reviewed_on=None,
+        now=NOW,
+        catalogue=ENGINE.catalogue(),
     )
     return db_session
 
@@ -65,7 +71,7 @@ def test_an_account_score_round_trips_exactly(db: Session) -> None:
     assert row.input_snapshot == CUSTOMER
     assert row.input_hash == repo.input_hash(CUSTOMER, 3)
 
-    restored = repo.account_score_of(row)
+    restored = repo.account_score_of(row, session=db)
     assert restored is not None
     assert account_score_to_dict(restored) == account_score_to_dict(original)
     assert (restored.tier, restored.scored_at, restored.disqualifier_id) == (
@@ -74,7 +80,7 @@ def test_an_account_score_round_trips_exactly(db: Session) -> None:
         "customer",
     )
     assert [c.status for c in restored.criteria] == [c.status for c in original.criteria]
-    assert repo.persona_of(row) is None
+    assert repo.persona_of(row, session=db) is None
 
 
 def test_a_contact_score_keeps_the_persona_alongside(db: Session) -> None:
@@ -89,9 +95,9 @@ def test_a_contact_score_keeps_the_persona_alongside(db: Session) -> None:
         persona=persona,
     )
     assert (row.score, row.tier, row.persona_score, row.persona_tier) == (100, "A", 60, "B")
-    restored = repo.persona_of(row)
+    restored = repo.persona_of(row, session=db)
     assert restored is not None and persona_to_dict(restored) == persona_to_dict(persona)
-    assert repo.account_score_of(row) is not None
+    assert repo.account_score_of(row, session=db) is not None
     assert repo.latest_score(session=db, subject="account", key="dana@best.io") is None
 
 
@@ -108,8 +114,8 @@ def test_a_persona_only_score_for_a_contact_without_an_account(db: Session) -> N
     )
     assert (row.subject, row.score, row.tier, row.profile) == ("contact", 60, "B", None)
     assert (row.persona_score, row.persona_tier, row.coverage) == (60, "B", 0.6)
-    assert repo.account_score_of(row) is None
-    assert repo.persona_of(row) == persona
+    assert repo.account_score_of(row, session=db) is None
+    assert repo.persona_of(row, session=db) == persona
 
 
 def test_a_score_needs_its_icp_version_recorded(db_session: Session) -> None:

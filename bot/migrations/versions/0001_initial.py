@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("sha256", sa.String(), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("catalogue", JSON, nullable=False),
         sa.Column("reviewed_on", sa.Date(), nullable=True),
         sa.Column("loaded_at", MOMENT, nullable=False),
         sa.PrimaryKeyConstraint("version", name=op.f("pk_icp_version")),
