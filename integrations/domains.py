@@ -20,6 +20,9 @@ import tldextract
 _EXTRACT = tldextract.TLDExtract(
     suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
 )
+# Public suffixes, to answer the common case (`acme.com`) without a full parse.
+_SUFFIXES = frozenset(_EXTRACT.tlds)
+_SIMPLE = re.compile(r"^[a-z0-9-]+\.[a-z0-9-]+$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 FREE_MAIL_DOMAINS = frozenset(
@@ -46,6 +49,10 @@ _COUNTRY_ALIASES = {
 def normalize_domain(text: str) -> str | None:
     """The registrable domain of a URL, host or email, lower-cased; None if there is none."""
     value = text.strip().lower()
+    if _SIMPLE.match(value):  # `name.tld`: registrable unless the whole of it is a suffix
+        label, tld = value.split(".")
+        if tld in _SUFFIXES and value not in _SUFFIXES and f"*.{tld}" not in _SUFFIXES:
+            return value if label else None
     if "@" in value and not _SCHEME.match(value):
         value = value.rsplit("@", 1)[1]
     host = _SCHEME.sub("", value).split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from scoring.explain import top_reasons
@@ -41,7 +41,7 @@ def round_half_up(value: float) -> int:
 
 
 _UNSET: Any = object()  # a slot not prepared yet for this record
-MEMO_SIZE = 4096  # results remembered per criterion, by raw value
+MEMO_SIZE = 1024  # results remembered per criterion, by raw value
 
 
 class _Slots:
@@ -149,7 +149,8 @@ def _outcome(item: _Compiled, value: object, now: datetime) -> bool | None:
 
 
 _MATCHED, _MISSED, _UNKNOWN = Status.MATCHED, Status.MISSED, Status.UNKNOWN
-_MEMO_TYPES = frozenset({str, int, float})  # hashable, and no bool: True == 1 would collide
+# Hashable values whose result depends on nothing else; no bool, as True == 1 would collide.
+_MEMO_TYPES = frozenset({str, int, float, date, datetime, tuple})
 
 
 def _result(
@@ -157,12 +158,16 @@ def _result(
 ) -> CriterionResult:
     """One criterion's result for one record, remembered by raw value where it can be."""
     memo = item.memo
-    remember = raw.__class__ in _MEMO_TYPES
+    key = tuple(raw) if raw.__class__ is list else raw  # type: ignore[arg-type]
+    remember = key.__class__ in _MEMO_TYPES
     if remember:
         if item.timed and item.memo_now != now:
             memo.clear()
             item.memo_now = now
-        hit = memo.get(raw)
+        try:
+            hit = memo.get(key)
+        except TypeError:  # a list holding unhashable items
+            hit, remember = None, False
         if hit is not None:
             return hit
     value = prepare_slot(slots, prepared, item.slot, raw)
@@ -175,7 +180,7 @@ def _result(
     else:
         result = CriterionResult(info, _MISSED, 0.0, raw)
     if remember and len(memo) < MEMO_SIZE:
-        memo[raw] = result
+        memo[key] = result
     return result
 
 
@@ -244,7 +249,8 @@ def _disqualifications(
         raw = record.get(info.field)
         if raw is None and not item.is_exists:
             continue
-        if _result(item, slots, prepared, raw, now).status is _MATCHED:
+        hit = item.memo.get(raw) if raw.__class__ in _MEMO_TYPES and not item.timed else None
+        if (hit or _result(item, slots, prepared, raw, now)).status is _MATCHED:
             found += (Disqualification(info.id, scope, info.field, info.rule, info.why, raw),)
     return found
 
@@ -290,26 +296,26 @@ class Engine:
     def score_account(self, record: Record, now: datetime) -> AccountScore:
         """The best profile still in the running wins; ties go to the first listed."""
         prepared = self._slots.fresh()
-        profiles = tuple(p.score(record, prepared, now) for p in self._profiles)
+        profiles = tuple([p.score(record, prepared, now) for p in self._profiles])
         top_level = _disqualifications(self._disqualify, self._slots, "icp", record, prepared, now)
-        running = [p for p in profiles if p.in_running]
-        winner = _best(running) if running else _best(profiles)
+        running = [p for p in profiles if not p.disqualified_by]
+        winner = _best(running or profiles)
         disqualified_by = top_level
         if not running:  # every profile is out: name what took out each one
             disqualified_by += tuple(dq for p in profiles for dq in p.disqualified_by)
         tier = Tier.DQ if disqualified_by else self.icp.tiers.of(winner.score)
         return AccountScore(
-            score=winner.score,
-            tier=tier,
-            profile_id=winner.profile_id,
-            profile_name=winner.profile_name,
-            coverage=winner.coverage,
-            criteria=winner.criteria,
-            disqualified_by=disqualified_by,
-            profiles=profiles,
-            icp_version=self.icp.version,
-            scored_at=now,
-            reasons=top_reasons(winner.criteria, disqualified_by),
+            winner.score,
+            tier,
+            winner.profile_id,
+            winner.profile_name,
+            winner.coverage,
+            winner.criteria,
+            disqualified_by,
+            profiles,
+            self.icp.version,
+            now,
+            top_reasons(winner.criteria, disqualified_by),
         )
 
     def score_persona(self, record: Record, now: datetime) -> PersonaResult | None:
@@ -322,5 +328,9 @@ class Engine:
 
 
 def _best(results: Sequence[ProfileResult]) -> ProfileResult:
-    """Highest score; `max` keeps the first of equals, so ties go to the profile listed first."""
-    return max(results, key=lambda p: p.score)
+    """Highest score; ties go to the profile listed first."""
+    best = results[0]
+    for result in results[1:]:
+        if result.score > best.score:
+            best = result
+    return best

@@ -61,6 +61,7 @@ class CriterionResult:
     points: float
     value: object = None
     reason: str | None = field(default=None, repr=False, compare=False)  # cached reason line
+    brief: dict[str, object] | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:

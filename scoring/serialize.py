@@ -110,11 +110,18 @@ def summary(score: AccountScore, *, domain: str | None = None) -> dict[str, Any]
         "profile": score.profile_id,
         "coverage": round(score.coverage, 3),
         "disqualified_by": score.disqualifier_id,
-        "criteria": [
-            {"id": c.criterion.id, "status": c.status.value, "points": c.points}
-            for c in score.criteria
-        ],
+        "criteria": [c.brief or _brief(c) for c in score.criteria],
     }
+
+
+def _brief(result: CriterionResult) -> dict[str, object]:
+    """`{id, status, points}`, cached on the result (the engine shares results between records)."""
+    result.brief = {
+        "id": result.criterion.id,
+        "status": result.status.value,
+        "points": result.points,
+    }
+    return result.brief
 
 
 def account_score_to_dict(score: AccountScore) -> dict[str, Any]:
