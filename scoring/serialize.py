@@ -39,26 +39,13 @@ def criterion_to_dict(result: CriterionResult) -> dict[str, Any]:
         "id": info.id,
         "status": result.status.value,
         "points": result.points,
-        "max_points": info.max_points,
-        "weight": info.weight,
-        "field": info.field,
-        "layer": info.layer,
-        "rule": info.rule,
-        "why": info.why,
+        **_info_to_dict(info),
         "value": jsonable(result.value),
     }
 
 
 def criterion_from_dict(data: dict[str, Any]) -> CriterionResult:
-    info = CriterionInfo(
-        data["id"],
-        data.get("field", ""),
-        data.get("layer"),
-        int(data.get("weight", 0)),
-        float(data.get("max_points", 0.0)),
-        data.get("rule", ""),
-        data.get("why", ""),
-    )
+    info = _info_from_dict(data["id"], data)
     return CriterionResult(info, Status(data["status"]), float(data["points"]), data.get("value"))
 
 

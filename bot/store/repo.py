@@ -384,14 +384,7 @@ def latest_for(
     wanted = sorted({_key(k) for k in keys if k})
     if not wanted:
         return {}
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=col(Score.subject_key),
-            order_by=(col(Score.scored_at).desc(), col(Score.id).desc()),
-        )
-        .label("rank")
-    )
+    rank = _newest_first()
     columns = (
         col(Score.subject_key), col(Score.score), col(Score.tier), col(Score.profile),
         col(Score.icp_version), col(Score.reasons), col(Score.persona_score),
@@ -503,9 +496,9 @@ def _history(subject: Subject | str, key: str) -> SelectOfScalar[Score]:
     )
 
 
-def _latest(subject: Subject | str) -> Subquery:
-    """The id of each key's newest score, ordered as `_history` orders them."""
-    rank = (
+def _newest_first() -> Any:
+    """Each score's rank among its key's scores, newest (then highest id) first."""
+    return (
         func.row_number()
         .over(
             partition_by=col(Score.subject_key),
@@ -513,6 +506,11 @@ def _latest(subject: Subject | str) -> Subquery:
         )
         .label("rank")
     )
+
+
+def _latest(subject: Subject | str) -> Subquery:
+    """The id of each key's newest score, ordered as `_history` orders them."""
+    rank = _newest_first()
     ranked = (
         select(col(Score.id).label("id"), rank)
         .where(col(Score.subject) == Subject(subject).value)
