@@ -158,7 +158,7 @@ def _result(
 ) -> CriterionResult:
     """One criterion's result for one record, remembered by raw value where it can be."""
     memo = item.memo
-    key = tuple(raw) if raw.__class__ is list else raw  # type: ignore[arg-type]
+    key = tuple(raw) if isinstance(raw, list) else raw
     remember = key.__class__ in _MEMO_TYPES
     if remember:
         if item.timed and item.memo_now != now:

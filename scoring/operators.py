@@ -124,8 +124,8 @@ INVALID: Any = _Sentinel("INVALID")  # the value cannot be read as the operator 
 
 
 def _prepare_keys(value: object) -> object:
-    if value.__class__ is str:
-        text = value.strip().casefold()  # type: ignore[attr-defined]
+    if isinstance(value, str):
+        text = value.strip().casefold()
         return frozenset((text,)) if text else MISSING
     keys = frozenset(as_text(x) for x in _each(value) if not is_empty(x))
     return keys or MISSING

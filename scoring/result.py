@@ -8,7 +8,8 @@ makes tens of them per record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from enum import StrEnum
 
@@ -39,7 +40,7 @@ class CriterionInfo:
     rule: str
     why: str
 
-    label: str = field(default="", compare=False)
+    label: str = dataclass_field(default="", compare=False)
 
     def __post_init__(self) -> None:
         """`+15 industry`: what a match earns and what it is, as reasons start; built once."""
@@ -60,8 +61,9 @@ class CriterionResult:
     status: Status
     points: float
     value: object = None
-    reason: str | None = field(default=None, repr=False, compare=False)  # cached reason line
-    brief: dict[str, object] | None = field(default=None, repr=False, compare=False)
+    # Caches filled on first use: the reason line and the `{id, status, points}` summary.
+    reason: str | None = dataclass_field(default=None, repr=False, compare=False)
+    brief: dict[str, object] | None = dataclass_field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
