@@ -1061,15 +1061,16 @@ def iter_deals(
             earliest = cycle + (122 if stage == "churned" else 2)  # days ago
             days_ago = earliest + int(rng.random() * (540 - earliest))
             created = -days_ago * 86400 + _pick(rng, _HOURS) * 3600 + int(rng.random() * 3600)
-            closed = created + cycle * 86400 + int(rng.random() * 48) * 3600
+            # Closes `cycle` days later, during the next 20 hours: still before `as_of`.
+            closed = created + cycle * 86400 + int(rng.random() * 20) * 3600
             deals.append((created, closed, stage, _amount(rng, size)))
         if plan.open_deal:
             days_ago = 1 + int(rng.random() * 150)
             created = -days_ago * 86400 + _pick(rng, _HOURS) * 3600 + int(rng.random() * 3600)
             deals.append((created, None, "open", _amount(rng, size)))
-        deals.sort()
+        deals.sort(key=lambda deal: deal[0])
         won_before = False
-        for created, closed, stage, amount in deals:
+        for opened, closes, stage, amount in deals:
             kind = "Expansion" if won_before else "New business"
             if not won_before and size >= 100 and rng.random() < 0.3:
                 kind = "Pilot"
@@ -1081,8 +1082,8 @@ def iter_deals(
                 "name": f"{company['name']} - {kind}",
                 "stage": stage,
                 "amount": str(amount),
-                "created_at": _moment(cal, created),
-                "closed_at": "" if closed is None else _moment(cal, closed),
+                "created_at": _moment(cal, opened),
+                "closed_at": "" if closes is None else _moment(cal, closes),
             }
 
 

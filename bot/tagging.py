@@ -45,7 +45,10 @@ def score_fields(
 ) -> ScoreFields:
     """The CRM's view of a score (SPEC §4); a person without a company gets persona only."""
     if score is None:
-        return ScoreFields(None, None, None, "", version, now, persona.score if persona else None)
+        return ScoreFields(
+            None, None, None, "", version, now,
+            persona.score if persona else None, persona.tier.value if persona else None,
+        )  # fmt: skip
     return ScoreFields(
         score=score.score,
         tier=score.tier.value,
@@ -54,16 +57,24 @@ def score_fields(
         version=score.icp_version,
         scored_at=score.scored_at,
         persona_score=persona.score if persona else None,
+        persona_tier=persona.tier.value if persona else None,
     )
 
 
 def _same(previous: LatestScore | None, fields: ScoreFields, digest: str) -> tuple[bool, bool]:
-    """(same result, same input) compared with the last stored score."""
+    """(same result, same input) compared with the last stored score.
+
+    A person without a company stores the persona's score and tier in the
+    row's score and tier; compare like with like.
+    """
     if previous is None:
         return False, False
+    persona_only = fields.score is None
+    score = fields.persona_score if persona_only else fields.score
+    tier = fields.persona_tier if persona_only else fields.tier
     same_result = (
-        previous.score == fields.score
-        and previous.tier == fields.tier
+        previous.score == score
+        and previous.tier == tier
         and previous.profile == fields.profile
         and previous.icp_version == fields.version
         and "\n".join(previous.reasons) == fields.reasons

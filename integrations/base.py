@@ -30,6 +30,7 @@ class ScoreFields:
     version: int
     scored_at: datetime
     persona_score: int | None = None
+    persona_tier: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
