@@ -181,6 +181,7 @@ class Tagger:
                         persona=persona,
                         icp_version=self.version,
                         scored_at=now,
+                        digest=digest,
                     )  # fmt: skip
                 )
             update = None if same_result else ScoreUpdate(record.kind, record.crm_id, fields)

@@ -67,13 +67,6 @@ class _Slots:
         """Per-record storage for prepared values, filled on demand."""
         return [_UNSET] * len(self.plan)
 
-    def prepare(self, record: Record) -> list[object]:
-        """Every slot prepared at once (tests and tools; scoring prepares lazily)."""
-        prepared = self.fresh()
-        for slot, (name, _) in enumerate(self.plan):
-            prepare_slot(self, prepared, slot, record.get(name))
-        return prepared
-
 
 def prepare_slot(slots: _Slots, prepared: list[object], slot: int, raw: object) -> object:
     """The slot's prepared value, converting `raw` on first use."""

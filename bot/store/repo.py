@@ -280,8 +280,12 @@ def score_row(
     persona: PersonaResult | None = None,
     icp_version: int | None = None,
     scored_at: datetime | None = None,
+    digest: str | None = None,
 ) -> dict[str, Any]:
-    """The column values of one audit-trail row; with no account score, the persona's."""
+    """The column values of one audit-trail row; with no account score, the persona's.
+
+    `digest` is `input_hash(snapshot, version)` when the caller already has it.
+    """
     data: dict[str, Any] = {}
     if result is not None:
         data["account"] = compact_account(result)
@@ -307,7 +311,7 @@ def score_row(
         "reasons": list(result.reasons) if result is not None else [],
         "result": data,
         "input_snapshot": _canonical(snapshot),
-        "input_hash": input_hash(snapshot, version),
+        "input_hash": digest or input_hash(snapshot, version),
         "scored_at": result.scored_at if result is not None else scored_at,
     }
 
