@@ -1,31 +1,55 @@
-"""Backfill: every record of a CRM, scored, stored and written back in batches.
+"""Backfill: every record of a CRM, scored, stored and written back a page at a time.
 
-Accounts go first so that contacts find their company's score; deals last.
-Each batch is one transaction and one CRM write, so an interruption loses
-at most the batch in flight and a re-run skips what is already tagged.
-`dry_run` scores everything inside a transaction that is rolled back.
+Accounts go first so that people find their company's score; deals last.
+Each page is one transaction and one CRM write, and after it a checkpoint
+records the page cursor: an interrupted backfill (a crash, Ctrl-C, a CRM
+outage that outlasted the retries) resumes after the last finished page,
+and a page done twice is harmless because tagging is idempotent. The next
+page is fetched while the current one is tagged and written, so a
+rate-limited CRM is kept busy. `dry_run` scores everything inside a
+transaction that is rolled back and touches no checkpoint.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+import orjson
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.store import repo
+from bot.store import inbox, repo
 from bot.store.db import session as open_session
 from bot.tagging import Tagged, Tagger
-from integrations.base import Crm, Deal, RowError, ScoreUpdate, WriteReport
+from integrations.base import Crm, Deal, LiveCrm, Page, RowError, ScoreUpdate, WriteReport
+from integrations.records import RecordKind
 
 BATCH_SIZE = 500
 T = TypeVar("T")
-Progress = Callable[[str, int], None]
+STAGES = (("accounts", RecordKind.ACCOUNT), ("people", RecordKind.CONTACT))
+
+
+class Progress(Protocol):
+    """Where a backfill reports how far it got (a progress bar, or nothing)."""
+
+    def begin(self, stage: str, *, total: int | None, done: int) -> None: ...
+
+    def __call__(self, stage: str, n: int) -> None: ...
+
+
+class NoProgress:
+    def begin(self, stage: str, *, total: int | None, done: int) -> None:
+        pass
+
+    def __call__(self, stage: str, n: int) -> None:
+        pass
 
 
 @dataclass(slots=True)
@@ -41,6 +65,7 @@ class BackfillReport:
     written: int = 0
     write_failures: dict[str, str] = field(default_factory=dict)
     skipped_rows: list[RowError] = field(default_factory=list)
+    resumed: dict[str, int] = field(default_factory=dict)  # stage → records done before
     tagged: list[Tagged] = field(default_factory=list)  # kept only when asked (the demo)
 
     def count(self, tagged: Tagged) -> None:
@@ -53,6 +78,28 @@ class BackfillReport:
             self.unchanged += 1
         if not tagged.record.kind.is_person and tagged.score is not None:
             self.tiers[tagged.score.tier.value] += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A stage's checkpoint: the cursor after the last finished page, and records done."""
+
+    after: str | None
+    done: int
+
+    def dumps(self) -> str:
+        return orjson.dumps({"after": self.after, "done": self.done}).decode()
+
+    @classmethod
+    def loads(cls, text: str | None) -> Position:
+        if not text:
+            return cls(None, 0)
+        data = orjson.loads(text)
+        return cls(data.get("after"), int(data.get("done") or 0))
+
+
+def checkpoint_name(crm: str, stage: str) -> str:
+    return f"{crm}.backfill.{stage}"
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -72,73 +119,157 @@ def backfill(
     progress: Progress | None = None,
     keep_tagged: bool = False,
     batch_size: int = BATCH_SIZE,
+    resume: bool = True,
 ) -> BackfillReport:
-    """Tag every account, then every person, then load deals."""
-    report = BackfillReport()
-    step = progress or (lambda kind, n: None)
+    """Tag every account, then every person, then load deals; resume where a run stopped."""
+    run = _Run(crm, database, tagger, now, progress or NoProgress(), keep_tagged, batch_size)
+    if dry_run:
+        with open_session(database) as session:
+            tagger.record_version(session=session, icp_text=icp_text, now=now)
+            for stage, kind in STAGES:
+                run.dry(session, stage, kind)
+            session.rollback()
+        return run.finish()
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=icp_text, now=now)
-        if dry_run:
-            _tag_all(crm, session, tagger, now, report, step, keep_tagged, batch_size, None)
-            session.rollback()
-            return _finish(crm, report)
+    for stage, kind in STAGES:
+        run.stage(stage, kind, resume=resume)
     with open_session(database) as session:
-        _tag_all(crm, session, tagger, now, report, step, keep_tagged, batch_size, crm)
-        report.deals = _load_deals(session, crm.deals(), step)
-    return _finish(crm, report)
+        run.report.deals = _load_deals(session, crm, run.progress)
+        for stage, _ in STAGES:
+            inbox.clear_checkpoint(session=session, name=checkpoint_name(crm.name, stage))
+    return run.finish()
 
 
-def _tag_all(
-    crm: Crm,
-    session: Session,
-    tagger: Tagger,
-    now: datetime,
-    report: BackfillReport,
-    step: Progress,
-    keep_tagged: bool,
-    batch_size: int,
-    write_to: Crm | None,
-) -> None:
-    for kind, records in (("accounts", crm.accounts()), ("people", crm.people())):
-        for batch in batches(records, batch_size):
-            tagged = tagger.tag_many(session=session, records=batch, now=now)
-            for item in tagged:
-                report.count(item)
-            if keep_tagged:
-                report.tagged.extend(tagged)
-            if write_to is not None:
-                session.commit()
-                _write(write_to, [t.update for t in tagged if t.update], report)
-            else:
-                session.flush()
-            step(kind, len(batch))
+class _Run:
+    """One backfill's state, so each step is a short method."""
+
+    def __init__(
+        self,
+        crm: Crm,
+        database: Database,
+        tagger: Tagger,
+        now: datetime,
+        progress: Progress,
+        keep_tagged: bool,
+        batch_size: int,
+    ) -> None:
+        self.crm = crm
+        self.database = database
+        self.tagger = tagger
+        self.now = now
+        self.progress = progress
+        self.keep_tagged = keep_tagged
+        self.batch_size = batch_size
+        self.report = BackfillReport()
+
+    def stage(self, stage: str, kind: RecordKind, *, resume: bool) -> None:
+        name = checkpoint_name(self.crm.name, stage)
+        with open_session(self.database) as session:
+            saved = inbox.get_checkpoint(session=session, name=name) if resume else None
+        position = Position.loads(saved)
+        if position.done:
+            self.report.resumed[stage] = position.done
+        self.progress.begin(stage, total=self._total(kind), done=position.done)
+        done = position.done
+        pages = self.crm.pages(kind, after=position.after, size=self.batch_size)
+        for page in prefetch(pages):
+            with open_session(self.database) as session:
+                tagged = self._tag(session, page)
+            self._write([t.update for t in tagged if t.update])
+            done += len(page.records)
+            with open_session(self.database) as session:
+                inbox.set_checkpoint(
+                    session=session, name=name, value=Position(page.after, done).dumps(),
+                    now=self.now,
+                )  # fmt: skip
+            self.progress(stage, len(page.records))
+
+    def dry(self, session: Session, stage: str, kind: RecordKind) -> None:
+        self.progress.begin(stage, total=self._total(kind), done=0)
+        for page in prefetch(self.crm.pages(kind, size=self.batch_size)):
+            self._tag(session, page)
+            session.flush()
+            self.progress(stage, len(page.records))
+
+    def finish(self) -> BackfillReport:
+        self.report.skipped_rows = self.crm.errors()
+        return self.report
+
+    def _tag(self, session: Session, page: Page) -> list[Tagged]:
+        tagged = self.tagger.tag_many(session=session, records=page.records, now=self.now)
+        for item in tagged:
+            self.report.count(item)
+        if self.keep_tagged:
+            self.report.tagged.extend(tagged)
+        return tagged
+
+    def _write(self, updates: list[ScoreUpdate]) -> None:
+        if not updates:
+            return
+        result: WriteReport = self.crm.write_scores(updates)
+        self.report.written += result.written
+        self.report.write_failures.update(result.failed)
+
+    def _total(self, kind: RecordKind) -> int | None:
+        return self.crm.count(kind) if isinstance(self.crm, LiveCrm) else None
 
 
-def _write(crm: Crm, updates: list[ScoreUpdate], report: BackfillReport) -> None:
-    if not updates:
-        return
-    result: WriteReport = crm.write_scores(updates)
-    report.written += result.written
-    report.write_failures.update(result.failed)
+def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """The same pages, the next ones fetched in a thread while the caller works on this one.
+
+    An error in the fetching thread is raised here, in order, after the
+    pages that came before it; a caller that stops early stops the thread.
+    """
+    slots: queue.Queue[tuple[Page | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        slots.put((page, None), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put((None, None))
+        except BaseException as exc:
+            slots.put((None, exc))
+
+    thread = threading.Thread(target=fetch, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = slots.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
-def _load_deals(session: Session, deals: Iterable[Deal], step: Progress) -> int:
+def _load_deals(session: Session, crm: Crm, progress: Progress) -> int:
     loaded = 0
-    for batch in batches(deals, BATCH_SIZE):
-        for deal in batch:
-            if deal.domain is None or deal.created_at is None:
-                continue
-            repo.upsert_deal(
-                session=session, crm="csv", crm_id=deal.crm_id, account_domain=deal.domain,
-                name=deal.name, stage=deal.stage, amount=deal.amount,
-                created_at=deal.created_at, closed_at=deal.closed_at,
-            )  # fmt: skip
-            loaded += 1
+    progress.begin("deals", total=None, done=0)
+    for batch in batches(crm.deals(), BATCH_SIZE):
+        loaded += sum(_load_deal(session, crm.name, deal) for deal in batch)
         session.commit()
-        step("deals", len(batch))
+        progress("deals", len(batch))
     return loaded
 
 
-def _finish(crm: Crm, report: BackfillReport) -> BackfillReport:
-    report.skipped_rows = crm.errors()
-    return report
+def _load_deal(session: Session, crm: str, deal: Deal) -> bool:
+    if deal.domain is None or deal.created_at is None:
+        return False
+    repo.upsert_deal(
+        session=session, crm=crm, crm_id=deal.crm_id, account_domain=deal.domain,
+        name=deal.name, stage=deal.stage, amount=deal.amount,
+        created_at=deal.created_at, closed_at=deal.closed_at,
+    )  # fmt: skip
+    return True

@@ -132,17 +132,59 @@ def backfill(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Score, but store and write nothing.")
     ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")
+    ] = False,
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
-    """Load every record from a CRM, score it, store it and write the scores back."""
+    """Load every record from a CRM, score it, store it and write the scores back.
+
+    An interrupted run resumes after its last finished page.
+    """
     from bot.commands import backfill_crm
 
     config = _load(config_dir)
     code = backfill_crm(
-        crm, source=source, dry_run=dry_run, config=config, now=_now(as_of), err=err
-    )
+        crm, source=source, dry_run=dry_run, config=config, now=_now(as_of), err=err,
+        restart=restart,
+    )  # fmt: skip
     raise typer.Exit(code)
+
+
+crm_app = typer.Typer(help="Prepare a CRM for icpbot.", no_args_is_help=True)
+app.add_typer(crm_app, name="crm")
+
+
+@crm_app.command("setup")
+def crm_setup(
+    crm: Annotated[str, typer.Argument(help="hubspot")],
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Create the icp property group and the icp_* properties; safe to run again."""
+    from bot.commands import setup_crm
+
+    raise typer.Exit(setup_crm(crm, config=_load(config_dir), err=err))
+
+
+@app.command()
+def serve(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Run the web server (webhooks, /healthz, /metrics), the inbox worker and the sweep."""
+    from bot.service import run
+
+    raise typer.Exit(run(config=_load(config_dir), err=err))
+
+
+@app.command()
+def status(
+    retry_parked: Annotated[
+        bool, typer.Option("--retry-parked", help="Put parked events back in the queue.")
+    ] = False,
+) -> None:
+    """The inbox (pending, done, parked with their errors) and the sync checkpoints."""
+    from bot.commands import show_status
+
+    raise typer.Exit(show_status(retry_parked=retry_parked, now=_now(None), err=err))
 
 
 @app.command()

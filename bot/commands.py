@@ -13,16 +13,18 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 from sqlalchemy import Engine as Database
+from sqlmodel import col, select
 
 from bot.backfill import backfill
 from bot.config import Config
+from bot.crms import MissingSettings, hubspot_crm
 from bot.progress import print_backfill_report, progress_bar
 from bot.settings import Settings
-from bot.store import repo
+from bot.store import inbox, repo
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.repo import IcpVersionConflict
-from bot.store.tables import Account, Subject
+from bot.store.tables import Account, Checkpoint, Subject
 from bot.tagging import Tagged, Tagger
 from bot.terminal import print_blocks
 from bot.views.explanation import explanation_blocks
@@ -30,6 +32,7 @@ from bot.views.models import AccountView
 from integrations.base import Crm
 from integrations.csv import CsvCrm, CsvFormatError
 from integrations.domains import normalize_domain
+from integrations.hubspot import classify, client_error
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine
 from scoring.explain import format_coverage
@@ -116,34 +119,109 @@ def backfill_crm(
     config: Config,
     now: datetime,
     err: Console,
+    restart: bool = False,
 ) -> int:
     """Load, score, store and write back every record of a CRM, with a progress bar."""
-    crm = _crm(crm_name, source, config, err)
+    settings = Settings()
+    try:
+        crm = _crm(crm_name, source, config, settings, err)
+    except MissingSettings as exc:
+        err.print(f"[red]error[/red] {exc}")
+        return 1
     if crm is None:
         return 1
-    database = open_database()
+    database = open_database(settings.database_url)
     tagger = Tagger(Engine(config.icp))
-    with progress_bar(err) as step:
+    with progress_bar(err) as bars:
         try:
             report = backfill(
                 crm, database=database, tagger=tagger, now=now, icp_text=config.icp_text,
-                dry_run=dry_run, progress=step,
+                dry_run=dry_run, progress=bars, resume=not restart,
             )  # fmt: skip
         except (IcpVersionConflict, CsvFormatError) as exc:
             err.print(f"[red]error[/red] {exc}", soft_wrap=True)
+            return 1
+        except Exception as exc:
+            if crm_failure(exc) is None:
+                raise
+            err.print(
+                f"[red]error[/red] {crm.name}: {crm_failure(exc)}. Nothing is lost: run the "
+                "same command again to resume after the last finished page.",
+                soft_wrap=True,
+            )
             return 1
     print_backfill_report(report, dry_run=dry_run, err=err)
     return 1 if report.skipped_rows or report.write_failures else 0
 
 
-def _crm(name: str, source: Path | None, config: Config, err: Console) -> Crm | None:
+def crm_failure(exc: BaseException) -> str | None:
+    """A CRM call that failed for good (after retries), said in one line; else None."""
+    failure = classify(exc)
+    if failure is None:
+        return None
+    detail = client_error(exc) or failure.outcome.replace("_", " ")
+    return f"{detail} (gave up after retries)" if failure.transient else detail
+
+
+def _crm(
+    name: str, source: Path | None, config: Config, settings: Settings, err: Console
+) -> Crm | None:
     if name == "csv":
         if source is None or not source.is_dir():
             err.print("[red]error[/red] --crm csv needs --source DIR with companies.csv")
             return None
         return CsvCrm(source, types=config.fields.types)
-    err.print(
-        f"[red]error[/red] --crm {name}: not available in this version "
-        "(csv is; hubspot and salesforce arrive with their integrations)"
-    )
+    if name == "hubspot":
+        return hubspot_crm(settings, config)
+    err.print(f"[red]error[/red] --crm {name}: not available in this version (csv and hubspot are)")
     return None
+
+
+def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
+    """Create icpbot's property group and properties in the CRM; safe to repeat."""
+    if crm_name != "hubspot":
+        err.print(f"[red]error[/red] crm setup {crm_name}: not available (hubspot is)")
+        return 1
+    try:
+        report = hubspot_crm(Settings(), config).setup()
+    except MissingSettings as exc:
+        err.print(f"[red]error[/red] {exc}")
+        return 1
+    except Exception as exc:
+        if crm_failure(exc) is None:
+            raise
+        err.print(f"[red]error[/red] hubspot: {crm_failure(exc)}", soft_wrap=True)
+        return 1
+    for name in report.created:
+        sys.stdout.write(f"created  {name}\n")
+    for name in report.existing:
+        sys.stdout.write(f"exists   {name}\n")
+    sys.stdout.write(f"{len(report.created)} created, {len(report.existing)} already there\n")
+    return 0
+
+
+def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:
+    """The inbox and the checkpoints; parked events with why, so nothing fails unseen."""
+    database = open_database()
+    with open_session(database) as session:
+        if retry_parked:
+            requeued = inbox.requeue_parked(session=session, now=now)
+            err.print(f"{requeued} parked event(s) queued again")
+        counts = inbox.counts(session=session)
+        oldest = inbox.oldest_pending(session=session)
+        parked = inbox.parked(session=session, limit=20)
+        checkpoints = session.exec(select(Checkpoint).order_by(col(Checkpoint.name))).all()
+    line = ", ".join(f"{status} {n:,}" for status, n in counts.items())
+    sys.stdout.write(f"inbox: {line}\n")
+    if oldest is not None:
+        sys.stdout.write(f"oldest pending: {(now - oldest).total_seconds():,.0f} s old\n")
+    for event in parked:
+        sys.stdout.write(
+            f"parked #{event.id} {event.event_type} {event.object_type} {event.object_id} "
+            f"after {event.attempts} attempts: {event.last_error}\n"
+        )
+    if counts.get("parked", 0) > len(parked):
+        sys.stdout.write(f"... and {counts['parked'] - len(parked):,} more parked\n")
+    for checkpoint in checkpoints:
+        sys.stdout.write(f"checkpoint {checkpoint.name}: {checkpoint.value}\n")
+    return 1 if counts.get("parked", 0) else 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -20,9 +21,29 @@ from bot.backfill import BackfillReport
 TIERS = ("A", "B", "C", "D", "DQ")
 
 
+class _Bars:
+    """One bar per stage; a total when the CRM can say it, resumed work counted as done."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def begin(self, stage: str, *, total: int | None, done: int) -> None:
+        task = self._task(stage)
+        self.progress.update(task, total=total, completed=done)
+
+    def __call__(self, stage: str, n: int) -> None:
+        self.progress.advance(self._task(stage), n)
+
+    def _task(self, stage: str) -> TaskID:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=None)
+        return self.tasks[stage]
+
+
 @contextmanager
-def progress_bar(console: Console) -> Iterator[Callable[[str, int], None]]:
-    """A step function `(kind, n)` that advances one bar per record kind."""
+def progress_bar(console: Console) -> Iterator[_Bars]:
+    """Progress bars a backfill advances, per stage (accounts, people, deals)."""
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description:<9}"),
@@ -31,14 +52,7 @@ def progress_bar(console: Console) -> Iterator[Callable[[str, int], None]]:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        tasks: dict[str, int] = {}
-
-        def step(kind: str, n: int) -> None:
-            if kind not in tasks:
-                tasks[kind] = progress.add_task(kind, total=None)
-            progress.advance(tasks[kind], n)
-
-        yield step
+        yield _Bars(progress)
 
 
 def print_backfill_report(report: BackfillReport, *, dry_run: bool, err: Console) -> None:
@@ -51,6 +65,8 @@ def print_backfill_report(report: BackfillReport, *, dry_run: bool, err: Console
         f"{report.new:,} new, {report.changed:,} changed, {report.unchanged:,} unchanged",
         highlight=False,
     )
+    for stage, done in report.resumed.items():
+        err.print(f"resumed {stage} after {done:,} records done by an earlier run")
     if not dry_run:
         err.print(f"wrote {report.written:,} records back; loaded {report.deals:,} deals")
     for crm_id, reason in report.write_failures.items():

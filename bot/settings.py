@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///icpbot.db", alias="ICPBOT_DATABASE_URL")
     config_dir: Path = Field(Path("config"), alias="ICPBOT_CONFIG_DIR")
     port: int = Field(3000, alias="ICPBOT_PORT")
+    host: str = Field("127.0.0.1", alias="ICPBOT_HOST")  # 0.0.0.0 in a container
+    public_url: str | None = Field(None, alias="ICPBOT_PUBLIC_URL")  # as HubSpot calls it
+    log_level: str = Field("INFO", alias="ICPBOT_LOG_LEVEL")
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ICPBOT_ADMINS")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -31,6 +34,10 @@ class Settings(BaseSettings):
     hubspot_access_token: SecretStr | None = Field(None, alias="HUBSPOT_ACCESS_TOKEN")
     hubspot_client_secret: SecretStr | None = Field(None, alias="HUBSPOT_CLIENT_SECRET")
     hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
+    hubspot_portal_id: str | None = Field(None, alias="HUBSPOT_PORTAL_ID")  # for record links
+    # Requests per rolling 10 s: 190 on Professional and Enterprise, 100 on Free and Starter.
+    hubspot_rate_limit: int = Field(190, alias="ICPBOT_HUBSPOT_RATE_LIMIT", ge=1)
+    hubspot_sweep_seconds: float = Field(300.0, alias="ICPBOT_HUBSPOT_SWEEP_SECONDS", gt=0)
 
     salesforce_instance_url: str | None = Field(None, alias="SALESFORCE_INSTANCE_URL")
     salesforce_access_token: SecretStr | None = Field(None, alias="SALESFORCE_ACCESS_TOKEN")
@@ -51,8 +58,12 @@ class Settings(BaseSettings):
 def missing(settings: Settings, *names: str) -> list[str]:
     """The environment names of required settings that are not set, for a clear start-up error."""
     fields = type(settings).model_fields
-    return [
-        fields[name].alias or name.upper()
-        for name in names
-        if getattr(settings, name) in (None, "")
-    ]
+    return [fields[name].alias or name.upper() for name in names if not given(settings, name)]
+
+
+def given(settings: Settings, name: str) -> bool:
+    """Set to something: an empty value (`HUBSPOT_ACCESS_TOKEN=`) counts as not set."""
+    value = getattr(settings, name)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value not in (None, "")

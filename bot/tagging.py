@@ -83,6 +83,25 @@ def _same(previous: LatestScore | None, fields: ScoreFields, digest: str) -> tup
     return same_result, previous.input_hash == digest
 
 
+def _link_companies(session: Session, records: list[CrmRecord]) -> None:
+    """A person whose CRM names their company belongs to that company's domain.
+
+    The email's domain is the fallback: a gmail address at a known company
+    still finds it, and a company not stored yet is found by email for now.
+    """
+    linked = [r for r in records if r.company_id and not r.fields.get("domain")]
+    if not linked:
+        return
+    crm = linked[0].crm
+    domains = repo.domains_by_crm_id(
+        session=session, crm=crm, crm_ids=[r.company_id for r in linked if r.company_id]
+    )
+    for record in linked:
+        domain = domains.get(record.company_id or "")
+        if domain:
+            record.fields["domain"] = domain
+
+
 class Tagger:
     """Scores records against one ICP and records what happened, a batch at a time.
 
@@ -127,6 +146,7 @@ class Tagger:
     def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
         if not records:
             return []
+        _link_companies(session, records)
         repo.upsert_contacts(session=session, records=records, now=now)
         companies = repo.accounts_by_domain(
             session=session, domains=[r.domain for r in records if r.domain]
@@ -184,7 +204,8 @@ class Tagger:
                         digest=digest,
                     )  # fmt: skip
                 )
-            update = None if same_result else ScoreUpdate(record.kind, record.crm_id, fields)
+            told = same_result if record.written is None else record.written == fields.comparable()
+            update = None if told else ScoreUpdate(record.kind, record.crm_id, fields)
             tagged.append(Tagged(record, score, persona, previous, stored, update))
         repo.save_scores(session=session, rows=rows)
         return tagged

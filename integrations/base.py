@@ -11,6 +11,7 @@ import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
 from integrations.records import CrmRecord, RecordKind
 
@@ -43,6 +44,21 @@ class ScoreFields:
             "persona_score": self.persona_score,
         }
 
+    def comparable(self) -> dict[str, str]:
+        """The fields whose change is worth a CRM write, as text; `scored_at` alone is not."""
+        return {
+            "score": _text(self.score),
+            "tier": self.tier or "",
+            "profile": self.profile or "",
+            "reasons": self.reasons,
+            "version": str(self.version),
+            "persona_score": _text(self.persona_score),
+        }
+
+
+def _text(number: int | None) -> str:
+    return "" if number is None else str(number)
+
 
 @dataclass(frozen=True, slots=True)
 class ScoreUpdate:
@@ -73,6 +89,14 @@ class WriteReport:
     written: int = 0
     skipped: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of records and the cursor that resumes right after it (None: it was the last)."""
+
+    records: list[CrmRecord]
+    after: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +132,22 @@ class Crm(abc.ABC):
     def write_scores(self, updates: Sequence[ScoreUpdate]) -> WriteReport:
         """Write score fields back, batched as the CRM allows."""
 
+    def pages(
+        self, kind: RecordKind, *, after: str | None = None, size: int = 500
+    ) -> Iterator[Page]:
+        """Accounts or people a page at a time, resumable from a page's `after` cursor.
+
+        This default counts records: `after` is how many came before. CRMs
+        with cursors of their own (HubSpot) page with those.
+        """
+        records = self.people() if kind.is_person else self.accounts()
+        done = int(after or 0)
+        for _ in islice(records, done):
+            pass
+        for batch in iter(lambda: list(islice(records, size)), []):
+            done += len(batch)
+            yield Page(batch, str(done))
+
     def record_url(self, kind: RecordKind, crm_id: str) -> str | None:
         """A link to the record in the CRM's own UI, where it has one."""
         return None
@@ -115,3 +155,19 @@ class Crm(abc.ABC):
     def errors(self) -> list[RowError]:
         """Rows skipped so far because they could not be read."""
         return []
+
+
+class LiveCrm(Crm):
+    """A CRM icpbot listens to: records fetched by id, changes found by time."""
+
+    @abc.abstractmethod
+    def fetch(self, kind: RecordKind, ids: Sequence[str]) -> list[CrmRecord]:
+        """These records by CRM id, batched as the CRM allows; deleted ones are absent."""
+
+    @abc.abstractmethod
+    def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
+        """(CRM id, modified at) of records changed at or after `since`, oldest first."""
+
+    def count(self, kind: RecordKind) -> int | None:
+        """How many records there are, when the CRM can say cheaply (a progress bar's total)."""
+        return None

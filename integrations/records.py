@@ -41,6 +41,11 @@ class CrmRecord:
     crm_id: str
     fields: dict[str, object]
     url: str | None = None
+    # The CRM's associated company, when it says (a HubSpot contact's company association).
+    company_id: str | None = None
+    # What the CRM holds in icpbot's own fields now (`ScoreFields.comparable()` form), when the
+    # adapter read them: the write-back then compares with the CRM itself, not our memory of it.
+    written: dict[str, str] | None = None
 
     @property
     def domain(self) -> str | None:

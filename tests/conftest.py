@@ -74,3 +74,11 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             transaction.rollback()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real CRM or Slack: their credentials and URLs never leak in."""
+    for name in list(os.environ):
+        if name.startswith(("HUBSPOT_", "SLACK_", "SALESFORCE_")):
+            monkeypatch.delenv(name)

@@ -133,6 +133,17 @@ def accounts_by_domain(*, session: Session, domains: Iterable[str]) -> dict[str,
     return {row.domain: row for row in rows}
 
 
+def domains_by_crm_id(*, session: Session, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
+    """Stored account domains by their CRM id: a contact's associated company, in one query."""
+    ids = sorted(set(crm_ids))
+    if not ids:
+        return {}
+    query = select(Account.crm_id, Account.domain).where(
+        Account.crm == Crm(crm).value, col(Account.crm_id).in_(ids)
+    )
+    return {crm_id: domain for crm_id, domain in session.exec(query) if crm_id}
+
+
 def upsert_deal(
     *,
     session: Session,

@@ -200,3 +200,47 @@ class Deal(SQLModel, table=True):
     amount: float | None = None
     created_at: datetime = _moment()
     closed_at: datetime | None = _moment(nullable=True)
+
+
+class InboxStatus(StrEnum):
+    """Where an inbox event is: waiting (or backing off), finished, or parked after failures."""
+
+    PENDING = "pending"
+    DONE = "done"
+    PARKED = "parked"
+
+
+class InboxEvent(SQLModel, table=True):
+    """A CRM change to process, stored before its webhook is answered (SPEC §12).
+
+    `dedupe_key` is the event's content, so HubSpot's retried deliveries are
+    stored once. A claim is a lease: a worker that dies leaves it to expire
+    and the event is claimed again.
+    """
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (Index("ix_inbox_event_status_available_at", "status", "available_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    dedupe_key: str = Field(unique=True)
+    object_type: str
+    object_id: str
+    event_type: str
+    payload: dict[str, Any] = _json()
+    received_at: datetime = _moment()
+    status: str = InboxStatus.PENDING.value
+    attempts: int = 0
+    available_at: datetime = _moment()
+    claimed_by: str | None = None
+    claimed_until: datetime | None = _moment(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    processed_at: datetime | None = _moment(nullable=True)
+
+
+class Checkpoint(SQLModel, table=True):
+    """Where a long-running sync got to (a sweep's last change, a backfill's page cursor)."""
+
+    name: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _moment()

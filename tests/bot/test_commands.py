@@ -151,8 +151,14 @@ def test_explain_an_unknown_domain(store: dict[str, str]) -> None:
 
 
 def test_backfill_from_a_crm_not_yet_integrated() -> None:
-    done = icpbot("backfill", "--crm", "hubspot")
+    done = icpbot("backfill", "--crm", "salesforce")
     assert done.returncode == 1 and "not available" in done.stderr
+
+
+def test_backfill_from_hubspot_names_the_missing_token() -> None:
+    done = icpbot("backfill", "--crm", "hubspot", env={"HUBSPOT_ACCESS_TOKEN": ""})
+    assert done.returncode == 1
+    assert "HUBSPOT_ACCESS_TOKEN" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_demo_runs_the_whole_flow() -> None:

@@ -1,0 +1,52 @@
+"""The lead pipeline for a listened-to CRM: ids in, records tagged and written back.
+
+Given the ids of changed companies or contacts (from webhooks or the
+sweep), it fetches them in batches, tags them (store, score, audit) in one
+short transaction, and writes back only what the CRM does not hold yet.
+Routing decisions for accounts scored for the first time are stored with
+them. Everything here is safe to run twice on the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine as Database
+
+from bot.store.db import session as open_session
+from bot.tagging import Tagged, Tagger
+from integrations.base import LiveCrm, WriteReport
+from integrations.records import RecordKind
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What processing a batch of ids did, per id."""
+
+    done: set[str] = field(default_factory=set)  # tagged and told, or nothing to do
+    failed: dict[str, str] = field(default_factory=dict)  # id → why the CRM refused it
+    tagged: list[Tagged] = field(default_factory=list)
+    written: int = 0
+
+
+class Pipeline:
+    """Fetch, tag and write back, for one CRM."""
+
+    def __init__(self, *, crm: LiveCrm, database: Database, tagger: Tagger) -> None:
+        self.crm = crm
+        self.database = database
+        self.tagger = tagger
+
+    def process(self, kind: RecordKind, ids: Sequence[str], *, now: datetime) -> Outcome:
+        """Tag these records; ids the CRM no longer has (or cannot key) count as done."""
+        records = self.crm.fetch(kind, ids)
+        with open_session(self.database) as session:
+            tagged = self.tagger.tag_many(session=session, records=records, now=now)
+        updates = [t.update for t in tagged if t.update is not None]
+        report = self.crm.write_scores(updates) if updates else WriteReport()
+        outcome = Outcome(tagged=tagged, written=report.written)
+        outcome.failed = dict(report.failed)
+        outcome.done = {i for i in ids if i not in outcome.failed}
+        return outcome

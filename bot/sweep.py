@@ -1,0 +1,132 @@
+"""The safety net for missed webhooks: every few minutes, ask the CRM what changed.
+
+HubSpot gives up on a delivery after retrying for hours, and a webhook
+subscription can be paused or misconfigured; the sweep asks the search API
+for everything modified since a stored checkpoint and puts it in the inbox
+like any event. Its keys are the object and its modification time, so a
+sweep that overlaps the webhooks or the previous sweep stores nothing new.
+icpbot's own write-backs show up here too; they cost a read and compare
+equal, so nothing loops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine as Database
+
+from bot.backfill import batches
+from bot.store import inbox
+from bot.store.db import session as open_session
+from bot.store.inbox import NewEvent
+from integrations.base import LiveCrm
+from integrations.records import RecordKind
+
+log = logging.getLogger(__name__)
+
+OBJECT_TYPES = {RecordKind.ACCOUNT: "company", RecordKind.CONTACT: "contact"}
+BATCH = 500
+
+
+def checkpoint_name(crm: str, kind: RecordKind) -> str:
+    return f"{crm}.sweep.{OBJECT_TYPES[kind]}"
+
+
+def sweep(
+    *,
+    crm: LiveCrm,
+    database: Database,
+    now: datetime,
+    first_lookback: timedelta = timedelta(hours=1),
+) -> int:
+    """Put every record changed since the checkpoint in the inbox; how many were new.
+
+    With no checkpoint yet it looks back `first_lookback`: history is the
+    backfill's job, not the sweep's.
+    """
+    stored = 0
+    for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT):
+        stored += _sweep_kind(crm, database, kind, now, first_lookback)
+    return stored
+
+
+def _sweep_kind(
+    crm: LiveCrm, database: Database, kind: RecordKind, now: datetime, lookback: timedelta
+) -> int:
+    name = checkpoint_name(crm.name, kind)
+    with open_session(database) as session:
+        saved = inbox.get_checkpoint(session=session, name=name)
+    since = datetime.fromisoformat(saved) if saved else now - lookback
+    stored = 0
+    changes = crm.modified_since(kind, since)
+    for batch in batches(changes, BATCH):
+        latest = max(modified for _, modified in batch)
+        with open_session(database) as session:
+            events = [_event(crm.name, kind, object_id, at) for object_id, at in batch]
+            stored += inbox.store_events(session=session, events=events, now=now)
+            inbox.set_checkpoint(session=session, name=name, value=latest.isoformat(), now=now)
+    if saved is None:
+        with open_session(database) as session:
+            if inbox.get_checkpoint(session=session, name=name) is None:
+                inbox.set_checkpoint(session=session, name=name, value=since.isoformat(), now=now)
+    return stored
+
+
+def _event(crm: str, kind: RecordKind, object_id: str, modified: datetime) -> NewEvent:
+    object_type = OBJECT_TYPES[kind]
+    key = f"sweep|{crm}|{object_type}|{object_id}|{modified.isoformat()}"
+    return NewEvent(
+        source=f"{crm}-sweep",
+        dedupe_key=hashlib.sha256(key.encode()).hexdigest(),
+        object_type=object_type,
+        object_id=object_id,
+        event_type="sweep",
+        payload={"objectId": object_id, "modifiedAt": modified.isoformat()},
+    )
+
+
+class Sweeper:
+    """Runs `sweep` every `interval` seconds in a background thread."""
+
+    def __init__(
+        self,
+        *,
+        crm: LiveCrm,
+        database: Database,
+        interval: float,
+        on_events: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.crm = crm
+        self.database = database
+        self.interval = interval
+        self.on_events = on_events
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                stored = sweep(crm=self.crm, database=self.database, now=self.clock())
+            except Exception:
+                log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.interval)
+                continue
+            if stored:
+                log.info(
+                    "%s sweep found %d changes webhooks had not delivered", self.crm.name, stored
+                )
+                self.on_events()

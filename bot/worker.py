@@ -1,0 +1,170 @@
+"""The inbox worker: claims stored events, runs the pipeline on them, settles each.
+
+Events were stored before HubSpot got its 200, so the worker is where the
+work happens and where it is retried. It claims a batch under a lease (a
+process killed mid-batch leaves a lease that expires, and the events are
+claimed again), processes companies before contacts so contacts find their
+company, and settles every event: done, or failed with the reason and a
+backoff, or parked after too many failures, visible in `/metrics` and
+`icpbot status`. Several events for one object cost one fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+from sqlalchemy import Engine as Database
+
+from bot.metrics import Metrics
+from bot.pipeline import Outcome, Pipeline
+from bot.store import inbox
+from bot.store.db import session as open_session
+from bot.store.tables import InboxEvent
+from integrations.records import RecordKind
+
+log = logging.getLogger(__name__)
+
+KINDS = {"company": RecordKind.ACCOUNT, "contact": RecordKind.CONTACT}
+CHUNK = 100  # one batch read and at most one batch update per chunk
+
+
+@dataclass(slots=True)
+class Settled:
+    """How a claimed batch of events ended."""
+
+    done: list[InboxEvent] = field(default_factory=list)
+    failed: dict[str, list[InboxEvent]] = field(default_factory=lambda: defaultdict(list))
+
+
+class Worker:
+    """Drains the inbox in a background thread; `wake()` when new events are stored."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        pipeline: Pipeline,
+        metrics: Metrics | None = None,
+        name: str = "worker",
+        batch: int = 500,
+        lease: timedelta = timedelta(minutes=5),
+        idle: float = 1.0,
+        max_attempts: int = 8,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.name = name
+        self.batch = batch
+        self.lease = lease
+        self.idle = idle
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """New events are waiting: stop idling now (the webhook calls this)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand and stop; unclaimed events wait for the next start."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("inbox worker: claiming or settling failed; retrying shortly")
+                handled = 0
+            if handled == 0:
+                self._wake.wait(self.idle)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Claim one batch, process it, settle it; how many events it held."""
+        with open_session(self.database) as session:
+            events = inbox.claim(
+                session=session, worker=self.name, limit=self.batch,
+                now=self.clock(), lease=self.lease,
+            )  # fmt: skip
+        if events:
+            self._settle(self._process(events))
+        return len(events)
+
+    def _process(self, events: list[InboxEvent]) -> Settled:
+        settled = Settled()
+        by_kind: dict[RecordKind, dict[str, list[InboxEvent]]] = defaultdict(dict)
+        for event in events:
+            kind = KINDS.get(event.object_type)
+            if kind is None:
+                settled.done.append(event)  # stored by an older version; nothing to do
+                continue
+            by_kind[kind].setdefault(event.object_id, []).append(event)
+        for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT):
+            objects = by_kind.get(kind, {})
+            ids = iter(list(objects))
+            while chunk := list(islice(ids, CHUNK)):
+                self._chunk(kind, chunk, objects, settled)
+        return settled
+
+    def _chunk(
+        self,
+        kind: RecordKind,
+        ids: list[str],
+        objects: dict[str, list[InboxEvent]],
+        settled: Settled,
+    ) -> None:
+        try:
+            outcome = self.pipeline.process(kind, ids, now=self.clock())
+        except Exception as exc:
+            log.warning("processing %d %s records failed: %s", len(ids), kind.value, exc)
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            for object_id in ids:
+                settled.failed[reason].extend(objects[object_id])
+            return
+        self._count(kind, outcome)
+        for object_id in ids:
+            if object_id in outcome.failed:
+                settled.failed[outcome.failed[object_id]].extend(objects[object_id])
+            else:
+                settled.done.extend(objects[object_id])
+
+    def _settle(self, settled: Settled) -> None:
+        now = self.clock()
+        with open_session(self.database) as session:
+            inbox.complete(session=session, ids=[e.id for e in settled.done if e.id], now=now)
+            for reason, events in settled.failed.items():
+                ids = [e.id for e in events if e.id]
+                parked = inbox.fail(
+                    session=session, ids=ids, error=reason, now=now,
+                    max_attempts=self.max_attempts,
+                )  # fmt: skip
+                if parked:
+                    log.error("parked %d events after repeated failures: %s", parked, reason)
+        if self.metrics is not None:
+            for event in settled.done:
+                self.metrics.event_latency.observe((now - event.received_at).total_seconds())
+
+    def _count(self, kind: RecordKind, outcome: Outcome) -> None:
+        if self.metrics is None:
+            return
+        crm = self.pipeline.crm.name
+        self.metrics.records_tagged.labels(crm=crm, kind=kind.value).inc(len(outcome.tagged))
+        self.metrics.crm_writes.labels(crm=crm).inc(outcome.written)

@@ -1,0 +1,550 @@
+"""HubSpot through `hubspot-api-client`: companies and contacts in, `icp_*` properties out.
+
+The only module that imports `hubspot`. Every call goes through one
+`CrmCaller`, so the whole process stays under the account's rolling
+10-second limit, honours `Retry-After` and backs off on 5xx and timeouts.
+The SDK's own silent retries are switched off (it would retry GETs behind
+the limiter's back). Answers are read as raw JSON: the SDK's model objects
+cost more to build than the scoring of the records they carry.
+
+What HubSpot already holds in the `icp_*` properties is read with each
+record, so a write-back sends only what differs from the CRM itself:
+icpbot's own writes come back as property-change events and sweep hits,
+and comparing with HubSpot is what makes those cost a read, never a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import urllib3
+from hubspot import Client
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.companies import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchReadInputSimplePublicObjectId,
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectId,
+)
+from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate
+
+from integrations.base import (
+    Deal,
+    LiveCrm,
+    Page,
+    RowError,
+    ScoreFields,
+    ScoreUpdate,
+    WriteReport,
+)
+from integrations.fieldmap import FieldMap
+from integrations.records import CrmRecord, RecordKind, coerce
+from integrations.retries import CrmCaller, Failure, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+BATCH = 100  # HubSpot's batch read and update limit, and the list API's page size
+SEARCH_PAGE = 200  # the search API's page size limit
+SEARCH_CAP = 10_000  # the search API returns at most this many results per query
+TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+GROUP = "icp"
+TIERS = ("A", "B", "C", "D", "DQ")
+
+
+@dataclass(frozen=True, slots=True)
+class HubObject:
+    """One HubSpot object type as icpbot uses it."""
+
+    kind: RecordKind
+    name: str  # the API's path segment
+    field_object: str  # the fields.yaml object name
+    type_id: str  # for record URLs
+    modified: str  # the last-modified property the search API sorts on
+
+
+COMPANIES = HubObject(RecordKind.ACCOUNT, "companies", "company", "0-2", "hs_lastmodifieddate")
+CONTACTS = HubObject(RecordKind.CONTACT, "contacts", "contact", "0-1", "lastmodifieddate")
+OBJECTS = {RecordKind.ACCOUNT: COMPANIES, RecordKind.CONTACT: CONTACTS}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreProperties:
+    """Property names of SPEC §4, configurable per portal."""
+
+    score: str = "icp_score"
+    tier: str = "icp_tier"
+    profile: str = "icp_profile"
+    reasons: str = "icp_reasons"
+    version: str = "icp_version"
+    scored_at: str = "icp_scored_at"
+    persona_score: str = "icp_persona_score"
+
+    def names(self, kind: RecordKind) -> dict[str, str]:
+        """Canonical score field → property, for an object type (persona on people only)."""
+        names = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not kind.is_person:
+            del names["persona_score"]
+        return names
+
+
+@dataclass(frozen=True, slots=True)
+class SetupReport:
+    """What `crm setup hubspot` did: created names and names already there."""
+
+    created: list[str]
+    existing: list[str]
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """Which SDK errors are worth another try, and what HubSpot asked for."""
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return Failure("timeout", transient=True)
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return Failure("server_error", transient=True)  # connection refused, reset, dropped
+    if not is_api_error(exc):
+        return None
+    status = int(getattr(exc, "status", 0) or 0)
+    headers = getattr(exc, "headers", None) or {}
+    if status == 429:
+        return Failure(
+            "rate_limited", True, parse_retry_after(headers.get("Retry-After"), default=1)
+        )
+    if status >= 500 or status == 0:
+        return Failure("server_error", True, parse_retry_after(headers.get("Retry-After")))
+    return Failure("client_error", transient=False)
+
+
+def is_api_error(exc: BaseException) -> bool:
+    """An HTTP error answer, from any of the SDK's packages (each has its own exception class)."""
+    return any(
+        cls.__name__ == "ApiException" and cls.__module__.startswith("hubspot.")
+        for cls in type(exc).__mro__
+    )
+
+
+def client_error(exc: BaseException) -> str | None:
+    """HubSpot's own message for a request it refused, or None for any other error."""
+    failure = classify(exc)
+    if failure is None or failure.transient:
+        return None
+    body = getattr(exc, "body", None)
+    try:
+        message = orjson.loads(body).get("message") if body else None
+    except (orjson.JSONDecodeError, AttributeError):
+        message = None
+    return f"HTTP {getattr(exc, 'status', '?')}: {message or getattr(exc, 'reason', exc)}"
+
+
+def make_client(*, access_token: str, host: str) -> Client:
+    """An SDK client for `host` with the SDK's own retries off: `CrmCaller` does them."""
+    retry = urllib3.util.Retry(total=0, connect=0, read=0, status=0, redirect=0)
+    return Client.create(access_token=access_token, host=host.rstrip("/"), retry=retry)
+
+
+class HubSpotCrm(LiveCrm):
+    """Companies as accounts, contacts as people, `icp_*` properties as the write-back."""
+
+    name = "hubspot"
+
+    def __init__(
+        self,
+        *,
+        client: Client,
+        caller: CrmCaller,
+        field_map: FieldMap,
+        properties: ScoreProperties | None = None,
+        portal_id: str | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.call = caller
+        self.field_map = field_map
+        self.score_properties = properties or ScoreProperties()
+        self.portal_id = portal_id
+        self._errors: list[RowError] = []
+        self._apis: dict[str, Any] = {
+            "companies": client.crm.companies,
+            "contacts": client.crm.contacts,
+        }
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def accounts(self) -> Iterator[CrmRecord]:
+        for page in self.pages(RecordKind.ACCOUNT):
+            yield from page.records
+
+    def people(self) -> Iterator[CrmRecord]:
+        for page in self.pages(RecordKind.CONTACT):
+            yield from page.records
+
+    def deals(self) -> Iterator[Deal]:
+        """HubSpot deals are not read yet: win rates and calibration take them from a CSV."""
+        return iter(())
+
+    def pages(
+        self, kind: RecordKind, *, after: str | None = None, size: int = BATCH
+    ) -> Iterator[Page]:
+        """Every company or contact, 100 a call, contacts with their company association."""
+        obj = OBJECTS[kind]
+        api = self._apis[obj.name].basic_api
+        associations = ["companies"] if kind.is_person else None
+        properties = self._properties(obj)
+        while True:
+            cursor = after
+            answer = self._json(
+                lambda cursor=cursor: api.get_page(
+                    limit=min(size, BATCH),
+                    after=cursor,
+                    properties=properties,
+                    associations=associations,
+                    archived=False,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )  # fmt: skip
+            )
+            after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
+            yield Page(self._records(obj, answer.get("results") or []), after)
+            if not after:
+                return
+
+    def fetch(self, kind: RecordKind, ids: Sequence[str]) -> list[CrmRecord]:
+        """These objects by id, 100 a call; deleted ones are simply absent."""
+        obj = OBJECTS[kind]
+        records: list[CrmRecord] = []
+        for start in range(0, len(ids), BATCH):
+            chunk = list(dict.fromkeys(ids[start : start + BATCH]))
+            results = self._batch_read(obj, chunk)
+            if kind.is_person:
+                self._attach_companies(results)
+            records.extend(self._records(obj, results))
+        return records
+
+    def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
+        """(id, modified at) of every object modified at or after `since`, oldest first.
+
+        The search API stops at 10,000 results a query; past that the search
+        starts again from the last modification time seen.
+        """
+        obj = OBJECTS[kind]
+        while True:
+            seen = 0
+            last = since
+            for object_id, modified in self._search_modified(obj, since):
+                seen += 1
+                last = modified
+                yield object_id, modified
+            if seen < SEARCH_CAP or last == since:
+                return
+            since = last
+
+    def count(self, kind: RecordKind) -> int | None:
+        """How many objects there are (one search call), for a progress bar's total."""
+        obj = OBJECTS[kind]
+        request = PublicObjectSearchRequest(filter_groups=[], properties=["hs_object_id"], limit=1)
+        answer = self._search(obj, request)
+        total = answer.get("total")
+        return int(total) if isinstance(total, int) else None
+
+    def record_url(self, kind: RecordKind, crm_id: str) -> str | None:
+        if not self.portal_id:
+            return None
+        type_id = OBJECTS[RecordKind.CONTACT if kind.is_person else kind].type_id
+        return f"https://app.hubspot.com/contacts/{self.portal_id}/record/{type_id}/{crm_id}"
+
+    def errors(self) -> list[RowError]:
+        return list(self._errors)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_scores(self, updates: Sequence[ScoreUpdate]) -> WriteReport:
+        """Batch update, 100 a call; a batch HubSpot refuses is split to find the bad record."""
+        report = WriteReport()
+        for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT):
+            obj = OBJECTS[kind]
+            inputs = [
+                (u.crm_id, self.wire_values(kind, u.fields))
+                for u in updates
+                if (u.kind.is_person == kind.is_person)
+            ]
+            for start in range(0, len(inputs), BATCH):
+                self._update(obj, inputs[start : start + BATCH], report)
+        return report
+
+    def wire_values(self, kind: RecordKind, score: ScoreFields) -> dict[str, str]:
+        """The property values HubSpot gets for a score; empty text clears a property."""
+        values = score.comparable()
+        values["scored_at"] = score.scored_at.astimezone(UTC).isoformat(timespec="milliseconds")
+        values["scored_at"] = values["scored_at"].replace("+00:00", "Z")
+        names = self.score_properties.names(kind)
+        return {prop: values[name] for name, prop in names.items()}
+
+    def setup(self) -> SetupReport:
+        """Create the `icp` group and every score property on companies and contacts, once."""
+        report = SetupReport([], [])
+        for kind, obj in OBJECTS.items():
+            self._ensure_group(obj, report)
+            for name, prop in self.score_properties.names(kind).items():
+                self._ensure_property(obj, name, prop, report)
+        return report
+
+    # -- the calls -------------------------------------------------------------------------
+
+    def _json(self, call: Any) -> dict[str, Any]:
+        """Run a `_preload_content=False` SDK call through the caller; its JSON body."""
+
+        def once() -> dict[str, Any]:
+            response = call()
+            try:
+                data = response.data
+            finally:
+                response.release_conn()
+            return orjson.loads(data) if data else {}
+
+        return self.call(once)
+
+    def _properties(self, obj: HubObject) -> list[str]:
+        mapped = self.field_map.properties("hubspot", obj.field_object)
+        written = self.score_properties.names(obj.kind).values()
+        return sorted({*mapped, *written})
+
+    def _batch_read(self, obj: HubObject, ids: list[str]) -> list[dict[str, Any]]:
+        request = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in ids],
+            properties=self._properties(obj),
+            properties_with_history=[],
+        )
+        api = self._apis[obj.name].batch_api
+        answer = self._json(
+            lambda: api.read(
+                batch_read_input_simple_public_object_id=request,
+                archived=False,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+        )
+        return list(answer.get("results") or [])
+
+    def _attach_companies(self, results: list[dict[str, Any]]) -> None:
+        """Contacts' company associations (v4 batch read), in the list API's answer shape."""
+        if not results:
+            return
+        request = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=r["id"]) for r in results]
+        )
+        api = self.client.crm.associations.v4.batch_api
+        answer = self._json(
+            lambda: api.get_page(
+                from_object_type="contacts",
+                to_object_type="companies",
+                batch_input_public_fetch_associations_batch_request=request,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+        )
+        companies = {
+            str(row["from"]["id"]): [str(to["toObjectId"]) for to in row.get("to") or []]
+            for row in answer.get("results") or []
+        }
+        for result in results:
+            ids = companies.get(str(result["id"]), [])
+            result["associations"] = {"companies": {"results": [{"id": i} for i in ids]}}
+
+    def _search_modified(self, obj: HubObject, since: datetime) -> Iterator[tuple[str, datetime]]:
+        millis = str(int(since.timestamp() * 1000))
+        after: str | None = None
+        while True:
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    FilterGroup(
+                        filters=[Filter(property_name=obj.modified, operator="GTE", value=millis)]
+                    )
+                ],
+                sorts=[{"propertyName": obj.modified, "direction": "ASCENDING"}],  # type: ignore[list-item]
+                properties=[obj.modified],
+                limit=SEARCH_PAGE,
+                after=after,
+            )
+            answer = self._search(obj, request)
+            for result in answer.get("results") or []:
+                modified = _instant((result.get("properties") or {}).get(obj.modified))
+                yield str(result["id"]), modified or since
+            after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
+            if not after or int(after) + SEARCH_PAGE > SEARCH_CAP:
+                return
+
+    def _search(self, obj: HubObject, request: PublicObjectSearchRequest) -> dict[str, Any]:
+        api = self._apis[obj.name].search_api
+        return self._json(
+            lambda: api.do_search(
+                public_object_search_request=request,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+        )
+
+    def _update(
+        self, obj: HubObject, inputs: list[tuple[str, dict[str, str]]], report: WriteReport
+    ) -> None:
+        if not inputs:
+            return
+        request = BatchInputSimplePublicObjectBatchInput(
+            inputs=[SimplePublicObjectBatchInput(id=i, properties=p) for i, p in inputs]
+        )
+        api = self._apis[obj.name].batch_api
+        try:
+            self._json(
+                lambda: api.update(
+                    batch_input_simple_public_object_batch_input=request,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )  # fmt: skip
+            )
+        except Exception as exc:
+            message = client_error(exc)
+            if message is None:
+                raise
+            if len(inputs) == 1:
+                report.failed[inputs[0][0]] = message
+                return
+            middle = len(inputs) // 2
+            self._update(obj, inputs[:middle], report)
+            self._update(obj, inputs[middle:], report)
+            return
+        report.written += len(inputs)
+
+    def _ensure_group(self, obj: HubObject, report: SetupReport) -> None:
+        api = self.client.crm.properties.groups_api
+        where = f"{obj.name} group {GROUP}"
+        try:
+            self.call(lambda: api.get_by_name(obj.name, GROUP, _request_timeout=self.timeout))
+            report.existing.append(where)
+            return
+        except Exception as exc:
+            if not is_api_error(exc) or getattr(exc, "status", None) != 404:
+                raise
+        group = PropertyGroupCreate(name=GROUP, label="ICP fit", display_order=-1)
+        self.call(
+            lambda: api.create(obj.name, property_group_create=group, _request_timeout=self.timeout)
+        )
+        report.created.append(where)
+
+    def _ensure_property(self, obj: HubObject, name: str, prop: str, report: SetupReport) -> None:
+        api = self.client.crm.properties.core_api
+        where = f"{obj.name}.{prop}"
+        try:
+            self.call(lambda: api.get_by_name(obj.name, prop, _request_timeout=self.timeout))
+            report.existing.append(where)
+            return
+        except Exception as exc:
+            if not is_api_error(exc) or getattr(exc, "status", None) != 404:
+                raise
+        create = _property_definition(name, prop)
+        self.call(
+            lambda: api.create(obj.name, property_create=create, _request_timeout=self.timeout)
+        )
+        report.created.append(where)
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _records(self, obj: HubObject, results: list[dict[str, Any]]) -> list[CrmRecord]:
+        records = []
+        for result in results:
+            record = self._record(obj, result)
+            if record is not None:
+                records.append(record)
+        return records
+
+    def _record(self, obj: HubObject, result: Mapping[str, Any]) -> CrmRecord | None:
+        crm_id = str(result["id"])
+        props: Mapping[str, Any] = result.get("properties") or {}
+        canonical = self.field_map.to_canonical("hubspot", obj.field_object, props)
+        coerced = coerce(canonical, self.field_map.types)
+        for problem in coerced.problems:
+            log.debug("hubspot %s %s: %s (left unknown)", obj.field_object, crm_id, problem)
+        record = CrmRecord(
+            obj.kind, "hubspot", crm_id, coerced.fields, self.record_url(obj.kind, crm_id),
+            company_id=_first_company(result),
+            written=self._written(obj.kind, props),
+        )  # fmt: skip
+        if record.key is None:
+            what = "email address" if obj.kind.is_person else "domain"
+            self._note(RowError(f"hubspot {obj.field_object}", int(crm_id), f"has no {what}"))
+            return None
+        return record
+
+    def _written(self, kind: RecordKind, props: Mapping[str, Any]) -> dict[str, str]:
+        """What HubSpot holds in the score properties, in `ScoreFields.comparable()` form."""
+        names = self.score_properties.names(kind)
+        names.pop("scored_at")
+        written = {name: _normal(props.get(prop)) for name, prop in names.items()}
+        written.setdefault("persona_score", "")
+        return written
+
+    def _note(self, error: RowError) -> None:
+        """Keep the latest skipped records for the report; a long backfill must not hoard."""
+        self._errors.append(error)
+        if len(self._errors) > 1000:
+            del self._errors[:500]
+
+
+def _first_company(result: Mapping[str, Any]) -> str | None:
+    associations = (result.get("associations") or {}).get("companies") or {}
+    ids = [str(a["id"]) for a in associations.get("results") or [] if a.get("id")]
+    return min(ids, key=int) if ids else None
+
+
+def _normal(value: object) -> str:
+    """HubSpot hands numbers back as text, sometimes as "87.0"; compare them as written."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n")
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() and "." in text else text
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+_LABELS = {
+    "score": ("ICP score", "number", "number", "Fit with the Ideal Customer Profile, 0-100."),
+    "tier": ("ICP tier", "enumeration", "select", "A, B, C, D, or DQ (disqualified)."),
+    "profile": ("ICP profile", "string", "text", "The ICP profile that scored best."),
+    "reasons": ("ICP reasons", "string", "textarea", "Why it scored as it did, one a line."),
+    "version": ("ICP version", "number", "number", "The icp.yaml version behind the score."),
+    "scored_at": ("ICP scored at", "datetime", "date", "When icpbot last scored it."),
+    "persona_score": ("ICP persona score", "number", "number", "Buyer persona fit, 0-100."),
+}
+
+
+def _property_definition(name: str, prop: str) -> PropertyCreate:
+    label, kind, field_type, description = _LABELS[name]
+    options = (
+        [OptionInput(label=t, value=t, display_order=i, hidden=False) for i, t in enumerate(TIERS)]
+        if kind == "enumeration"
+        else None
+    )
+    return PropertyCreate(
+        name=prop, label=label, type=kind, field_type=field_type, group_name=GROUP,
+        description=f"{description} Written by icpbot.", options=options,
+        form_field=False, has_unique_value=False, hidden=False,
+    )  # fmt: skip

@@ -1,0 +1,259 @@
+"""The HubSpot adapter through the real SDK, against the wire-level fake HubSpot."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hubspot.crm.companies.exceptions import ApiException
+
+from integrations.base import ScoreFields, ScoreUpdate
+from integrations.fieldmap import default_field_map
+from integrations.hubspot import HubSpotCrm, classify, make_client
+from integrations.ratelimit import RateLimiter
+from integrations.records import RecordKind
+from integrations.retries import CrmCaller, RetryPolicy
+from tests.fakes.hubspot import FakeHubSpot
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+FAST = RetryPolicy(attempts=4, max_seconds=20, initial=0.01, max_backoff=0.05)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeHubSpot]:
+    with FakeHubSpot(rate_limit=None) as server:
+        yield server
+
+
+@pytest.fixture
+def portal(fake: FakeHubSpot) -> FakeHubSpot:
+    """A portal where `crm setup hubspot` has run: the icp_* properties exist."""
+    adapter(fake).setup()
+    return fake
+
+
+def adapter(
+    fake: FakeHubSpot,
+    *,
+    policy: RetryPolicy = FAST,
+    limit: int = 1000,
+    window: float = 10.0,
+    timeout: tuple[float, float] = (2.0, 5.0),
+) -> HubSpotCrm:
+    caller = CrmCaller(
+        crm="hubspot", limiter=RateLimiter(limit, window), classify=classify, policy=policy
+    )
+    return HubSpotCrm(
+        client=make_client(access_token=fake.token, host=fake.url + "/"),
+        caller=caller,
+        field_map=default_field_map(),
+        portal_id="4242",
+        timeout=timeout,
+    )
+
+
+def company(fake: FakeHubSpot, domain: str, **props: str) -> str:
+    return fake.add_company({"domain": domain, "name": domain.split(".")[0].title(), **props})
+
+
+def fields(score: int = 87, tier: str = "A") -> ScoreFields:
+    return ScoreFields(score, tier, "midmarket-saas", "SaaS\nHubSpot user", 7, NOW)
+
+
+def api_calls(fake: FakeHubSpot, fragment: str) -> list:
+    return [r for r in fake.requests if fragment in r.path]
+
+
+def test_pages_stream_every_company_100_a_call_in_canonical_form(fake: FakeHubSpot) -> None:
+    ids = [
+        company(fake, f"https://www.c{n}.com/about", numberofemployees="1,200") for n in range(250)
+    ]
+    pages = list(adapter(fake).pages(RecordKind.ACCOUNT))
+    records = [r for page in pages for r in page.records]
+    assert [len(p.records) for p in pages] == [100, 100, 50]
+    assert pages[-1].after is None
+    assert [r.crm_id for r in records] == ids
+    first = records[0]
+    assert first.domain == "c0.com"
+    assert first.fields["employees"] == 1200
+    assert first.url == f"https://app.hubspot.com/contacts/4242/record/0-2/{ids[0]}"
+    assert first.written == {
+        "score": "", "tier": "", "profile": "", "reasons": "", "version": "", "persona_score": ""
+    }  # fmt: skip
+    assert len(api_calls(fake, "/crm/v3/objects/companies")) == 3
+
+
+def test_pages_resume_from_a_cursor(fake: FakeHubSpot) -> None:
+    for n in range(150):
+        company(fake, f"c{n}.com")
+    crm = adapter(fake)
+    first = next(crm.pages(RecordKind.ACCOUNT))
+    rest = [
+        r.crm_id for page in crm.pages(RecordKind.ACCOUNT, after=first.after) for r in page.records
+    ]
+    assert len(rest) == 50
+    assert not {r.crm_id for r in first.records} & set(rest)
+
+
+def test_companies_without_a_domain_are_reported_not_tagged(fake: FakeHubSpot) -> None:
+    company(fake, "acme.com")
+    nameless = fake.add_company({"name": "No Website Ltd"})
+    crm = adapter(fake)
+    assert [r.domain for r in crm.accounts()] == ["acme.com"]
+    assert [str(e) for e in crm.errors()] == [f"hubspot company row {nameless}: has no domain"]
+
+
+def test_fetch_reads_100_a_call_and_skips_deleted_ids(fake: FakeHubSpot) -> None:
+    ids = [company(fake, f"c{n}.com") for n in range(150)]
+    records = adapter(fake).fetch(RecordKind.ACCOUNT, [*ids, "999999"])
+    assert sorted(r.crm_id for r in records) == sorted(ids)
+    reads = api_calls(fake, "/batch/read")
+    assert [len(r.body["inputs"]) for r in reads] == [100, 51]
+
+
+def test_contacts_come_with_their_company(fake: FakeHubSpot) -> None:
+    acme = company(fake, "acme.com")
+    linked = fake.add_contact({"email": "dana@gmail.com", "jobtitle": "VP Sales"}, company_id=acme)
+    alone = fake.add_contact({"email": "sam@initech.com"})
+    crm = adapter(fake)
+    by_id = {r.crm_id: r for r in crm.fetch(RecordKind.CONTACT, [linked, alone])}
+    assert by_id[linked].company_id == acme
+    assert by_id[alone].company_id is None
+    assert by_id[linked].fields["job_title"] == "VP Sales"
+    listed = {r.crm_id: r for r in crm.people()}
+    assert listed[linked].company_id == acme
+
+
+def test_write_scores_batches_100_a_call_and_sets_the_properties(portal: FakeHubSpot) -> None:
+    ids = [company(portal, f"c{n}.com") for n in range(150)]
+    contact = portal.add_contact({"email": "dana@c1.example.com"})
+    updates = [ScoreUpdate(RecordKind.ACCOUNT, i, fields()) for i in ids]
+    persona = ScoreFields(87, "A", "midmarket-saas", "SaaS", 7, NOW, persona_score=60)
+    updates.append(ScoreUpdate(RecordKind.CONTACT, contact, persona))
+    report = adapter(portal).write_scores(updates)
+    assert report.written == 151 and not report.failed
+    writes = api_calls(portal, "/batch/update")
+    assert [len(w.body["inputs"]) for w in writes] == [100, 50, 1]
+    props = portal.company(ids[0])
+    assert props["icp_score"] == "87"
+    assert props["icp_tier"] == "A"
+    assert props["icp_reasons"] == "SaaS\nHubSpot user"
+    assert props["icp_scored_at"] == "2026-11-20T09:30:00.000Z"
+    assert "icp_persona_score" not in writes[0].body["inputs"][0]["properties"]
+    assert portal.contact(contact)["icp_persona_score"] == "60"
+
+
+def test_what_was_written_reads_back_equal(portal: FakeHubSpot) -> None:
+    acme = company(portal, "acme.com")
+    crm = adapter(portal)
+    crm.write_scores([ScoreUpdate(RecordKind.ACCOUNT, acme, fields())])
+    (record,) = crm.fetch(RecordKind.ACCOUNT, [acme])
+    assert record.written == fields().comparable()
+
+
+def test_a_record_hubspot_refuses_is_isolated_and_the_rest_written(portal: FakeHubSpot) -> None:
+    ids = [company(portal, f"c{n}.com") for n in range(10)]
+    updates = [ScoreUpdate(RecordKind.ACCOUNT, i, fields()) for i in [*ids[:5], "404404", *ids[5:]]]
+    report = adapter(portal).write_scores(updates)
+    assert report.written == 10
+    assert list(report.failed) == ["404404"]
+    assert report.failed["404404"].startswith("HTTP 400")
+    assert all(portal.company(i)["icp_tier"] == "A" for i in ids)
+
+
+def test_429_waits_what_hubspot_asks_and_succeeds(fake: FakeHubSpot) -> None:
+    acme = company(fake, "acme.com")
+    fake.fail_next(2, status=429, retry_after=0.2)
+    started = datetime.now(UTC)
+    records = adapter(fake).fetch(RecordKind.ACCOUNT, [acme])
+    waited = (datetime.now(UTC) - started).total_seconds()
+    assert [r.crm_id for r in records] == [acme]
+    assert waited >= 0.35
+    assert [r.status for r in fake.requests] == [429, 429, 200]
+
+
+def test_5xx_and_dropped_answers_are_retried(portal: FakeHubSpot) -> None:
+    acme = company(portal, "acme.com")
+    portal.fail_next(2, status=503)
+    crm = adapter(portal)
+    assert crm.write_scores([ScoreUpdate(RecordKind.ACCOUNT, acme, fields())]).written == 1
+    assert [r.status for r in api_calls(portal, "/batch/update")] == [503, 503, 200]
+
+
+def test_a_slow_answer_times_out_and_is_retried(fake: FakeHubSpot) -> None:
+    acme = company(fake, "acme.com")
+    fake.latency = 1.0
+    threading.Timer(0.5, lambda: setattr(fake, "latency", 0.0)).start()
+    records = adapter(fake, timeout=(1.0, 0.3)).fetch(RecordKind.ACCOUNT, [acme])
+    assert [r.crm_id for r in records] == [acme]
+
+
+def test_an_outage_longer_than_the_retries_raises_the_last_error(fake: FakeHubSpot) -> None:
+    acme = company(fake, "acme.com")
+    fake.fail_next(10, status=500)
+    with pytest.raises(ApiException) as caught:
+        adapter(fake, policy=RetryPolicy(attempts=3, initial=0.01, max_backoff=0.02)).fetch(
+            RecordKind.ACCOUNT, [acme]
+        )
+    assert caught.value.status == 500
+    assert len(fake.requests) == 3
+
+
+def test_a_bad_token_is_not_retried(fake: FakeHubSpot) -> None:
+    crm = HubSpotCrm(
+        client=make_client(access_token="wrong", host=fake.url),
+        caller=adapter(fake).call,
+        field_map=default_field_map(),
+    )
+    with pytest.raises(ApiException) as caught:
+        list(crm.accounts())
+    assert caught.value.status == 401
+    assert len(fake.requests) == 1
+
+
+def test_the_limiter_keeps_calls_under_the_fakes_limit(fake: FakeHubSpot) -> None:
+    fake.rate_limit = (5, 1.0)
+    ids = [company(fake, f"c{n}.com") for n in range(8)]
+    crm = adapter(fake, limit=5, window=1.0)
+    for company_id in ids:
+        crm.fetch(RecordKind.ACCOUNT, [company_id])
+    assert fake.stats()["rate_limited"] == 0
+    assert fake.stats()["max_in_window"] <= 5
+
+
+def test_modified_since_lists_changes_oldest_first(portal: FakeHubSpot) -> None:
+    ids = [company(portal, f"c{n}.com") for n in range(5)]
+    crm = adapter(portal)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    crm.write_scores([ScoreUpdate(RecordKind.ACCOUNT, ids[3], fields())])
+    changed = list(crm.modified_since(RecordKind.ACCOUNT, since))
+    assert {i for i, _ in changed} == set(ids)
+    assert changed[-1][0] == ids[3]
+    assert [m for _, m in changed] == sorted(m for _, m in changed)
+    later = list(crm.modified_since(RecordKind.ACCOUNT, changed[-1][1]))
+    assert [i for i, _ in later] == [ids[3]]
+
+
+def test_count_asks_the_search_api_once(fake: FakeHubSpot) -> None:
+    for n in range(7):
+        company(fake, f"c{n}.com")
+    assert adapter(fake).count(RecordKind.ACCOUNT) == 7
+    assert len(api_calls(fake, "/search")) == 1
+
+
+def test_setup_creates_the_group_and_properties_once(fake: FakeHubSpot) -> None:
+    crm = adapter(fake)
+    first = crm.setup()
+    assert "companies group icp" in first.created
+    assert "companies.icp_tier" in first.created
+    assert "contacts.icp_persona_score" in first.created
+    assert "companies.icp_persona_score" not in first.created + first.existing
+    assert not first.existing
+    tier = fake.properties_of("companies")["icp_tier"]
+    assert tier["type"] == "enumeration"
+    assert [o["value"] for o in tier["options"]] == ["A", "B", "C", "D", "DQ"]
+    second = crm.setup()
+    assert not second.created
+    assert sorted(second.existing) == sorted(first.created)
