@@ -99,6 +99,14 @@ def icpbot(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot", *args]
 
 
+def crm_setup(env: dict[str, str]) -> None:
+    """`icpbot crm setup hubspot`, as a user runs it before anything else."""
+    done = subprocess.run(icpbot("crm", "setup", "hubspot"), env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"crm setup failed: {done.stderr}")
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """Nearest-rank percentile: the value at or below which `share` of them lie."""
     ordered = sorted(values)

@@ -173,17 +173,24 @@ class _Run:
         self.progress.begin(stage, total=self._total(kind), done=position.done)
         done = position.done
         pages = self.crm.pages(kind, after=position.after, size=self.batch_size)
-        for page in prefetch(pages):
-            with open_session(self.database) as session:
-                tagged = self._tag(session, page)
-            self._write([t.update for t in tagged if t.update])
-            done += len(page.records)
-            with open_session(self.database) as session:
-                inbox.set_checkpoint(
-                    session=session, name=name, value=Position(page.after, done).dumps(),
-                    now=self.now,
-                )  # fmt: skip
-            self.progress(stage, len(page.records))
+        writer = _Writer(self, stage, name)
+        try:
+            for page in prefetch(pages):
+                with open_session(self.database) as session:
+                    tagged = self._tag(session, page)
+                done += len(page.records)
+                writer.put([t.update for t in tagged if t.update], Position(page.after, done), page)
+        finally:
+            writer.close()
+
+    def write_page(
+        self, stage: str, name: str, updates: list[ScoreUpdate], at: Position, n: int
+    ) -> None:
+        """Write a page back, then move its checkpoint past it: in this order, or it is redone."""
+        self._write(updates)
+        with open_session(self.database) as session:
+            inbox.set_checkpoint(session=session, name=name, value=at.dumps(), now=self.now)
+        self.progress(stage, n)
 
     def dry(self, session: Session, stage: str, kind: RecordKind) -> None:
         self.progress.begin(stage, total=self._total(kind), done=0)
@@ -213,6 +220,46 @@ class _Run:
 
     def _total(self, kind: RecordKind) -> int | None:
         return self.crm.count(kind) if isinstance(self.crm, LiveCrm) else None
+
+
+class _Writer:
+    """Writes pages back and checkpoints them in order, in a thread, while the next is tagged.
+
+    The CRM write of one page overlaps the database work of the next, so a
+    rate-limited CRM is never left waiting on us. The first error stops the
+    writing and is raised in the caller at its next page or at `close`; the
+    checkpoint never passes a page that was not written.
+    """
+
+    def __init__(self, run: _Run, stage: str, name: str) -> None:
+        self.run = run
+        self.stage = stage
+        self.name = name
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[tuple[list[ScoreUpdate], Position, int] | None] = queue.Queue(2)
+        self.thread = threading.Thread(target=self._drain, name="write-back", daemon=True)
+        self.thread.start()
+
+    def put(self, updates: list[ScoreUpdate], at: Position, page: Page) -> None:
+        self._raise()
+        self.queue.put((updates, at, len(page.records)))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _drain(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.run.write_page(self.stage, self.name, *item)
+                except BaseException as exc:
+                    self.error = exc
 
 
 def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:

@@ -1,80 +1,125 @@
 """Prometheus metrics: what `/metrics` shows about webhooks, the inbox and CRM calls.
 
-A registry per instance, never the process-global default, so a test can
-build as many apps as it likes. Inbox gauges are read from the database at
-scrape time: parked work is visible whichever replica parked it.
+A registry per instance, never the process-global default, so a test (or a
+benchmark) can build as many apps as it likes. The inbox gauges are read
+from the database at scrape time rather than counted in memory: parked work
+is visible whichever replica parked it, and survives restarts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector
-from sqlalchemy import Engine as Database
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store import inbox
 from bot.store.db import session as open_session
 
-LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+log = logging.getLogger(__name__)
+
+# Webhook received -> record written back: seconds normally, a minute when backing off.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class Metrics:
-    """Every counter icpbot keeps, and the rendering of them."""
+    """Every counter icpbot keeps, and their rendering for `/metrics`."""
 
-    def __init__(self, *, database: Database | None = None) -> None:
+    def __init__(self, *, database: Engine | None = None) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
+        registry = self.registry
         self.webhook_requests = Counter(
-            "icpbot_webhook_requests", "Webhook deliveries by outcome.", ["outcome"], registry=r
+            "icpbot_webhook_requests",
+            "Webhook deliveries, by outcome: accepted, unauthorized, bad_request, error.",
+            ["outcome"],
+            registry=registry,
         )
         self.webhook_events = Counter(
-            "icpbot_webhook_events", "Webhook events: stored, duplicate, ignored.", ["result"],
-            registry=r,
-        )  # fmt: skip
+            "icpbot_webhook_events",
+            "Events in accepted deliveries, by result: stored, duplicate, ignored.",
+            ["result"],
+            registry=registry,
+        )
         self.records_tagged = Counter(
-            "icpbot_records_tagged", "Records scored by the pipeline.", ["crm", "kind"], registry=r
+            "icpbot_records_tagged",
+            "Records scored and tagged, by CRM and kind.",
+            ["crm", "kind"],
+            registry=registry,
         )
         self.crm_requests = Counter(
-            "icpbot_crm_requests", "CRM API calls by outcome.", ["crm", "outcome"], registry=r
+            "icpbot_crm_requests",
+            "CRM API calls, by outcome: ok, rate_limited, server_error, timeout, client_error.",
+            ["crm", "outcome"],
+            registry=registry,
         )
         self.crm_retries = Counter(
-            "icpbot_crm_retries", "CRM API calls retried.", ["crm"], registry=r
+            "icpbot_crm_retries", "CRM API calls retried.", ["crm"], registry=registry
         )
         self.crm_writes = Counter(
-            "icpbot_crm_records_written", "Records written back to the CRM.", ["crm"], registry=r
+            "icpbot_crm_records_written",
+            "Records written back to the CRM.",
+            ["crm"],
+            registry=registry,
         )
         self.event_latency = Histogram(
-            "icpbot_event_latency_seconds", "From a stored event to its record written back.",
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "icpbot_event_latency_seconds",
+            "From a webhook received to its record written back.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         if database is not None:
-            r.register(InboxCollector(database))
+            registry.register(InboxCollector(database))
 
     def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-class InboxCollector(Collector):
-    """Inbox events by status and the age of the oldest pending one, read at scrape time."""
+class InboxCollector:
+    """Inbox events by status and the age of the oldest pending one, read at each scrape.
 
-    def __init__(self, database: Database) -> None:
+    When the database cannot be read the gauges are left out (and the
+    failure logged): the rest of /metrics still answers, and the missing
+    series is itself what an alert can fire on.
+    """
+
+    def __init__(
+        self, database: Engine, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.database = database
+        self.clock = clock
+
+    def describe(self) -> Iterator[Metric]:
+        """The names, without touching the database when registered."""
+        yield from self._families()
 
     def collect(self) -> Iterator[Metric]:
-        with open_session(self.database) as session:
-            counts = inbox.counts(session=session)
-            oldest = inbox.oldest_pending(session=session)
+        try:
+            with open_session(self.database) as session:
+                counts = inbox.counts(session=session)
+                oldest = inbox.oldest_pending(session=session)
+        except SQLAlchemyError:
+            log.warning("metrics: could not read the inbox", exc_info=True)
+            return
+        events, age = self._families()
+        for status, count in counts.items():
+            events.add_metric([status], count)
+        age.add_metric([], (self.clock() - oldest).total_seconds() if oldest else 0.0)
+        yield events
+        yield age
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
         events = GaugeMetricFamily(
             "icpbot_inbox_events", "Inbox events by status.", labels=["status"]
         )
-        for status, count in counts.items():
-            events.add_metric([status], count)
-        yield events
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-        yield GaugeMetricFamily(
-            "icpbot_inbox_oldest_pending_seconds", "Age of the oldest pending event.", value=age
+        age = GaugeMetricFamily(
+            "icpbot_inbox_oldest_pending_seconds",
+            "Age of the oldest pending inbox event (0 when none is pending).",
         )
+        return events, age

@@ -1,9 +1,13 @@
 """The web app `icpbot serve` runs: webhooks in, health and metrics out.
 
 A HubSpot delivery is verified, parsed and stored in one short transaction
-(in a thread, so the event loop never waits on the database) before it is
-answered; the worker does the rest. Nothing is acknowledged that was not
-stored: a database failure answers 503 and HubSpot delivers again.
+before it is answered, and the worker does the rest from the inbox. The
+database is reached from a worker thread (`run_in_threadpool`), so the event
+loop keeps answering while a write waits for SQLite's lock. Nothing is
+acknowledged that was not stored: a database failure answers 503 and HubSpot
+delivers again.
+
+Routes are a plain list: Bolt's `/slack/events` joins through `extra_routes`.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import uvicorn
-from sqlalchemy import Engine as Database
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -34,84 +38,121 @@ from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
 
 log = logging.getLogger(__name__)
-MAX_BODY = 2 * 1024 * 1024
+
+MAX_BODY = 2 * 1024 * 1024  # a full HubSpot batch is a few tens of kB
+HUBSPOT_PATH = "/webhooks/hubspot"
+
 Clock = Callable[[], datetime]
+Endpoint = Callable[[Request], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:
-    """What the HubSpot endpoint needs: the app's secret and the properties worth a re-score."""
+    """What the HubSpot endpoint needs: the app's secret and the properties worth a re-score.
+
+    `public_url` (scheme://host[:port], as HubSpot calls it) replaces the
+    scheme and host the server saw, for when a proxy in front terminates TLS
+    or rewrites the Host header: HubSpot signs the URL it called.
+    """
 
     client_secret: str
     watched: Mapping[str, frozenset[str]]
-    public_url: str | None = None  # scheme://host as HubSpot calls it, behind a proxy
+    public_url: str | None = None
 
 
 def create_app(
     *,
-    database: Database,
+    database: Engine,
     metrics: Metrics,
     hubspot: WebhookSettings | None,
     on_events: Callable[[], None] = lambda: None,
     clock: Clock = lambda: datetime.now(UTC),
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The Starlette app; `on_events` wakes the worker when a delivery stored something."""
+    """The Starlette app; `on_events` wakes the worker when a delivery stored something new."""
+    webhook = _hubspot(database, metrics, hubspot, on_events, clock) if hubspot else _not_configured
     routes: list[BaseRoute] = [
+        Route(HUBSPOT_PATH, webhook, methods=["POST"]),
         Route("/healthz", _healthz(database), methods=["GET"]),
         Route("/metrics", _metrics(metrics), methods=["GET"]),
         *extra_routes,
     ]
-    if hubspot is not None:
-        handler = _hubspot(database, metrics, hubspot, on_events, clock)
-        routes.append(Route("/webhooks/hubspot", handler, methods=["POST"]))
     return Starlette(routes=routes)
 
 
-def _signed_uri(request: Request, public_url: str | None) -> str:
-    if not public_url:
-        return str(request.url)
-    query = f"?{request.url.query}" if request.url.query else ""
-    return public_url.rstrip("/") + request.url.path + query
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _not_configured(request: Request) -> Response:
+    return _error("HubSpot webhooks are not configured (HUBSPOT_CLIENT_SECRET)", 404)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The raw body (the signature covers its exact bytes), or None past MAX_BODY."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def signed_uri(request: Request, public_url: str | None) -> str:
+    """The URI HubSpot signed: as sent on the wire (`raw_path`), not as the server decoded it."""
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    base = public_url.rstrip("/") if public_url else f"{request.url.scheme}://{request.url.netloc}"
+    query: bytes = request.scope.get("query_string", b"")
+    uri = base + raw_path.decode("latin-1")
+    return f"{uri}?{query.decode('latin-1')}" if query else uri
 
 
 def _hubspot(
-    database: Database,
+    database: Engine,
     metrics: Metrics,
     settings: WebhookSettings,
     on_events: Callable[[], None],
     clock: Clock,
-) -> Callable[[Request], object]:
+) -> Endpoint:
+    outcomes = metrics.webhook_requests
+
     async def webhook(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            metrics.webhook_requests.labels(outcome="bad_request").inc()
-            return JSONResponse({"error": "delivery too large"}, status_code=413)
+        body = await _read_body(request)
+        if body is None:
+            outcomes.labels(outcome="bad_request").inc()
+            return _error(f"a delivery is at most {MAX_BODY} bytes", 413)
         try:
             verify_v3(
-                secret=settings.client_secret, method=request.method,
-                uri=_signed_uri(request, settings.public_url), body=body,
+                secret=settings.client_secret,
+                method=request.method,
+                uri=signed_uri(request, settings.public_url),
+                body=body,
                 timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
-                signature=request.headers.get("X-HubSpot-Signature-v3"), now=clock(),
-            )  # fmt: skip
-            parsed = parse_events(body, watched=settings.watched)
+                signature=request.headers.get("X-HubSpot-Signature-v3"),
+                now=clock(),
+            )
         except BadSignature as exc:
-            metrics.webhook_requests.labels(outcome="unauthorized").inc()
-            return JSONResponse({"error": str(exc)}, status_code=401)
+            outcomes.labels(outcome="unauthorized").inc()
+            return _error(str(exc), 401)
+        try:
+            parsed = parse_events(body, watched=settings.watched)
         except BadPayload as exc:
-            metrics.webhook_requests.labels(outcome="bad_request").inc()
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            outcomes.labels(outcome="bad_request").inc()
+            return _error(str(exc), 400)
         try:
             stored = await run_in_threadpool(_store, database, parsed.events, clock())
         except SQLAlchemyError:
             log.exception("could not store a HubSpot delivery; answering 503 so it is retried")
-            metrics.webhook_requests.labels(outcome="error").inc()
-            return JSONResponse({"error": "storage unavailable"}, status_code=503)
+            outcomes.labels(outcome="error").inc()
+            return _error("the inbox is unavailable; deliver again later", 503)
         duplicates = len(parsed.events) - stored
-        metrics.webhook_requests.labels(outcome="accepted").inc()
-        metrics.webhook_events.labels(result="stored").inc(stored)
-        metrics.webhook_events.labels(result="duplicate").inc(duplicates)
-        metrics.webhook_events.labels(result="ignored").inc(parsed.ignored)
+        outcomes.labels(outcome="accepted").inc()
+        _count_events(metrics, stored=stored, duplicates=duplicates, ignored=parsed.ignored)
         if stored:
             on_events()
         return JSONResponse({"stored": stored, "duplicates": duplicates, "ignored": parsed.ignored})
@@ -119,23 +160,32 @@ def _hubspot(
     return webhook
 
 
-def _store(database: Database, events: list[NewEvent], now: datetime) -> int:
+def _store(database: Engine, events: list[NewEvent], now: datetime) -> int:
+    """One short transaction: committed before the delivery is acknowledged."""
     if not events:
         return 0
     with open_session(database) as session:
         return inbox.store_events(session=session, events=events, now=now)
 
 
-def _healthz(database: Database) -> Callable[[Request], object]:
-    def check() -> dict[str, int]:
+def _count_events(metrics: Metrics, *, stored: int, duplicates: int, ignored: int) -> None:
+    results = metrics.webhook_events
+    results.labels(result="stored").inc(stored)
+    results.labels(result="duplicate").inc(duplicates)
+    results.labels(result="ignored").inc(ignored)
+
+
+def _healthz(database: Engine) -> Endpoint:
+    def inbox_counts() -> dict[str, int]:
         with open_session(database) as session:
             session.execute(text("SELECT 1"))
             return inbox.counts(session=session)
 
     async def healthz(request: Request) -> Response:
         try:
-            counts = await run_in_threadpool(check)
+            counts = await run_in_threadpool(inbox_counts)
         except SQLAlchemyError:
+            log.warning("health check: the database is unreachable", exc_info=True)
             body = {"status": "unavailable", "database": "unreachable"}
             return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "inbox": counts})
@@ -143,59 +193,63 @@ def _healthz(database: Database) -> Callable[[Request], object]:
     return healthz
 
 
-def _metrics(metrics: Metrics) -> Callable[[Request], object]:
+def _metrics(metrics: Metrics) -> Endpoint:
     async def render(request: Request) -> Response:
         body, content_type = await run_in_threadpool(metrics.render)
-        return Response(body, media_type=content_type)
+        return Response(body, headers={"Content-Type": content_type})
 
     return render
 
 
+def _config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
+    # Requests are counted in /metrics; an access log line per webhook is noise.
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+
+
 def serve(app: Starlette, *, host: str, port: int, sock: socket.socket | None = None) -> None:
-    """Run uvicorn in the foreground until interrupted."""
-    server = uvicorn.Server(_config(app, host, port))
+    """Run uvicorn in the foreground until interrupted (on `sock` when given, else host:port)."""
+    server = uvicorn.Server(_config(app, host=host, port=port))
     server.run(sockets=[sock] if sock is not None else None)
 
 
-def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
-    )
-
-
 class ServerThread:
-    """uvicorn on 127.0.0.1, a free port, in a thread: for tests and benchmarks.
+    """uvicorn on 127.0.0.1 and a free port, in a thread: for tests and benchmarks.
 
-    `with ServerThread(app) as base_url:` — started when the block begins,
-    shut down cleanly when it ends.
+    The socket is bound before the thread starts, so the port is known and
+    nothing else can take it; `with ServerThread(app) as base_url:` returns
+    once the server answers, and shuts it down when the block ends.
     """
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, *, timeout: float = 10.0) -> None:
+        self.timeout = timeout
         self.sock = socket.create_server(("127.0.0.1", 0))
-        port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(_config(app, "127.0.0.1", port))
+        port: int = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self._run, name="uvicorn", daemon=True)
+        self.server = uvicorn.Server(_config(app, host="127.0.0.1", port=port))
+        self.thread = threading.Thread(target=self._run, name=f"uvicorn:{port}", daemon=True)
 
     def _run(self) -> None:
         self.server.run(sockets=[self.sock])
 
     def __enter__(self) -> str:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not self.server.started:
-            raise RuntimeError("the test server did not start")
+        deadline = time.monotonic() + self.timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"uvicorn did not start on {self.base_url}")
+            time.sleep(0.005)
         return self.base_url
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.server.should_exit = True
-        self.thread.join(10)
+        if self.thread.is_alive():
+            self.thread.join(self.timeout)
         self.sock.close()
 
 
 @contextmanager
 def running_server(app: Starlette) -> Iterator[str]:
+    """`with running_server(app) as base_url:` — a ServerThread as a plain context manager."""
     with ServerThread(app) as base_url:
         yield base_url

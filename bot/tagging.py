@@ -8,9 +8,10 @@ duplicate webhook or a re-run backfill costs a read, not a CRM write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlmodel import Session
 
@@ -139,15 +140,14 @@ class Tagger:
     def _accounts(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
         if not records:
             return []
-        repo.upsert_accounts(session=session, records=records, now=now)
         scored = [(r, r.domain, self.engine.score_account(r.fields, now), None) for r in records]
-        return self._audit(session, Subject.ACCOUNT, scored, now)
+        store = partial(repo.upsert_accounts, session=session, records=records, now=now)
+        return self._audit(session, Subject.ACCOUNT, scored, now, store)
 
     def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
         if not records:
             return []
         _link_companies(session, records)
-        repo.upsert_contacts(session=session, records=records, now=now)
         companies = repo.accounts_by_domain(
             session=session, domains=[r.domain for r in records if r.domain]
         )
@@ -160,7 +160,8 @@ class Tagger:
             )
             for r in records
         ]
-        return self._audit(session, Subject.CONTACT, scored, now)
+        store = partial(repo.upsert_contacts, session=session, records=records, now=now)
+        return self._audit(session, Subject.CONTACT, scored, now, store)
 
     def _company_score(
         self, record: CrmRecord, companies: dict[str, Account], now: datetime
@@ -179,7 +180,14 @@ class Tagger:
         subject: Subject,
         scored: list[tuple[CrmRecord, str | None, AccountScore | None, PersonaResult | None]],
         now: datetime,
+        store: Callable[[], None],
     ) -> list[Tagged]:
+        """Compare with the latest scores and append the audit rows.
+
+        Reads and CPU work come first and every write last (`store`, then the
+        rows), so a write transaction is held only for the writes: on SQLite
+        it blocks every other writer, webhooks included.
+        """
         keys = [key for _, key, _, _ in scored]
         latest = repo.latest_for(session=session, subject=subject, keys=[k for k in keys if k])
         tagged, rows = [], []
@@ -207,5 +215,6 @@ class Tagger:
             told = same_result if record.written is None else record.written == fields.comparable()
             update = None if told else ScoreUpdate(record.kind, record.crm_id, fields)
             tagged.append(Tagged(record, score, persona, previous, stored, update))
+        store()
         repo.save_scores(session=session, rows=rows)
         return tagged

@@ -21,15 +21,26 @@ from scoring.result import (
     Status,
 )
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
 
 def jsonable(value: object) -> object:
-    """Field values as JSON: dates as ISO text, sets and tuples as lists."""
+    """Field values as JSON: dates as ISO text, sets and tuples as lists.
+
+    Every score's input snapshot and criteria pass through here, so plain
+    values (nearly all of them) return on the first test.
+    """
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {
+            k if type(k) is str else str(k): v if type(v) in _PLAIN else jsonable(v)
+            for k, v in value.items()
+        }
     return value
 
 

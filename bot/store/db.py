@@ -9,8 +9,10 @@ the same schema and both can be upgraded.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -23,6 +25,11 @@ from sqlmodel import Session
 # `package:directory`: Alembic finds the scripts inside the installed package,
 # so migrating needs no alembic.ini in the working directory.
 MIGRATIONS = "bot:migrations"
+
+# SQLite has one writer at a time, and a writer that finds the database locked polls
+# with growing sleeps (up to 100 ms each), so under load some wait for seconds. One
+# process's units of work queue on this lock instead and start the moment it frees.
+_GATES: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 # Any constant works; replicas starting together take it so one migrates at a time.
 _MIGRATION_LOCK = 0x1C9B07
@@ -77,6 +84,8 @@ def _sqlite_engine(url: URL) -> Engine:
         )
     else:
         engine = create_engine(url, connect_args={"timeout": 30}, **_JSON)
+
+    _GATES[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -151,7 +160,8 @@ def session(engine: Engine) -> Iterator[Session]:
     upsert and its score, say) lands together or not at all. Objects stay
     readable after the block (`expire_on_commit=False`), e.g. to render them.
     """
-    with Session(engine, expire_on_commit=False) as db:
+    gate = _GATES.get(engine) or nullcontext()
+    with gate, Session(engine, expire_on_commit=False) as db:
         try:
             yield db
             db.commit()

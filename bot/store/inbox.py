@@ -1,9 +1,16 @@
 """The inbox: CRM events stored durably, claimed by workers under a lease, settled once.
 
-Repo functions in the style of `repo`: keyword-only, they execute and
-flush, the caller's `session()` block commits. A delivery is one insert
-that skips duplicates by content; a claim on PostgreSQL skips rows another
-replica holds (`FOR UPDATE SKIP LOCKED`), so replicas share the work.
+Repo functions in the style of `repo`: keyword-only, they execute and flush,
+the caller's `session()` block commits. Keep each block short (claim in one,
+process outside any transaction, settle in another): on SQLite a block that
+writes holds the database's single write lock until it commits.
+
+A delivery is one INSERT that skips duplicates by content, so HubSpot's
+retries for hours are stored once. A claim leases the due rows nobody holds;
+on PostgreSQL it first locks them `FOR UPDATE SKIP LOCKED`, so two replicas
+claiming at once get disjoint rows instead of waiting on each other. A lease
+that runs out (its worker was killed) makes the event claimable again:
+nothing claimed is ever lost.
 """
 
 from __future__ import annotations
@@ -13,15 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, and_, delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.store.tables import Checkpoint, InboxEvent, InboxStatus
 
 MAX_ERROR = 2000
 MAX_BACKOFF = timedelta(minutes=15)
+# The claimed rows are read back afresh (`populate_existing`); no in-session syncing needed.
+_NO_SYNC = {"synchronize_session": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,85 +44,119 @@ class NewEvent:
     payload: dict[str, Any]
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _insert(session: Session, model: type[InboxEvent] | type[Checkpoint]) -> Any:
+    """INSERT with ON CONFLICT; both databases we run on spell it the same way."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"unsupported database: {dialect}")
+
+
+def _row(event: NewEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "source": event.source,
+        "dedupe_key": event.dedupe_key,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "event_type": event.event_type,
+        "payload": event.payload,
+        "received_at": now,
+        "status": InboxStatus.PENDING.value,
+        "attempts": 0,
+        "available_at": now,
+    }
 
 
 def store_events(*, session: Session, events: Sequence[NewEvent], now: datetime) -> int:
-    """Store a delivery in one statement; duplicates (also within it) are skipped. How many new."""
-    rows = {
-        e.dedupe_key: {
-            "source": e.source,
-            "dedupe_key": e.dedupe_key,
-            "object_type": e.object_type,
-            "object_id": e.object_id,
-            "event_type": e.event_type,
-            "payload": e.payload,
-            "received_at": now,
-            "status": InboxStatus.PENDING.value,
-            "attempts": 0,
-            "available_at": now,
-        }  # fmt: skip
-        for e in events
-    }
+    """Store a delivery in one statement, skipping events already stored; how many were new.
+
+    Duplicates inside the delivery count once (the first is kept): HubSpot
+    may batch the same change twice, and PostgreSQL refuses a statement that
+    would touch one key twice.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        rows.setdefault(event.dedupe_key, _row(event, now))
     if not rows:
         return 0
+    # One statement with its rows as parameters, not as a VALUES literal: SQLAlchemy
+    # caches it compiled and sends the rows as one multi-row INSERT ("insertmanyvalues");
+    # compiling 100 literal rows took longer than storing them.
     statement = (
-        _insert(session)(InboxEvent)
-        .values(list(rows.values()))
+        _insert(session, InboxEvent)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(InboxEvent.id)  # type: ignore[arg-type]
+        .returning(col(InboxEvent.id))
     )
-    return len(session.execute(statement).all())
+    return len(session.execute(statement, list(rows.values())).all())
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending, due, and not leased to a live worker."""
+    return and_(
+        col(InboxEvent.status) == InboxStatus.PENDING.value,
+        col(InboxEvent.available_at) <= now,
+        or_(col(InboxEvent.claimed_until).is_(None), col(InboxEvent.claimed_until) < now),
+    )
 
 
 def claim(
     *, session: Session, worker: str, limit: int, now: datetime, lease: timedelta
 ) -> list[InboxEvent]:
-    """Up to `limit` due events nobody holds, oldest first, leased to `worker`."""
-    due = (
-        select(InboxEvent.id)
-        .where(
-            InboxEvent.status == InboxStatus.PENDING.value,
-            col(InboxEvent.available_at) <= now,
-            or_(col(InboxEvent.claimed_until).is_(None), col(InboxEvent.claimed_until) < now),
-        )
-        .order_by(col(InboxEvent.id))
-        .limit(limit)
-    )
+    """Lease up to `limit` claimable events to `worker`, oldest first.
+
+    Commit soon after: on PostgreSQL the claimed rows stay locked until then
+    (other replicas skip them), on SQLite the write lock is held until then.
+    """
+    if limit <= 0:
+        return []
+    due = select(InboxEvent.id).where(_claimable(now)).order_by(col(InboxEvent.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(session.exec(due))
+        # Lock first, then update: inside `UPDATE ... WHERE id IN (subquery)` PostgreSQL
+        # may run a LIMIT ... SKIP LOCKED subquery more than once and claim past the limit.
+        locked = list(session.exec(due.with_for_update(skip_locked=True)))
+        chosen: Any = col(InboxEvent.id).in_(locked)
+    else:
+        # One statement: a read then a write would fail on SQLite (WAL) whenever another
+        # connection wrote in between, instead of waiting for the lock.
+        chosen = col(InboxEvent.id).in_(due.scalar_subquery())
+    statement = (
+        update(InboxEvent)
+        .where(chosen, _claimable(now))
+        .values(claimed_by=worker, claimed_until=now + lease)
+        .returning(col(InboxEvent.id))
+    )
+    ids = list(session.execute(statement, execution_options=_NO_SYNC).scalars())
     if not ids:
         return []
-    session.execute(
-        update(InboxEvent)
-        .where(col(InboxEvent.id).in_(ids))
-        .values(claimed_by=worker, claimed_until=now + lease)
-    )
-    session.flush()
     query = select(InboxEvent).where(col(InboxEvent.id).in_(ids)).order_by(col(InboxEvent.id))
     return list(session.exec(query.execution_options(populate_existing=True)))
 
 
 def complete(*, session: Session, ids: Sequence[int], now: datetime) -> None:
-    """These events are finished."""
-    if ids:
-        session.execute(
-            update(InboxEvent)
-            .where(col(InboxEvent.id).in_(list(ids)))
-            .values(
-                status=InboxStatus.DONE.value,
-                processed_at=now,
-                claimed_by=None,
-                claimed_until=None,
-            )  # fmt: skip
+    """These events are finished: never claimed again, pruned later."""
+    if not ids:
+        return
+    session.execute(
+        update(InboxEvent)
+        .where(col(InboxEvent.id).in_(list(ids)))
+        .values(
+            status=InboxStatus.DONE.value, processed_at=now, claimed_by=None, claimed_until=None
         )
+    )
 
 
 def backoff(attempts: int) -> timedelta:
-    """2, 4, 8 ... seconds after each failure, at most 15 minutes."""
-    return min(timedelta(seconds=2 ** max(1, attempts)), MAX_BACKOFF)
+    """How long to wait after the `attempts`-th failure: 2, 4, 8 ... seconds, at most 15 minutes.
+
+    Exponential, so a CRM outage is not hammered; capped, so work resumes
+    soon after it ends.
+    """
+    seconds = MAX_BACKOFF.total_seconds()
+    if attempts < 10:  # 2**10 s is past the cap already; no huge powers
+        seconds = min(seconds, 2 ** max(1, attempts))
+    return timedelta(seconds=seconds)
 
 
 def fail(
@@ -125,7 +167,11 @@ def fail(
     now: datetime,
     max_attempts: int = 8,
 ) -> int:
-    """Count a failed attempt: back off, or park after `max_attempts`. How many got parked."""
+    """Count a failed attempt: back off, or park after `max_attempts`; how many got parked.
+
+    Parked events wait for a person (`requeue_parked`), and show in
+    /metrics and `icpbot status`: work that keeps failing is never dropped.
+    """
     if not ids:
         return 0
     rows = session.exec(select(InboxEvent).where(col(InboxEvent.id).in_(list(ids)))).all()
@@ -145,7 +191,7 @@ def fail(
 
 
 def release(*, session: Session, ids: Sequence[int]) -> None:
-    """Give claimed events back untouched (a worker shutting down)."""
+    """Give claimed events back untouched (a worker shutting down), claimable at once."""
     if ids:
         session.execute(
             update(InboxEvent)
@@ -155,27 +201,26 @@ def release(*, session: Session, ids: Sequence[int]) -> None:
 
 
 def counts(*, session: Session) -> dict[str, int]:
-    """Events by status, every status present."""
-    found = dict(
-        session.exec(
-            select(InboxEvent.status, func.count()).group_by(InboxEvent.status)  # type: ignore[call-overload]
-        ).all()
-    )
-    return {status.value: int(found.get(status.value, 0)) for status in InboxStatus}
+    """Events by status, every status present (zero included) so gauges never vanish."""
+    query = select(InboxEvent.status, func.count()).group_by(col(InboxEvent.status))
+    found = {status: int(n) for status, n in session.execute(query).all()}
+    return {status.value: found.get(status.value, 0) for status in InboxStatus}
 
 
 def oldest_pending(*, session: Session) -> datetime | None:
-    """When the oldest event still waiting arrived: how far behind the worker is."""
+    """When the oldest event still waiting arrived: how far behind the workers are."""
     query = select(func.min(InboxEvent.received_at)).where(
-        InboxEvent.status == InboxStatus.PENDING.value
+        col(InboxEvent.status) == InboxStatus.PENDING.value
     )
-    return session.exec(query).one()  # type: ignore[no-any-return]
+    oldest: datetime | None = session.execute(query).scalar_one()
+    return oldest
 
 
 def parked(*, session: Session, limit: int = 50) -> list[InboxEvent]:
+    """Parked events, oldest first, with their last error: what a person should look at."""
     query = (
         select(InboxEvent)
-        .where(InboxEvent.status == InboxStatus.PARKED.value)
+        .where(col(InboxEvent.status) == InboxStatus.PARKED.value)
         .order_by(col(InboxEvent.id))
         .limit(limit)
     )
@@ -183,39 +228,55 @@ def parked(*, session: Session, limit: int = 50) -> list[InboxEvent]:
 
 
 def requeue_parked(*, session: Session, now: datetime, ids: Sequence[int] | None = None) -> int:
-    """Parked events back to pending with a fresh count of attempts."""
-    statement = update(InboxEvent).where(InboxEvent.status == InboxStatus.PARKED.value)
+    """Parked events (all, or these) back to pending with a fresh count of attempts."""
+    statement = update(InboxEvent).where(col(InboxEvent.status) == InboxStatus.PARKED.value)
     if ids is not None:
         statement = statement.where(col(InboxEvent.id).in_(list(ids)))
     result = session.execute(
-        statement.values(status=InboxStatus.PENDING.value, attempts=0, available_at=now)
+        statement.values(
+            status=InboxStatus.PENDING.value,
+            attempts=0,
+            available_at=now,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def prune_done(*, session: Session, before: datetime) -> int:
-    """Forget finished events processed before `before`; the audit trail keeps the scores."""
+    """Forget finished events processed before `before`; the score history keeps the results."""
     result = session.execute(
         delete(InboxEvent).where(
-            InboxEvent.status == InboxStatus.DONE.value, col(InboxEvent.processed_at) < before
+            col(InboxEvent.status) == InboxStatus.DONE.value,
+            col(InboxEvent.processed_at) < before,
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def get_checkpoint(*, session: Session, name: str) -> str | None:
-    row = session.get(Checkpoint, name)
-    return row.value if row is not None else None
+    """Where the sync called `name` got to, or None when it never ran (or was cleared).
+
+    Read with a query, not `session.get`: an upsert in the same session
+    would otherwise leave a stale object behind in its identity map.
+    """
+    query = select(Checkpoint.value).where(col(Checkpoint.name) == name)
+    value: str | None = session.execute(query).scalar_one_or_none()
+    return value
 
 
 def set_checkpoint(*, session: Session, name: str, value: str, now: datetime) -> None:
-    statement = _insert(session)(Checkpoint).values(name=name, value=value, updated_at=now)
+    """Record progress in one upsert, so two replicas saving at once cannot collide."""
+    insert = _insert(session, Checkpoint).values(name=name, value=value, updated_at=now)
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["name"], set_={"value": value, "updated_at": now}
+        insert.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
         )
     )
 
 
 def clear_checkpoint(*, session: Session, name: str) -> None:
+    """Forget progress: the next run starts from the beginning."""
     session.execute(delete(Checkpoint).where(col(Checkpoint.name) == name))

@@ -12,12 +12,12 @@ then a write, so two replicas handling the same webhook cannot both insert.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Subquery, and_, case, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
@@ -257,14 +257,12 @@ def input_hash(snapshot: Mapping[str, object], icp_version: int) -> str:
     Equal hashes mean a re-score would read exactly the same input; only
     time-dependent criteria (`within_days`) can still change the result.
     """
-    canonical = json.dumps(
+    canonical = orjson.dumps(
         {"fields": jsonable(dict(snapshot)), "icp_version": icp_version},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
         default=str,
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def save_score(

@@ -837,14 +837,19 @@ def main() -> None:
     for n in range(args.contacts):
         fake.add_contact({"email": f"person{n}@company1-{n % max(1, args.companies)}.com"})
     fake.start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.stdin.close())
+    signal.signal(signal.SIGTERM, _exit)
     sys.stdout.write(fake.url + "\n")
     sys.stdout.flush()
     try:
         sys.stdin.read()
     except (ValueError, OSError):
         pass
-    fake.stop()
+    finally:
+        fake.stop()
+
+
+def _exit(*_: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":
