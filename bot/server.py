@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.activity import Activity
 from bot.hubspot_webhook import BadPayload, BadSignature, parse_events, verify_v3
 from bot.metrics import Metrics
 from bot.store import inbox
@@ -68,9 +69,17 @@ def create_app(
     on_events: Callable[[], None] = lambda: None,
     clock: Clock = lambda: datetime.now(UTC),
     extra_routes: Sequence[BaseRoute] = (),
+    activity: Activity | None = None,
 ) -> Starlette:
-    """The Starlette app; `on_events` wakes the worker when a delivery stored something new."""
-    webhook = _hubspot(database, metrics, hubspot, on_events, clock) if hubspot else _not_configured
+    """The Starlette app; `on_events` wakes the worker when a delivery stored something new.
+
+    `activity` tells background work that deliveries are being handled.
+    """
+    webhook = (
+        _hubspot(database, metrics, hubspot, on_events, clock, activity or Activity())
+        if hubspot
+        else _not_configured
+    )
     routes: list[BaseRoute] = [
         Route(HUBSPOT_PATH, webhook, methods=["POST"]),
         Route("/healthz", _healthz(database), methods=["GET"]),
@@ -118,10 +127,15 @@ def _hubspot(
     settings: WebhookSettings,
     on_events: Callable[[], None],
     clock: Clock,
+    activity: Activity,
 ) -> Endpoint:
     outcomes = metrics.webhook_requests
 
     async def webhook(request: Request) -> Response:
+        with activity.busy():
+            return await receive(request)
+
+    async def receive(request: Request) -> Response:
         body = await _read_body(request)
         if body is None:
             outcomes.labels(outcome="bad_request").inc()

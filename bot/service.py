@@ -19,6 +19,7 @@ from rich.console import Console
 from sqlalchemy import Engine as Database
 from starlette.applications import Starlette
 
+from bot.activity import Activity
 from bot.config import Config
 from bot.crms import MissingSettings, hubspot_configured, hubspot_crm
 from bot.metrics import Metrics
@@ -84,9 +85,10 @@ def build_service(
         raise MissingSettings("HubSpot webhooks", absent)
     crm = hubspot_crm(settings, config, metrics=metrics, policy=policy)
     pipeline = Pipeline(crm=crm, database=database, tagger=tagger)
+    activity = Activity()
     worker = Worker(
         database=database, pipeline=pipeline, metrics=metrics, clock=clock,
-        name=f"{socket.gethostname()}:{os.getpid()}",
+        name=f"{socket.gethostname()}:{os.getpid()}", activity=activity,
     )  # fmt: skip
     webhook = WebhookSettings(
         client_secret=settings.hubspot_client_secret.get_secret_value(),
@@ -97,8 +99,9 @@ def build_service(
         public_url=settings.public_url,
     )
     app = create_app(
-        database=database, metrics=metrics, hubspot=webhook, on_events=worker.wake, clock=clock
-    )
+        database=database, metrics=metrics, hubspot=webhook, on_events=worker.wake, clock=clock,
+        activity=activity,
+    )  # fmt: skip
     service = Service(app, database, metrics, crm, worker)
     service.background.append(worker)
     if sweep:

@@ -21,6 +21,7 @@ from itertools import islice
 
 from sqlalchemy import Engine as Database
 
+from bot.activity import Activity
 from bot.metrics import Metrics
 from bot.pipeline import Outcome, Pipeline
 from bot.store import inbox
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 KINDS = {"company": RecordKind.ACCOUNT, "contact": RecordKind.CONTACT}
 CHUNK = 100  # one batch read and at most one batch update per chunk
+YIELD_TO_DELIVERIES = 1.0  # at most this long a chunk waits for webhook deliveries to finish
 
 
 @dataclass(slots=True)
@@ -57,6 +59,7 @@ class Worker:
         idle: float = 1.0,
         max_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        activity: Activity | None = None,
     ) -> None:
         self.database = database
         self.pipeline = pipeline
@@ -67,6 +70,7 @@ class Worker:
         self.idle = idle
         self.max_attempts = max_attempts
         self.clock = clock
+        self.activity = activity
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,6 +135,8 @@ class Worker:
         objects: dict[str, list[InboxEvent]],
         settled: Settled,
     ) -> None:
+        if self.activity is not None:
+            self.activity.wait_quiet(timeout=YIELD_TO_DELIVERIES)
         try:
             outcome = self.pipeline.process(kind, ids, now=self.clock())
         except Exception as exc:

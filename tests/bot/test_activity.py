@@ -1,0 +1,36 @@
+"""Background work steps aside while deliveries are handled, and never waits forever."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.activity import Activity
+
+
+def test_quiet_at_once_when_nothing_is_in_progress() -> None:
+    assert Activity().wait_quiet(timeout=0.01)
+
+
+def test_waits_for_the_delivery_in_progress_to_end() -> None:
+    activity = Activity()
+    entered = threading.Event()
+
+    def deliver() -> None:
+        with activity.busy():
+            entered.set()
+            time.sleep(0.15)
+
+    thread = threading.Thread(target=deliver)
+    thread.start()
+    entered.wait()
+    started = time.monotonic()
+    assert activity.wait_quiet(timeout=2.0)
+    assert time.monotonic() - started >= 0.1
+    thread.join()
+
+
+def test_gives_up_after_the_timeout() -> None:
+    activity = Activity()
+    with activity.busy():
+        assert not activity.wait_quiet(timeout=0.05)
