@@ -3,8 +3,8 @@
 Given the ids of changed companies or contacts (from webhooks or the
 sweep), it fetches them in batches, tags them (store, score, audit) in one
 short transaction, and writes back only what the CRM does not hold yet.
-Routing decisions for accounts scored for the first time are stored with
-them. Everything here is safe to run twice on the same ids.
+`Outcome.tagged` says which records were scored for the first time: what a
+routing post hangs off. Everything here is safe to run twice on the same ids.
 """
 
 from __future__ import annotations

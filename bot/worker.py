@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 KINDS = {"company": RecordKind.ACCOUNT, "contact": RecordKind.CONTACT}
 CHUNK = 100  # one batch read and at most one batch update per chunk
 YIELD_TO_DELIVERIES = 1.0  # at most this long a chunk waits for webhook deliveries to finish
+KEEP_DONE = timedelta(days=7)  # finished events are kept this long, for `status` and debugging
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class Worker:
         self.max_attempts = max_attempts
         self.clock = clock
         self.activity = activity
+        self._pruned_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,8 +101,18 @@ class Worker:
                 log.exception("inbox worker: claiming or settling failed; retrying shortly")
                 handled = 0
             if handled == 0:
+                self._prune()
                 self._wake.wait(self.idle)
                 self._wake.clear()
+
+    def _prune(self) -> None:
+        """Forget finished events older than a week, once an hour, when idle."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        with open_session(self.database) as session:
+            inbox.prune_done(session=session, before=now - KEEP_DONE)
 
     def run_once(self) -> int:
         """Claim one batch, process it, settle it; how many events it held."""
