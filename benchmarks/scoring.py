@@ -38,22 +38,8 @@ from bot.sample_data import SAMPLE_AS_OF, iter_companies, write_csv  # noqa: E40
 from integrations.records import coerce  # noqa: E402
 from scoring.engine import Engine  # noqa: E402
 
-
-def cpu_steal() -> tuple[int, int]:
-    """(steal, total) jiffies of the machine so far, from /proc/stat; (0, 0) elsewhere."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0, 0
-    numbers = [int(f) for f in fields]
-    return (numbers[7] if len(numbers) > 7 else 0), sum(numbers)
-
-
-def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """Share of CPU time the hypervisor gave to others while we measured."""
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total else 0.0
-
+sys.path.insert(1, str(ROOT / "benchmarks"))
+from harness import cpu_steal, steal_share  # noqa: E402
 
 RATE_TARGET = 25_000
 CSV_SECONDS_TARGET = 10.0

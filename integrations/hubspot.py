@@ -16,7 +16,7 @@ and comparing with HubSpot is what makes those cost a read, never a loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -426,35 +426,40 @@ class HubSpotCrm(LiveCrm):
 
     def _ensure_group(self, obj: HubObject, report: SetupReport) -> None:
         api = self.client.crm.properties.groups_api
-        where = f"{obj.name} group {GROUP}"
-        try:
-            self.call(lambda: api.get_by_name(obj.name, GROUP, _request_timeout=self.timeout))
-            report.existing.append(where)
-            return
-        except Exception as exc:
-            if not is_api_error(exc) or getattr(exc, "status", None) != 404:
-                raise
         group = PropertyGroupCreate(name=GROUP, label="ICP fit", display_order=-1)
-        self.call(
-            lambda: api.create(obj.name, property_group_create=group, _request_timeout=self.timeout)
-        )
-        report.created.append(where)
+        self._ensure(
+            f"{obj.name} group {GROUP}", report,
+            find=lambda: api.get_by_name(obj.name, GROUP, _request_timeout=self.timeout),
+            create=lambda: api.create(
+                obj.name, property_group_create=group, _request_timeout=self.timeout
+            ),
+        )  # fmt: skip
 
     def _ensure_property(self, obj: HubObject, name: str, prop: str, report: SetupReport) -> None:
         api = self.client.crm.properties.core_api
-        where = f"{obj.name}.{prop}"
+        definition = _property_definition(name, prop)
+        self._ensure(
+            f"{obj.name}.{prop}", report,
+            find=lambda: api.get_by_name(obj.name, prop, _request_timeout=self.timeout),
+            create=lambda: api.create(
+                obj.name, property_create=definition, _request_timeout=self.timeout
+            ),
+        )  # fmt: skip
+
+    def _ensure(
+        self, where: str, report: SetupReport, *, find: Callable[[], object],
+        create: Callable[[], object],
+    ) -> None:  # fmt: skip
+        """Create it unless HubSpot already has it (found, or a 404 says it has not)."""
         try:
-            self.call(lambda: api.get_by_name(obj.name, prop, _request_timeout=self.timeout))
-            report.existing.append(where)
-            return
+            self.call(find)
         except Exception as exc:
             if not is_api_error(exc) or getattr(exc, "status", None) != 404:
                 raise
-        create = _property_definition(name, prop)
-        self.call(
-            lambda: api.create(obj.name, property_create=create, _request_timeout=self.timeout)
-        )
-        report.created.append(where)
+            self.call(create)
+            report.created.append(where)
+            return
+        report.existing.append(where)
 
     # -- records ---------------------------------------------------------------------------
 

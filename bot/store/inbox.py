@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from bot.store.repo import dialect_insert
 from bot.store.tables import Checkpoint, InboxEvent, InboxStatus
 
 MAX_ERROR = 2000
@@ -42,16 +42,6 @@ class NewEvent:
     object_id: str
     event_type: str
     payload: dict[str, Any]
-
-
-def _insert(session: Session, model: type[InboxEvent] | type[Checkpoint]) -> Any:
-    """INSERT with ON CONFLICT; both databases we run on spell it the same way."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model)
-    if dialect == "sqlite":
-        return sqlite.insert(model)
-    raise NotImplementedError(f"unsupported database: {dialect}")
 
 
 def _row(event: NewEvent, now: datetime) -> dict[str, Any]:
@@ -85,7 +75,7 @@ def store_events(*, session: Session, events: Sequence[NewEvent], now: datetime)
     # caches it compiled and sends the rows as one multi-row INSERT ("insertmanyvalues");
     # compiling 100 literal rows took longer than storing them.
     statement = (
-        _insert(session, InboxEvent)
+        dialect_insert(session, InboxEvent)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(col(InboxEvent.id))
     )
@@ -268,7 +258,7 @@ def get_checkpoint(*, session: Session, name: str) -> str | None:
 
 def set_checkpoint(*, session: Session, name: str, value: str, now: datetime) -> None:
     """Record progress in one upsert, so two replicas saving at once cannot collide."""
-    insert = _insert(session, Checkpoint).values(name=name, value=value, updated_at=now)
+    insert = dialect_insert(session, Checkpoint).values(name=name, value=value, updated_at=now)
     session.execute(
         insert.on_conflict_do_update(
             index_elements=["name"],

@@ -232,7 +232,7 @@ def record_icp_version(
     other content: scores stored under it would no longer be explainable.
     """
     digest = hashlib.sha256(content.encode()).hexdigest()
-    insert = _insert(session, IcpVersion).values(
+    insert = dialect_insert(session, IcpVersion).values(
         version=version,
         sha256=digest,
         content=content,
@@ -538,7 +538,7 @@ def _append(session: Session, row: Score) -> Score:
     return row
 
 
-def _insert(session: Session, model: type[SQLModel]) -> Any:
+def dialect_insert(session: Session, model: type[SQLModel]) -> Any:
     """INSERT with ON CONFLICT support; both databases we run on spell it the same way."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -557,7 +557,7 @@ def _upsert(
     keep: tuple[str, ...] = (),
 ) -> _Model:
     """Insert `values`, or update the row with the same `keys` except the `keep` columns."""
-    insert = _insert(session, model).values(values)
+    insert = dialect_insert(session, model).values(values)
     changes = {name: insert.excluded[name] for name in values if name not in keys + keep}
     statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes)
     result = session.exec(statement.returning(model), execution_options={"populate_existing": True})
@@ -576,7 +576,7 @@ def _upsert_many(
     """`_upsert` for many rows at once; each key must appear once (PostgreSQL insists)."""
     if not rows:
         return
-    insert = _insert(session, model)
+    insert = dialect_insert(session, model)
     changes = {name: insert.excluded[name] for name in rows[0] if name not in keys + keep}
     session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=changes), rows)
 

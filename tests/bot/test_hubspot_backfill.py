@@ -14,7 +14,6 @@ from sqlmodel import select
 from bot.backfill import NoProgress, backfill, checkpoint_name
 from bot.config import load_config
 from bot.store import inbox
-from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact
 from bot.tagging import Tagger
@@ -38,14 +37,6 @@ def fake() -> Iterator[FakeHubSpot]:
             person = {"email": f"person{n}@company1-{n}.com", "jobtitle": "Head of Sales"}
             server.add_contact(person)
         yield server
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'icpbot.db'}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def crm(fake: FakeHubSpot) -> HubSpotCrm:

@@ -18,7 +18,6 @@ from sqlmodel import select
 from bot.config import load_config
 from bot.pipeline import Pipeline
 from bot.store import inbox
-from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
 from bot.store.tables import Contact, Score
@@ -54,14 +53,6 @@ def fake() -> Iterator[FakeHubSpot]:
         hubspot(server).setup()  # the portal after `icpbot crm setup hubspot`
         server.fail_next(0)
         yield server
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'icpbot.db'}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def hubspot(fake: FakeHubSpot, policy: RetryPolicy | None = None) -> HubSpotCrm:
