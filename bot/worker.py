@@ -116,6 +116,7 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim one batch, process it, settle it; how many events it held."""
+        self._yield()
         with open_session(self.database) as session:
             events = inbox.claim(
                 session=session, worker=self.name, limit=self.batch,
@@ -148,8 +149,7 @@ class Worker:
         objects: dict[str, list[InboxEvent]],
         settled: Settled,
     ) -> None:
-        if self.activity is not None:
-            self.activity.wait_quiet(timeout=YIELD_TO_DELIVERIES)
+        self._yield()
         try:
             outcome = self.pipeline.process(kind, ids, now=self.clock())
         except Exception as exc:
@@ -165,7 +165,13 @@ class Worker:
             else:
                 settled.done.extend(objects[object_id])
 
+    def _yield(self) -> None:
+        """Let deliveries being stored go first (bounded): they have a client waiting."""
+        if self.activity is not None:
+            self.activity.wait_quiet(timeout=YIELD_TO_DELIVERIES)
+
     def _settle(self, settled: Settled) -> None:
+        self._yield()
         now = self.clock()
         with open_session(self.database) as session:
             inbox.complete(session=session, ids=[e.id for e in settled.done if e.id], now=now)

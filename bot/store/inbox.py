@@ -71,6 +71,8 @@ def store_events(*, session: Session, events: Sequence[NewEvent], now: datetime)
         rows.setdefault(event.dedupe_key, _row(event, now))
     if not rows:
         return 0
+    if session.get_bind().dialect.name == "sqlite":
+        return _store_sqlite(session, list(rows.values()))
     # One statement with its rows as parameters, not as a VALUES literal: SQLAlchemy
     # caches it compiled and sends the rows as one multi-row INSERT ("insertmanyvalues");
     # compiling 100 literal rows took longer than storing them.
@@ -80,6 +82,30 @@ def store_events(*, session: Session, events: Sequence[NewEvent], now: datetime)
         .returning(col(InboxEvent.id))
     )
     return len(session.execute(statement, list(rows.values())).all())
+
+
+def _store_sqlite(session: Session, rows: list[dict[str, Any]]) -> int:
+    """The same insert through the driver's `executemany`: a fifth of the time per row.
+
+    A delivery is stored while HubSpot waits, and on SQLite every other
+    writer waits too. Values go through the columns' own bind processors,
+    so they are stored exactly as the ORM stores them.
+    """
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    values = [
+        tuple(f(row[n]) if f else row[n] for n, f in zip(names, convert, strict=True))
+        for row in rows
+    ]
+    marks = ", ".join("?" for _ in names)
+    sql = (
+        f"INSERT INTO inbox_event ({', '.join(names)}) VALUES ({marks}) "
+        "ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+    result = session.connection().exec_driver_sql(sql, values)
+    return int(result.rowcount)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

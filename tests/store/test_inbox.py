@@ -68,6 +68,14 @@ def test_a_stored_event_is_pending_and_due_at_once(db_session: Session) -> None:
     assert (row.claimed_by, row.claimed_until, row.processed_at, row.last_error) == (None,) * 4
 
 
+def test_an_event_is_claimable_at_the_very_instant_it_was_stored(db_session: Session) -> None:
+    """Stored instants compare exactly with the ORM's own (a sweep claims at once)."""
+    instant = datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=UTC)
+    store(db_session, 1, now=instant)
+    assert [e.object_id for e in claim(db_session, now=instant)] == ["1001"]
+    assert reload(db_session, store(db_session, 1)[0]).received_at == instant
+
+
 def test_storing_a_delivery_again_stores_nothing(db_session: Session) -> None:
     events = [event(1), event(2), event(3)]
     assert inbox.store_events(session=db_session, events=events, now=NOW) == 3
