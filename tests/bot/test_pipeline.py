@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from sqlmodel import Session
 from bot.backfill import backfill
 from bot.config import load_config
 from bot.store import repo
-from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.tagging import Tagger
 from integrations.csv import CsvCrm
@@ -111,19 +109,10 @@ def test_time_based_criteria_age_without_a_crm_change(db_session: Session, tagge
     assert later.score.score < before.score.score and later.update is not None
 
 
-@pytest.fixture
-def fresh_db(tmp_path: Path) -> Iterator[Database]:
-    """An empty, migrated SQLite store of the test's own (a backfill commits)."""
-    database = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(database)
-    yield database
-    database.dispose()
-
-
 def test_backfill_of_the_sample_then_again_changes_nothing(
-    fresh_db: Database, tmp_path: Path
+    database: Database, tmp_path: Path
 ) -> None:
-    db_engine = fresh_db
+    db_engine = database
     tagger = Tagger(Engine(CONFIG.icp))
     crm = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types, out=tmp_path / "s.csv")
     first = backfill(crm, database=db_engine, tagger=tagger, now=NOW, icp_text=CONFIG.icp_text)
@@ -138,8 +127,8 @@ def test_backfill_of_the_sample_then_again_changes_nothing(
     assert second.unchanged == sum(second.scored.values())
 
 
-def test_a_dry_run_stores_nothing(fresh_db: Database, tmp_path: Path) -> None:
-    db_engine = fresh_db
+def test_a_dry_run_stores_nothing(database: Database, tmp_path: Path) -> None:
+    db_engine = database
     tagger = Tagger(Engine(CONFIG.icp))
     crm = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types, out=tmp_path / "s.csv")
     report = backfill(
