@@ -17,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 
 from sqlalchemy import Engine as Database
 
 from bot.activity import Activity
+from bot.backfill import batches
 from bot.metrics import Metrics
 from bot.pipeline import Outcome, Pipeline
 from bot.store import inbox
@@ -137,8 +137,7 @@ class Worker:
             by_kind[kind].setdefault(event.object_id, []).append(event)
         for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT):
             objects = by_kind.get(kind, {})
-            ids = iter(list(objects))
-            while chunk := list(islice(ids, CHUNK)):
+            for chunk in batches(objects, CHUNK):
                 self._chunk(kind, chunk, objects, settled)
         return settled
 
