@@ -9,16 +9,20 @@ routing post hangs off. Everything here is safe to run twice on the same ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine as Database
+from sqlmodel import Session
 
 from bot.store.db import session as open_session
 from bot.tagging import Tagged, Tagger
 from integrations.base import LiveCrm, WriteReport
 from integrations.records import RecordKind
+
+# Called in the tagging transaction: what it writes (routing posts to send) commits with the scores.
+OnTagged = Callable[[Session, list[Tagged], datetime], None]
 
 
 @dataclass(slots=True)
@@ -34,16 +38,26 @@ class Outcome:
 class Pipeline:
     """Fetch, tag and write back, for one CRM."""
 
-    def __init__(self, *, crm: LiveCrm, database: Database, tagger: Tagger) -> None:
+    def __init__(
+        self,
+        *,
+        crm: LiveCrm,
+        database: Database,
+        tagger: Tagger,
+        on_tagged: OnTagged | None = None,
+    ) -> None:
         self.crm = crm
         self.database = database
         self.tagger = tagger
+        self.on_tagged = on_tagged
 
     def process(self, kind: RecordKind, ids: Sequence[str], *, now: datetime) -> Outcome:
         """Tag these records; ids the CRM no longer has (or cannot key) count as done."""
         records = self.crm.fetch(kind, ids)
         with open_session(self.database) as session:
             tagged = self.tagger.tag_many(session=session, records=records, now=now)
+            if self.on_tagged is not None:
+                self.on_tagged(session, tagged, now)
         updates = [t.update for t in tagged if t.update is not None]
         report = self.crm.write_scores(updates) if updates else WriteReport()
         outcome = Outcome(tagged=tagged, written=report.written)

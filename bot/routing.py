@@ -11,7 +11,7 @@ Dana?" always has an answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,13 +85,19 @@ def route(
     now: datetime,
     persona_tier: Tier | None = None,
     cursors: MutableMapping[str, int] | None = None,
+    available: Callable[[str], bool] = lambda rep: True,
 ) -> Decision:
-    """The first matching rule's channel and owner. `cursors` holds round-robin positions."""
+    """The first matching rule's channel and owner.
+
+    `cursors` holds round-robin positions; `available` says whether a rep can
+    take leads now (not deactivated in Slack).
+    """
     verdict = {"tier": tier.value, "profile": profile, "persona_tier": persona_tier}
     values = {**fields, **{k: v for k, v in verdict.items() if v is not None}}
     for rule in routing.rules:
         if all(_passes(test, values.get(test.key), now) for test in rule.tests):
-            return _decide(rule, routing, values, cursors if cursors is not None else {})
+            positions = cursors if cursors is not None else {}
+            return _decide(rule, routing, values, positions, available)
     return Decision(
         None, None, _owner(fields), "crm" if _owner(fields) else "none", "no rule matched"
     )
@@ -112,7 +118,11 @@ def _owner(fields: Mapping[str, object]) -> str | None:
 
 
 def _decide(
-    rule: Rule, routing: Routing, values: Mapping[str, object], cursors: MutableMapping[str, int]
+    rule: Rule,
+    routing: Routing,
+    values: Mapping[str, object],
+    cursors: MutableMapping[str, int],
+    available: Callable[[str], bool],
 ) -> Decision:
     because = " and ".join(t.describe(values.get(t.key)) for t in rule.tests) or "every lead"
     reason = f"rule {rule.id}: {because}"
@@ -122,14 +132,19 @@ def _decide(
     team = routing.teams.get(rule.round_robin or "")
     if team is None:
         return Decision(rule.id, rule.channel, None, "none", reason)
-    rep = next_rep(team, cursors)
+    rep = next_rep(team, cursors, available)
     if rep is None:
-        return Decision(rule.id, rule.channel, None, "none", f"{reason}; every rep is away")
+        message = f"{reason}; every rep of {team.id} is away or deactivated"
+        return Decision(rule.id, rule.channel, None, "none", message)
     source = f"round_robin:{team.id}"
     return Decision(rule.id, rule.channel, rep, source, f"{reason}; round robin over {team.id}")
 
 
-def next_rep(team: Team, cursors: MutableMapping[str, int]) -> str | None:
+def next_rep(
+    team: Team,
+    cursors: MutableMapping[str, int],
+    available: Callable[[str], bool] = lambda rep: True,
+) -> str | None:
     """The next available rep after the last one served; the cursor survives config edits."""
     if not team.available:
         return None
@@ -137,7 +152,7 @@ def next_rep(team: Team, cursors: MutableMapping[str, int]) -> str | None:
     size = len(team.members)
     for step in range(1, size + 1):
         index = (start + step) % size
-        if team.members[index] not in team.away:
+        if team.members[index] not in team.away and available(team.members[index]):
             cursors[team.id] = index
             return team.members[index]
     return None

@@ -14,10 +14,16 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from rich.console import Console
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine as Database
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from bot.activity import Activity
 from bot.config import Config
@@ -25,7 +31,13 @@ from bot.crms import MissingSettings, hubspot_configured, hubspot_crm
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.server import WebhookSettings, create_app, serve
-from bot.settings import Settings, missing
+from bot.settings import Settings, given, missing
+from bot.slack.answers import Answers
+from bot.slack.app import SlackContext, build_app, slack_routes
+from bot.slack.client import make_client
+from bot.slack.people import Directory
+from bot.slack.poster import Poster, queue_posts
+from bot.slack.router import Router
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.sweep import Sweeper
@@ -39,6 +51,13 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+class Background(Protocol):
+    """A part that runs beside the web app."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 @dataclass(slots=True)
 class Service:
     """Everything `serve` runs; `start` and `stop` the background parts around the web app."""
@@ -49,7 +68,9 @@ class Service:
     crm: HubSpotCrm | None = None
     worker: Worker | None = None
     sweeper: Sweeper | None = None
-    background: list[Worker | Sweeper] = field(default_factory=list)
+    poster: Poster | None = None
+    client: WebClient | None = None
+    background: list[Background] = field(default_factory=list)
 
     def start(self) -> None:
         for part in self.background:
@@ -75,22 +96,52 @@ def build_service(
     tagger = Tagger(Engine(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
+    service = Service(None, database, metrics)  # type: ignore[arg-type]  # the app comes last
+    activity = Activity()
+    webhook = _hubspot(service, settings, config, tagger, policy, clock, activity, sweep)
+    slack = _slack(service, settings, config, tagger, clock)
+    if service.worker is not None and service.poster is not None:
+        service.worker.pipeline.on_tagged = queue_posts
+    service.app = create_app(
+        database=database, metrics=metrics, hubspot=webhook,
+        on_events=service.worker.wake if service.worker else lambda: None,
+        clock=clock, activity=activity, extra_routes=slack,
+    )  # fmt: skip
+    return service
+
+
+def _hubspot(
+    service: Service,
+    settings: Settings,
+    config: Config,
+    tagger: Tagger,
+    policy: RetryPolicy | None,
+    clock: Clock,
+    activity: Activity,
+    sweep: bool,
+) -> WebhookSettings | None:
+    """HubSpot's adapter, worker and sweep when its token is set; the webhook's settings."""
     if not hubspot_configured(settings):
         log.warning("HUBSPOT_ACCESS_TOKEN is not set: serving without HubSpot")
-        return Service(
-            create_app(database=database, metrics=metrics, hubspot=None), database, metrics
-        )
+        return None
     absent = missing(settings, "hubspot_client_secret")
     if absent or settings.hubspot_client_secret is None:
         raise MissingSettings("HubSpot webhooks", absent)
-    crm = hubspot_crm(settings, config, metrics=metrics, policy=policy)
-    pipeline = Pipeline(crm=crm, database=database, tagger=tagger)
-    activity = Activity()
+    crm = hubspot_crm(settings, config, metrics=service.metrics, policy=policy)
+    pipeline = Pipeline(crm=crm, database=service.database, tagger=tagger)
     worker = Worker(
-        database=database, pipeline=pipeline, metrics=metrics, clock=clock,
+        database=service.database, pipeline=pipeline, metrics=service.metrics, clock=clock,
         name=f"{socket.gethostname()}:{os.getpid()}", activity=activity,
     )  # fmt: skip
-    webhook = WebhookSettings(
+    service.crm, service.worker = crm, worker
+    service.background.append(worker)
+    if sweep:
+        service.sweeper = Sweeper(
+            crm=crm, database=service.database, interval=settings.hubspot_sweep_seconds,
+            on_events=worker.wake, clock=clock,
+        )  # fmt: skip
+        service.background.append(service.sweeper)
+    return WebhookSettings(
         client_secret=settings.hubspot_client_secret.get_secret_value(),
         watched={
             "company": frozenset(config.fields.properties("hubspot", "company")),
@@ -98,19 +149,63 @@ def build_service(
         },
         public_url=settings.public_url,
     )
-    app = create_app(
-        database=database, metrics=metrics, hubspot=webhook, on_events=worker.wake, clock=clock,
-        activity=activity,
+
+
+def _slack(
+    service: Service, settings: Settings, config: Config, tagger: Tagger, clock: Clock
+) -> list[BaseRoute]:
+    """The Bolt app and the poster when a bot token is set; the web routes it needs."""
+    if not given(settings, "slack_bot_token") or settings.slack_bot_token is None:
+        log.warning("SLACK_BOT_TOKEN is not set: serving without Slack")
+        return []
+    socket_mode = given(settings, "slack_app_token")
+    if not socket_mode and not given(settings, "slack_signing_secret"):
+        raise MissingSettings("Slack over HTTP", ["SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)"])
+    client = make_client(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    directory = Directory(client)
+    router = Router(
+        database=service.database, routing=config.routing, directory=directory, crm=service.crm
+    )
+    pipeline = service.worker.pipeline if service.worker else None
+    answers = Answers(
+        database=service.database, icp=config.icp, tagger=tagger, crm=service.crm,
+        pipeline=pipeline, clock=clock,
     )  # fmt: skip
-    service = Service(app, database, metrics, crm, worker)
-    service.background.append(worker)
-    if sweep:
-        service.sweeper = Sweeper(
-            crm=crm, database=database, interval=settings.hubspot_sweep_seconds,
-            on_events=worker.wake, clock=clock,
-        )  # fmt: skip
-        service.background.append(service.sweeper)
-    return service
+    context = SlackContext(
+        database=service.database, client=client, answers=answers, router=router,
+        directory=directory, icp=config.icp, admins=frozenset(settings.admins),
+        crm=service.crm, clock=clock,
+    )  # fmt: skip
+    service.client = client
+    service.poster = Poster(
+        database=service.database, client=client, router=router, clock=clock,
+        name=f"{socket.gethostname()}:{os.getpid()}:slack",
+    )  # fmt: skip
+    service.background.append(service.poster)
+    if socket_mode and settings.slack_app_token is not None:
+        app = build_app(context, signing_secret=None)
+        service.background.append(
+            SocketMode(app, settings.slack_app_token.get_secret_value(), client)
+        )
+        return []
+    assert settings.slack_signing_secret is not None
+    secret = settings.slack_signing_secret.get_secret_value()
+    return slack_routes(build_app(context, signing_secret=secret), signing_secret=secret)
+
+
+class SocketMode:
+    """Slack's Socket Mode connection as a background part: no public URL needed."""
+
+    def __init__(self, app: App, app_token: str, client: WebClient) -> None:
+        self.handler = SocketModeHandler(app, app_token, web_client=client)
+
+    def start(self) -> None:
+        self.handler.connect()
+
+    def stop(self) -> None:
+        self.handler.close()
 
 
 def run(*, config: Config, err: Console) -> int:
@@ -124,6 +219,11 @@ def run(*, config: Config, err: Console) -> int:
     except MissingSettings as exc:
         err.print(f"[red]error[/red] {exc}")
         return 1
+    if service.client is not None:
+        problem = _slack_token_problem(service.client)
+        if problem:
+            err.print(f"[red]error[/red] SLACK_BOT_TOKEN: {problem}")
+            return 1
     listener = socket.create_server((settings.host, settings.port))  # port 0: any free port
     host, port = listener.getsockname()[:2]
     service.start()
@@ -134,3 +234,14 @@ def run(*, config: Config, err: Console) -> int:
         service.stop()
         listener.close()
     return 0
+
+
+def _slack_token_problem(client: WebClient) -> str | None:
+    """Why Slack refuses the bot token (`auth.test`), or None when it takes it."""
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        return f"Slack refused it ({exc.response.get('error')})"
+    except OSError as exc:
+        return f"Slack could not be reached at the configured SLACK_API_URL ({exc})"
+    return None

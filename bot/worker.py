@@ -29,6 +29,9 @@ from bot.store.db import session as open_session
 from bot.store.tables import InboxEvent
 from integrations.records import RecordKind
 
+# What this worker claims from the inbox: CRM changes (Slack posts have their own worker).
+CRM_SOURCES = ("hubspot", "hubspot-sweep")
+
 log = logging.getLogger(__name__)
 
 KINDS = {"company": RecordKind.ACCOUNT, "contact": RecordKind.CONTACT}
@@ -62,8 +65,10 @@ class Worker:
         max_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         activity: Activity | None = None,
+        sources: tuple[str, ...] = CRM_SOURCES,
     ) -> None:
         self.database = database
+        self.sources = sources
         self.pipeline = pipeline
         self.metrics = metrics
         self.name = name
@@ -120,7 +125,7 @@ class Worker:
         with open_session(self.database) as session:
             events = inbox.claim(
                 session=session, worker=self.name, limit=self.batch,
-                now=self.clock(), lease=self.lease,
+                now=self.clock(), lease=self.lease, sources=self.sources,
             )  # fmt: skip
         if events:
             self._settle(self._process(events))

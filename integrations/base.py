@@ -171,3 +171,25 @@ class LiveCrm(Crm):
     def count(self, kind: RecordKind) -> int | None:
         """How many records there are, when the CRM can say cheaply (a progress bar's total)."""
         return None
+
+    def find_accounts(
+        self, *, domain: str | None = None, name: str | None = None
+    ) -> list[CrmRecord]:
+        """Accounts whose domain (or name) is exactly this: `/icp` on an account not stored yet.
+
+        The value comes from a Slack user: an adapter passes it only as a
+        bound value of the CRM's query language, never spliced into one.
+        """
+        return []
+
+    def owner_email(self, owner_id: str) -> str | None:
+        """The email of the CRM user with this owner id, to mention them in Slack."""
+        return None
+
+    def owner_for_email(self, email: str) -> str | None:
+        """The owner id of the CRM user with this email (a Slack user claiming a lead)."""
+        return None
+
+    def set_owner(self, kind: RecordKind, crm_id: str, owner_id: str) -> None:
+        """Make `owner_id` the record's owner; raises when the CRM refuses."""
+        raise NotImplementedError(f"{self.name} cannot set record owners")

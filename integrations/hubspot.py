@@ -59,6 +59,7 @@ SEARCH_PAGE = 200  # the search API's page size limit
 SEARCH_CAP = 10_000  # the search API returns at most this many results per query
 TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 GROUP = "icp"
+FIND_LIMIT = 10  # companies sharing one domain or name: a handful at most
 TIERS = ("A", "B", "C", "D", "DQ")
 
 
@@ -298,6 +299,74 @@ class HubSpotCrm(LiveCrm):
             for name, prop in self.score_properties.names(kind).items():
                 self._ensure_property(obj, name, prop, report)
         return report
+
+    def find_accounts(
+        self, *, domain: str | None = None, name: str | None = None
+    ) -> list[CrmRecord]:
+        """Companies whose domain (or name) equals the text, through the search API.
+
+        The text is a filter value in a JSON body, never query syntax; EQ
+        compares whole values, case-insensitively, so nothing in it acts as
+        a wildcard.
+        """
+        prop, value = ("domain", domain) if domain else ("name", name)
+        if not value:
+            return []
+        request = PublicObjectSearchRequest(
+            filter_groups=[
+                FilterGroup(filters=[Filter(property_name=prop, operator="EQ", value=value)])
+            ],
+            properties=self._properties(COMPANIES),
+            limit=FIND_LIMIT,
+        )
+        answer = self._search(COMPANIES, request)
+        return self._records(COMPANIES, list(answer.get("results") or []))
+
+    def owner_email(self, owner_id: str) -> str | None:
+        """The owner's email (owners API), None when HubSpot has no such owner."""
+        api = self.client.crm.owners.owners_api
+        try:
+            owner = self._json(
+                lambda: api.get_by_id(
+                    owner_id=int(owner_id),
+                    id_property="id",
+                    archived=False,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )  # fmt: skip
+            )
+        except Exception as exc:
+            if client_error(exc) is None:
+                raise
+            return None
+        email = owner.get("email")
+        return str(email) if email else None
+
+    def owner_for_email(self, email: str) -> str | None:
+        """The id of the active owner with this email, None when there is none."""
+        api = self.client.crm.owners.owners_api
+        answer = self._json(
+            lambda: api.get_page(
+                email=email,
+                limit=1,
+                archived=False,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+        )
+        results = answer.get("results") or []
+        return str(results[0]["id"]) if results else None
+
+    def set_owner(self, kind: RecordKind, crm_id: str, owner_id: str) -> None:
+        """Set the mapped owner property (hubspot_owner_id by default) of one record."""
+        obj = OBJECTS[kind]
+        prop = self.field_map.property_for("hubspot", obj.field_object, "owner_id")
+        if prop is None:
+            raise ValueError(f"fields.yaml maps no hubspot {obj.field_object} property to owner_id")
+        report = WriteReport()
+        self._update(obj, [(crm_id, {prop: owner_id})], report)
+        if report.failed:
+            raise ValueError(f"HubSpot refused the owner change: {report.failed[crm_id]}")
 
     # -- the calls -------------------------------------------------------------------------
 

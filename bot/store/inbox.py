@@ -108,26 +108,38 @@ def _store_sqlite(session: Session, rows: list[dict[str, Any]]) -> int:
     return int(result.rowcount)
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    """Pending, due, and not leased to a live worker."""
-    return and_(
+def _claimable(now: datetime, sources: Sequence[str] | None = None) -> ColumnElement[bool]:
+    """Pending, due, not leased to a live worker, and (when given) from one of `sources`."""
+    condition = and_(
         col(InboxEvent.status) == InboxStatus.PENDING.value,
         col(InboxEvent.available_at) <= now,
         or_(col(InboxEvent.claimed_until).is_(None), col(InboxEvent.claimed_until) < now),
     )
+    if sources is not None:
+        condition = and_(condition, col(InboxEvent.source).in_(list(sources)))
+    return condition
 
 
 def claim(
-    *, session: Session, worker: str, limit: int, now: datetime, lease: timedelta
+    *,
+    session: Session,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    sources: Sequence[str] | None = None,
 ) -> list[InboxEvent]:
-    """Lease up to `limit` claimable events to `worker`, oldest first.
+    """Lease up to `limit` claimable events to `worker`, oldest first; only `sources` if given.
+
+    CRM events and Slack posts share this table; each kind of worker claims its own.
 
     Commit soon after: on PostgreSQL the claimed rows stay locked until then
     (other replicas skip them), on SQLite the write lock is held until then.
     """
     if limit <= 0:
         return []
-    due = select(InboxEvent.id).where(_claimable(now)).order_by(col(InboxEvent.id)).limit(limit)
+    claimable = _claimable(now, sources)
+    due = select(InboxEvent.id).where(claimable).order_by(col(InboxEvent.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         # Lock first, then update: inside `UPDATE ... WHERE id IN (subquery)` PostgreSQL
         # may run a LIMIT ... SKIP LOCKED subquery more than once and claim past the limit.
@@ -139,7 +151,7 @@ def claim(
         chosen = col(InboxEvent.id).in_(due.scalar_subquery())
     statement = (
         update(InboxEvent)
-        .where(chosen, _claimable(now))
+        .where(chosen, claimable)
         .values(claimed_by=worker, claimed_until=now + lease)
         .returning(col(InboxEvent.id))
     )

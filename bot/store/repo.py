@@ -388,6 +388,7 @@ class LatestScore:
     reasons: tuple[str, ...]
     persona_score: int | None
     input_hash: str
+    coverage: float = 0.0
 
 
 def latest_for(
@@ -401,7 +402,7 @@ def latest_for(
     columns = (
         col(Score.subject_key), col(Score.score), col(Score.tier), col(Score.profile),
         col(Score.icp_version), col(Score.reasons), col(Score.persona_score),
-        col(Score.input_hash),
+        col(Score.input_hash), col(Score.coverage),
     )  # fmt: skip
     ranked = (
         select(*columns, rank)
@@ -410,9 +411,11 @@ def latest_for(
     )
     statement = select(*(ranked.c[c.key] for c in columns)).where(ranked.c.rank == 1)
     found = {}
-    for key, score, tier, profile, version, reasons, persona, digest in session.execute(statement):
+    for key, score, tier, profile, version, reasons, persona, digest, coverage in session.execute(
+        statement
+    ):
         found[key] = LatestScore(
-            key, score, tier, profile, version, tuple(reasons), persona, digest
+            key, score, tier, profile, version, tuple(reasons), persona, digest, coverage
         )
     return found
 

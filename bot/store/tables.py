@@ -244,3 +244,60 @@ class Checkpoint(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _moment()
+
+
+class RoutingDecision(SQLModel, table=True):
+    """Where a newly scored account was routed and why (SPEC §6), and where its post is.
+
+    One row per account: the unique domain is what makes a duplicate event
+    or a second replica unable to post a lead twice. `message_ts` is the post
+    (or the burst summary that listed it) whose thread later re-scores reply in.
+    """
+
+    __tablename__ = "routing_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_domain: str = Field(unique=True)
+    crm: str
+    crm_id: str | None = None
+    rule_id: str | None = None
+    channel: str | None = None  # as routing.yaml names it; None: tag only
+    owner: str | None = None  # a rep's email (round robin) or the CRM owner's id
+    owner_source: str = "none"  # "crm", "round_robin:<team>", "none"
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    tier: str
+    score: int
+    decided_at: datetime = _moment()
+    channel_id: str | None = None
+    message_ts: str | None = None
+    posted_at: datetime | None = _moment(nullable=True)
+    summarized: bool = False
+    claimed_by: str | None = None  # the Slack user who clicked Claim
+    claimed_at: datetime | None = _moment(nullable=True)
+
+
+class RoundRobin(SQLModel, table=True):
+    """A team's place in its round robin, kept across restarts and shared by replicas."""
+
+    __tablename__ = "round_robin"
+
+    team: str = Field(primary_key=True)
+    position: int
+    last_rep: str | None = None
+    updated_at: datetime = _moment()
+
+
+class Feedback(SQLModel, table=True):
+    """A rep's "Not a fit" and why, with the verdict they disagreed with: calibration input."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_domain: str = Field(index=True)
+    kind: str  # "not_a_fit"
+    reason: str  # a code from the modal's list
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    slack_user: str
+    user_email: str | None = None
+    tier: str | None = None
+    score: int | None = None
+    icp_version: int | None = None
+    created_at: datetime = _moment()

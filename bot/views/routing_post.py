@@ -26,11 +26,14 @@ from bot.views.common import (
     one_line,
     open_in_crm_button,
     pack_sections,
+    plain,
     points_text,
+    safe_url,
     score_line,
     section_block,
     seen_text,
     short_score,
+    tier_label,
     value_text,
 )
 from bot.views.models import AccountView
@@ -40,6 +43,7 @@ from scoring.result import AccountScore, CriterionResult, Status
 CLAIM = "icp_claim"
 NOT_A_FIT = "icp_not_a_fit"
 OPEN_CRM = "icp_open_crm"
+LEAD_MENU = "icp_lead_menu"  # a summary post's per-lead overflow menu
 _REASON_LIMIT = 300
 
 __all__ = [
@@ -208,3 +212,67 @@ def _was_value(before: CriterionResult) -> str:
     if before.status is Status.UNKNOWN or before.value is None:
         return "no data"
     return value_text(before.value, limit=40)
+
+
+CLAIMED_BLOCK = "icp_claimed"
+
+
+def claimed_blocks(blocks: list[Block], *, user: str) -> list[Block]:
+    """The post after a Claim: the Claim button gone, who claimed it said in its place."""
+    kept = []
+    for block in blocks:
+        if block.get("type") == "actions":
+            elements = [e for e in block.get("elements", []) if e.get("action_id") != CLAIM]
+            if elements:
+                kept.append({**block, "elements": elements})
+        elif block.get("block_id") != CLAIMED_BLOCK:
+            kept.append(block)
+    note = context_block(f":raising_hand: Claimed by <@{user}>")
+    return [*kept, {**note, "block_id": CLAIMED_BLOCK}][:MAX_BLOCKS]
+
+
+def summary_post_blocks(
+    entries: Sequence[tuple[AccountView, AccountScore, Decision]], *, total: int
+) -> list[Block]:
+    """A burst of new leads for one channel in one post, each line with its menu.
+
+    Slack allows about one message a second per channel; a hundred leads
+    arriving together would take minutes and bury the channel. One post
+    lists them (each with Claim / Not a fit / Open in CRM in its menu); the
+    re-scores of any of them reply in its thread.
+    """
+    blocks: list[Block] = [section_block(f":inbox_tray: *{total} new leads* routed here just now")]
+    room = MAX_BLOCKS - 2
+    for account, score, decision in entries[:room]:
+        name = link(account.url, escape(one_line(limit_text(account.title, 80))))
+        line = (
+            f"{tier_label(score.tier)} *{name}* "
+            f"`{escape(one_line(limit_text(account.domain, 80)))}` · {score.score}/100 · "
+            f"coverage {format_coverage(score.coverage)} · {_owner(account, decision)}"
+        )
+        blocks.append(section_block(line, accessory=_menu(account)))
+    left = total - min(len(entries), room)
+    footer = "`/icp DOMAIN` explains any of them."
+    if left > 0:
+        footer = f"…and {left} more: `/icp recent {min(left, 25)}` lists them. " + footer
+    blocks.append(context_block(footer))
+    return blocks
+
+
+def summary_post_text(total: int, channel_tiers: Sequence[str]) -> str:
+    counts = ", ".join(f"{channel_tiers.count(t)} {t}" for t in dict.fromkeys(channel_tiers))
+    return f"{total} new leads ({counts})"
+
+
+def _menu(account: AccountView) -> Block:
+    """Claim, Not a fit and Open in CRM in one overflow menu (a section has one accessory)."""
+    options = [
+        {"text": plain("Claim", limit=75), "value": f"{CLAIM}:{account.domain}"[:150]},
+        {"text": plain("Not a fit", limit=75), "value": f"{NOT_A_FIT}:{account.domain}"[:150]},
+    ]
+    url = safe_url(account.url)
+    if url is not None:
+        options.append(
+            {"text": plain("Open in CRM", limit=75), "value": f"{OPEN_CRM}:", "url": url}
+        )
+    return {"type": "overflow", "action_id": LEAD_MENU, "options": options}

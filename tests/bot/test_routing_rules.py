@@ -115,7 +115,18 @@ def test_round_robin_rotates_skips_away_and_keeps_its_place() -> None:
 def test_every_rep_away_leaves_it_unassigned_and_says_so() -> None:
     text = RULES.replace("away: [lee@x.io]", "away: [dana@x.io, lee@x.io, sam@x.io]")
     decision = route(routing(text), tier=Tier.A, profile=None, fields={"country": "US"}, now=NOW)
-    assert decision.owner is None and "every rep is away" in decision.reason
+    assert decision.owner is None and "every rep of na is away or deactivated" in decision.reason
+
+
+def test_round_robin_skips_reps_deactivated_in_slack() -> None:
+    cursors: dict[str, int] = {}
+    active = {"dana@x.io": False, "sam@x.io": True}
+    picks = [
+        route(routing(RULES), tier=Tier.A, profile=None, fields={"country": "US"}, now=NOW,
+              cursors=cursors, available=lambda rep: active.get(rep, True)).owner
+        for _ in range(3)
+    ]  # fmt: skip
+    assert picks == ["sam@x.io", "sam@x.io", "sam@x.io"]
 
 
 def test_the_shipped_rules_route_an_a_tier_us_account() -> None:

@@ -278,6 +278,15 @@ def _catalogue(object_type: str) -> dict[str, dict[str, Any]]:
     return {row[0]: _definition(row, group) for row in rows}
 
 
+def _owner(id: str, email: str, first: str = "", last: str = "") -> dict[str, Any]:
+    """An owner as the owners API shows one."""
+    return {
+        "id": id, "email": email, "firstName": first, "lastName": last, "userId": int(id) % 10**7,
+        "type": "PERSON", "archived": False, "teams": [],
+        "createdAt": _DEFINED_AT, "updatedAt": _DEFINED_AT,
+    }  # fmt: skip
+
+
 def _group(name: str, label: str, order: int = -1) -> dict[str, Any]:
     return {"name": name, "label": label, "displayOrder": order, "archived": False}
 
@@ -709,6 +718,9 @@ class FakeHubSpot:
         self._rate_limited = 0
         self._injected = 0
         self._faults: list[Fault] = []
+        self._owners: dict[str, dict[str, Any]] = {
+            owner: _owner(owner, f"owner{n}@example.com") for n, owner in enumerate(_OWNERS, 1)
+        }
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -763,6 +775,15 @@ class FakeHubSpot:
             if company_id is not None:
                 self._associate(contact, company_id)
             return contact
+
+    def add_owner(self, id: str, email: str, *, first: str = "", last: str = "") -> None:
+        """A HubSpot user who can own records: listed by the owners API, valid as an owner id."""
+        with self._lock:
+            self._owners[id] = _owner(id, email, first, last)
+            for object_type in OBJECT_TYPES:
+                prop = self._properties[object_type].get("hubspot_owner_id")
+                if prop is not None and all(o["value"] != id for o in prop["options"]):
+                    prop["options"].append(_options([(id, f"{first} {last}".strip() or email)])[0])
 
     def seed_companies(self, n: int, *, seed: int = 1) -> list[str]:
         """`n` plausible companies, the same for the same seed; domains `company{seed}-{i}.com`.
@@ -1109,6 +1130,24 @@ class FakeHubSpot:
             (result,) = self._views(object_type, [stored], *_wanted(call.query))
             self._attach_associations(object_type, result, associations)
         return 200, result
+
+    def _owners_page(self, call: Call) -> Answer:
+        """GET /crm/v3/owners/: every owner, or the one with `email`."""
+        email = (_listed(call.query, "email") or [None])[0]
+        with self._lock:
+            owners = [o for o in self._owners.values() if email in (None, o["email"])]
+        limit = int((_listed(call.query, "limit") or ["100"])[0])
+        if not 1 <= limit <= 500:
+            raise Refused(400, f"limit {limit} must be between 1 and 500.")
+        return 200, {"results": owners[:limit]}
+
+    def _owner_by_id(self, call: Call) -> Answer:
+        """GET /crm/v3/owners/{ownerId} (idProperty=id)."""
+        with self._lock:
+            owner = self._owners.get(call.params["id"])
+        if owner is None:
+            raise Refused(404, f"Owner {call.params['id']} not found.", "OBJECT_NOT_FOUND")
+        return 200, owner
 
     def _views(
         self, object_type: str, stored: list[Stored], wanted: list[str] | None, history: list[str]
@@ -1652,6 +1691,8 @@ def _new_options(kind: str, options: object) -> list[dict[str, Any]]:
 
 _T = r"(?P<type>[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Callable[[FakeHubSpot, Call], Answer]]] = [
+    ("GET", re.compile(r"/crm/v3/owners/?"), FakeHubSpot._owners_page),
+    ("GET", re.compile(r"/crm/v3/owners/(?P<id>\d+)"), FakeHubSpot._owner_by_id),
     ("GET", re.compile(rf"/crm/v3/objects/{_T}"), FakeHubSpot._list),
     ("GET", re.compile(rf"/crm/v3/objects/{_T}/(?P<id>\d+)"), FakeHubSpot._get_one),
     ("POST", re.compile(rf"/crm/v3/objects/{_T}/batch/read"), FakeHubSpot._batch_read),

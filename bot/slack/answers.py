@@ -1,0 +1,300 @@
+"""What `/icp` answers, from the store first and from the CRM when it must (SPEC §5).
+
+`quick` answers from the database alone, fast enough to go back in Slack's
+acknowledgement; it returns None when the account is not stored and the
+CRM has to be asked, which `slow` then does (its answer goes through the
+command's `response_url`). Nothing here knows how an answer is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine as Database
+from sqlmodel import Session, col, select
+
+from bot.pipeline import Pipeline
+from bot.slack.command import Help, Lookup, Profile, Recent, Request, Rescore, Top, Usage
+from bot.store import repo, routes
+from bot.store.db import session as open_session
+from bot.store.tables import Account, Contact, Score, Subject
+from bot.tagging import Tagger
+from bot.views.answers import (
+    Answer,
+    Listed,
+    account_list,
+    matches,
+    notice,
+    profile_answer,
+    usage,
+)
+from bot.views.common import CRM_NAMES, escape, one_line
+from bot.views.explanation import explanation_blocks, explanation_text
+from bot.views.models import AccountView, PersonView
+from integrations.base import LiveCrm
+from integrations.domains import is_free_mail
+from integrations.records import CrmRecord, RecordKind
+from scoring.model import Icp
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_MATCHES = 10
+
+
+class Answers:
+    """The store, the ICP and (when listening to one) the CRM, answering `/icp`."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        icp: Icp,
+        tagger: Tagger,
+        crm: LiveCrm | None = None,
+        pipeline: Pipeline | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.icp = icp
+        self.tagger = tagger
+        self.crm = crm
+        self.pipeline = pipeline
+        self.clock = clock
+
+    @property
+    def crm_name(self) -> str:
+        return CRM_NAMES.get(self.crm.name, self.crm.name) if self.crm else "the CRM"
+
+    def quick(self, request: Request) -> Answer | None:
+        """The answer from the store, or None when the CRM must be asked first."""
+        if isinstance(request, Usage):
+            return usage(request.problem)
+        if isinstance(request, Help):
+            return usage()
+        if isinstance(request, Profile):
+            return profile_answer(self.icp)
+        if isinstance(request, Top):
+            return self._top(request)
+        if isinstance(request, Recent):
+            return self._recent(request)
+        if isinstance(request, Rescore):
+            return None
+        return self._lookup_stored(request)
+
+    def slow(self, request: Request) -> Answer:
+        """The answer after asking the CRM: a lookup of an unknown account, or a re-score."""
+        if isinstance(request, Rescore):
+            return self.rescore(request.domain)
+        if isinstance(request, Lookup):
+            return self._lookup_crm(request)
+        return self.quick(request) or usage()
+
+    def looking_up(self, request: Request) -> str:
+        """What the acknowledgement says while the CRM is asked."""
+        if isinstance(request, Rescore):
+            return f":hourglass_flowing_sand: Re-scoring `{escape(request.domain)}`…"
+        text = request.text if isinstance(request, Lookup) else ""
+        where = self.crm_name
+        return f":mag: `{escape(one_line(text))}` is not stored yet; looking it up in {where}…"
+
+    def explain(self, domain: str, *, contact: str | None = None) -> Answer | None:
+        """The explanation of a stored account, None when it is not stored."""
+        with open_session(self.database) as session:
+            account = repo.get_account(session=session, domain=domain)
+            if account is None:
+                return None
+            return self._explanation(session, account, contact=contact)
+
+    def rescore(self, domain: str) -> Answer:
+        """Score again, from fresh CRM data when the account is the CRM's."""
+        with open_session(self.database) as session:
+            account = repo.get_account(session=session, domain=domain)
+        if account is None:
+            return notice(f"`{escape(domain)}` is not stored; `/icp {escape(domain)}` fetches it.")
+        live = self.crm is not None and account.crm == self.crm.name and account.crm_id
+        if live and self.pipeline is not None and account.crm_id:
+            self.pipeline.process(RecordKind.ACCOUNT, [account.crm_id], now=self.clock())
+        else:
+            record = CrmRecord(
+                RecordKind.ACCOUNT, account.crm, account.crm_id or account.domain,
+                dict(account.fields), url=account.url,
+            )  # fmt: skip
+            with open_session(self.database) as session:
+                self.tagger.tag(session=session, record=record, now=self.clock())
+        return self.explain(domain) or notice(f"`{escape(domain)}` is no longer in the CRM.")
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _lookup_stored(self, request: Lookup) -> Answer | None:
+        if request.domain and is_free_mail(request.domain):
+            return notice(
+                f"`{escape(request.domain)}` is a free-mail domain, not a company. "
+                "Try the company's own domain."
+            )
+        with open_session(self.database) as session:
+            if request.crm_id is not None:
+                return self._by_record(session, request)
+            if request.domain:
+                account = repo.get_account(session=session, domain=request.domain)
+                return self._explanation(session, account) if account else self._absent(request)
+            return self._by_name(session, request)
+
+    def _absent(self, request: Lookup) -> Answer | None:
+        """Not stored: ask the CRM when there is one, else say so now."""
+        if self.crm is not None:
+            return None
+        return notice(
+            f"No stored account matches `{escape(one_line(request.text))}`. "
+            "Accounts arrive from the CRM (`icpbot backfill`)."
+        )
+
+    def _by_record(self, session: Session, request: Lookup) -> Answer | None:
+        table = Account if request.kind is RecordKind.ACCOUNT else Contact
+        query = select(table).where(
+            col(table.crm) == request.crm, col(table.crm_id) == request.crm_id
+        )
+        row = session.exec(query).first()
+        if isinstance(row, Contact):
+            account = repo.get_account(session=session, domain=row.account_domain or "")
+            if account is not None:
+                return self._explanation(session, account, contact=row.email)
+            return notice(f"{escape(row.email)}'s company is not stored: no account fit to show.")
+        if isinstance(row, Account):
+            return self._explanation(session, row)
+        if self.crm is not None and self.crm.name == request.crm:
+            return None
+        return notice(f"That {CRM_NAMES.get(request.crm or '', request.crm)} record is not stored.")
+
+    def _by_name(self, session: Session, request: Lookup) -> Answer | None:
+        found = repo.find_accounts(session=session, text=request.name or "", limit=MAX_MATCHES)
+        exact = [a for a in found if a.name.strip().lower() == (request.name or "").lower()]
+        chosen = exact if len(exact) == 1 else found
+        if len(chosen) == 1:
+            return self._explanation(session, chosen[0])
+        if chosen:
+            return matches(request.text, self._listed(session, chosen))
+        return self._absent(request)
+
+    def _lookup_crm(self, request: Lookup) -> Answer:
+        """Fetch from the CRM, tag (stored, scored, written back), then explain."""
+        if self.crm is None or self.pipeline is None:
+            return self.quick(request) or notice("No CRM is connected.")
+        now = self.clock()
+        if request.crm_id is not None and request.kind is not None:
+            outcome = self.pipeline.process(request.kind, [request.crm_id], now=now)
+            tagged = [t for t in outcome.tagged if t.record.crm_id == request.crm_id]
+            if not tagged:
+                return notice(f"{self.crm_name} has no such record (deleted, or no domain).")
+            record = tagged[0].record
+            contact = record.key if record.kind.is_person else None
+            answer = self.explain(record.domain or "", contact=contact)
+            return answer or notice(f"{self.crm_name} knows no company for that person.")
+        records = self.crm.find_accounts(domain=request.domain, name=request.name)
+        if not records:
+            return notice(
+                f"No account `{escape(one_line(request.text))}` in {self.crm_name} or in the "
+                "store. Check the spelling, or try the domain."
+            )
+        outcome = self.pipeline.process(RecordKind.ACCOUNT, [r.crm_id for r in records], now=now)
+        domains = list(dict.fromkeys(t.record.domain for t in outcome.tagged if t.record.domain))
+        if len(domains) == 1:
+            return self.explain(domains[0]) or notice("The account could not be stored.")
+        with open_session(self.database) as session:
+            accounts = list(repo.accounts_by_domain(session=session, domains=domains).values())
+            return matches(request.text, self._listed(session, accounts))
+
+    # -- rendering from the store ------------------------------------------------------------
+
+    def _explanation(
+        self, session: Session, account: Account, *, contact: str | None = None
+    ) -> Answer:
+        row = repo.latest_score(session=session, subject=Subject.ACCOUNT, key=account.domain)
+        score = repo.account_score_of(row, session=session) if row else None
+        if score is None:
+            return notice(f"`{escape(account.domain)}` is stored but was never scored.")
+        previous_row = repo.previous_different_score(
+            session=session, subject=Subject.ACCOUNT, key=account.domain
+        )
+        previous = repo.account_score_of(previous_row, session=session) if previous_row else None
+        person = self._person(session, account.domain, contact)
+        view = AccountView(account.domain, account.name, account.crm, account.url)
+        now = self.clock()
+        blocks = explanation_blocks(
+            account=view, score=score, previous=previous, person=person, now=now
+        )
+        text = explanation_text(account=view, score=score, previous=previous, person=person)
+        return Answer(text, blocks)
+
+    def _person(self, session: Session, domain: str, email: str | None) -> PersonView | None:
+        """The named contact, else the account's contact with the best persona fit."""
+        if email is None:
+            emails = session.exec(
+                select(Contact.email).where(col(Contact.account_domain) == domain).limit(500)
+            ).all()
+            latest = repo.latest_for(session=session, subject=Subject.CONTACT, keys=emails)
+            scored = [s for s in latest.values() if s.persona_score is not None]
+            if not scored:
+                return None
+            email = max(scored, key=lambda s: (s.persona_score or 0, s.key)).key
+        row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
+        persona = repo.persona_of(row, session=session) if row else None
+        if persona is None:
+            return None
+        contact = session.exec(select(Contact).where(col(Contact.email) == email)).first()
+        fields = contact.fields if contact else {}
+        name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
+        title = fields.get("job_title")
+        return PersonView(email, persona, name or None, str(title) if title else None)
+
+    def _top(self, request: Top) -> Answer:
+        with open_session(self.database) as session:
+            rows = repo.top_accounts(session=session, limit=request.count, tier=request.tier)
+            listed = self._scored(session, rows)
+        which = f" in tier {request.tier.value}" if request.tier else ""
+        return account_list(
+            f"Top {request.count} by fit{which}", listed, now=self.clock(),
+            empty=f"No scored accounts{which} yet.",
+        )  # fmt: skip
+
+    def _recent(self, request: Recent) -> Answer:
+        with open_session(self.database) as session:
+            accounts = routes.recent_accounts(session=session, limit=request.count)
+            listed = self._listed(session, accounts, when=True)
+        return account_list(
+            f"The {len(listed)} newest accounts", listed, now=self.clock(),
+            empty="No accounts stored yet.",
+        )  # fmt: skip
+
+    def _scored(self, session: Session, rows: Sequence[Score]) -> list[Listed]:
+        accounts = repo.accounts_by_domain(session=session, domains=[r.subject_key for r in rows])
+        listed = []
+        for row in rows:
+            account = accounts.get(row.subject_key)
+            name, url = (account.name, account.url) if account else (None, None)
+            listed.append(Listed(row.subject_key, name, row.tier, row.score, row.coverage, url))
+        return listed
+
+    def _listed(
+        self, session: Session, accounts: Sequence[Account], *, when: bool = False
+    ) -> list[Listed]:
+        latest = repo.latest_for(
+            session=session, subject=Subject.ACCOUNT, keys=[a.domain for a in accounts]
+        )
+        listed = []
+        for account in accounts:
+            score = latest.get(account.domain)
+            listed.append(
+                Listed(
+                    account.domain,
+                    account.name,
+                    score.tier if score else "D",
+                    score.score if score else 0,
+                    score.coverage if score else 0.0,
+                    account.url,
+                    account.first_seen_at if when else None,
+                )  # fmt: skip
+            )
+        return listed

@@ -1,0 +1,116 @@
+"""Routing a newly scored account: the decision, stored, and what its post shows (SPEC §6).
+
+The decision is made once per account and stored with the sentence that
+explains it. The round robin's place is read and written in the same
+transaction (locked on PostgreSQL), so replicas take turns and a restart
+continues where it was. Slack is asked about reps before that transaction
+opens: nothing waits on Slack while holding a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine as Database
+from sqlmodel import Session
+
+from bot.routing import Routing, route
+from bot.slack.people import Directory
+from bot.store import repo, routes
+from bot.store.db import session as open_session
+from bot.store.tables import Account, RoutingDecision, Subject
+from bot.views.models import AccountView
+from integrations.base import LiveCrm
+from scoring.result import AccountScore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """Everything a routing post shows about one account."""
+
+    decision: RoutingDecision
+    account: AccountView
+    score: AccountScore
+
+
+class Router:
+    """Decides where new accounts go and who gets them; says who owns them in Slack terms."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        routing: Routing,
+        directory: Directory,
+        crm: LiveCrm | None = None,
+    ) -> None:
+        self.database = database
+        self.routing = routing
+        self.directory = directory
+        self.crm = crm
+
+    def decide(self, domain: str, *, now: datetime) -> Lead | None:
+        """The account's stored decision, made now if it has none; None if it is not stored."""
+        self.directory.warm(m for team in self.routing.teams.values() for m in team.members)
+        with open_session(self.database) as session:
+            account = repo.get_account(session=session, domain=domain)
+            row = repo.latest_score(session=session, subject=Subject.ACCOUNT, key=domain)
+            score = repo.account_score_of(row, session=session) if row else None
+            if account is None or score is None:
+                return None
+            decision = routes.get_decision(session=session, domain=domain)
+            if decision is None:
+                decision = self._new_decision(session, account, score, now)
+        return Lead(decision, self.view(account, decision), score)
+
+    def _new_decision(
+        self, session: Session, account: Account, score: AccountScore, now: datetime
+    ) -> RoutingDecision:
+        cursors = routes.load_cursors(session=session, teams=self.routing.teams)
+        before = dict(cursors)
+        decision = route(
+            self.routing, tier=score.tier, profile=score.profile_id, fields=account.fields,
+            now=now, cursors=cursors, available=self.directory.cached_active,
+        )  # fmt: skip
+        moved = {team: pos for team, pos in cursors.items() if before.get(team) != pos}
+        reps = {team: decision.owner for team in moved if decision.owner}
+        routes.save_cursors(session=session, cursors=moved, reps=reps, now=now)
+        return routes.save_decision(
+            session=session,
+            values={
+                "account_domain": account.domain, "crm": account.crm, "crm_id": account.crm_id,
+                "rule_id": decision.rule_id, "channel": decision.channel,
+                "owner": decision.owner, "owner_source": decision.owner_source,
+                "reason": decision.reason, "tier": score.tier.value, "score": score.score,
+                "decided_at": now, "summarized": False,
+            },
+        )  # fmt: skip
+
+    def view(self, account: Account, decision: RoutingDecision) -> AccountView:
+        """The account as its post shows it, the owner as a Slack mention where one is known."""
+        owner = self.owner_mention(decision)
+        return AccountView(account.domain, account.name, account.crm, account.url, owner)
+
+    def owner_mention(self, decision: RoutingDecision) -> str | None:
+        """`<@U123>` for the owner when Slack knows them, else their email or CRM id."""
+        if decision.claimed_by:
+            return f"<@{decision.claimed_by}>"
+        if decision.owner is None:
+            return None
+        if decision.owner_source != "crm":
+            return self.directory.mention(decision.owner)
+        email = self._owner_email(decision.owner)
+        return self.directory.mention(email) if email else f"owner {decision.owner}"
+
+    def _owner_email(self, owner_id: str) -> str | None:
+        if self.crm is None:
+            return None
+        try:
+            return self.crm.owner_email(owner_id)
+        except Exception:  # a mention is not worth failing a post over
+            log.warning("could not read CRM owner %s", owner_id, exc_info=True)
+            return None
