@@ -122,7 +122,7 @@ class Directory:
             if exc.response.get("error") in _NOT_FOUND:
                 return None
             raise
-        user = response.get("user") if hasattr(response, "get") else None  # type: ignore[union-attr]
+        user = getattr(response, "get", lambda _key: None)("user")
         return person_of(user) if isinstance(user, dict) else None
 
     def _cached(

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -223,15 +224,23 @@ class Poster:
 
     # -- sending and settling ----------------------------------------------------------------
 
-    def _send(self, channel: str, **message: object) -> dict[str, str]:
+    def _send(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> dict[str, str]:
         """One `chat.postMessage`, no sooner than `pace` after the last one to this channel."""
         wait = self._last_post.get(channel, -self.pace) + self.pace - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         try:
             answer = self.client.chat_postMessage(
-                channel=channel, unfurl_links=False, unfurl_media=False, **message
-            )  # type: ignore[arg-type]
+                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                unfurl_links=False, unfurl_media=False,
+            )  # fmt: skip
         finally:
             self._last_post[channel] = time.monotonic()
         self._last_post[str(answer["channel"])] = self._last_post[channel]

@@ -156,7 +156,7 @@ def routed_to(
     *, session: Session, owners: Sequence[str], user: str | None, limit: int = 20
 ) -> list[RoutingDecision]:
     """Accounts routed to these owners (emails, CRM owner ids) or claimed by `user`."""
-    conditions = []
+    conditions: list[Any] = []
     if owners:
         conditions.append(col(RoutingDecision.owner).in_(list(owners)))
     if user:

@@ -243,14 +243,14 @@ def summary_post_blocks(
     """
     blocks: list[Block] = [section_block(f":inbox_tray: *{total} new leads* routed here just now")]
     room = MAX_BLOCKS - 2
-    for account, score, decision in entries[:room]:
+    for index, (account, score, decision) in enumerate(entries[:room]):
         name = link(account.url, escape(one_line(limit_text(account.title, 80))))
         line = (
             f"{tier_label(score.tier)} *{name}* "
             f"`{escape(one_line(limit_text(account.domain, 80)))}` · {score.score}/100 · "
             f"coverage {format_coverage(score.coverage)} · {_owner(account, decision)}"
         )
-        blocks.append(section_block(line, accessory=_menu(account)))
+        blocks.append(section_block(line, accessory=_menu(account, index)))
     left = total - min(len(entries), room)
     footer = "`/icp DOMAIN` explains any of them."
     if left > 0:
@@ -264,8 +264,11 @@ def summary_post_text(total: int, channel_tiers: Sequence[str]) -> str:
     return f"{total} new leads ({counts})"
 
 
-def _menu(account: AccountView) -> Block:
-    """Claim, Not a fit and Open in CRM in one overflow menu (a section has one accessory)."""
+def _menu(account: AccountView, index: int) -> Block:
+    """Claim, Not a fit and Open in CRM in one overflow menu (a section has one accessory).
+
+    Action ids must differ within a message: `icp_lead_menu:3`, matched by prefix.
+    """
     options = [
         {"text": plain("Claim", limit=75), "value": f"{CLAIM}:{account.domain}"[:150]},
         {"text": plain("Not a fit", limit=75), "value": f"{NOT_A_FIT}:{account.domain}"[:150]},
@@ -275,4 +278,4 @@ def _menu(account: AccountView) -> Block:
         options.append(
             {"text": plain("Open in CRM", limit=75), "value": f"{OPEN_CRM}:", "url": url}
         )
-    return {"type": "overflow", "action_id": LEAD_MENU, "options": options}
+    return {"type": "overflow", "action_id": f"{LEAD_MENU}:{index}", "options": options}

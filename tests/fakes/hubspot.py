@@ -766,6 +766,11 @@ class FakeHubSpot:
         with self._lock:
             return self._insert("companies", properties, id).id
 
+    def update_company(self, id: str, properties: Properties) -> None:
+        """A change made in HubSpot by a person (not validated), modified now."""
+        with self._lock:
+            self._update("companies", self._objects["companies"][id], dict(properties))
+
     def add_contact(
         self, properties: Properties, *, company_id: str | None = None, id: str | None = None
     ) -> str:

@@ -1,0 +1,177 @@
+"""`/icp` for stored accounts, end to end over HTTP: `icpbot serve` on SQLite.
+
+    python benchmarks/slash_command.py [--requests 500] [--concurrency 20]
+
+Target (issue: Slack): 500 `/icp DOMAIN` requests for stored accounts, 20
+at a time, each answered (the full explanation, in the acknowledgement)
+with p99 under 300 ms: a tenth of Slack's 3-second limit.
+
+The store is the bundled sample CRM (500 companies, ~1,100 contacts), loaded
+with `icpbot backfill --crm csv`. `icpbot serve` runs in its own process, as
+shipped, with the fake Slack Web API (its own process too) for the token
+check. Requests are signed as Slack signs them; each answer is checked to be
+the explanation of the account asked about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import ROOT, bot_env, cpu_steal, icpbot, percentile, steal_share  # noqa: E402
+
+from tests.fakes.slack_requests import command_body, signature_headers  # noqa: E402
+
+TARGET_P99 = 0.300
+SLACK_TOKEN = "xoxb-bench"
+SLACK_SECRET = "bench-signing-secret"
+SAMPLE = ROOT / "config" / "sample"
+WARMUP = 20
+
+
+class SlackFake:
+    """`python -m tests.fakes.slack` in a child process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.slack", "--token", SLACK_TOKEN],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.api_url = self.proc.stdout.readline().strip()
+        if not self.api_url.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise RuntimeError(f"the fake Slack did not start: {self.api_url!r}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def load_store(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        icpbot("backfill", "--crm", "csv", "--source", str(SAMPLE)), env=env,
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode not in (0, 1):  # 1: some sample rows are deliberately bad
+        raise RuntimeError(f"backfill failed: {done.stderr[-2000:]}")
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        icpbot("serve"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if match := re.search(r"serving on http://127\.0\.0\.1:(\d+)", line):
+            subprocess.Popen(["cat"], stdin=proc.stderr, stdout=subprocess.DEVNULL)
+            return proc, match.group(1)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("icpbot serve did not start")
+
+
+def domains() -> list[str]:
+    with (SAMPLE / "companies.csv").open(newline="", encoding="utf-8") as handle:
+        return [row["domain"] for row in csv.DictReader(handle) if row.get("domain")]
+
+
+_local = threading.local()
+
+
+def ask(port: str, domain: str) -> float:
+    """One signed `/icp DOMAIN` over a kept-alive connection; seconds until its full answer."""
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        connection = _local.connection = http.client.HTTPConnection(
+            "127.0.0.1", int(port), timeout=30
+        )
+    body = command_body(domain, response_url="http://127.0.0.1:9/unused")
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **signature_headers(body, secret=SLACK_SECRET),
+    }
+    started = time.perf_counter()
+    connection.request("POST", "/slack/events", body=body, headers=headers)
+    answer = connection.getresponse()
+    data = answer.read()
+    elapsed = time.perf_counter() - started
+    if answer.status != 200:
+        raise RuntimeError(f"/icp {domain} answered {answer.status}: {data[:200]!r}")
+    reply = json.loads(data)
+    if "blocks" not in reply or domain.split(".")[0] not in json.dumps(reply["blocks"]).lower():
+        raise RuntimeError(f"/icp {domain}: not its explanation: {reply.get('text')!r}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=20)
+    args = parser.parse_args()
+    slack = SlackFake()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = bot_env("http://127.0.0.1:9", Path(tmp) / "bench.db", ICPBOT_LOG_LEVEL="WARNING")
+            for name in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET", "HUBSPOT_API_URL"):
+                env.pop(name, None)
+            env.update(
+                SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SLACK_SECRET,
+                SLACK_API_URL=slack.api_url,
+            )  # fmt: skip
+            started = time.perf_counter()
+            load_store(env)
+            print(f"store: the sample CRM loaded in {time.perf_counter() - started:.1f} s")
+            proc, port = start_server(env)
+            try:
+                return run(port, args.requests, args.concurrency)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    finally:
+        slack.stop()
+
+
+def run(port: str, count: int, concurrency: int) -> int:
+    names = domains()
+    wanted = [names[i % len(names)] for i in range(count)]
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda d: ask(port, d), names[:WARMUP]))
+        steal = cpu_steal()
+        started = time.perf_counter()
+        latencies = list(pool.map(lambda d: ask(port, d), wanted))
+        wall = time.perf_counter() - started
+    share = steal_share(steal, cpu_steal())
+    p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
+    print(
+        f"/icp for stored accounts: {count} requests, {concurrency} at a time, "
+        f"{count / wall:.0f}/s, CPU steal {share:.0%}"
+    )
+    print(
+        f"  p50 {p50 * 1000:.0f} ms · p95 {p95 * 1000:.0f} ms · max {max(latencies) * 1000:.0f} ms"
+    )
+    print(f"  p99 {p99 * 1000:.0f} ms (target < 300 ms, ratio {p99 / TARGET_P99:.2f})")
+    return 0 if p99 < TARGET_P99 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
