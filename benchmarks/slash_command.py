@@ -9,29 +9,30 @@ with p99 under 300 ms: a tenth of Slack's 3-second limit.
 The store is the bundled sample CRM (500 companies, ~1,100 contacts), loaded
 with `icpbot backfill --crm csv`. `icpbot serve` runs in its own process, as
 shipped, with the fake Slack Web API (its own process too) for the token
-check. Requests are signed as Slack signs them; each answer is checked to be
-the explanation of the account asked about.
+check. Requests are signed as Slack signs them (prepared before the clock
+starts) and sent over 20 kept-alive connections from one asyncio loop, so
+the client's own work does not queue behind the server's; each answer is
+checked to be the explanation of the account asked about.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
-import http.client
 import json
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import ROOT, bot_env, cpu_steal, icpbot, percentile, steal_share  # noqa: E402
 
+from integrations.domains import normalize_domain  # noqa: E402
 from tests.fakes.slack_requests import command_body, signature_headers  # noqa: E402
 
 TARGET_P99 = 0.300
@@ -39,6 +40,7 @@ SLACK_TOKEN = "xoxb-bench"
 SLACK_SECRET = "bench-signing-secret"
 SAMPLE = ROOT / "config" / "sample"
 WARMUP = 20
+DEADLINE = 120.0  # seconds: no run lasts longer
 
 
 class SlackFake:
@@ -95,32 +97,67 @@ def domains() -> list[str]:
         return [row["domain"] for row in csv.DictReader(handle) if row.get("domain")]
 
 
-_local = threading.local()
-
-
-def ask(port: str, domain: str) -> float:
-    """One signed `/icp DOMAIN` over a kept-alive connection; seconds until its full answer."""
-    connection = getattr(_local, "connection", None)
-    if connection is None:
-        connection = _local.connection = http.client.HTTPConnection(
-            "127.0.0.1", int(port), timeout=30
-        )
+def request_bytes(port: str, domain: str) -> bytes:
+    """One signed `/icp DOMAIN` request, prepared before the clock starts."""
     body = command_body(domain, response_url="http://127.0.0.1:9/unused")
     headers = {
+        "Host": f"127.0.0.1:{port}",
         "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body)),
         **signature_headers(body, secret=SLACK_SECRET),
     }
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"POST /slack/events HTTP/1.1\r\n{head}\r\n".encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = next(
+        int(v) for k, _, v in (x.partition(":") for x in lines[1:]) if k.lower() == "content-length"
+    )
+    return status, await reader.readexactly(length)
+
+
+async def client(
+    port: str, jobs: asyncio.Queue[tuple[str, bytes]], out: list[tuple[str, float, int, bytes]]
+) -> None:
+    """One kept-alive connection taking requests from the queue until it is empty."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
+    try:
+        while not jobs.empty():
+            domain, request = jobs.get_nowait()
+            started = time.perf_counter()
+            writer.write(request)
+            status, body = await read_response(reader)
+            out.append((domain, time.perf_counter() - started, status, body))
+    finally:
+        writer.close()
+
+
+async def load(
+    port: str, wanted: list[str], concurrency: int
+) -> tuple[list[tuple[str, float, int, bytes]], float]:
+    jobs: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    for domain in wanted:
+        jobs.put_nowait((domain, request_bytes(port, domain)))
+    out: list[tuple[str, float, int, bytes]] = []
     started = time.perf_counter()
-    connection.request("POST", "/slack/events", body=body, headers=headers)
-    answer = connection.getresponse()
-    data = answer.read()
-    elapsed = time.perf_counter() - started
-    if answer.status != 200:
-        raise RuntimeError(f"/icp {domain} answered {answer.status}: {data[:200]!r}")
+    await asyncio.wait_for(
+        asyncio.gather(*(client(port, jobs, out) for _ in range(concurrency))), DEADLINE
+    )
+    return out, time.perf_counter() - started
+
+
+def check(domain: str, status: int, data: bytes) -> None:
+    """The answer must be the explanation of the account asked about."""
+    if status != 200:
+        raise RuntimeError(f"/icp {domain} answered {status}: {data[:200]!r}")
     reply = json.loads(data)
-    if "blocks" not in reply or domain.split(".")[0] not in json.dumps(reply["blocks"]).lower():
+    key = normalize_domain(domain) or domain
+    if "blocks" not in reply or f"`{key}`" not in json.dumps(reply["blocks"]):
         raise RuntimeError(f"/icp {domain}: not its explanation: {reply.get('text')!r}")
-    return elapsed
 
 
 def main() -> int:
@@ -154,21 +191,20 @@ def main() -> int:
 def run(port: str, count: int, concurrency: int) -> int:
     names = domains()
     wanted = [names[i % len(names)] for i in range(count)]
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(lambda d: ask(port, d), names[:WARMUP]))
-        steal = cpu_steal()
-        started = time.perf_counter()
-        latencies = list(pool.map(lambda d: ask(port, d), wanted))
-        wall = time.perf_counter() - started
+    asyncio.run(load(port, names[:WARMUP], concurrency))
+    steal = cpu_steal()
+    answers, wall = asyncio.run(load(port, wanted, concurrency))
     share = steal_share(steal, cpu_steal())
+    for domain, _, status, body in answers:
+        check(domain, status, body)
+    latencies = [elapsed for _, elapsed, _, _ in answers]
     p50, p95, p99 = (percentile(latencies, q) for q in (0.50, 0.95, 0.99))
     print(
         f"/icp for stored accounts: {count} requests, {concurrency} at a time, "
         f"{count / wall:.0f}/s, CPU steal {share:.0%}"
     )
-    print(
-        f"  p50 {p50 * 1000:.0f} ms · p95 {p95 * 1000:.0f} ms · max {max(latencies) * 1000:.0f} ms"
-    )
+    slowest = max(latencies)
+    print(f"  p50 {p50 * 1000:.0f} ms · p95 {p95 * 1000:.0f} ms · max {slowest * 1000:.0f} ms")
     print(f"  p99 {p99 * 1000:.0f} ms (target < 300 ms, ratio {p99 / TARGET_P99:.2f})")
     return 0 if p99 < TARGET_P99 else 1
 

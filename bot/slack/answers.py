@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot.pipeline import Pipeline
 from bot.slack.command import Help, Lookup, Profile, Recent, Request, Rescore, Top, Usage
 from bot.store import repo, routes
+from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact, Score, Subject
 from bot.tagging import Tagger
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_MATCHES = 10
+
+
+def persona_email(contact: Contact | None, email: str | None) -> str:
+    return contact.email if contact is not None else email or ""
 
 
 class Answers:
@@ -102,7 +107,7 @@ class Answers:
 
     def explain(self, domain: str, *, contact: str | None = None) -> Answer | None:
         """The explanation of a stored account, None when it is not stored."""
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             account = repo.get_account(session=session, domain=domain)
             if account is None:
                 return None
@@ -110,7 +115,7 @@ class Answers:
 
     def rescore(self, domain: str) -> Answer:
         """Score again, from fresh CRM data when the account is the CRM's."""
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             account = repo.get_account(session=session, domain=domain)
         if account is None:
             return notice(f"`{escape(domain)}` is not stored; `/icp {escape(domain)}` fetches it.")
@@ -134,12 +139,14 @@ class Answers:
                 f"`{escape(request.domain)}` is a free-mail domain, not a company. "
                 "Try the company's own domain."
             )
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             if request.crm_id is not None:
                 return self._by_record(session, request)
             if request.domain:
-                account = repo.get_account(session=session, domain=request.domain)
-                return self._explanation(session, account) if account else self._absent(request)
+                found = repo.account_and_score(session=session, domain=request.domain)
+                if found is None:
+                    return self._absent(request)
+                return self._explanation(session, found[0], latest=found[1])
             return self._by_name(session, request)
 
     def _absent(self, request: Lookup) -> Answer | None:
@@ -202,21 +209,28 @@ class Answers:
         domains = list(dict.fromkeys(t.record.domain for t in outcome.tagged if t.record.domain))
         if len(domains) == 1:
             return self.explain(domains[0]) or notice("The account could not be stored.")
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             accounts = list(repo.accounts_by_domain(session=session, domains=domains).values())
             return matches(request.text, self._listed(session, accounts))
 
     # -- rendering from the store ------------------------------------------------------------
 
     def _explanation(
-        self, session: Session, account: Account, *, contact: str | None = None
+        self,
+        session: Session,
+        account: Account,
+        *,
+        contact: str | None = None,
+        latest: Score | None = None,
     ) -> Answer:
-        row = repo.latest_score(session=session, subject=Subject.ACCOUNT, key=account.domain)
+        row = latest or repo.latest_score(
+            session=session, subject=Subject.ACCOUNT, key=account.domain
+        )
         score = repo.account_score_of(row, session=session) if row else None
         if score is None:
             return notice(f"`{escape(account.domain)}` is stored but was never scored.")
         previous_row = repo.previous_different_score(
-            session=session, subject=Subject.ACCOUNT, key=account.domain
+            session=session, subject=Subject.ACCOUNT, key=account.domain, latest=row
         )
         previous = repo.account_score_of(previous_row, session=session) if previous_row else None
         person = self._person(session, account.domain, contact)
@@ -231,26 +245,24 @@ class Answers:
     def _person(self, session: Session, domain: str, email: str | None) -> PersonView | None:
         """The named contact, else the account's contact with the best persona fit."""
         if email is None:
-            emails = session.exec(
-                select(Contact.email).where(col(Contact.account_domain) == domain).limit(500)
-            ).all()
-            latest = repo.latest_for(session=session, subject=Subject.CONTACT, keys=emails)
-            scored = [s for s in latest.values() if s.persona_score is not None]
-            if not scored:
+            best = repo.best_persona(session=session, domain=domain)
+            if best is None:
                 return None
-            email = max(scored, key=lambda s: (s.persona_score or 0, s.key)).key
-        row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
+            contact, row = best
+        else:
+            row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
+            contact = session.exec(select(Contact).where(col(Contact.email) == email)).first()
         persona = repo.persona_of(row, session=session) if row else None
         if persona is None:
             return None
-        contact = session.exec(select(Contact).where(col(Contact.email) == email)).first()
         fields = contact.fields if contact else {}
         name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
         title = fields.get("job_title")
-        return PersonView(email, persona, name or None, str(title) if title else None)
+        return PersonView(persona_email(contact, email), persona, name or None,
+                          str(title) if title else None)  # fmt: skip
 
     def _top(self, request: Top) -> Answer:
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             rows = repo.top_accounts(session=session, limit=request.count, tier=request.tier)
             listed = self._scored(session, rows)
         which = f" in tier {request.tier.value}" if request.tier else ""
@@ -260,7 +272,7 @@ class Answers:
         )  # fmt: skip
 
     def _recent(self, request: Recent) -> Answer:
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             accounts = routes.recent_accounts(session=session, limit=request.count)
             listed = self._listed(session, accounts, when=True)
         return account_list(

@@ -17,16 +17,17 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import orjson
 from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -62,6 +63,9 @@ log = logging.getLogger(__name__)
 PATH = "/slack/events"
 MAX_BODY = 1024 * 1024  # Slack's payloads are a few kB
 MAX_AGE = 300  # seconds: Slack's advice against replayed requests
+# Requests handled at once; the rest wait in the event loop. One interpreter runs Python
+# one thread at a time: more threads would only share it and stretch every answer.
+DISPATCHERS = 4
 COMMAND = "/icp"
 Clock = Callable[[], datetime]
 
@@ -81,17 +85,24 @@ class SlackContext:
     clock: Clock
 
 
-def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 32) -> App:
-    """The Bolt app with every listener registered; `signing_secret` None for Socket Mode."""
+def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 8) -> App:
+    """The Bolt app with every listener registered; `signing_secret` None for Socket Mode.
+
+    Listeners run in the request's own thread (`process_before_response`):
+    the answer to `/icp` is ready when the listener returns, with no hand-off
+    to another thread and no polling for the acknowledgement. Anything that
+    waits on the network is acknowledged first and finished on `workers`
+    background threads.
+    """
     app = App(
         client=ctx.client,
         signing_secret=signing_secret,
         token_verification_enabled=False,  # `icpbot serve` checks the token once at start
         request_verification_enabled=signing_secret is not None,
-        listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack"),
+        process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    handlers = Handlers(ctx)
+    handlers = Handlers(ctx, ThreadPoolExecutor(workers, thread_name_prefix="slack-work"))
     app.command(COMMAND)(handlers.icp)
     app.action(CLAIM)(handlers.claim_button)
     app.action(NOT_A_FIT)(handlers.not_a_fit_button)
@@ -112,8 +123,20 @@ def reply(answer: Answer) -> dict[str, Any]:
 class Handlers:
     """The listeners; each one small, each one catching what it cannot handle."""
 
-    def __init__(self, ctx: SlackContext) -> None:
+    def __init__(self, ctx: SlackContext, background: Executor) -> None:
         self.ctx = ctx
+        self.background = background
+
+    def _later(self, work: Callable[..., None], *args: Any) -> None:
+        """Run `work` after the acknowledgement, on a background thread; log what it raises."""
+
+        def run() -> None:
+            try:
+                work(*args)
+            except Exception:
+                log.exception("slack: %s failed", getattr(work, "__name__", work))
+
+        self.background.submit(run)
 
     # -- /icp --------------------------------------------------------------------------------
 
@@ -133,7 +156,7 @@ class Handlers:
             ack(**reply(answer))
             return
         ack(response_type="ephemeral", text=self.ctx.answers.looking_up(request))
-        respond(**reply(self._slow(request)), replace_original=True)
+        self._later(lambda: respond(**reply(self._slow(request)), replace_original=True))
 
     def _slow(self, request: Any) -> Answer:
         try:
@@ -147,7 +170,9 @@ class Handlers:
 
     def explain_button(self, ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
         ack()
-        domain = _action_value(body)
+        self._later(self._explain, _action_value(body), respond)
+
+    def _explain(self, domain: str, respond: Respond) -> None:
         try:
             answer = self.ctx.answers.explain(domain) or notice(f"`{escape(domain)}` is gone.")
         except Exception:
@@ -163,20 +188,20 @@ class Handlers:
 
     def claim_button(self, ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
         ack()
-        self._claim(_action_value(body), body, respond)
+        self._later(self._claim, _action_value(body), body, respond)
 
     def not_a_fit_button(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        self._open_not_a_fit(_action_value(body), body)
+        self._later(self._open_not_a_fit, _action_value(body), body)
 
     def lead_menu(self, ack: Ack, respond: Respond, body: dict[str, Any]) -> None:
         """A summary post's per-lead menu: `icp_claim:acme.com`, `icp_not_a_fit:acme.com`."""
         ack()
         action, _, domain = _action_value(body).partition(":")
         if action == CLAIM:
-            self._claim(domain, body, respond)
+            self._later(self._claim, domain, body, respond)
         elif action == NOT_A_FIT:
-            self._open_not_a_fit(domain, body)
+            self._later(self._open_not_a_fit, domain, body)
 
     def _claim(self, domain: str, body: dict[str, Any], respond: Respond) -> None:
         user = str((body.get("user") or {}).get("id") or "")
@@ -278,14 +303,12 @@ class Handlers:
             ack(response_action="errors", errors={NOTE_BLOCK: "Say what makes it not a fit."})
             return
         ack()
-        meta = _metadata(view.get("private_metadata"))
         user = str((body.get("user") or {}).get("id") or "")
+        self._later(self._feedback, _metadata(view.get("private_metadata")), user, reason, note)
+
+    def _feedback(self, meta: dict[str, Any], user: str, reason: str, note: str) -> None:
         domain = str(meta.get("domain") or "")
-        try:
-            self._store_feedback(domain, user, reason, note or None)
-        except Exception:
-            log.exception("storing feedback on %s failed", domain)
-            return
+        self._store_feedback(domain, user, reason, note or None)
         if meta.get("channel") and meta.get("ts"):
             try:
                 self.ctx.client.chat_postMessage(
@@ -315,14 +338,11 @@ class Handlers:
     # -- App Home ----------------------------------------------------------------------------
 
     def home_opened(self, event: dict[str, Any]) -> None:
-        if event.get("tab") not in (None, "home"):
-            return
-        user = str(event.get("user") or "")
-        try:
-            view = self._home(user)
-            self.ctx.client.views_publish(user_id=user, view=view)
-        except Exception:
-            log.warning("could not publish App Home for %s", user, exc_info=True)
+        if event.get("tab") in (None, "home"):
+            self._later(self._publish_home, str(event.get("user") or ""))
+
+    def _publish_home(self, user: str) -> None:
+        self.ctx.client.views_publish(user_id=user, view=self._home(user))
 
     def _home(self, user: str) -> dict[str, Any]:
         person = self.ctx.directory.by_id(user)
@@ -393,6 +413,8 @@ def slack_routes(app: App, *, signing_secret: str, path: str = PATH) -> list[Bas
     is refused with 401 and a signed one Bolt cannot parse with 400 (Bolt
     itself would answer a parse error with a 500).
     """
+    limiter = anyio.CapacityLimiter(DISPATCHERS)
+
     async def endpoint(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -408,7 +430,7 @@ def slack_routes(app: App, *, signing_secret: str, path: str = PATH) -> list[Bas
             )
         except (ValueError, UnicodeDecodeError):
             return PlainTextResponse("malformed payload", status_code=400)
-        answer = await run_in_threadpool(app.dispatch, bolt_request)
+        answer = await anyio.to_thread.run_sync(app.dispatch, bolt_request, limiter=limiter)
         return Response(
             status_code=answer.status, content=answer.body,
             headers=answer.first_headers_without_set_cookie(),

@@ -168,3 +168,16 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             db.rollback()
             raise
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: it never waits for the write lock.
+
+    On SQLite (WAL) readers and the one writer run side by side, so a Slack
+    command is answered while the worker writes a large batch. Nothing is
+    committed: closing the session ends its transaction (the pool rolls the
+    connection back) and leaves the loaded objects readable.
+    """
+    with Session(engine, expire_on_commit=False) as db:
+        yield db

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import Subquery, and_, case, func, insert, or_
@@ -41,6 +42,8 @@ from scoring.serialize import (
 _Model = TypeVar("_Model", bound=SQLModel)
 
 MAX_SEARCH_RESULTS = 100
+# Each database's ICP catalogues by version: immutable once stored, so cached for good.
+_CATALOGUES: WeakKeyDictionary[Any, dict[int, Catalogue]] = WeakKeyDictionary()
 
 
 class StoreError(Exception):
@@ -352,11 +355,17 @@ def save_persona_score(
 
 
 def catalogue_of(*, session: Session, version: int) -> Catalogue:
-    """What each criterion of an ICP version is; cached for the session's life."""
-    cache: dict[int, Catalogue] = session.info.setdefault("icp_catalogues", {})
+    """What each criterion of an ICP version is; cached per database for the process's life.
+
+    A version's catalogue never changes once stored (a different text needs
+    a new version number), so the cache never goes stale.
+    """
+    cache = _CATALOGUES.setdefault(session.get_bind(), {})
     if version not in cache:
         row = session.get(IcpVersion, version)
-        cache[version] = catalogue_from_dict(row.catalogue) if row else {}
+        if row is None:
+            return {}
+        cache[version] = catalogue_from_dict(row.catalogue)
     return cache[version]
 
 
@@ -431,13 +440,15 @@ def score_history(
     return list(session.exec(_history(subject, key).limit(limit)))
 
 
-def previous_different_score(*, session: Session, subject: Subject | str, key: str) -> Score | None:
+def previous_different_score(
+    *, session: Session, subject: Subject | str, key: str, latest: Score | None = None
+) -> Score | None:
     """The newest earlier score whose score or tier differs from the latest one.
 
     What "previous score, if it changed" shows: re-scores that said the same
     thing are skipped, so 70 → 70 → 55 → 70 shows 55.
     """
-    latest = latest_score(session=session, subject=subject, key=key)
+    latest = latest or latest_score(session=session, subject=subject, key=key)
     if latest is None:
         return None
     earlier = or_(
@@ -446,6 +457,32 @@ def previous_different_score(*, session: Session, subject: Subject | str, key: s
     )
     changed = or_(col(Score.score) != latest.score, col(Score.tier) != latest.tier)
     return session.exec(_history(subject, key).where(earlier, changed).limit(1)).first()
+
+
+def account_and_score(*, session: Session, domain: str) -> tuple[Account, Score | None] | None:
+    """A stored account with its latest score, in one query; None when it is not stored."""
+    newest = _newest_score_id(Subject.ACCOUNT, Account, col(Account.domain))
+    statement = (
+        select(Account, Score)
+        .outerjoin(Score, col(Score.id) == newest)
+        .where(col(Account.domain) == _key(domain))
+    )
+    found = session.exec(statement).first()
+    return (found[0], found[1]) if found else None
+
+
+def best_persona(*, session: Session, domain: str) -> tuple[Contact, Score] | None:
+    """The account's contact whose latest score has the best persona fit, with that score."""
+    newest = _newest_score_id(Subject.CONTACT, Contact, col(Contact.email))
+    statement = (
+        select(Contact, Score)
+        .join(Score, col(Score.id) == newest)
+        .where(col(Contact.account_domain) == _key(domain), col(Score.persona_score).is_not(None))
+        .order_by(col(Score.persona_score).desc(), col(Contact.email))
+        .limit(1)
+    )
+    found = session.exec(statement).first()
+    return (found[0], found[1]) if found else None
 
 
 def latest_scores(*, session: Session, subject: Subject | str = Subject.ACCOUNT) -> Iterator[Score]:
@@ -509,6 +546,19 @@ def _history(subject: Subject | str, key: str) -> SelectOfScalar[Score]:
         select(Score)
         .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key) == _key(key))
         .order_by(col(Score.scored_at).desc(), col(Score.id).desc())
+    )
+
+
+def _newest_score_id(subject: Subject, table: type[SQLModel], key: Any) -> Any:
+    """The id of the newest score of each row of `table` (keyed by `key`), correlated:
+    one index lookup per row instead of ranking every score of the subject."""
+    return (
+        select(col(Score.id))
+        .where(col(Score.subject) == subject.value, col(Score.subject_key) == key)
+        .order_by(col(Score.scored_at).desc(), col(Score.id).desc())
+        .limit(1)
+        .correlate(table)
+        .scalar_subquery()
     )
 
 

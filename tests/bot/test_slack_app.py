@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.config import load_config
-from bot.crms import hubspot_crm
+from bot.crms import MissingSettings, hubspot_crm
 from bot.server import ServerThread
 from bot.service import Service, build_service
 from bot.settings import Settings
 from bot.store.db import session as open_session
-from bot.store.tables import Feedback, RoundRobin, RoutingDecision
+from bot.store.tables import Feedback, InboxEvent, RoundRobin, RoutingDecision
 from bot.views.feedback import NOT_A_FIT_VIEW, NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK
 from bot.views.routing_post import CLAIM, NOT_A_FIT
 from integrations.retries import RetryPolicy
@@ -369,3 +369,55 @@ def test_app_home_lists_the_viewers_routed_accounts_and_the_icp(bot: Bot) -> Non
     home = wait_for(lambda: bot.slack.views)[0]
     text = json.dumps(home.view["blocks"])
     assert "acme.com" in text and "Our ICP, version" in text
+
+
+def test_claim_from_a_summary_posts_menu_notes_it_in_the_thread(bot: Bot) -> None:
+    ids = [bot.company(f"menu{i}.com") for i in range(5)]
+    bot.webhook(*ids)
+    summary = wait_for(lambda: posts(bot.slack, "C0A"))[0]
+    menu = next(b["accessory"] for b in summary.blocks if "menu0.com" in json.dumps(b))
+    claim = next(o for o in menu["options"] if o["value"].startswith(CLAIM))
+    choice = {"action_id": menu["action_id"], "type": "overflow", "selected_option": claim}
+    bot.interact(block_action(choice, message={"ts": summary.ts, "blocks": summary.blocks},
+                              response_url=bot.slack.response_url()))  # fmt: skip
+    wait_for(lambda: bot.hubspot.company(ids[0]).get("hubspot_owner_id") == "41000001")
+    note = wait_for(lambda: [m for m in bot.slack.messages("C0A") if m.thread_ts == summary.ts])
+    assert "<@U0DANA> claimed `menu0.com`" in note[0].text
+
+
+def test_the_crm_owner_is_mentioned_through_hubspot_owners_and_slack(bot: Bot) -> None:
+    bot.webhook(bot.company("owned.com", hubspot_owner_id="41000001"))
+    post = routed(bot, "owned.com")
+    assert "Owner: <@U0DANA>" in json.dumps(post.blocks)
+    with open_session(bot.service.database) as session:
+        decision = session.exec(select(RoutingDecision)).one()
+    assert (decision.owner, decision.owner_source) == ("41000001", "crm")
+    assert "already owned in the CRM" in decision.reason
+
+
+def test_a_post_slack_refuses_is_kept_and_retried_not_dropped(bot: Bot) -> None:
+    bot.slack.remove_channel("icp-b-tier")  # not created yet in this workspace
+    b_tier = {"has_revops": "false", "last_funding_date": ""}
+    bot.webhook(bot.company("beta.com", **b_tier))
+
+    def failed() -> list[InboxEvent]:
+        with open_session(bot.service.database) as session:
+            return [e for e in session.exec(select(InboxEvent)) if e.source == "slack"
+                    and e.last_error]  # fmt: skip
+
+    event = wait_for(failed)[0]
+    assert event.status == "pending" and event.last_error == "slack: channel_not_found"
+    bot.slack.add_channel("icp-b-tier", "C0B")
+    post = wait_for(lambda: posts(bot.slack, "C0B"), seconds=20)[0]
+    assert "beta.com" in json.dumps(post.blocks)
+
+
+def test_serving_slack_over_http_without_the_signing_secret_names_it(tmp_path: Path) -> None:
+    config = Settings(
+        _env_file=None,
+        ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'icpbot.db'}",
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+    )  # type: ignore[call-arg]
+    with pytest.raises(MissingSettings, match="SLACK_SIGNING_SECRET"):
+        build_service(config, CONFIG, sweep=False)

@@ -162,6 +162,16 @@ class FakeSlack:
 
     # -- for tests ---------------------------------------------------------------------------
 
+    def add_channel(self, name: str, id: str) -> None:
+        with self._lock:
+            self._ids[name] = id
+            self._names[id] = name
+
+    def remove_channel(self, name: str) -> None:
+        """The channel is gone (archived, renamed): posts to it get `channel_not_found`."""
+        with self._lock:
+            self._names.pop(self._ids.pop(name, ""), None)
+
     def response_url(self) -> str:
         with self._lock:
             self._serial += 1

@@ -1,0 +1,74 @@
+"""Routing decisions against a real database and the fake Slack: stored once, rotation kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine as Database
+
+from bot.config import load_config
+from bot.slack.client import make_client
+from bot.slack.people import Directory
+from bot.slack.router import Router
+from bot.store.db import session as open_session
+from bot.tagging import Tagger
+from integrations.records import CrmRecord, RecordKind
+from scoring.engine import Engine
+from tests.fakes.slack import FakeSlack, SlackUser
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+A_TIER = {
+    "industry": "software", "employees": 300, "annual_revenue": 20_000_000, "country": "US",
+    "technologies": ["hubspot"], "sales_motion": "sales-led", "has_revops": True,
+    "last_funding_at": "2026-06-01",
+}  # fmt: skip
+
+
+def store(database: Database, *domains: str) -> None:
+    tagger = Tagger(Engine(CONFIG.icp))
+    records = [
+        CrmRecord(RecordKind.ACCOUNT, "hubspot", str(n), {"domain": d, "name": d, **A_TIER})
+        for n, d in enumerate(domains, 1)
+    ]
+    with open_session(database) as session:
+        tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=NOW)
+        tagger.tag_many(session=session, records=records, now=NOW)
+
+
+def router(database: Database, slack: FakeSlack) -> Router:
+    directory = Directory(make_client(token=slack.token, base_url=slack.api_url))
+    return Router(database=database, routing=CONFIG.routing, directory=directory)
+
+
+def test_the_rotation_survives_a_restart(database: Database) -> None:
+    users = [SlackUser("U1", "dana", "dana.reyes@example.com"),
+             SlackUser("U2", "lee", "lee.okafor@example.com")]  # fmt: skip
+    store(database, "a.com", "b.com")
+    with FakeSlack(users=users) as slack:
+        first = router(database, slack).decide("a.com", now=NOW)
+        restarted = router(database, slack)  # a new process: the position comes from the database
+        second = restarted.decide("b.com", now=NOW)
+        again = restarted.decide("a.com", now=NOW)
+    assert first and second and again
+    assert (first.decision.owner, second.decision.owner) == (
+        "dana.reyes@example.com", "lee.okafor@example.com",
+    )  # fmt: skip
+    assert again.decision.id == first.decision.id  # decided once, never re-routed
+    assert (first.account.owner, second.account.owner) == ("<@U1>", "<@U2>")
+
+
+def test_reps_deactivated_in_slack_are_skipped(database: Database) -> None:
+    users = [SlackUser("U1", "dana", "dana.reyes@example.com"),
+             SlackUser("U2", "lee", "lee.okafor@example.com", deleted=True)]  # fmt: skip
+    store(database, "a.com", "b.com")
+    with FakeSlack(users=users) as slack:
+        owners = [router(database, slack).decide(d, now=NOW) for d in ("a.com", "b.com")]
+    assert [o.decision.owner for o in owners if o] == ["dana.reyes@example.com"] * 2
+
+
+def test_an_account_not_stored_gets_no_decision(database: Database) -> None:
+    with FakeSlack() as slack:
+        assert router(database, slack).decide("nowhere.com", now=NOW) is None
