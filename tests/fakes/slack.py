@@ -113,6 +113,8 @@ class FakeSlack:
     channels: Mapping[str, str] = field(default_factory=dict)  # name → id
     users: Iterable[SlackUser] = ()
     latency: float = 0.0
+    app_token: str = "xapp-test-token"
+    socket_url: str = ""  # what apps.connections.open hands out (a FakeSocketMode's url)
     post_limit: tuple[int, float] | None = None  # (burst, per seconds) per channel
 
     def __post_init__(self) -> None:
@@ -223,6 +225,10 @@ class FakeSlack:
         token = (headers.get("authorization") or "").removeprefix("Bearer ") or params.get("token")
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if method == "apps.connections.open":  # the one method that takes the app-level token
+            if token != self.app_token or not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if token != self.token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         action = _METHODS.get(method)
