@@ -1,0 +1,98 @@
+"""The fake Slack refuses what Slack refuses, through the real slack_sdk client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.slack.client import make_client
+from tests.fakes.slack import FakeSlack, SlackUser
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(channels={"leads": "C01"}, users=[SlackUser("U1", "dana", "d@x.io")]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(slack: FakeSlack) -> WebClient:
+    return make_client(token=slack.token, base_url=slack.api_url, retries=2)
+
+
+def section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def error(call) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(SlackApiError) as caught:
+        call()
+    return str(caught.value.response["error"])
+
+
+def test_block_kit_limits_are_enforced(client: WebClient) -> None:
+    post = client.chat_postMessage
+    assert (
+        error(lambda: post(channel="C01", blocks=[section("x")] * 51, text="t")) == "invalid_blocks"
+    )
+    assert (
+        error(lambda: post(channel="C01", blocks=[section("x" * 3001)], text="t"))
+        == "invalid_blocks"
+    )
+    header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+    assert error(lambda: post(channel="C01", blocks=[header], text="t")) == "invalid_blocks"
+    twice = {"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "a"}, "action_id": "same"},
+        {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "same"},
+    ]}  # fmt: skip
+    assert error(lambda: post(channel="C01", blocks=[twice], text="t")) == "invalid_blocks"
+    assert post(channel="C01", blocks=[section("x" * 3000)] * 50, text="t")["ok"]
+
+
+def test_tokens_channels_and_threads(slack: FakeSlack, client: WebClient) -> None:
+    stranger = WebClient(token="xoxb-wrong", base_url=slack.api_url)
+    assert error(lambda: stranger.auth_test()) == "invalid_auth"
+    posted = client.chat_postMessage(channel="#leads", text="hello")
+    assert posted["channel"] == "C01"
+    assert (
+        error(lambda: client.chat_postMessage(channel="#nowhere", text="x")) == "channel_not_found"
+    )
+    reply = lambda ts: client.chat_postMessage(channel="C01", text="r", thread_ts=ts)  # noqa: E731
+    assert reply(posted["ts"])["ok"]
+    assert error(lambda: reply("1.000001")) == "thread_not_found"
+    assert client.users_lookupByEmail(email="D@x.io")["user"]["id"] == "U1"
+    assert error(lambda: client.users_lookupByEmail(email="no@x.io")) == "users_not_found"
+
+
+def test_a_trigger_id_opens_one_modal(slack: FakeSlack, client: WebClient) -> None:
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []}
+    trigger = slack.trigger_id()
+    assert client.views_open(trigger_id=trigger, view=modal)["ok"]
+    assert error(lambda: client.views_open(trigger_id=trigger, view=modal)) == "invalid_trigger_id"
+    long_title = {**modal, "title": {"type": "plain_text", "text": "t" * 25}}
+    assert error(lambda: client.views_open(trigger_id=slack.trigger_id(), view=long_title)) == (
+        "invalid_arguments"
+    )
+
+
+def test_a_429_is_waited_out_by_the_clients_retry_handler(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, retry_after=1, count=1)
+    assert client.chat_postMessage(channel="C01", text="after the wait")["ok"]
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+def test_files_upload_v2_and_response_urls(slack: FakeSlack, client: WebClient) -> None:
+    done = client.files_upload_v2(channel="C01", content=b"\x89PNG...", filename="chart.png",
+                                  title="Tiers", initial_comment="This week")  # fmt: skip
+    assert done["ok"] and slack.files[0]["channel"] == "C01"
+    assert next(iter(slack.uploads.values())) == b"\x89PNG..."
+    webhook = WebhookClient(slack.response_url())
+    assert webhook.send(text="hi", blocks=[section("ok")]).status_code == 200
+    assert webhook.send(text="x", blocks=[section("x")] * 51).status_code == 400
+    assert slack.responses[0].body["text"] == "hi"
