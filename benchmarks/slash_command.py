@@ -22,6 +22,7 @@ import asyncio
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,9 +67,11 @@ class SlackFake:
             self.proc.wait()
 
 
-def load_store(env: dict[str, str]) -> None:
+def load_store(env: dict[str, str], work: Path) -> None:
+    """The sample CRM, copied first: the CSV backfill writes its scores beside its source."""
+    source = shutil.copytree(SAMPLE, work / "sample")
     done = subprocess.run(
-        icpbot("backfill", "--crm", "csv", "--source", str(SAMPLE)), env=env,
+        icpbot("backfill", "--crm", "csv", "--source", str(source)), env=env,
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     if done.returncode not in (0, 1):  # 1: some sample rows are deliberately bad
@@ -176,7 +179,7 @@ def main() -> int:
                 SLACK_API_URL=slack.api_url,
             )  # fmt: skip
             started = time.perf_counter()
-            load_store(env)
+            load_store(env, Path(tmp))
             print(f"store: the sample CRM loaded in {time.perf_counter() - started:.1f} s")
             proc, port = start_server(env)
             try:

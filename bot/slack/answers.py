@@ -119,7 +119,7 @@ class Answers:
             account = repo.get_account(session=session, domain=domain)
         if account is None:
             return notice(f"`{escape(domain)}` is not stored; `/icp {escape(domain)}` fetches it.")
-        live = self.crm is not None and account.crm == self.crm.name and account.crm_id
+        live = self.crm is not None and account.crm == self.crm.name
         if live and self.pipeline is not None and account.crm_id:
             self.pipeline.process(RecordKind.ACCOUNT, [account.crm_id], now=self.clock())
         else:
