@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Webhook received -> record written back: seconds normally, a minute when backing off.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# /icp answers: Slack gives 3 s; the store path aims at a tenth of that.
+COMMAND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0, 10.0)
 
 
 class Metrics:
@@ -70,6 +72,19 @@ class Metrics:
             "icpbot_event_latency_seconds",
             "From a webhook received to its record written back.",
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.slack_posts = Counter(
+            "icpbot_slack_posts",
+            "Slack posts, by kind (route, summary, rescore) and outcome (sent, failed).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.slack_commands = Histogram(
+            "icpbot_slack_command_seconds",
+            "/icp from request to answer, by path: store (in the acknowledgement) or crm.",
+            ["path"],
+            buckets=COMMAND_BUCKETS,
             registry=registry,
         )
         if database is not None:

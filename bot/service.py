@@ -176,12 +176,12 @@ def _slack(
     context = SlackContext(
         database=service.database, client=client, answers=answers, router=router,
         directory=directory, icp=config.icp, admins=frozenset(settings.admins),
-        crm=service.crm, clock=clock,
+        crm=service.crm, clock=clock, metrics=service.metrics,
     )  # fmt: skip
     service.client = client
     service.poster = Poster(
         database=service.database, client=client, router=router, clock=clock,
-        name=f"{socket.gethostname()}:{os.getpid()}:slack",
+        name=f"{socket.gethostname()}:{os.getpid()}:slack", metrics=service.metrics,
     )  # fmt: skip
     service.background.append(service.poster)
     if socket_mode and settings.slack_app_token is not None:

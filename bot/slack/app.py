@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.metrics import Metrics
 from bot.slack.answers import Answers
 from bot.slack.command import Rescore, parse
 from bot.slack.people import Directory
@@ -83,6 +84,7 @@ class SlackContext:
     admins: frozenset[str]
     crm: LiveCrm | None
     clock: Clock
+    metrics: Metrics | None = None
 
 
 def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 8) -> App:
@@ -141,6 +143,7 @@ class Handlers:
     # -- /icp --------------------------------------------------------------------------------
 
     def icp(self, ack: Ack, respond: Respond, command: dict[str, Any]) -> None:
+        started = time.perf_counter()
         request = parse(command.get("text"))
         user = str(command.get("user_id") or "")
         if isinstance(request, Rescore) and user not in self.ctx.admins:
@@ -154,9 +157,19 @@ class Handlers:
             return
         if answer is not None:
             ack(**reply(answer))
+            self._observe("store", started)
             return
         ack(response_type="ephemeral", text=self.ctx.answers.looking_up(request))
-        self._later(lambda: respond(**reply(self._slow(request)), replace_original=True))
+
+        def finish() -> None:
+            respond(**reply(self._slow(request)), replace_original=True)
+            self._observe("crm", started)
+
+        self._later(finish)
+
+    def _observe(self, path: str, started: float) -> None:
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.slack_commands.labels(path=path).observe(time.perf_counter() - started)
 
     def _slow(self, request: Any) -> Answer:
         try:
@@ -419,9 +432,7 @@ def slack_routes(app: App, *, signing_secret: str, path: str = PATH) -> list[Bas
         body = await request.body()
         if len(body) > MAX_BODY:
             return PlainTextResponse("payload too large", status_code=413)
-        headers: dict[str, str | Sequence[str]] = {
-            k.lower(): v for k, v in request.headers.items()
-        }
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         if not _signed(body, headers, signing_secret):
             return PlainTextResponse("invalid signature", status_code=401)
         try:

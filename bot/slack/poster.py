@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
+from bot.metrics import Metrics
 from bot.routing import Decision
 from bot.slack.router import Lead, Router
 from bot.store import inbox, repo, routes
@@ -92,7 +93,9 @@ class Poster:
         idle: float = 1.0,
         max_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.database = database
         self.client = client
         self.router = router
@@ -179,7 +182,7 @@ class Poster:
         channel = decision.channel or ""
         blocks = routing_post_blocks(account=lead.account, score=lead.score, decision=_plain(lead))
         text = routing_post_text(account=lead.account, score=lead.score, decision=_plain(lead))
-        answer = self._send(channel, text=text, blocks=blocks)
+        answer = self._send(channel, text=text, blocks=blocks, kind="route")
         with open_session(self.database) as session:
             routes.mark_posted(
                 session=session, ids=[_id(decision)], channel_id=answer["channel"],
@@ -190,7 +193,7 @@ class Poster:
         entries = [(lead.account, lead.score, _plain(lead)) for _, lead in group]
         blocks = summary_post_blocks(entries, total=len(group))
         text = summary_post_text(len(group), [lead.score.tier.value for _, lead in group])
-        answer = self._send(channel, text=text, blocks=blocks)
+        answer = self._send(channel, text=text, blocks=blocks, kind="summary")
         with open_session(self.database) as session:
             routes.mark_posted(
                 session=session, ids=[_id(lead.decision) for _, lead in group],
@@ -219,7 +222,7 @@ class Poster:
         text = rescore_reply_text(account=view, score=score, previous=previous)
         self._send(
             decision.channel_id or decision.channel or "", text=text, blocks=blocks,
-            thread_ts=decision.message_ts,
+            thread_ts=decision.message_ts, kind="rescore",
         )  # fmt: skip
 
     # -- sending and settling ----------------------------------------------------------------
@@ -231,6 +234,7 @@ class Poster:
         text: str,
         blocks: list[dict[str, Any]],
         thread_ts: str | None = None,
+        kind: str,
     ) -> dict[str, str]:
         """One `chat.postMessage`, no sooner than `pace` after the last one to this channel."""
         wait = self._last_post.get(channel, -self.pace) + self.pace - time.monotonic()
@@ -241,10 +245,18 @@ class Poster:
                 channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                 unfurl_links=False, unfurl_media=False,
             )  # fmt: skip
+        except Exception:
+            self._count(kind, "failed")
+            raise
         finally:
             self._last_post[channel] = time.monotonic()
+        self._count(kind, "sent")
         self._last_post[str(answer["channel"])] = self._last_post[channel]
         return {"channel": str(answer["channel"]), "ts": str(answer["ts"])}
+
+    def _count(self, kind: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.slack_posts.labels(kind=kind, outcome=outcome).inc()
 
     def _settle_one(
         self,

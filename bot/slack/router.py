@@ -23,6 +23,7 @@ from bot.store.db import session as open_session
 from bot.store.tables import Account, RoutingDecision, Subject
 from bot.views.models import AccountView
 from integrations.base import LiveCrm
+from scoring.model import Tier
 from scoring.result import AccountScore
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Router:
         decision = route(
             self.routing, tier=score.tier, profile=score.profile_id, fields=account.fields,
             now=now, cursors=cursors, available=self.directory.cached_active,
+            persona_tier=_persona_tier(session, account.domain),
         )  # fmt: skip
         moved = {team: pos for team, pos in cursors.items() if before.get(team) != pos}
         reps = {team: decision.owner for team in moved if decision.owner}
@@ -114,3 +116,10 @@ class Router:
         except Exception:  # a mention is not worth failing a post over
             log.warning("could not read CRM owner %s", owner_id, exc_info=True)
             return None
+
+
+def _persona_tier(session: Session, domain: str) -> Tier | None:
+    """The persona tier of the account's best-fitting known contact: what `persona_tier` tests."""
+    best = repo.best_persona(session=session, domain=domain)
+    tier = best[1].persona_tier if best else None
+    return Tier(tier) if tier in Tier.__members__ else None

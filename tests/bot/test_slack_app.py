@@ -421,3 +421,12 @@ def test_serving_slack_over_http_without_the_signing_secret_names_it(tmp_path: P
     )  # type: ignore[call-arg]
     with pytest.raises(MissingSettings, match="SLACK_SIGNING_SECRET"):
         build_service(config, CONFIG, sweep=False)
+
+
+def test_metrics_count_posts_and_time_answers(bot: Bot) -> None:
+    bot.webhook(bot.company("acme.com"))
+    routed(bot, "acme.com")
+    bot.command("acme.com")
+    text = requests.get(bot.url + "/metrics", timeout=10).text
+    assert 'icpbot_slack_posts_total{kind="route",outcome="sent"} 1.0' in text
+    assert 'icpbot_slack_command_seconds_count{path="store"} 1.0' in text

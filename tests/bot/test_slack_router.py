@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine as Database
 
 from bot.config import load_config
+from bot.routing import parse_routing
 from bot.slack.client import make_client
 from bot.slack.people import Directory
 from bot.slack.router import Router
@@ -72,3 +73,26 @@ def test_reps_deactivated_in_slack_are_skipped(database: Database) -> None:
 def test_an_account_not_stored_gets_no_decision(database: Database) -> None:
     with FakeSlack() as slack:
         assert router(database, slack).decide("nowhere.com", now=NOW) is None
+
+
+def test_persona_tier_rules_see_the_best_known_contact(database: Database) -> None:
+    text = (
+        "rules:\n"
+        "  - {id: leader, when: {persona_tier: [A, B]}, channel: '#leaders'}\n"
+        "  - {id: rest, when: {tier: [A, B, C, D, DQ]}, channel: null}\n"
+    )
+    routing, _ = parse_routing(text, source="routing.yaml", fields=CONFIG.fields.types,
+                               profiles=[p.id for p in CONFIG.icp.profiles])  # fmt: skip
+    store(database, "a.com", "b.com")
+    tagger = Tagger(Engine(CONFIG.icp))
+    person = {"email": "vp@a.com", "job_title": "VP Sales", "seniority": "vp", "domain": "a.com"}
+    with open_session(database) as session:
+        tagger.tag(session=session, record=CrmRecord(RecordKind.CONTACT, "hubspot", "9", person),
+                   now=NOW)  # fmt: skip
+    with FakeSlack() as slack:
+        directory = Directory(make_client(token=slack.token, base_url=slack.api_url))
+        decide = Router(database=database, routing=routing, directory=directory).decide
+        with_leader, without = decide("a.com", now=NOW), decide("b.com", now=NOW)
+    assert with_leader and with_leader.decision.rule_id == "leader"
+    assert "persona_tier B" in with_leader.decision.reason
+    assert without and without.decision.rule_id == "rest" and without.decision.channel is None
