@@ -33,8 +33,9 @@ from bot.pipeline import Pipeline
 from bot.server import WebhookSettings, create_app, serve
 from bot.settings import Settings, given, missing
 from bot.slack.answers import Answers
-from bot.slack.app import SlackContext, build_app, slack_routes
+from bot.slack.app import SlackContext, build_app
 from bot.slack.client import make_client
+from bot.slack.http import slack_routes
 from bot.slack.people import Directory
 from bot.slack.poster import Poster, queue_posts
 from bot.slack.router import Router
