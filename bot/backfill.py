@@ -118,11 +118,15 @@ def backfill(
     dry_run: bool = False,
     progress: Progress | None = None,
     keep_tagged: bool = False,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     resume: bool = True,
 ) -> BackfillReport:
-    """Tag every account, then every person, then load deals; resume where a run stopped."""
-    run = _Run(crm, database, tagger, now, progress or NoProgress(), keep_tagged, batch_size)
+    """Tag every account, then every person, then load deals; resume where a run stopped.
+
+    Pages are as large as the CRM serves best (`crm.page_size`) unless `batch_size` says.
+    """
+    size = batch_size or crm.page_size
+    run = _Run(crm, database, tagger, now, progress or NoProgress(), keep_tagged, size)
     if dry_run:
         with open_session(database) as session:
             tagger.record_version(session=session, icp_text=icp_text, now=now)

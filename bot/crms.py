@@ -7,14 +7,29 @@ the metrics, so `integrations/` stays free of settings and Prometheus.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.settings import Settings, given, missing
 from integrations.hubspot import HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, Failure, Observer, RetryPolicy
+from integrations.salesforce import (
+    Connect,
+    SalesforceCrm,
+    jwt_connection,
+    password_connection,
+    token_connection,
+)
+from integrations.salesforce import classify as salesforce_classify
+
+log = logging.getLogger(__name__)
 
 HUBSPOT_WINDOW = 10.0  # HubSpot's limits are per rolling 10 seconds
+SALESFORCE_WINDOW = 1.0  # icpbot's own pacing of Salesforce calls is per second
 
 
 class MissingSettings(Exception):
@@ -67,3 +82,120 @@ def hubspot_crm(
     return HubSpotCrm(
         client=client, caller=caller, field_map=config.fields, portal_id=settings.hubspot_portal_id
     )
+
+
+def salesforce_configured(settings: Settings) -> bool:
+    """Any of the three ways in: a token, a username and password, or a Connected App key."""
+    return (
+        given(settings, "salesforce_access_token")
+        or given(settings, "salesforce_password")
+        or given(settings, "salesforce_private_key_file")
+    )
+
+
+def salesforce_crm(
+    settings: Settings,
+    config: Config,
+    *,
+    metrics: Metrics | None = None,
+    policy: RetryPolicy | None = None,
+) -> SalesforceCrm:
+    """The Salesforce adapter for these settings; MissingSettings names what is not set."""
+    connect, renew = _salesforce_connect(settings)
+    caller = CrmCaller(
+        crm="salesforce",
+        limiter=RateLimiter(settings.salesforce_rate_limit, SALESFORCE_WINDOW),
+        classify=salesforce_classify,
+        policy=policy,
+        observer=MetricsObserver(metrics) if metrics else None,
+    )
+    return SalesforceCrm(connect=connect, caller=caller, field_map=config.fields, renew=renew)
+
+
+def _salesforce_connect(settings: Settings) -> tuple[Connect, bool]:
+    """How to log in, and whether a login can be renewed (a bare token cannot)."""
+    version = settings.salesforce_api_version
+    if given(settings, "salesforce_access_token") and settings.salesforce_access_token:
+        absent = missing(settings, "salesforce_instance_url")
+        if absent or settings.salesforce_instance_url is None:
+            raise MissingSettings("Salesforce with an access token", absent)
+        url, token = settings.salesforce_instance_url, settings.salesforce_access_token
+        return lambda: token_connection(
+            instance_url=url, access_token=token.get_secret_value(), version=version
+        ), False
+    login_url = settings.salesforce_login_url
+    if given(settings, "salesforce_private_key_file") and settings.salesforce_private_key_file:
+        absent = missing(settings, "salesforce_client_id", "salesforce_username")
+        if absent or not settings.salesforce_client_id or not settings.salesforce_username:
+            raise MissingSettings("Salesforce's JWT bearer login", absent)
+        path = settings.salesforce_private_key_file
+        try:
+            key = path.read_text()
+        except OSError as exc:
+            names = [f"SALESFORCE_PRIVATE_KEY_FILE (cannot read {path}: {exc.strerror})"]
+            raise MissingSettings("Salesforce's JWT bearer login", names) from exc
+        client_id, username = settings.salesforce_client_id, settings.salesforce_username
+        return lambda: jwt_connection(
+            login_url=login_url, client_id=client_id, username=username, private_key=key,
+            version=version,
+        ), True  # fmt: skip
+    absent = missing(settings, "salesforce_username", "salesforce_password")
+    if absent or not settings.salesforce_username or not settings.salesforce_password:
+        raise MissingSettings("Salesforce", absent or ["SALESFORCE_ACCESS_TOKEN"])
+    user, password = settings.salesforce_username, settings.salesforce_password.get_secret_value()
+    security = settings.salesforce_security_token
+    security_token = security.get_secret_value() if security else None
+    return lambda: password_connection(
+        login_url=login_url, username=user, password=password, security_token=security_token,
+        version=version,
+    ), True  # fmt: skip
+
+
+class ApiBudget:
+    """Whether Salesforce polling should hold off: the org's daily API requests nearly spent.
+
+    Salesforce reports the usage in `Sforce-Limit-Info` on every answer; while
+    polling holds, nothing else may call, so a spent budget is re-read from
+    the limits resource every `recheck` seconds to notice the day roll over.
+    """
+
+    def __init__(
+        self,
+        crm: SalesforceCrm,
+        share: float,
+        metrics: Metrics | None = None,
+        *,
+        recheck: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.crm = crm
+        self.share = share
+        self.metrics = metrics
+        self.recheck = recheck
+        self.clock = clock
+        self._checked_at: float | None = None
+
+    def exceeded(self) -> str | None:
+        """Why to hold off this round, or None to poll."""
+        usage = self.crm.api_usage()
+        if usage is not None and self._over(usage) and self._due():
+            self._checked_at = self.clock()
+            try:
+                usage = self.crm.check()
+            except Exception:
+                log.warning("could not re-read Salesforce's API limits", exc_info=True)
+        if usage is None:
+            return None
+        used, limit = usage
+        if self.metrics is not None and limit:
+            self.metrics.crm_api_usage.labels(crm="salesforce").set(used / limit)
+        if not self._over(usage):
+            return None
+        return f"{used:,} of {limit:,} daily API requests used (budget {self.share:.0%})"
+
+    def _over(self, usage: tuple[int, int]) -> bool:
+        used, limit = usage
+        return limit > 0 and used / limit >= self.share
+
+    def _due(self) -> bool:
+        return self._checked_at is None or self.clock() - self._checked_at >= self.recheck

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from sqlalchemy import Engine
@@ -85,6 +85,12 @@ class Metrics:
             "/icp from request to answer, by path: store (in the acknowledgement) or crm.",
             ["path"],
             buckets=COMMAND_BUCKETS,
+            registry=registry,
+        )
+        self.crm_api_usage = Gauge(
+            "icpbot_crm_api_usage_ratio",
+            "Share of the CRM org's daily API requests used, as the CRM last reported it.",
+            ["crm"],
             registry=registry,
         )
         if database is not None:

@@ -1,8 +1,9 @@
-"""`icpbot serve`: the web app, the inbox worker and the sweep, started together.
+"""`icpbot serve`: the web app, the inbox workers, the sweep and the poll, started together.
 
 Start-up is where settings and config meet: the database is migrated, the
 ICP version recorded, and each CRM whose settings are present gets its
-webhook, worker and sweep. A required setting that is missing stops the
+worker, and its way of hearing changes (HubSpot: webhook and sweep;
+Salesforce: the poll). A required setting that is missing stops the
 start with its name; the config was validated before this runs.
 """
 
@@ -27,7 +28,14 @@ from starlette.routing import BaseRoute
 
 from bot.activity import Activity
 from bot.config import Config
-from bot.crms import MissingSettings, hubspot_configured, hubspot_crm
+from bot.crms import (
+    ApiBudget,
+    MissingSettings,
+    hubspot_configured,
+    hubspot_crm,
+    salesforce_configured,
+    salesforce_crm,
+)
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.server import WebhookSettings, create_app, serve
@@ -43,9 +51,11 @@ from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.sweep import Sweeper
 from bot.tagging import Tagger
-from bot.worker import Worker
-from integrations.hubspot import HubSpotCrm
+from bot.worker import CRM_SOURCES, SALESFORCE_SOURCES, Worker
+from integrations.base import LiveCrm
 from integrations.retries import RetryPolicy
+from integrations.salesforce import SalesforceCrm
+from integrations.salesforce import client_error as salesforce_client_error
 from scoring.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -66,9 +76,8 @@ class Service:
     app: Starlette
     database: Database
     metrics: Metrics
-    crm: HubSpotCrm | None = None
-    worker: Worker | None = None
-    sweeper: Sweeper | None = None
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)  # by CRM name
+    workers: dict[str, Worker] = field(default_factory=dict)
     poster: Poster | None = None
     client: WebClient | None = None
     background: list[Background] = field(default_factory=list)
@@ -100,15 +109,40 @@ def build_service(
     service = Service(None, database, metrics)  # type: ignore[arg-type]  # the app comes last
     activity = Activity()
     webhook = _hubspot(service, settings, config, tagger, policy, clock, activity, sweep)
+    _salesforce(service, settings, config, tagger, policy, clock, sweep)
     slack = _slack(service, settings, config, tagger, clock)
-    if service.worker is not None and service.poster is not None:
-        service.worker.pipeline.on_tagged = queue_posts
+    if service.poster is not None:
+        for pipeline in service.pipelines.values():
+            pipeline.on_tagged = queue_posts
+    hubspot_worker = service.workers.get("hubspot")
     service.app = create_app(
         database=database, metrics=metrics, hubspot=webhook,
-        on_events=service.worker.wake if service.worker else lambda: None,
+        on_events=hubspot_worker.wake if hubspot_worker else lambda: None,
         clock=clock, activity=activity, extra_routes=slack,
     )  # fmt: skip
     return service
+
+
+def _listen(
+    service: Service,
+    crm: LiveCrm,
+    tagger: Tagger,
+    clock: Clock,
+    *,
+    sources: tuple[str, ...],
+    activity: Activity | None = None,
+) -> Worker:
+    """A CRM's pipeline and the inbox worker that feeds it, started with the service."""
+    pipeline = Pipeline(crm=crm, database=service.database, tagger=tagger)
+    worker = Worker(
+        database=service.database, pipeline=pipeline, metrics=service.metrics, clock=clock,
+        name=f"{socket.gethostname()}:{os.getpid()}:{crm.name}", activity=activity,
+        sources=sources,
+    )  # fmt: skip
+    service.pipelines[crm.name] = pipeline
+    service.workers[crm.name] = worker
+    service.background.append(worker)
+    return worker
 
 
 def _hubspot(
@@ -129,19 +163,17 @@ def _hubspot(
     if absent or settings.hubspot_client_secret is None:
         raise MissingSettings("HubSpot webhooks", absent)
     crm = hubspot_crm(settings, config, metrics=service.metrics, policy=policy)
-    pipeline = Pipeline(crm=crm, database=service.database, tagger=tagger)
-    worker = Worker(
-        database=service.database, pipeline=pipeline, metrics=service.metrics, clock=clock,
-        name=f"{socket.gethostname()}:{os.getpid()}", activity=activity,
-    )  # fmt: skip
-    service.crm, service.worker = crm, worker
-    service.background.append(worker)
+    worker = _listen(service, crm, tagger, clock, sources=CRM_SOURCES, activity=activity)
     if sweep:
-        service.sweeper = Sweeper(
-            crm=crm, database=service.database, interval=settings.hubspot_sweep_seconds,
-            on_events=worker.wake, clock=clock,
-        )  # fmt: skip
-        service.background.append(service.sweeper)
+        service.background.append(
+            Sweeper(
+                crm=crm,
+                database=service.database,
+                interval=settings.hubspot_sweep_seconds,
+                on_events=worker.wake,
+                clock=clock,
+            )  # fmt: skip
+        )
     return WebhookSettings(
         client_secret=settings.hubspot_client_secret.get_secret_value(),
         watched={
@@ -150,6 +182,34 @@ def _hubspot(
         },
         public_url=settings.public_url,
     )
+
+
+def _salesforce(
+    service: Service,
+    settings: Settings,
+    config: Config,
+    tagger: Tagger,
+    policy: RetryPolicy | None,
+    clock: Clock,
+    poll: bool,
+) -> None:
+    """Salesforce's adapter, worker and poll when its credentials are set."""
+    if not salesforce_configured(settings):
+        return
+    crm = salesforce_crm(settings, config, metrics=service.metrics, policy=policy)
+    worker = _listen(service, crm, tagger, clock, sources=SALESFORCE_SOURCES)
+    if poll:
+        budget = ApiBudget(crm, settings.salesforce_api_budget, service.metrics)
+        service.background.append(
+            Sweeper(
+                crm=crm,
+                database=service.database,
+                interval=settings.salesforce_poll_seconds,
+                on_events=worker.wake,
+                clock=clock,
+                hold=budget.exceeded,
+            )  # fmt: skip
+        )
 
 
 def _slack(
@@ -166,18 +226,18 @@ def _slack(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     directory = Directory(client)
+    crms = {name: pipeline.crm for name, pipeline in service.pipelines.items()}
     router = Router(
-        database=service.database, routing=config.routing, directory=directory, crm=service.crm
+        database=service.database, routing=config.routing, directory=directory, crms=crms
     )
-    pipeline = service.worker.pipeline if service.worker else None
     answers = Answers(
-        database=service.database, icp=config.icp, tagger=tagger, crm=service.crm,
-        pipeline=pipeline, clock=clock,
+        database=service.database, icp=config.icp, tagger=tagger,
+        pipelines=service.pipelines, clock=clock,
     )  # fmt: skip
     context = SlackContext(
         database=service.database, client=client, answers=answers, router=router,
         directory=directory, icp=config.icp, admins=frozenset(settings.admins),
-        crm=service.crm, clock=clock, metrics=service.metrics,
+        crms=crms, clock=clock, metrics=service.metrics,
     )  # fmt: skip
     service.client = client
     service.poster = Poster(
@@ -225,6 +285,12 @@ def run(*, config: Config, err: Console) -> int:
         if problem:
             err.print(f"[red]error[/red] SLACK_BOT_TOKEN: {problem}")
             return 1
+    salesforce = service.pipelines.get("salesforce")
+    if salesforce is not None and isinstance(salesforce.crm, SalesforceCrm):
+        problem = _salesforce_problem(salesforce.crm)
+        if problem:
+            err.print(f"[red]error[/red] Salesforce: {problem}")
+            return 1
     listener = socket.create_server((settings.host, settings.port))  # port 0: any free port
     host, port = listener.getsockname()[:2]
     service.start()
@@ -235,6 +301,18 @@ def run(*, config: Config, err: Console) -> int:
         service.stop()
         listener.close()
     return 0
+
+
+def _salesforce_problem(crm: SalesforceCrm) -> str | None:
+    """Why Salesforce refuses icpbot's credentials, or None when it takes them."""
+    try:
+        crm.check()
+    except Exception as exc:
+        refused = salesforce_client_error(exc)
+        if refused is None and not isinstance(exc, OSError):
+            raise
+        return refused or f"could not be reached ({exc})"
+    return None
 
 
 def _slack_token_problem(client: WebClient) -> str | None:

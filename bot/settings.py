@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     salesforce_password: SecretStr | None = Field(None, alias="SALESFORCE_PASSWORD")
     salesforce_security_token: SecretStr | None = Field(None, alias="SALESFORCE_SECURITY_TOKEN")
     salesforce_api_version: str = Field("62.0", alias="SALESFORCE_API_VERSION")
+    # Where username/password and JWT logins go: https://test.salesforce.com for a sandbox,
+    # or the org's My Domain URL.
+    salesforce_login_url: str = Field("https://login.salesforce.com", alias="SALESFORCE_LOGIN_URL")
+    # OAuth JWT bearer flow: the Connected App's consumer key, and its certificate's private key.
+    salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
+    salesforce_private_key_file: Path | None = Field(None, alias="SALESFORCE_PRIVATE_KEY_FILE")
+    salesforce_poll_seconds: float = Field(60.0, alias="ICPBOT_SALESFORCE_POLL_SECONDS", gt=0)
+    # Polling pauses while the org has used more than this share of its daily API requests.
+    salesforce_api_budget: float = Field(0.8, alias="ICPBOT_SALESFORCE_API_BUDGET", gt=0, le=1)
+    # Requests per second icpbot allows itself (Salesforce limits requests per day, and
+    # long-running ones at 25 at a time; this keeps a backfill from starving other apps).
+    salesforce_rate_limit: int = Field(25, alias="ICPBOT_SALESFORCE_RATE_LIMIT", ge=1)
 
     @field_validator("admins", mode="before")
     @classmethod

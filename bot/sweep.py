@@ -1,9 +1,10 @@
-"""The safety net for missed webhooks: every few minutes, ask the CRM what changed.
+"""Asking a CRM what changed since a stored checkpoint, every few minutes or seconds.
 
-HubSpot gives up on a delivery after retrying for hours, and a webhook
-subscription can be paused or misconfigured; the sweep asks the search API
-for everything modified since a stored checkpoint and puts it in the inbox
-like any event. Its keys are the object and its modification time, so a
+For HubSpot it is the safety net for missed webhooks: HubSpot gives up on
+a delivery after retrying for hours, and a subscription can be paused or
+misconfigured. For Salesforce it is how changes are heard at all (SOQL on
+`SystemModstamp`). Either way what changed goes into the inbox like any
+event. Its keys are the object and its modification time, so a
 sweep that overlaps the webhooks or the previous sweep stores nothing new.
 icpbot's own write-backs show up here too; they cost a read and compare
 equal, so nothing loops.
@@ -28,7 +29,11 @@ from integrations.records import RecordKind
 
 log = logging.getLogger(__name__)
 
-OBJECT_TYPES = {RecordKind.ACCOUNT: "company", RecordKind.CONTACT: "contact"}
+OBJECT_TYPES = {
+    RecordKind.ACCOUNT: "company",
+    RecordKind.CONTACT: "contact",
+    RecordKind.LEAD: "lead",
+}
 BATCH = 500
 
 
@@ -49,7 +54,7 @@ def sweep(
     backfill's job, not the sweep's.
     """
     stored = 0
-    for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT):
+    for kind in (RecordKind.ACCOUNT, crm.person_kind):
         stored += _sweep_kind(crm, database, kind, now, first_lookback)
     return stored
 
@@ -100,12 +105,15 @@ class Sweeper:
         interval: float,
         on_events: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hold: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """`hold` says why to skip a round (an API budget spent), or None to go ahead."""
         self.crm = crm
         self.database = database
         self.interval = interval
         self.on_events = on_events
         self.clock = clock
+        self.hold = hold
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -120,6 +128,10 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
+            reason = self.hold()
+            if reason:
+                log.warning("%s: not asking for changes this round: %s", self.crm.name, reason)
+                continue
             try:
                 stored = sweep(crm=self.crm, database=self.database, now=self.clock())
             except Exception:

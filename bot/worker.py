@@ -31,10 +31,11 @@ from integrations.records import RecordKind
 
 # What this worker claims from the inbox: CRM changes (Slack posts have their own worker).
 CRM_SOURCES = ("hubspot", "hubspot-sweep")
+SALESFORCE_SOURCES = ("salesforce-sweep",)
 
 log = logging.getLogger(__name__)
 
-KINDS = {"company": RecordKind.ACCOUNT, "contact": RecordKind.CONTACT}
+KINDS = {"company": RecordKind.ACCOUNT, "contact": RecordKind.CONTACT, "lead": RecordKind.LEAD}
 CHUNK = 100  # one batch read and at most one batch update per chunk
 YIELD_TO_DELIVERIES = 1.0  # at most this long a chunk waits for webhook deliveries to finish
 KEEP_DONE = timedelta(days=7)  # finished events are kept this long, for `status` and debugging
@@ -140,7 +141,7 @@ class Worker:
                 settled.done.append(event)  # stored by an older version; nothing to do
                 continue
             by_kind[kind].setdefault(event.object_id, []).append(event)
-        for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT):
+        for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD):
             objects = by_kind.get(kind, {})
             for chunk in batches(objects, CHUNK):
                 self._chunk(kind, chunk, objects, settled)

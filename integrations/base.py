@@ -60,6 +60,22 @@ def _text(number: int | None) -> str:
     return "" if number is None else str(number)
 
 
+def written_text(value: object) -> str:
+    """A value read back from a CRM's score field, in `comparable()` form.
+
+    CRMs hand numbers back as text or floats ("87.0", 87.0) and long text
+    with CRLF line ends; compare them as icpbot writes them.
+    """
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n")
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() and "." in text else text
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreUpdate:
     """One record's new score fields."""
@@ -115,6 +131,8 @@ class Crm(abc.ABC):
     """A source of accounts and people, and a sink for their scores."""
 
     name: str
+    person_kind: RecordKind = RecordKind.CONTACT  # what the CRM calls its people
+    page_size: int = 500  # records a backfill page holds, as the CRM pages best
 
     @abc.abstractmethod
     def accounts(self) -> Iterator[CrmRecord]:

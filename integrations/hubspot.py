@@ -47,6 +47,7 @@ from integrations.base import (
     ScoreFields,
     ScoreUpdate,
     WriteReport,
+    written_text,
 )
 from integrations.fieldmap import FieldMap
 from integrations.records import CrmRecord, RecordKind, coerce
@@ -157,6 +158,7 @@ class HubSpotCrm(LiveCrm):
     """Companies as accounts, contacts as people, `icp_*` properties as the write-back."""
 
     name = "hubspot"
+    page_size = BATCH
 
     def __init__(
         self,
@@ -562,7 +564,7 @@ class HubSpotCrm(LiveCrm):
         """What HubSpot holds in the score properties, in `ScoreFields.comparable()` form."""
         names = self.score_properties.names(kind)
         names.pop("scored_at")
-        written = {name: _normal(props.get(prop)) for name, prop in names.items()}
+        written = {name: written_text(props.get(prop)) for name, prop in names.items()}
         written.setdefault("persona_score", "")
         return written
 
@@ -577,18 +579,6 @@ def _first_company(result: Mapping[str, Any]) -> str | None:
     associations = (result.get("associations") or {}).get("companies") or {}
     ids = [str(a["id"]) for a in associations.get("results") or [] if a.get("id")]
     return min(ids, key=int) if ids else None
-
-
-def _normal(value: object) -> str:
-    """HubSpot hands numbers back as text, sometimes as "87.0"; compare them as written."""
-    if value is None:
-        return ""
-    text = str(value).replace("\r\n", "\n")
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return str(int(number)) if number.is_integer() and "." in text else text
 
 
 def _instant(value: object) -> datetime | None:

@@ -9,7 +9,7 @@ command's `response_url`). Nothing here knows how an answer is sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine as Database
@@ -34,7 +34,6 @@ from bot.views.answers import (
 from bot.views.common import CRM_NAMES, escape, one_line
 from bot.views.explanation import explanation_blocks, explanation_text
 from bot.views.models import AccountView, PersonView
-from integrations.base import LiveCrm
 from integrations.domains import is_free_mail
 from integrations.records import CrmRecord, RecordKind
 from scoring.model import Icp
@@ -58,20 +57,24 @@ class Answers:
         database: Database,
         icp: Icp,
         tagger: Tagger,
-        crm: LiveCrm | None = None,
-        pipeline: Pipeline | None = None,
+        pipelines: Mapping[str, Pipeline] | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
+        """`pipelines`: each listened-to CRM's pipeline, by CRM name (`hubspot`, `salesforce`)."""
         self.database = database
         self.icp = icp
         self.tagger = tagger
-        self.crm = crm
-        self.pipeline = pipeline
+        self.pipelines = dict(pipelines or {})
         self.clock = clock
 
     @property
     def crm_name(self) -> str:
-        return CRM_NAMES.get(self.crm.name, self.crm.name) if self.crm else "the CRM"
+        """The connected CRMs as a person says them: "HubSpot", "HubSpot or Salesforce"."""
+        names = [CRM_NAMES.get(name, name) for name in self.pipelines]
+        return " or ".join(names) if names else "the CRM"
+
+    def _named(self, crm: str | None) -> str:
+        return CRM_NAMES.get(crm or "", crm or "") or self.crm_name
 
     def quick(self, request: Request) -> Answer | None:
         """The answer from the store, or None when the CRM must be asked first."""
@@ -102,7 +105,7 @@ class Answers:
         if isinstance(request, Rescore):
             return f":hourglass_flowing_sand: Re-scoring `{escape(request.domain)}`…"
         text = request.text if isinstance(request, Lookup) else ""
-        where = self.crm_name
+        where = self._named(request.crm if isinstance(request, Lookup) else None)
         return f":mag: `{escape(one_line(text))}` is not stored yet; looking it up in {where}…"
 
     def explain(self, domain: str, *, contact: str | None = None) -> Answer | None:
@@ -119,9 +122,9 @@ class Answers:
             account = repo.get_account(session=session, domain=domain)
         if account is None:
             return notice(f"`{escape(domain)}` is not stored; `/icp {escape(domain)}` fetches it.")
-        live = self.crm is not None and account.crm == self.crm.name
-        if live and self.pipeline is not None and account.crm_id:
-            self.pipeline.process(RecordKind.ACCOUNT, [account.crm_id], now=self.clock())
+        pipeline = self.pipelines.get(account.crm)
+        if pipeline is not None and account.crm_id:
+            pipeline.process(RecordKind.ACCOUNT, [account.crm_id], now=self.clock())
         else:
             record = CrmRecord(
                 RecordKind.ACCOUNT, account.crm, account.crm_id or account.domain,
@@ -151,7 +154,7 @@ class Answers:
 
     def _absent(self, request: Lookup) -> Answer | None:
         """Not stored: ask the CRM when there is one, else say so now."""
-        if self.crm is not None:
+        if self.pipelines:
             return None
         return notice(
             f"No stored account matches `{escape(one_line(request.text))}`. "
@@ -171,7 +174,7 @@ class Answers:
             return notice(f"{escape(row.email)}'s company is not stored: no account fit to show.")
         if isinstance(row, Account):
             return self._explanation(session, row)
-        if self.crm is not None and self.crm.name == request.crm:
+        if request.crm in self.pipelines:
             return None
         return notice(f"That {CRM_NAMES.get(request.crm or '', request.crm)} record is not stored.")
 
@@ -187,31 +190,42 @@ class Answers:
 
     def _lookup_crm(self, request: Lookup) -> Answer:
         """Fetch from the CRM, tag (stored, scored, written back), then explain."""
-        if self.crm is None or self.pipeline is None:
-            return self.quick(request) or notice("No CRM is connected.")
-        now = self.clock()
         if request.crm_id is not None and request.kind is not None:
-            outcome = self.pipeline.process(request.kind, [request.crm_id], now=now)
-            tagged = [t for t in outcome.tagged if t.record.crm_id == request.crm_id]
-            if not tagged:
-                return notice(f"{self.crm_name} has no such record (deleted, or no domain).")
-            record = tagged[0].record
-            contact = record.key if record.kind.is_person else None
-            answer = self.explain(record.domain or "", contact=contact)
-            return answer or notice(f"{self.crm_name} knows no company for that person.")
-        records = self.crm.find_accounts(domain=request.domain, name=request.name)
-        if not records:
+            return self._lookup_record(request)
+        if not self.pipelines:
+            return self.quick(request) or notice("No CRM is connected.")
+        for pipeline in self.pipelines.values():
+            records = pipeline.crm.find_accounts(domain=request.domain, name=request.name)
+            if records:
+                break
+        else:
             return notice(
                 f"No account `{escape(one_line(request.text))}` in {self.crm_name} or in the "
                 "store. Check the spelling, or try the domain."
             )
-        outcome = self.pipeline.process(RecordKind.ACCOUNT, [r.crm_id for r in records], now=now)
+        ids = [r.crm_id for r in records]
+        outcome = pipeline.process(RecordKind.ACCOUNT, ids, now=self.clock())
         domains = list(dict.fromkeys(t.record.domain for t in outcome.tagged if t.record.domain))
         if len(domains) == 1:
             return self.explain(domains[0]) or notice("The account could not be stored.")
         with read_session(self.database) as session:
             accounts = list(repo.accounts_by_domain(session=session, domains=domains).values())
             return matches(request.text, self._listed(session, accounts))
+
+    def _lookup_record(self, request: Lookup) -> Answer:
+        """A CRM record link: that record fetched and tagged, then its account explained."""
+        pipeline = self.pipelines.get(request.crm or "")
+        name = self._named(request.crm)
+        if pipeline is None or request.crm_id is None or request.kind is None:
+            return self.quick(request) or notice(f"{name} is not connected.")
+        outcome = pipeline.process(request.kind, [request.crm_id], now=self.clock())
+        tagged = [t for t in outcome.tagged if t.record.crm_id == request.crm_id]
+        if not tagged:
+            return notice(f"{name} has no such record (deleted, or no domain).")
+        record = tagged[0].record
+        contact = record.key if record.kind.is_person else None
+        answer = self.explain(record.domain or "", contact=contact)
+        return answer or notice(f"{name} knows no company for that person.")
 
     # -- rendering from the store ------------------------------------------------------------
 

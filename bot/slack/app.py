@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +31,7 @@ from bot.slack.command import Rescore, parse
 from bot.slack.people import Directory
 from bot.slack.router import Router
 from bot.store import repo, routes
+from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Subject
 from bot.views.answers import EXPLAIN, Answer, notice
@@ -69,7 +70,7 @@ class SlackContext:
     directory: Directory
     icp: Icp
     admins: frozenset[str]
-    crm: LiveCrm | None
+    crms: Mapping[str, LiveCrm]  # the listened-to CRMs, by name
     clock: Clock
     metrics: Metrics | None = None
 
@@ -210,7 +211,7 @@ class Handlers:
         except Exception as exc:
             log.warning("claim of %s by %s failed", domain, user, exc_info=True)
             message = (
-                f":warning: {self.ctx.answers.crm_name} did not take the change "
+                f":warning: {self._crm_name(domain)} did not take the change "
                 f"({escape(one_line(str(exc))[:200])}). Try again in a minute."
             )
             respond(text=message, response_type="ephemeral", replace_original=False)
@@ -220,7 +221,7 @@ class Handlers:
             return
         self._mark_claimed(domain, user, body)
         respond(
-            text=f":white_check_mark: `{escape(domain)}` is yours in {self.ctx.answers.crm_name}.",
+            text=f":white_check_mark: `{escape(domain)}` is yours in {self._crm_name(domain)}.",
             response_type="ephemeral", replace_original=False,
         )  # fmt: skip
 
@@ -231,10 +232,10 @@ class Handlers:
             return ":warning: Slack does not show me your email (the app needs users:read.email)."
         with open_session(self.ctx.database) as session:
             account = repo.get_account(session=session, domain=domain)
-        crm = self.ctx.crm
         if account is None:
             return f"`{escape(domain)}` is not stored any more."
-        if crm is None or account.crm != crm.name or not account.crm_id:
+        crm = self.ctx.crms.get(account.crm)
+        if crm is None or not account.crm_id:
             where = CRM_NAMES.get(account.crm, account.crm)
             return (
                 f"`{escape(domain)}` comes from {escape(where)}: it cannot be assigned from Slack."
@@ -242,13 +243,20 @@ class Handlers:
         owner_id = crm.owner_for_email(person.email)
         if owner_id is None:
             return (
-                f":warning: {self.ctx.answers.crm_name} has no user with your email "
+                f":warning: {CRM_NAMES.get(crm.name, crm.name)} has no user with your email "
                 f"({escape(person.email)}); ask an admin to add you."
             )
         crm.set_owner(RecordKind.ACCOUNT, account.crm_id, owner_id)
         with open_session(self.ctx.database) as session:
             routes.claim_lead(session=session, domain=domain, user=user, now=self.ctx.clock())
         return None
+
+    def _crm_name(self, domain: str) -> str:
+        """The name of the CRM an account comes from, for messages about it."""
+        with read_session(self.ctx.database) as session:
+            account = repo.get_account(session=session, domain=domain)
+        crm = account.crm if account is not None else ""
+        return CRM_NAMES.get(crm, crm) or self.ctx.answers.crm_name
 
     def _mark_claimed(self, domain: str, user: str, body: dict[str, Any]) -> None:
         """Show the claim where the lead was posted: in the post itself, or its summary's thread."""
@@ -346,9 +354,10 @@ class Handlers:
 
     def _home(self, user: str) -> dict[str, Any]:
         person = self.ctx.directory.by_id(user)
-        owners = [person.email] if person and person.email else []
-        if person and person.email and self.ctx.crm is not None:
-            owner_id = self.ctx.crm.owner_for_email(person.email)
+        email = person.email if person else None
+        owners = [email] if email else []
+        for crm in self.ctx.crms.values():
+            owner_id = crm.owner_for_email(email) if email else None
             owners += [owner_id] if owner_id else []
         with open_session(self.ctx.database) as session:
             decisions = routes.routed_to(session=session, owners=owners, user=user)

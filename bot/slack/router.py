@@ -10,6 +10,7 @@ opens: nothing waits on Slack while holding a lock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,12 +48,12 @@ class Router:
         database: Database,
         routing: Routing,
         directory: Directory,
-        crm: LiveCrm | None = None,
+        crms: Mapping[str, LiveCrm] | None = None,
     ) -> None:
         self.database = database
         self.routing = routing
         self.directory = directory
-        self.crm = crm
+        self.crms = dict(crms or {})
 
     def decide(self, domain: str, *, now: datetime) -> Lead | None:
         """The account's stored decision, made now if it has none; None if it is not stored."""
@@ -105,14 +106,15 @@ class Router:
             return None
         if decision.owner_source != "crm":
             return self.directory.mention(decision.owner)
-        email = self._owner_email(decision.owner)
+        email = self._owner_email(decision.crm, decision.owner)
         return self.directory.mention(email) if email else f"owner {decision.owner}"
 
-    def _owner_email(self, owner_id: str) -> str | None:
-        if self.crm is None:
+    def _owner_email(self, crm_name: str, owner_id: str) -> str | None:
+        crm = self.crms.get(crm_name)
+        if crm is None:
             return None
         try:
-            return self.crm.owner_email(owner_id)
+            return crm.owner_email(owner_id)
         except Exception:  # a mention is not worth failing a post over
             log.warning("could not read CRM owner %s", owner_id, exc_info=True)
             return None

@@ -29,9 +29,7 @@ REASONS = {
 def not_a_fit_modal(*, domain: str, name: str | None, metadata: str) -> Block:
     """The modal; `metadata` (≤ 3,000 characters) carries the post to annotate."""
     title = escape(one_line(limit_text(name or domain, 200)))
-    options = [
-        {"text": plain(label, limit=75), "value": code} for code, label in REASONS.items()
-    ]
+    options = [{"text": plain(label, limit=75), "value": code} for code, label in REASONS.items()]
     return {
         "type": "modal",
         "callback_id": NOT_A_FIT_VIEW,

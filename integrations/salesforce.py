@@ -1,0 +1,593 @@
+"""Salesforce through `simple-salesforce`: Accounts and Leads in, `ICP_*__c` fields out.
+
+The only module that imports `simple_salesforce`. Reads are SOQL, paged
+with `nextRecordsUrl`; writes are sObject Collections, 200 records a call.
+Every call goes through one `CrmCaller` (pacing, retries on 5xx, timeouts
+and `REQUEST_LIMIT_EXCEEDED`), and an expired session is renewed once by
+logging in again when icpbot holds credentials rather than a bare token.
+
+Every value that reaches SOQL goes through `quote` (or `like_pattern`):
+text typed in Slack is a string literal, never query syntax.
+
+What Salesforce already holds in the `ICP_*__c` fields is read with each
+record, so a write-back sends only what differs: icpbot's own writes move
+`SystemModstamp` and come back through the poll, where they compare equal
+and cost a read, never a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import jwt
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+)
+from simple_salesforce.login import SalesforceLogin, token_login
+
+from integrations.base import (
+    Deal,
+    LiveCrm,
+    Page,
+    RowError,
+    ScoreFields,
+    ScoreUpdate,
+    WriteReport,
+    written_text,
+)
+from integrations.domains import normalize_domain
+from integrations.fieldmap import FieldMap
+from integrations.records import CrmRecord, RecordKind, coerce
+from integrations.retries import CrmCaller, Failure
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+QUERY_PAGE = 2000  # the most records Salesforce returns per query call
+WRITE_BATCH = 200  # sObject Collections: records per call
+ID_BATCH = 200  # ids per `Id IN (...)`: the SOQL text stays far under its 100,000-character cap
+FIND_LIMIT = 50  # accounts whose website mentions a domain: a handful, filtered exactly here
+TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
+TIERS = ("A", "B", "C", "D", "DQ")
+JWT_LIFETIME = 180  # seconds: Salesforce accepts bearer assertions up to 3 minutes ahead
+_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
+            "\b": "\\b", "\f": "\\f"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SfObject:
+    """One sObject as icpbot uses it."""
+
+    kind: RecordKind
+    name: str  # the API name
+    field_object: str  # the fields.yaml object name
+
+
+ACCOUNTS = SfObject(RecordKind.ACCOUNT, "Account", "account")
+LEADS = SfObject(RecordKind.LEAD, "Lead", "lead")
+OBJECTS = {RecordKind.ACCOUNT: ACCOUNTS, RecordKind.LEAD: LEADS}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFieldNames:
+    """Custom field API names of SPEC §4, configurable per org."""
+
+    score: str = "ICP_Score__c"
+    tier: str = "ICP_Tier__c"
+    profile: str = "ICP_Profile__c"
+    reasons: str = "ICP_Reasons__c"
+    version: str = "ICP_Version__c"
+    scored_at: str = "ICP_Scored_At__c"
+    persona_score: str = "ICP_Persona_Score__c"
+
+    def names(self, kind: RecordKind) -> dict[str, str]:
+        """Canonical score field → API name, for an object (persona on leads only)."""
+        names = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not kind.is_person:
+            del names["persona_score"]
+        return names
+
+
+# -- SOQL literals ---------------------------------------------------------------------------
+
+
+def quote(value: str) -> str:
+    """A SOQL string literal: quotes, backslashes and control characters escaped."""
+    return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
+
+
+def like_pattern(value: str) -> str:
+    """A LIKE literal matching `value` anywhere: its own `%` and `_` match only themselves."""
+    escaped = "".join(_ESCAPES.get(c, c) for c in value)
+    return "'%" + escaped.replace("%", "\\%").replace("_", "\\_") + "%'"
+
+
+def _id_list(ids: Sequence[str]) -> str:
+    return "(" + ", ".join(quote(i) for i in ids) + ")"
+
+
+def soql_datetime(moment: datetime) -> str:
+    """A SOQL datetime literal (unquoted, UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
+    )
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def error_codes(exc: SalesforceError) -> list[str]:
+    """Salesforce's `errorCode`s in an error answer (a list of `{errorCode, message}`)."""
+    content = exc.content
+    items = content if isinstance(content, list) else [content]
+    return [str(i.get("errorCode")) for i in items if isinstance(i, Mapping) and "errorCode" in i]
+
+
+def error_message(exc: SalesforceError) -> str:
+    content = exc.content
+    items = content if isinstance(content, list) else [content]
+    messages = [
+        f"{i.get('errorCode')}: {i.get('message')}" for i in items if isinstance(i, Mapping)
+    ]
+    return f"HTTP {exc.status}: " + ("; ".join(messages) or str(content)[:300])
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """Which errors are worth another try: timeouts, dropped connections, 5xx, API limits."""
+    if isinstance(exc, requests.Timeout):
+        return Failure("timeout", transient=True)
+    if isinstance(exc, requests.ConnectionError):
+        return Failure("server_error", transient=True)
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        return Failure("client_error", transient=False)
+    if not isinstance(exc, SalesforceError):
+        return None
+    codes = error_codes(exc)
+    if exc.status == 429 or "REQUEST_LIMIT_EXCEEDED" in codes:
+        return Failure("rate_limited", transient=True)
+    if exc.status >= 500 or "SERVER_UNAVAILABLE" in codes or "UNABLE_TO_LOCK_ROW" in codes:
+        return Failure("server_error", transient=True)
+    return Failure("client_error", transient=False)
+
+
+def client_error(exc: BaseException) -> str | None:
+    """Salesforce's own message for a request it refused, or None for any other error."""
+    failure = classify(exc)
+    if failure is None or failure.transient or not isinstance(exc, SalesforceError):
+        return None
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        return f"login refused: {exc.code}: {exc.auth_message}"
+    return error_message(exc)
+
+
+# -- connecting ------------------------------------------------------------------------------
+
+Connect = Callable[[], Salesforce]
+
+
+def token_connection(
+    *, instance_url: str, access_token: str, version: str, session: requests.Session | None = None
+) -> Salesforce:
+    """A client for an access token (OAuth, or a session id) and the org's instance URL."""
+    return Salesforce(
+        instance_url=instance_url, session_id=access_token, version=version,
+        session=session or requests.Session(), object_pairs_hook=dict,
+    )  # fmt: skip
+
+
+def password_connection(
+    *,
+    login_url: str,
+    username: str,
+    password: str,
+    security_token: str | None,
+    version: str,
+    session: requests.Session | None = None,
+) -> Salesforce:
+    """Log in with username, password and security token (SOAP login) at `login_url`.
+
+    `login_url` is login.salesforce.com, test.salesforce.com or a My Domain;
+    without a security token the org must trust icpbot's IP range.
+    """
+    session = session or requests.Session()
+    session_id, instance = SalesforceLogin(
+        username=username, password=password, security_token=security_token or None,
+        sf_version=version, session=session, scratch_url=login_url.rstrip("/"),
+    )  # fmt: skip
+    return _client(instance, session_id, version, session)
+
+
+def jwt_connection(
+    *,
+    login_url: str,
+    client_id: str,
+    username: str,
+    private_key: str,
+    version: str,
+    session: requests.Session | None = None,
+) -> Salesforce:
+    """OAuth 2.0 JWT bearer flow for a Connected App: no password, a signed assertion."""
+    session = session or requests.Session()
+    base = login_url.rstrip("/")
+    claims = {
+        "iss": client_id,
+        "sub": username,
+        "aud": base,
+        "exp": int(datetime.now(UTC).timestamp()) + JWT_LIFETIME,
+    }
+    assertion = jwt.encode(claims, private_key, algorithm="RS256")
+    grant = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+    access_token, instance = token_login(
+        f"{base}/services/oauth2/token", grant, "login", client_id, None, None, session
+    )
+    return _client(str(instance).rstrip("/"), str(access_token), version, session)
+
+
+def _client(instance: str, session_id: str, version: str, session: requests.Session) -> Salesforce:
+    return Salesforce(
+        instance=instance, session_id=session_id, version=version, session=session,
+        object_pairs_hook=dict,
+    )  # fmt: skip
+
+
+# -- the adapter -----------------------------------------------------------------------------
+
+
+class SalesforceCrm(LiveCrm):
+    """Accounts as accounts, Leads as people, `ICP_*__c` fields as the write-back."""
+
+    name = "salesforce"
+    person_kind = RecordKind.LEAD
+    page_size = QUERY_PAGE
+
+    def __init__(
+        self,
+        *,
+        connect: Connect,
+        caller: CrmCaller,
+        field_map: FieldMap,
+        names: ScoreFieldNames | None = None,
+        renew: bool = False,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
+        """`connect` logs in (at the first call); with `renew`, again when a session expires."""
+        self.connect = connect
+        self._sf: Salesforce | None = None
+        self.renew = renew
+        self.call = caller
+        self.field_map = field_map
+        self.score_names = names or ScoreFieldNames()
+        self.timeout = timeout
+        self._errors: list[RowError] = []
+        self._login_lock = threading.Lock()
+
+    @property
+    def sf(self) -> Salesforce:
+        """The logged-in client; the login happens at first use, inside a retried call."""
+        with self._login_lock:
+            if self._sf is None:
+                self._sf = self.connect()
+            return self._sf
+
+    def check(self) -> tuple[int, int] | None:
+        """Log in and read the org's limits; raises when Salesforce refuses icpbot.
+
+        Returns (used, limit) of the daily API requests. Not retried: at
+        start-up, and when a spent budget is re-read, an answer now is the point.
+        """
+        limits = self.sf.limits(timeout=self.timeout)  # once: a start-up check answers now
+        daily = (limits or {}).get("DailyApiRequests") or {}
+        if "Max" in daily and "Remaining" in daily:
+            return int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"])
+        return self.api_usage()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def accounts(self) -> Iterator[CrmRecord]:
+        for page in self.pages(RecordKind.ACCOUNT):
+            yield from page.records
+
+    def people(self) -> Iterator[CrmRecord]:
+        for page in self.pages(RecordKind.LEAD):
+            yield from page.records
+
+    def pages(
+        self, kind: RecordKind, *, after: str | None = None, size: int = QUERY_PAGE
+    ) -> Iterator[Page]:
+        """Every Account or Lead in Id order, a query batch a page; `after` is the last Id done.
+
+        Within a run the pages follow `nextRecordsUrl`; a resumed run starts
+        a fresh query after the last Id, because a query cursor expires.
+        """
+        obj = OBJECTS[self._kind(kind)]
+        where = f" WHERE Id > {quote(after)}" if after else ""
+        soql = f"SELECT {self._select(obj)} FROM {obj.name}{where} ORDER BY Id"
+        for rows in self._query_pages(soql, size):
+            if rows:
+                after = str(rows[-1]["Id"])
+            yield Page(self._records(obj, rows), after)
+
+    def fetch(self, kind: RecordKind, ids: Sequence[str]) -> list[CrmRecord]:
+        """These records by Id; deleted ones are simply absent."""
+        obj = OBJECTS[self._kind(kind)]
+        records: list[CrmRecord] = []
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), ID_BATCH):
+            chunk = unique[start : start + ID_BATCH]
+            soql = f"SELECT {self._select(obj)} FROM {obj.name} WHERE Id IN {_id_list(chunk)}"
+            for rows in self._query_pages(soql):
+                records.extend(self._records(obj, rows))
+        return records
+
+    def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
+        """(Id, SystemModstamp) of records changed at or after `since`, oldest first."""
+        obj = OBJECTS[self._kind(kind)]
+        soql = (
+            f"SELECT Id, SystemModstamp FROM {obj.name} "
+            f"WHERE SystemModstamp >= {soql_datetime(since)} ORDER BY SystemModstamp, Id"
+        )
+        for rows in self._query_pages(soql):
+            for row in rows:
+                yield str(row["Id"]), _instant(row.get("SystemModstamp")) or since
+
+    def count(self, kind: RecordKind) -> int | None:
+        obj = OBJECTS[self._kind(kind)]
+        answer = self._call(lambda: self.sf.query(f"SELECT COUNT() FROM {obj.name}", **self._kw()))
+        total = answer.get("totalSize")
+        return int(total) if isinstance(total, int) else None
+
+    def deals(self) -> Iterator[Deal]:
+        """Closed Opportunities with their Account's website: the evidence for calibration."""
+        soql = (
+            "SELECT Id, Name, StageName, IsWon, IsClosed, Amount, CreatedDate, CloseDate, "
+            "Account.Website FROM Opportunity WHERE IsClosed = true ORDER BY Id"
+        )
+        for rows in self._query_pages(soql):
+            for row in rows:
+                yield _deal(row)
+
+    def record_url(self, kind: RecordKind, crm_id: str) -> str | None:
+        """The Lightning record page (the org's domain redirects to its Lightning host)."""
+        obj = OBJECTS[self._kind(kind)]
+        return f"https://{self.sf.sf_instance}/lightning/r/{obj.name}/{crm_id}/view"
+
+    def errors(self) -> list[RowError]:
+        return list(self._errors)
+
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, limit) of the org's daily API requests, from the last `Sforce-Limit-Info`."""
+        usage = self.sf.api_usage.get("api-usage")
+        if usage is None:
+            return None
+        return int(getattr(usage, "used", 0)), int(getattr(usage, "total", 0))
+
+    # -- finding (text from Slack) ---------------------------------------------------------
+
+    def find_accounts(
+        self, *, domain: str | None = None, name: str | None = None
+    ) -> list[CrmRecord]:
+        """Accounts whose website's domain (or whose name) is exactly this.
+
+        `Website` holds URLs as people type them, so the query asks for
+        websites containing the domain and the answer is filtered on the
+        normalised domain; the value is a quoted, LIKE-escaped literal.
+        """
+        if domain:
+            condition = f"Website LIKE {like_pattern(domain)}"
+        elif name:
+            condition = f"Name = {quote(name)}"
+        else:
+            return []
+        soql = (
+            f"SELECT {self._select(ACCOUNTS)} FROM Account WHERE {condition} "
+            f"ORDER BY CreatedDate LIMIT {FIND_LIMIT}"
+        )
+        answer = self._call(lambda: self.sf.query(soql, **self._kw()))
+        records = self._records(ACCOUNTS, list(answer.get("records") or []))
+        return [r for r in records if not domain or r.domain == domain]
+
+    def owner_email(self, owner_id: str) -> str | None:
+        soql = f"SELECT Email FROM User WHERE Id = {quote(owner_id)}"
+        rows = self._call(lambda: self.sf.query(soql, **self._kw())).get("records") or []
+        return str(rows[0]["Email"]) if rows and rows[0].get("Email") else None
+
+    def owner_for_email(self, email: str) -> str | None:
+        soql = (
+            f"SELECT Id FROM User WHERE Email = {quote(email)} AND IsActive = true "
+            "ORDER BY CreatedDate LIMIT 1"
+        )
+        rows = self._call(lambda: self.sf.query(soql, **self._kw())).get("records") or []
+        return str(rows[0]["Id"]) if rows else None
+
+    def set_owner(self, kind: RecordKind, crm_id: str, owner_id: str) -> None:
+        """Set `OwnerId` (or the mapped owner field) of one record; raises when refused."""
+        obj = OBJECTS[self._kind(kind)]
+        field_name = self.field_map.property_for("salesforce", obj.field_object, "owner_id")
+        if field_name is None:
+            raise ValueError(f"fields.yaml maps no salesforce {obj.field_object} owner_id field")
+        report = WriteReport()
+        self._update(obj, [{"Id": crm_id, field_name: owner_id}], report)
+        if report.failed:
+            raise ValueError(f"Salesforce refused the owner change: {report.failed[crm_id]}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_scores(self, updates: Sequence[ScoreUpdate]) -> WriteReport:
+        """sObject Collections, 200 records a call, Accounts and Leads apart."""
+        report = WriteReport()
+        for obj in OBJECTS.values():
+            rows = [
+                {"Id": u.crm_id, **self.wire_values(obj.kind, u.fields)}
+                for u in updates
+                if self._kind(u.kind) is obj.kind
+            ]
+            for start in range(0, len(rows), WRITE_BATCH):
+                self._update(obj, rows[start : start + WRITE_BATCH], report)
+        return report
+
+    def wire_values(self, kind: RecordKind, score: ScoreFields) -> dict[str, object]:
+        """The field values Salesforce gets: numbers as numbers, None clears a field."""
+        text = score.comparable()
+        values: dict[str, object] = {
+            "score": score.score,
+            "tier": score.tier,
+            "profile": score.profile,
+            "reasons": text["reasons"] or None,
+            "version": score.version,
+            "scored_at": soql_datetime(score.scored_at),
+            "persona_score": score.persona_score,
+        }
+        return {api: values[name] for name, api in self.score_names.names(kind).items()}
+
+    # -- the calls -------------------------------------------------------------------------
+
+    def _kw(self) -> dict[str, Any]:
+        return {"timeout": self.timeout}
+
+    def _call(self, call: Callable[[], T]) -> T:
+        """One API call through the caller; an expired session is renewed once, then retried."""
+
+        def once() -> T:
+            client = self.sf
+            try:
+                return call()
+            except SalesforceExpiredSession:
+                if not self.renew:
+                    raise
+                self._forget(client)
+                return call()
+
+        return self.call(once)
+
+    def _forget(self, expired: Salesforce) -> None:
+        """Drop an expired session; the next use logs in again (once, whatever the threads)."""
+        with self._login_lock:
+            if self._sf is expired:
+                log.info("Salesforce session expired; logging in again")
+                self._sf = None
+
+    def _query_pages(self, soql: str, size: int = QUERY_PAGE) -> Iterator[list[dict[str, Any]]]:
+        """A query's records a batch at a time, following `nextRecordsUrl`."""
+        options = {"Sforce-Query-Options": f"batchSize={max(200, min(size, QUERY_PAGE))}"}
+        answer = self._call(lambda: self.sf.query(soql, headers=options, **self._kw()))
+        while True:
+            yield list(answer.get("records") or [])
+            next_url = answer.get("nextRecordsUrl")
+            if answer.get("done", True) or not next_url:
+                return
+            answer = self._call(partial(self._more, str(next_url), options))
+
+    def _more(self, url: str, options: dict[str, str]) -> Any:
+        return self.sf.query_more(url, identifier_is_url=True, headers=options, **self._kw())
+
+    def _update(self, obj: SfObject, rows: list[dict[str, object]], report: WriteReport) -> None:
+        """One sObject Collections PATCH; each record succeeds or fails on its own."""
+        if not rows:
+            return
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": obj.name}, **{k: v for k, v in row.items() if k != "Id"},
+                 "id": row["Id"]}
+                for row in rows
+            ],
+        }  # fmt: skip
+        results = self._call(
+            lambda: self.sf.restful(
+                "composite/sobjects", method="PATCH", json=body, timeout=self.timeout
+            )
+        )
+        for row, result in zip(rows, results or [], strict=False):
+            if result.get("success"):
+                report.written += 1
+            else:
+                errors = result.get("errors") or [{}]
+                first = errors[0]
+                report.failed[str(row["Id"])] = (
+                    f"{first.get('statusCode', 'ERROR')}: {first.get('message', 'refused')}"
+                )
+
+    def _select(self, obj: SfObject) -> str:
+        mapped = self.field_map.properties("salesforce", obj.field_object)
+        written = self.score_names.names(obj.kind).values()
+        return ", ".join(sorted({"Id", "SystemModstamp", *mapped, *written}))
+
+    def _kind(self, kind: RecordKind) -> RecordKind:
+        """Leads are Salesforce's people: a caller asking for contacts means them."""
+        return RecordKind.LEAD if kind.is_person else RecordKind.ACCOUNT
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _records(self, obj: SfObject, rows: list[dict[str, Any]]) -> list[CrmRecord]:
+        records = []
+        for row in rows:
+            record = self._record(obj, row)
+            if record is not None:
+                records.append(record)
+        return records
+
+    def _record(self, obj: SfObject, row: Mapping[str, Any]) -> CrmRecord | None:
+        crm_id = str(row["Id"])
+        canonical = self.field_map.to_canonical("salesforce", obj.field_object, row)
+        coerced = coerce(canonical, self.field_map.types)
+        for problem in coerced.problems:
+            log.debug("salesforce %s %s: %s (left unknown)", obj.name, crm_id, problem)
+        record = CrmRecord(
+            obj.kind, "salesforce", crm_id, coerced.fields, self.record_url(obj.kind, crm_id),
+            written=self._written(obj.kind, row),
+        )  # fmt: skip
+        if record.key is None:
+            what = "email address" if obj.kind.is_person else "website"
+            self._note(RowError(f"salesforce {obj.name}", 0, f"{crm_id} has no {what}"))
+            return None
+        return record
+
+    def _written(self, kind: RecordKind, row: Mapping[str, Any]) -> dict[str, str]:
+        """What Salesforce holds in the score fields, in `ScoreFields.comparable()` form."""
+        names = self.score_names.names(kind)
+        names.pop("scored_at")
+        written = {name: written_text(row.get(api)) for name, api in names.items()}
+        written.setdefault("persona_score", "")
+        return written
+
+    def _note(self, error: RowError) -> None:
+        """Keep the latest skipped records for the report; a long backfill must not hoard."""
+        self._errors.append(error)
+        if len(self._errors) > 1000:
+            del self._errors[:500]
+
+
+def _deal(row: Mapping[str, Any]) -> Deal:
+    website = (row.get("Account") or {}).get("Website")
+    stage = "closed_won" if row.get("IsWon") else "closed_lost" if row.get("IsClosed") else "open"
+    amount = row.get("Amount")
+    return Deal(
+        crm_id=str(row["Id"]),
+        domain=normalize_domain(str(website)) if website else None,
+        name=str(row.get("Name") or ""),
+        stage=stage,
+        amount=float(amount) if isinstance(amount, int | float) else None,
+        created_at=_instant(row.get("CreatedDate")),
+        closed_at=_instant(row.get("CloseDate")),
+    )
+
+
+def _instant(value: object) -> datetime | None:
+    """Salesforce's datetimes (`2026-11-22T10:00:00.000+0000`) and dates, as aware datetimes."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    if len(text) == 10:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
