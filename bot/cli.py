@@ -158,10 +158,11 @@ app.add_typer(crm_app, name="crm")
 
 @crm_app.command("setup")
 def crm_setup(
-    crm: Annotated[str, typer.Argument(help="hubspot")],
+    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
     config_dir: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
-    """Create the icp property group and the icp_* properties; safe to run again."""
+    """Create icpbot's fields in the CRM (HubSpot: the icp group and icp_* properties;
+    Salesforce: the ICP_*__c fields on Account and Lead); safe to run again."""
     from bot.commands import setup_crm
 
     raise typer.Exit(setup_crm(crm, config=_load(config_dir), err=err))

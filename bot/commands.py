@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot.backfill import backfill
 from bot.config import Config
-from bot.crms import MissingSettings, hubspot_crm
+from bot.crms import MissingSettings, hubspot_crm, salesforce_crm
 from bot.progress import print_backfill_report, progress_bar
 from bot.settings import Settings
 from bot.store import inbox, repo
@@ -29,11 +29,13 @@ from bot.tagging import Tagged, Tagger
 from bot.terminal import print_blocks
 from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView
-from integrations.base import Crm
+from integrations.base import Crm, SetupReport
 from integrations.csv import CsvCrm, CsvFormatError
 from integrations.domains import normalize_domain
 from integrations.hubspot import classify, client_error
 from integrations.records import CrmRecord, RecordKind
+from integrations.salesforce import classify as salesforce_classify
+from integrations.salesforce import client_error as salesforce_client_error
 from scoring.engine import Engine
 from scoring.explain import format_coverage
 from scoring.serialize import summary
@@ -154,12 +156,21 @@ def backfill_crm(
     return 1 if report.skipped_rows or report.write_failures else 0
 
 
+SALESFORCE_ACCESS = """
+New custom fields are visible only to profiles and permission sets that grant them.
+Give icpbot's integration user read and edit access, in one step:
+  sf project deploy start --metadata-dir config/salesforce --target-org <your org>
+  sf org assign permset --name ICP_Fields --on-behalf-of <integration user> --target-org <your org>
+(or Setup > Permission Sets > ICP fields > Manage Assignments).
+"""
+
+
 def crm_failure(exc: BaseException) -> str | None:
     """A CRM call that failed for good (after retries), said in one line; else None."""
-    failure = classify(exc)
+    failure = classify(exc) or salesforce_classify(exc)
     if failure is None:
         return None
-    detail = client_error(exc) or failure.outcome.replace("_", " ")
+    detail = client_error(exc) or salesforce_client_error(exc) or failure.outcome.replace("_", " ")
     return f"{detail} (gave up after retries)" if failure.transient else detail
 
 
@@ -173,30 +184,37 @@ def _crm(
         return CsvCrm(source, types=config.fields.types)
     if name == "hubspot":
         return hubspot_crm(settings, config)
-    err.print(f"[red]error[/red] --crm {name}: not available in this version (csv and hubspot are)")
+    if name == "salesforce":
+        return salesforce_crm(settings, config)
+    err.print(f"[red]error[/red] --crm {name}: use hubspot, salesforce or csv")
     return None
 
 
 def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
-    """Create icpbot's property group and properties in the CRM; safe to repeat."""
-    if crm_name != "hubspot":
-        err.print(f"[red]error[/red] crm setup {crm_name}: not available (hubspot is)")
+    """Create icpbot's properties (HubSpot) or custom fields (Salesforce); safe to repeat."""
+    if crm_name not in ("hubspot", "salesforce"):
+        err.print(f"[red]error[/red] crm setup {crm_name}: use hubspot or salesforce")
         return 1
     try:
-        report = hubspot_crm(Settings(), config).setup()
+        if crm_name == "hubspot":
+            report: SetupReport = hubspot_crm(Settings(), config).setup()
+        else:
+            report = salesforce_crm(Settings(), config).setup()
     except MissingSettings as exc:
         err.print(f"[red]error[/red] {exc}")
         return 1
     except Exception as exc:
         if crm_failure(exc) is None:
             raise
-        err.print(f"[red]error[/red] hubspot: {crm_failure(exc)}", soft_wrap=True)
+        err.print(f"[red]error[/red] {crm_name}: {crm_failure(exc)}", soft_wrap=True)
         return 1
     for name in report.created:
         sys.stdout.write(f"created  {name}\n")
     for name in report.existing:
         sys.stdout.write(f"exists   {name}\n")
     sys.stdout.write(f"{len(report.created)} created, {len(report.existing)} already there\n")
+    if crm_name == "salesforce":
+        sys.stdout.write(SALESFORCE_ACCESS)
     return 0
 
 

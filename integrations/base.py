@@ -108,6 +108,14 @@ class WriteReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SetupReport:
+    """What `crm setup` did: the fields it created and those already there."""
+
+    created: list[str]
+    existing: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """A page of records and the cursor that resumes right after it (None: it was the last)."""
 

@@ -46,6 +46,7 @@ from integrations.base import (
     RowError,
     ScoreFields,
     ScoreUpdate,
+    SetupReport,
     WriteReport,
     written_text,
 )
@@ -98,14 +99,6 @@ class ScoreProperties:
         if not kind.is_person:
             del names["persona_score"]
         return names
-
-
-@dataclass(frozen=True, slots=True)
-class SetupReport:
-    """What `crm setup hubspot` did: created names and names already there."""
-
-    created: list[str]
-    existing: list[str]
 
 
 def classify(exc: BaseException) -> Failure | None:

@@ -42,6 +42,7 @@ from integrations.base import (
     RowError,
     ScoreFields,
     ScoreUpdate,
+    SetupReport,
     WriteReport,
     written_text,
 )
@@ -238,6 +239,41 @@ def _client(instance: str, session_id: str, version: str, session: requests.Sess
         instance=instance, session_id=session_id, version=version, session=session,
         object_pairs_hook=dict,
     )  # fmt: skip
+
+
+# -- the custom fields ----------------------------------------------------------------------
+
+# canonical name → (label, Tooling API metadata beyond the label), as `crm setup` creates them
+# and as `config/salesforce` ships them for `sf project deploy start`.
+FIELD_METADATA: dict[str, tuple[str, dict[str, Any]]] = {
+    "score": ("ICP score", {"type": "Number", "precision": 3, "scale": 0}),
+    "tier": ("ICP tier", {
+        "type": "Picklist",
+        "valueSet": {"restricted": True, "valueSetDefinition": {"sorted": False, "value": [
+            {"fullName": t, "label": t, "default": False} for t in TIERS]}},
+    }),
+    "profile": ("ICP profile", {"type": "Text", "length": 255}),
+    "reasons": ("ICP reasons", {"type": "LongTextArea", "length": 32768, "visibleLines": 5}),
+    "version": ("ICP version", {"type": "Number", "precision": 6, "scale": 0}),
+    "scored_at": ("ICP scored at", {"type": "DateTime"}),
+    "persona_score": ("ICP persona score", {"type": "Number", "precision": 3, "scale": 0}),
+}  # fmt: skip
+FIELD_HELP = {
+    "score": "Fit with the Ideal Customer Profile, 0-100.",
+    "tier": "A, B, C, D, or DQ (disqualified).",
+    "profile": "The ICP profile that scored best.",
+    "reasons": "Why it scored as it did, one a line.",
+    "version": "The icp.yaml version behind the score.",
+    "scored_at": "When icpbot last scored it.",
+    "persona_score": "Buyer persona fit, 0-100.",
+}
+
+
+def field_metadata(name: str) -> dict[str, Any]:
+    """The Tooling API `Metadata` of one score field."""
+    label, metadata = FIELD_METADATA[name]
+    return {"label": label, "description": f"{FIELD_HELP[name]} Written by icpbot.",
+            "inlineHelpText": FIELD_HELP[name], **metadata}  # fmt: skip
 
 
 # -- the adapter -----------------------------------------------------------------------------
@@ -448,6 +484,33 @@ class SalesforceCrm(LiveCrm):
             "persona_score": score.persona_score,
         }
         return {api: values[name] for name, api in self.score_names.names(kind).items()}
+
+    def setup(self) -> SetupReport:
+        """Create the `ICP_*__c` fields on Account and Lead (Tooling API), those missing only."""
+        report = SetupReport([], [])
+        for obj in OBJECTS.values():
+            describe = self._call(
+                lambda name=obj.name: self.sf.restful(
+                    f"sobjects/{name}/describe", timeout=self.timeout
+                )
+            )
+            present = {str(f["name"]).lower() for f in (describe or {}).get("fields") or []}
+            for name, api in self.score_names.names(obj.kind).items():
+                where = f"{obj.name}.{api}"
+                if api.lower() in present:
+                    report.existing.append(where)
+                    continue
+                body = {"FullName": where, "Metadata": field_metadata(name)}
+                self._call(
+                    lambda body=body: self.sf.restful(
+                        "tooling/sobjects/CustomField",
+                        method="POST",
+                        json=body,
+                        timeout=self.timeout,
+                    )  # fmt: skip
+                )
+                report.created.append(where)
+        return report
 
     # -- the calls -------------------------------------------------------------------------
 
