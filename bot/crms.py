@@ -140,8 +140,11 @@ def _salesforce_connect(settings: Settings) -> tuple[Connect, bool]:
             version=version,
         ), True  # fmt: skip
     absent = missing(settings, "salesforce_username", "salesforce_password")
+    if len(absent) == 2:
+        absent = ["SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN, or SALESFORCE_USERNAME "
+                  "and SALESFORCE_PASSWORD (with SALESFORCE_SECURITY_TOKEN)"]  # fmt: skip
     if absent or not settings.salesforce_username or not settings.salesforce_password:
-        raise MissingSettings("Salesforce", absent or ["SALESFORCE_ACCESS_TOKEN"])
+        raise MissingSettings("Salesforce", absent)
     user, password = settings.salesforce_username, settings.salesforce_password.get_secret_value()
     security = settings.salesforce_security_token
     security_token = security.get_secret_value() if security else None

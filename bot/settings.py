@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     salesforce_api_budget: float = Field(0.8, alias="ICPBOT_SALESFORCE_API_BUDGET", gt=0, le=1)
     # Requests per second icpbot allows itself (Salesforce limits requests per day, and
     # long-running ones at 25 at a time; this keeps a backfill from starving other apps).
-    salesforce_rate_limit: int = Field(25, alias="ICPBOT_SALESFORCE_RATE_LIMIT", ge=1)
+    salesforce_rate_limit: int = Field(50, alias="ICPBOT_SALESFORCE_RATE_LIMIT", ge=1)
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -114,6 +114,7 @@ class Sweeper:
         self.on_events = on_events
         self.clock = clock
         self.hold = hold
+        self._held: str | None = None  # why the last round held off, said once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -129,8 +130,13 @@ class Sweeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             reason = self.hold()
+            if reason != self._held:
+                if reason:
+                    log.warning("%s: not asking for changes for now: %s", self.crm.name, reason)
+                else:
+                    log.info("%s: asking for changes again", self.crm.name)
+                self._held = reason
             if reason:
-                log.warning("%s: not asking for changes this round: %s", self.crm.name, reason)
                 continue
             try:
                 stored = sweep(crm=self.crm, database=self.database, now=self.clock())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import partial
@@ -56,6 +57,7 @@ T = TypeVar("T")
 
 QUERY_PAGE = 2000  # the most records Salesforce returns per query call
 WRITE_BATCH = 200  # sObject Collections: records per call
+WRITERS = 4  # sObject Collections calls in flight at once
 ID_BATCH = 200  # ids per `Id IN (...)`: the SOQL text stays far under its 100,000-character cap
 FIND_LIMIT = 50  # accounts whose website mentions a domain: a handful, filtered exactly here
 TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
@@ -143,8 +145,14 @@ def error_message(exc: SalesforceError) -> str:
     return f"HTTP {exc.status}: " + ("; ".join(messages) or str(content)[:300])
 
 
+class MissingFields(Exception):
+    """The org lacks icpbot's own fields: `crm setup salesforce` has not run there."""
+
+
 def classify(exc: BaseException) -> Failure | None:
     """Which errors are worth another try: timeouts, dropped connections, 5xx, API limits."""
+    if isinstance(exc, MissingFields):
+        return Failure("client_error", transient=False)
     if isinstance(exc, requests.Timeout):
         return Failure("timeout", transient=True)
     if isinstance(exc, requests.ConnectionError):
@@ -164,6 +172,8 @@ def classify(exc: BaseException) -> Failure | None:
 def client_error(exc: BaseException) -> str | None:
     """Salesforce's own message for a request it refused, or None for any other error."""
     failure = classify(exc)
+    if isinstance(exc, MissingFields):
+        return str(exc)
     if failure is None or failure.transient or not isinstance(exc, SalesforceError):
         return None
     if isinstance(exc, SalesforceAuthenticationFailed):
@@ -306,6 +316,8 @@ class SalesforceCrm(LiveCrm):
         self.timeout = timeout
         self._errors: list[RowError] = []
         self._login_lock = threading.Lock()
+        self._selects: dict[str, str] = {}  # per sObject, the fields the org has
+        self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="salesforce-write")
 
     @property
     def sf(self) -> Salesforce:
@@ -459,16 +471,31 @@ class SalesforceCrm(LiveCrm):
     # -- writing ---------------------------------------------------------------------------
 
     def write_scores(self, updates: Sequence[ScoreUpdate]) -> WriteReport:
-        """sObject Collections, 200 records a call, Accounts and Leads apart."""
-        report = WriteReport()
+        """sObject Collections, 200 records a call, Accounts and Leads apart.
+
+        A page's calls go out `WRITERS` at a time: each waits mostly on the
+        network, and Salesforce takes concurrent updates of different records.
+        """
+        chunks: list[tuple[SfObject, list[dict[str, object]]]] = []
         for obj in OBJECTS.values():
             rows = [
                 {"Id": u.crm_id, **self.wire_values(obj.kind, u.fields)}
                 for u in updates
                 if self._kind(u.kind) is obj.kind
             ]
-            for start in range(0, len(rows), WRITE_BATCH):
-                self._update(obj, rows[start : start + WRITE_BATCH], report)
+            chunks += [(obj, rows[i : i + WRITE_BATCH]) for i in range(0, len(rows), WRITE_BATCH)]
+        report = WriteReport()
+        if len(chunks) == 1:
+            self._update(*chunks[0], report)
+            return report
+        for part in self._writers.map(self._update_chunk, chunks):
+            report.written += part.written
+            report.failed.update(part.failed)
+        return report
+
+    def _update_chunk(self, chunk: tuple[SfObject, list[dict[str, object]]]) -> WriteReport:
+        report = WriteReport()
+        self._update(*chunk, report)
         return report
 
     def wire_values(self, kind: RecordKind, score: ScoreFields) -> dict[str, object]:
@@ -510,6 +537,7 @@ class SalesforceCrm(LiveCrm):
                     )  # fmt: skip
                 )
                 report.created.append(where)
+        self._selects.clear()
         return report
 
     # -- the calls -------------------------------------------------------------------------
@@ -581,9 +609,37 @@ class SalesforceCrm(LiveCrm):
                 )
 
     def _select(self, obj: SfObject) -> str:
+        """The SELECT list: mapped fields the org has (described once), and the score fields.
+
+        A mapped field the org lacks is left out with a warning, so its
+        criteria score as unknown instead of every query failing; a missing
+        score field stops the work: nothing could be written back.
+        """
+        if obj.name not in self._selects:
+            self._selects[obj.name] = self._described_select(obj)
+        return self._selects[obj.name]
+
+    def _described_select(self, obj: SfObject) -> str:
+        describe = self._call(
+            lambda: self.sf.restful(f"sobjects/{obj.name}/describe", timeout=self.timeout)
+        )
+        present = {str(f["name"]).lower() for f in (describe or {}).get("fields") or []}
+        written = list(self.score_names.names(obj.kind).values())
+        absent = [api for api in written if api.lower() not in present]
+        if absent:
+            raise MissingFields(
+                f"Salesforce {obj.name} has no {', '.join(absent)}: run `icpbot crm setup "
+                "salesforce` (or deploy config/salesforce) and grant the ICP_Fields permission set"
+            )
         mapped = self.field_map.properties("salesforce", obj.field_object)
-        written = self.score_names.names(obj.kind).values()
-        return ", ".join(sorted({"Id", "SystemModstamp", *mapped, *written}))
+        unknown = [api for api in mapped if api.lower() not in present]
+        if unknown:
+            log.warning(
+                "fields.yaml maps %s fields the org does not have (%s); they stay unknown",
+                obj.name, ", ".join(unknown),
+            )  # fmt: skip
+        kept = [api for api in mapped if api.lower() in present]
+        return ", ".join(sorted({"Id", "SystemModstamp", *kept, *written}))
 
     def _kind(self, kind: RecordKind) -> RecordKind:
         """Leads are Salesforce's people: a caller asking for contacts means them."""

@@ -116,6 +116,34 @@ class Answers:
                 return None
             return self._explanation(session, account, contact=contact)
 
+    def explain_lead(self, email: str) -> Answer | None:
+        """A lead whose company is no stored account: its company fit from its own fields.
+
+        A Salesforce lead carries its company (name, industry, size) until it
+        is converted; its score row holds that fit, so the lead explains itself.
+        """
+        with read_session(self.database) as session:
+            contact = session.exec(select(Contact).where(col(Contact.email) == email)).first()
+            row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
+            score = repo.account_score_of(row, session=session) if row else None
+            if contact is None or row is None or score is None:
+                return None
+            previous_row = repo.previous_different_score(
+                session=session, subject=Subject.CONTACT, key=email, latest=row
+            )
+            previous = (
+                repo.account_score_of(previous_row, session=session) if previous_row else None
+            )
+            person = self._person(session, contact.account_domain or "", email)
+        domain = contact.account_domain or email.rpartition("@")[2]
+        name = str(contact.fields.get("name") or domain)
+        view = AccountView(domain, name, contact.crm, contact.url)
+        blocks = explanation_blocks(
+            account=view, score=score, previous=previous, person=person, now=self.clock()
+        )
+        return Answer(explanation_text(account=view, score=score, previous=previous,
+                                       person=person), blocks)  # fmt: skip
+
     def rescore(self, domain: str) -> Answer:
         """Score again, from fresh CRM data when the account is the CRM's."""
         with read_session(self.database) as session:
@@ -225,6 +253,8 @@ class Answers:
         record = tagged[0].record
         contact = record.key if record.kind.is_person else None
         answer = self.explain(record.domain or "", contact=contact)
+        if answer is None and contact is not None:
+            answer = self.explain_lead(contact)
         return answer or notice(f"{name} knows no company for that person.")
 
     # -- rendering from the store ------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import Subquery, and_, case, func, insert, or_
+from sqlalchemy import Subquery, Table, and_, case, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -329,9 +329,13 @@ def score_row(
 
 
 def save_scores(*, session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append many audit-trail rows (from `score_row`) in one executemany."""
+    """Append many audit-trail rows (from `score_row`) in one executemany.
+
+    Through the table, not the ORM: the ORM's bulk insert splits a batch
+    into many small statements, which costs more than scoring the rows.
+    """
     if rows:
-        session.execute(insert(Score), rows)
+        session.execute(insert(_table(Score)), rows)
 
 
 def save_persona_score(
@@ -591,7 +595,13 @@ def _append(session: Session, row: Score) -> Score:
     return row
 
 
-def dialect_insert(session: Session, model: type[SQLModel]) -> Any:
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def dialect_insert(session: Session, model: type[SQLModel] | Table) -> Any:
     """INSERT with ON CONFLICT support; both databases we run on spell it the same way."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -629,7 +639,7 @@ def _upsert_many(
     """`_upsert` for many rows at once; each key must appear once (PostgreSQL insists)."""
     if not rows:
         return
-    insert = dialect_insert(session, model)
+    insert = dialect_insert(session, _table(model))  # Core executemany, as `save_scores`
     changes = {name: insert.excluded[name] for name in rows[0] if name not in keys + keep}
     session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=changes), rows)
 

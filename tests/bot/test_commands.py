@@ -150,9 +150,15 @@ def test_explain_an_unknown_domain(store: dict[str, str]) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_backfill_from_a_crm_not_yet_integrated() -> None:
+def test_backfill_from_an_unknown_crm() -> None:
+    done = icpbot("backfill", "--crm", "pipedrive")
+    assert done.returncode == 1 and "use hubspot, salesforce or csv" in done.stderr
+
+
+def test_backfill_from_salesforce_names_the_missing_settings() -> None:
     done = icpbot("backfill", "--crm", "salesforce")
-    assert done.returncode == 1 and "not available" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "SALESFORCE_ACCESS_TOKEN" in done.stderr and "SALESFORCE_USERNAME" in done.stderr
 
 
 def test_backfill_from_hubspot_names_the_missing_token() -> None:

@@ -135,6 +135,20 @@ ICP_FIELDS: dict[str, tuple[Field, ...]] = {
     "Account": _ICP_COMMON,
     "Lead": (*_ICP_COMMON, Field("ICP_Persona_Score__c", "double", precision=3, custom=True)),
 }
+# The custom Account fields the shipped config/fields.yaml maps, as an org following the
+# README has them.
+SHIPPED_CUSTOM: dict[str, tuple[Field, ...]] = {
+    "Account": (
+        Field("Technologies__c", "string", custom=True),
+        Field("Funding_Stage__c", "string", custom=True),
+        Field("Last_Funding_Date__c", "date", custom=True),
+        Field("Sales_Motion__c", "string", custom=True),
+        Field("Has_RevOps__c", "boolean", custom=True),
+        Field("SDR_Count__c", "double", custom=True),
+        Field("SDR_Hiring_Posted_At__c", "date", custom=True),
+        Field("New_Exec_At__c", "date", custom=True),
+    )
+}
 _TOOLING_TYPES = {"Number": "double", "Text": "string", "LongTextArea": "textarea",
                   "Picklist": "picklist", "DateTime": "datetime"}  # fmt: skip
 
@@ -212,7 +226,9 @@ class FakeSalesforce:
         security_token: str = "TOKEN",
         client_id: str = "icpbot-connected-app",
         public_key: bytes | None = None,
+        custom_fields: Mapping[str, tuple[Field, ...]] | None = None,
     ) -> None:
+        """`custom_fields`: the org's own fields by sObject, beyond the standard ones."""
         self.latency = latency
         self.url = ""
         self.ca = trustme.CA()
@@ -227,8 +243,8 @@ class FakeSalesforce:
         self._tokens = {token}
         self._lock = threading.RLock()
         self._schema = {obj: dict(fields) for obj, fields in SCHEMA.items()}
-        if icp_fields:
-            for obj, extra in ICP_FIELDS.items():
+        for fields in (ICP_FIELDS if icp_fields else {}), custom_fields or {}:
+            for obj, extra in fields.items():
                 self._schema[obj].update({f.name.lower(): f for f in extra})
         self._rows: dict[str, dict[str, dict[str, Any]]] = {obj: {} for obj in ID_PREFIX}
         self._counter = itertools.count(1)
@@ -327,7 +343,9 @@ class FakeSalesforce:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
+            tagged = sum(1 for r in self._rows["Account"].values() if r.get("ICP_Tier__c"))
             return {"requests": len(self._requests), "written": self._written,
+                    "tagged_accounts": tagged, "accounts": len(self._rows["Account"]),
                     "api_used": self.api_used, "api_limit": self.api_limit}  # fmt: skip
 
     # -- faults ----------------------------------------------------------------------------
