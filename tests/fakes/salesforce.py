@@ -460,8 +460,12 @@ class FakeSalesforce:
         except soql.SoqlError as exc:
             raise Refused(400, exc.code, exc.message) from exc
         obj = _canonical_object(parsed.object)
-        rows = [r for r in self._rows[obj].values() if parsed.matches(self._view(obj, r))]
-        ordered = parsed.sort([self._view(obj, r) for r in rows]) if parsed.order else rows
+        view = self._view if any(o == obj for o, _ in RELATIONSHIPS) else _plain
+        rows = [r for r in self._rows[obj].values() if parsed.matches(view(obj, r))]
+        by_id = [o.field.lower() for o in parsed.order] == ["id"] and not parsed.order[0].descending
+        if parsed.order and not by_id:  # rows are kept in Id order already
+            rows = parsed.sort([view(obj, r) for r in rows])
+        ordered = rows
         ids = [str(r["Id"]) for r in ordered]
         ids = ids[parsed.offset or 0 :]
         if parsed.limit is not None:
@@ -681,6 +685,10 @@ class FakeSalesforce:
         session = self._new_session()
         return Answer(200, {"access_token": session, "instance_url": self.url,
                             "token_type": "Bearer", "scope": "api"})  # fmt: skip
+
+
+def _plain(obj: str, row: dict[str, Any]) -> dict[str, Any]:
+    return row
 
 
 def _canonical_object(name: str) -> str:
