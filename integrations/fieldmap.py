@@ -10,10 +10,11 @@ CRM picklist values into the canonical vocabulary (`Customer - Direct` →
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from integrations.records import PropertyCoercer
 from scoring.fields import ACCOUNT_FIELDS, PERSON_FIELDS, FieldType, known_fields
 from scoring.problems import ConfigError, Problem, line_of, load_yaml
 
@@ -86,10 +87,21 @@ class FieldMap:
         """CRM property names to fetch for an object."""
         return sorted({m.property for m in self.objects[(crm, obj)].values()})
 
-    def to_canonical(self, crm: str, obj: str, props: Mapping[str, object]) -> dict[str, object]:
-        """Canonical names and translated values; still raw types (see records.coerce)."""
-        mapping = self.objects[(crm, obj)]
-        return {name: m.translate(props.get(m.property)) for name, m in mapping.items()}
+    def coercer(
+        self, crm: str, obj: str, present: Collection[str] | None = None
+    ) -> PropertyCoercer:
+        """CRM properties to typed canonical fields, compiled once per object.
+
+        `present`: the properties the CRM has (case-insensitive), when others
+        should not even be looked up.
+        """
+        known = {p.lower() for p in present} if present is not None else None
+        plan = [
+            (name, m.property, m.translate if m.values else None)
+            for name, m in self.objects[(crm, obj)].items()
+            if known is None or m.property.lower() in known
+        ]
+        return PropertyCoercer(plan, self.types)
 
     def property_for(self, crm: str, obj: str, canonical: str) -> str | None:
         mapping = self.objects[(crm, obj)].get(canonical)

@@ -51,7 +51,7 @@ from integrations.base import (
     written_text,
 )
 from integrations.fieldmap import FieldMap
-from integrations.records import CrmRecord, RecordKind, coerce
+from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, Failure, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ class HubSpotCrm(LiveCrm):
         self.score_properties = properties or ScoreProperties()
         self.portal_id = portal_id
         self._errors: list[RowError] = []
+        self._coercers = {o.field_object: field_map.coercer("hubspot", o.field_object)
+                          for o in OBJECTS.values()}  # fmt: skip
         self._apis: dict[str, Any] = {
             "companies": client.crm.companies,
             "contacts": client.crm.contacts,
@@ -538,8 +540,7 @@ class HubSpotCrm(LiveCrm):
     def _record(self, obj: HubObject, result: Mapping[str, Any]) -> CrmRecord | None:
         crm_id = str(result["id"])
         props: Mapping[str, Any] = result.get("properties") or {}
-        canonical = self.field_map.to_canonical("hubspot", obj.field_object, props)
-        coerced = coerce(canonical, self.field_map.types)
+        coerced = self._coercers[obj.field_object](props)
         for problem in coerced.problems:
             log.debug("hubspot %s %s: %s (left unknown)", obj.field_object, crm_id, problem)
         record = CrmRecord(

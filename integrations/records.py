@@ -197,6 +197,37 @@ class RowCoercer:
         return out
 
 
+class PropertyCoercer:
+    """Mapping CRM properties to canonical names, then `coerce`, compiled for one object.
+
+    `plan` lists (canonical name, CRM property, value translation or None);
+    each converter is looked up once, and properties a record lacks cost a
+    dictionary miss. A CRM page of thousands of records is read through it.
+    """
+
+    def __init__(
+        self,
+        plan: Sequence[tuple[str, str, Callable[[object], object] | None]],
+        types: Mapping[str, FieldType],
+    ) -> None:
+        self.plan = [
+            (name, prop, translate, kind, _converter(name, kind))
+            for name, prop, translate in plan
+            if (kind := types.get(name)) is not None
+        ]
+
+    def __call__(self, props: Mapping[str, object]) -> Coerced:
+        out = Coerced()
+        for name, prop, translate, kind, convert in self.plan:
+            value = props.get(prop)
+            if value is None or value == "" or is_empty(value):
+                continue
+            if translate is not None:
+                value = translate(value)
+            _convert(out, name, kind, convert, value)
+        return out
+
+
 def _reason(kind: FieldType, exc: Exception) -> str:
     expected = {
         FieldType.NUMBER: "not a number",

@@ -49,7 +49,7 @@ from integrations.base import (
 )
 from integrations.domains import normalize_domain
 from integrations.fieldmap import FieldMap
-from integrations.records import CrmRecord, RecordKind, coerce
+from integrations.records import CrmRecord, PropertyCoercer, RecordKind
 from integrations.retries import CrmCaller, Failure
 
 log = logging.getLogger(__name__)
@@ -317,6 +317,7 @@ class SalesforceCrm(LiveCrm):
         self._errors: list[RowError] = []
         self._login_lock = threading.Lock()
         self._selects: dict[str, str] = {}  # per sObject, the fields the org has
+        self._coercers: dict[str, PropertyCoercer] = {}  # per sObject, reading its rows
         self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="salesforce-write")
 
     @property
@@ -639,6 +640,7 @@ class SalesforceCrm(LiveCrm):
                 obj.name, ", ".join(unknown),
             )  # fmt: skip
         kept = [api for api in mapped if api.lower() in present]
+        self._coercers[obj.name] = self.field_map.coercer("salesforce", obj.field_object, kept)
         return ", ".join(sorted({"Id", "SystemModstamp", *kept, *written}))
 
     def _kind(self, kind: RecordKind) -> RecordKind:
@@ -657,8 +659,12 @@ class SalesforceCrm(LiveCrm):
 
     def _record(self, obj: SfObject, row: Mapping[str, Any]) -> CrmRecord | None:
         crm_id = str(row["Id"])
-        canonical = self.field_map.to_canonical("salesforce", obj.field_object, row)
-        coerced = coerce(canonical, self.field_map.types)
+        coercer = self._coercers.get(obj.name)
+        if coercer is None:
+            coercer = self._coercers[obj.name] = self.field_map.coercer(
+                "salesforce", obj.field_object
+            )
+        coerced = coercer(row)
         for problem in coerced.problems:
             log.debug("salesforce %s %s: %s (left unknown)", obj.name, crm_id, problem)
         record = CrmRecord(
