@@ -129,7 +129,11 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            reason = self.hold()
+            try:
+                reason = self.hold()
+            except Exception:  # a hold that cannot tell must not stop the poll for good
+                log.exception("%s: could not tell whether to hold off", self.crm.name)
+                reason = None
             if reason != self._held:
                 if reason:
                     log.warning("%s: not asking for changes for now: %s", self.crm.name, reason)

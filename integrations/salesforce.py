@@ -414,8 +414,12 @@ class SalesforceCrm(LiveCrm):
         return list(self._errors)
 
     def api_usage(self) -> tuple[int, int] | None:
-        """(used, limit) of the org's daily API requests, from the last `Sforce-Limit-Info`."""
-        usage = self.sf.api_usage.get("api-usage")
+        """(used, limit) of the org's daily API requests, from the last `Sforce-Limit-Info`.
+
+        None before any answer: asking must never log in by itself.
+        """
+        client = self._sf
+        usage = client.api_usage.get("api-usage") if client is not None else None
         if usage is None:
             return None
         return int(getattr(usage, "used", 0)), int(getattr(usage, "total", 0))
