@@ -31,7 +31,7 @@ ConfigDir = Annotated[
     typer.Option(
         "--config-dir",
         envvar="ICPBOT_CONFIG_DIR",
-        help="Directory with icp.yaml, routing.yaml and fields.yaml.",
+        help="Directory with icp.yaml, and optionally routing.yaml, fields.yaml, digest.yaml.",
         file_okay=False,
     ),
 ]
@@ -174,6 +174,31 @@ def serve(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     from bot.service import run
 
     raise typer.Exit(run(config=_load(config_dir), err=err))
+
+
+@app.command()
+def digest(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the digest instead of posting it.")
+    ] = False,
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="The ISO week, e.g. 2026-W47 (default: the last full one)."),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="This channel instead of digest.yaml's.")
+    ] = None,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """The weekly digest: new accounts by tier, top A-tier, feedback, win rates, gaps."""
+    from bot.commands import show_digest
+
+    config = _load(config_dir)
+    code = show_digest(
+        config=config, week=week, channel=channel, dry_run=dry_run, now=_now(as_of), err=err
+    )
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -18,15 +18,17 @@ from sqlmodel import col, select
 from bot.backfill import backfill
 from bot.config import Config
 from bot.crms import MissingSettings, hubspot_crm, salesforce_crm
+from bot.digest import Week, build_digest
 from bot.progress import print_backfill_report, progress_bar
 from bot.settings import Settings
 from bot.store import inbox, repo
-from bot.store.db import make_engine, migrate
+from bot.store.db import make_engine, migrate, read_session
 from bot.store.db import session as open_session
 from bot.store.repo import IcpVersionConflict
 from bot.store.tables import Account, Checkpoint, Subject
 from bot.tagging import Tagged, Tagger
 from bot.terminal import print_blocks
+from bot.views.digest import digest_blocks
 from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView
 from integrations.base import Crm, SetupReport
@@ -215,6 +217,34 @@ def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
     sys.stdout.write(f"{len(report.created)} created, {len(report.existing)} already there\n")
     if crm_name == "salesforce":
         sys.stdout.write(SALESFORCE_ACCESS)
+    return 0
+
+
+def show_digest(
+    *, config: Config, week: str | None, channel: str | None, dry_run: bool, now: datetime,
+    err: Console,
+) -> int:  # fmt: skip
+    """Print the digest each configured channel would get (posting runs in `serve`)."""
+    zone = config.digest.timezone
+    try:
+        chosen = Week.parse(week, zone) if week else Week.last_complete(now, zone)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] --week: {exc}")
+        return 1
+    if not dry_run:
+        err.print(
+            "[red]error[/red] posting from the command line is not available yet; "
+            "use --dry-run to see the digest"
+        )
+        return 1
+    settings = Settings()
+    database = open_database(settings.database_url)
+    with read_session(database) as session:
+        digest = build_digest(session=session, icp=config.icp, week=chosen)
+    channels = [channel] if channel else list(config.digest.channels) or ["(no channel)"]
+    console = Console()
+    for name in channels:
+        print_blocks(console, digest_blocks(digest), title=name)
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Loading the config directory: all three files, validated together, or nothing.
+"""Loading the config directory: every file, validated together, or nothing.
 
-`icp.yaml` is required; `fields.yaml` and `routing.yaml` fall back to
-built-in defaults. Fields load first because the ICP and routing rules may
+`icp.yaml` is required; `fields.yaml`, `routing.yaml` and `digest.yaml`
+fall back to built-in defaults. Fields load first because the ICP and routing rules may
 use the custom fields they declare. A problem in any file stops the load:
 the bot never runs on half a config.
 """
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
+from bot.digest_config import DigestConfig, default_digest_config, parse_digest_config
 from bot.routing import Routing, parse_routing
 from integrations.fieldmap import FieldMap, parse_field_map
 from scoring.model import Icp
@@ -24,6 +25,7 @@ from scoring.validation import parse_icp
 ICP_FILE = "icp.yaml"
 FIELDS_FILE = "fields.yaml"
 ROUTING_FILE = "routing.yaml"
+DIGEST_FILE = "digest.yaml"
 
 T = TypeVar("T")
 
@@ -38,6 +40,7 @@ class Config:
     fields: FieldMap
     routing: Routing
     warnings: tuple[Problem, ...] = ()
+    digest: DigestConfig = field(default_factory=default_digest_config)
 
     @property
     def icp_sha256(self) -> str:
@@ -81,9 +84,14 @@ def load_config(directory: Path, *, today: date | None = None) -> Config:
             profiles=profiles,
         ),
     )
-    if fields is None or icp is None or routing is None:
+    digest_path = directory / DIGEST_FILE
+    digest = _collect(
+        problems,
+        lambda: parse_digest_config(_read(digest_path, required=False), source=str(digest_path)),
+    )
+    if fields is None or icp is None or routing is None or digest is None:
         raise ConfigError(problems)
-    return Config(directory, icp, icp_text, fields, routing, tuple(problems))
+    return Config(directory, icp, icp_text, fields, routing, tuple(problems), digest)
 
 
 def _collect(problems: list[Problem], parse: Callable[[], tuple[T, list[Problem]]]) -> T | None:

@@ -541,6 +541,59 @@ def top_accounts(
     return list(session.exec(statement))
 
 
+def new_accounts(
+    *, session: Session, start: datetime, end: datetime
+) -> list[tuple[Account, Score]]:
+    """Accounts new in [start, end) with their latest scores, best first.
+
+    New means created in the CRM then (its creation date when the CRM gave
+    one, else when icpbot first saw it): a backfill of old records is not news.
+    """
+    latest = _latest(Subject.ACCOUNT)
+    created = func.coalesce(col(Account.crm_created_at), col(Account.first_seen_at))
+    statement = (
+        select(Account, Score)
+        .join(Score, col(Score.subject_key) == col(Account.domain))
+        .join(latest, col(Score.id) == latest.c.id)
+        .where(created >= start, created < end)
+        .order_by(col(Score.score).desc(), col(Score.coverage).desc(), col(Account.domain))
+    )
+    return [(account, score) for account, score in session.exec(statement)]
+
+
+def new_account_tiers(*, session: Session, start: datetime, end: datetime) -> dict[str, int]:
+    """How many accounts new in [start, end) are in each tier now (zeros included)."""
+    latest = _latest(Subject.ACCOUNT)
+    created = func.coalesce(col(Account.crm_created_at), col(Account.first_seen_at))
+    statement = (
+        select(col(Score.tier), func.count())
+        .join(Account, col(Score.subject_key) == col(Account.domain))
+        .join(latest, col(Score.id) == latest.c.id)
+        .where(created >= start, created < end)
+        .group_by(col(Score.tier))
+    )
+    found = {tier: int(count) for tier, count in session.exec(statement)}
+    return {tier.value: found.get(tier.value, 0) for tier in Tier}
+
+
+def closed_deals(*, session: Session, start: datetime, end: datetime) -> list[tuple[Deal, str]]:
+    """Deals won or lost in [start, end), each with its account's current tier."""
+    latest = _latest(Subject.ACCOUNT)
+    statement = (
+        select(Deal, col(Score.tier))
+        .join(Score, col(Score.subject_key) == col(Deal.account_domain))
+        .join(latest, col(Score.id) == latest.c.id)
+        .where(
+            col(Deal.stage).in_(
+                [s.value for s in (DealStage.CLOSED_WON, DealStage.CHURNED, DealStage.CLOSED_LOST)]
+            ),  # fmt: skip
+            col(Deal.closed_at) >= start,
+            col(Deal.closed_at) < end,
+        )
+    )
+    return [(deal, tier) for deal, tier in session.exec(statement)]
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
