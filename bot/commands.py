@@ -6,6 +6,7 @@ diagnostics to the `err` console.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,9 @@ from bot.config import Config
 from bot.crms import MissingSettings, hubspot_crm, salesforce_crm
 from bot.digest import Week, build_digest
 from bot.progress import print_backfill_report, progress_bar
-from bot.settings import Settings
+from bot.settings import Settings, missing
+from bot.slack.client import make_client
+from bot.slack.digest_post import FAILED, post_digest
 from bot.store import inbox, repo
 from bot.store.db import make_engine, migrate, read_session
 from bot.store.db import session as open_session
@@ -231,14 +234,10 @@ def show_digest(
     except ValueError as exc:
         err.print(f"[red]error[/red] --week: {exc}")
         return 1
-    if not dry_run:
-        err.print(
-            "[red]error[/red] posting from the command line is not available yet; "
-            "use --dry-run to see the digest"
-        )
-        return 1
     settings = Settings()
     database = open_database(settings.database_url)
+    if not dry_run:
+        return _post_digest(config, chosen, channel, settings, database, now, err)
     with read_session(database) as session:
         digest = build_digest(session=session, icp=config.icp, week=chosen)
     channels = [channel] if channel else list(config.digest.channels) or ["(no channel)"]
@@ -246,6 +245,32 @@ def show_digest(
     for name in channels:
         print_blocks(console, digest_blocks(digest), title=name)
     return 0
+
+
+def _post_digest(
+    config: Config, week: Week, channel: str | None, settings: Settings, database: Database,
+    now: datetime, err: Console,
+) -> int:  # fmt: skip
+    """Post the week's digest to each channel that has not had it; 1 if any post failed."""
+    channels = [channel] if channel else list(config.digest.channels)
+    if not channels:
+        err.print("[red]error[/red] no channel: list some in digest.yaml, or give --channel")
+        return 1
+    absent = missing(settings, "slack_bot_token")
+    if absent or settings.slack_bot_token is None:
+        err.print(f"[red]error[/red] posting the digest needs {', '.join(absent)}")
+        return 1
+    client = make_client(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    outcomes = post_digest(
+        database=database, client=client, icp=config.icp, week=week, channels=channels,
+        now=now, worker=f"cli:{os.getpid()}",
+    )  # fmt: skip
+    for outcome in outcomes:
+        detail = f": {outcome.detail}" if outcome.detail else ""
+        sys.stdout.write(f"{outcome.channel} {week.label}: {outcome.result}{detail}\n")
+    return 1 if any(o.result == FAILED for o in outcomes) else 0
 
 
 def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:

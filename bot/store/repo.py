@@ -335,7 +335,7 @@ def save_scores(*, session: Session, rows: list[dict[str, Any]]) -> None:
     into many small statements, which costs more than scoring the rows.
     """
     if rows:
-        session.execute(insert(_table(Score)), rows)
+        session.execute(insert(table_of(Score)), rows)
 
 
 def save_persona_score(
@@ -648,7 +648,7 @@ def _append(session: Session, row: Score) -> Score:
     return row
 
 
-def _table(model: type[SQLModel]) -> Table:
+def table_of(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
     return table
@@ -692,7 +692,7 @@ def _upsert_many(
     """`_upsert` for many rows at once; each key must appear once (PostgreSQL insists)."""
     if not rows:
         return
-    insert = dialect_insert(session, _table(model))  # Core executemany, as `save_scores`
+    insert = dialect_insert(session, table_of(model))  # Core executemany, as `save_scores`
     changes = {name: insert.excluded[name] for name in rows[0] if name not in keys + keep}
     session.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=changes), rows)
 

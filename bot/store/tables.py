@@ -301,3 +301,24 @@ class Feedback(SQLModel, table=True):
     score: int | None = None
     icp_version: int | None = None
     created_at: datetime = _moment()
+
+
+class DigestPost(SQLModel, table=True):
+    """One week's digest in one channel: claimed before it is posted, so never posted twice.
+
+    The unique (channel, week) is the guard two processes meet at; `status`
+    is "posting" from the claim until Slack has the message, then "posted".
+    """
+
+    __tablename__ = "digest_post"
+    __table_args__ = (UniqueConstraint("channel", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    week: str  # ISO week, 2026-W47
+    status: str = "posting"
+    claimed_by: str
+    claimed_at: datetime = _moment()
+    channel_id: str | None = None
+    message_ts: str | None = None
+    posted_at: datetime | None = _moment(nullable=True)

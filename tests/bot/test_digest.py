@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,11 @@ from sqlmodel import Session
 from bot.config import load_config
 from bot.digest import Week, build_digest, review_warning
 from bot.digest_config import parse_digest_config
-from bot.store import repo, routes
+from bot.slack.client import make_client
+from bot.slack.digest_post import ALREADY, FAILED, POSTED, post_digest
+from bot.store import digests, repo, routes
+from bot.store.db import make_engine, migrate
+from bot.store.db import session as open_session
 from bot.store.tables import Feedback
 from bot.tagging import Tagger
 from bot.views.common import MAX_BLOCKS, MAX_SECTION_TEXT
@@ -23,6 +28,7 @@ from bot.views.digest import digest_blocks, digest_text
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine
 from scoring.problems import ConfigError
+from tests.fakes.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=date(2026, 11, 20))
@@ -171,3 +177,33 @@ def test_dry_run_prints_the_digest(tmp_path: Path) -> None:
         timeout=120, check=False,
     )  # fmt: skip
     assert bad.returncode == 1 and "ISO week" in bad.stderr
+
+
+# -- posting -----------------------------------------------------------------------------------
+
+
+def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
+    tmp_path: Path,
+) -> None:
+    database = make_engine(f"sqlite:///{tmp_path / 'icpbot.db'}")
+    migrate(database)
+    with open_session(database) as session:
+        seed(session, "acme.com", local(17), A_TIER)
+    channels = {"sales-leadership": "C0LEAD", "icp-a-tier": "C0A"}
+    with FakeSlack(channels=channels) as slack:
+        client = make_client(token=slack.token, base_url=slack.api_url, retries=0)
+        post = partial(post_digest, database=database, client=client, icp=CONFIG.icp, week=W47,
+                       now=local(23, 9), worker="test")  # fmt: skip
+        slack.fail_next("chat.postMessage", status=500)
+        first = post(channels=["#sales-leadership", "#icp-a-tier"])
+        assert [o.result for o in first] == [FAILED, POSTED]
+        second = post(channels=["#sales-leadership", "#icp-a-tier"])
+        assert [o.result for o in second] == [POSTED, ALREADY]
+        assert len(slack.messages("C0LEAD")) == 1 and len(slack.messages("C0A")) == 1
+        message = slack.messages("C0LEAD")[0]
+        assert "2026-W47" in message.text and "acme" in json.dumps(message.blocks).lower()
+    with open_session(database) as session:
+        stored = digests.posts(session=session, week="2026-W47")
+    assert [(p.channel, p.status) for p in stored] == [
+        ("#icp-a-tier", "posted"), ("#sales-leadership", "posted")]  # fmt: skip
+    database.dispose()
