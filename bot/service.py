@@ -38,6 +38,7 @@ from bot.crms import (
 )
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
+from bot.schedule import DigestJob, DigestScheduler
 from bot.server import WebhookSettings, create_app, serve
 from bot.settings import Settings, given, missing
 from bot.slack.answers import Answers
@@ -245,6 +246,12 @@ def _slack(
         name=f"{socket.gethostname()}:{os.getpid()}:slack", metrics=service.metrics,
     )  # fmt: skip
     service.background.append(service.poster)
+    if config.digest.channels:
+        job = DigestJob(
+            database=service.database, client=client, icp=config.icp, config=config.digest,
+            worker=f"{socket.gethostname()}:{os.getpid()}:digest", clock=clock,
+        )  # fmt: skip
+        service.background.append(DigestScheduler(job))
     if socket_mode and settings.slack_app_token is not None:
         app = build_app(context, signing_secret=None)
         service.background.append(

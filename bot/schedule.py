@@ -1,0 +1,185 @@
+"""The weekly digest's schedule: APScheduler with its job store in icpbot's database.
+
+The job (cron and timezone from `digest.yaml`) is stored in the database,
+so its next run survives restarts; coalescing and a misfire grace mean a
+digest missed while the bot was down runs once when it comes back. Only one
+process runs the scheduler: it holds a database lock (PostgreSQL advisory
+lock; on SQLite, a lock on a file beside the database) and the others wait
+to take over. Whatever runs, the (channel, week) claim in `digest_post`
+keeps a week from being posted twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
+from sqlalchemy import Connection, text
+from sqlalchemy import Engine as Database
+
+from bot.digest import Week
+from bot.digest_config import DigestConfig
+from bot.slack.digest_post import Outcome, post_digest
+from scoring.model import Icp
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "weekly-digest"
+MISFIRE_GRACE = timedelta(days=6)  # a digest late by less than this still goes out
+GRACE_SECONDS = int(MISFIRE_GRACE.total_seconds())
+LOCK_KEY = 0x1C9B07  # pg_advisory_lock key: "only one scheduler"
+RETRY_LEADER = 30.0  # seconds between a standby's tries to take the lock
+
+
+class DigestJob:
+    """What the stored job runs: the last complete week's digest to every channel."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        client: WebClient,
+        icp: Icp,
+        config: DigestConfig,
+        worker: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.icp = icp
+        self.config = config
+        self.worker = worker
+        self.clock = clock
+
+    def __call__(self) -> list[Outcome]:
+        now = self.clock()
+        week = Week.last_complete(now, self.config.timezone)
+        outcomes = post_digest(
+            database=self.database, client=self.client, icp=self.icp, week=week,
+            channels=self.config.channels, now=now, worker=self.worker,
+        )  # fmt: skip
+        for outcome in outcomes:
+            log.info("digest %s to %s: %s %s", week.label, outcome.channel, outcome.result,
+                     outcome.detail)  # fmt: skip
+        return outcomes
+
+
+_JOBS: dict[str, DigestJob] = {}  # the stored job names its callable; this is what it finds
+
+
+def run_stored_job(name: str) -> None:
+    """The job store's reference (text, so it survives a restart) lands here."""
+    job = _JOBS.get(name)
+    if job is None:
+        log.error("digest job %s has nothing to run in this process", name)
+        return
+    job()
+
+
+class LeaderLock:
+    """Held by the one process that runs the scheduler; released when it stops or dies."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._connection: Connection | None = None
+        self._file: IO[bytes] | None = None
+
+    def acquire(self) -> bool:
+        if self.database.dialect.name == "postgresql":
+            connection = self.database.connect()
+            taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})
+            if taken.scalar():
+                self._connection = connection
+                return True
+            connection.close()
+            return False
+        path = self._lock_path()
+        handle = path.open("a+b")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            self._connection.close()
+            self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def _lock_path(self) -> Path:
+        database = self.database.url.database or ""
+        if database in ("", ":memory:"):
+            return Path("icpbot-scheduler.lock").resolve()
+        return Path(database + ".scheduler.lock")
+
+
+class DigestScheduler:
+    """A background part of `icpbot serve`: the leader runs the scheduler, others stand by."""
+
+    def __init__(self, job: DigestJob, *, retry_leader: float = RETRY_LEADER) -> None:
+        self.job = job
+        self.retry_leader = retry_leader
+        self.lock = LeaderLock(job.database)
+        self.scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._lead, name="digest-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.lock.release()
+
+    def _lead(self) -> None:
+        """Take the lock (now, or when the leader goes away), then run the scheduler."""
+        while not self._stop.is_set():
+            if self.lock.acquire():
+                self.scheduler = self._scheduler()
+                log.info("running the digest schedule (%s, %s)", self.job.config.cron,
+                         self.job.config.timezone.key)  # fmt: skip
+                return
+            self._stop.wait(self.retry_leader)
+
+    def _scheduler(self) -> BackgroundScheduler:
+        _JOBS[JOB_ID] = self.job
+        store = SQLAlchemyJobStore(engine=self.job.database, tablename="apscheduler_jobs")
+        scheduler = BackgroundScheduler(
+            jobstores={"default": store},
+            job_defaults={"coalesce": True, "misfire_grace_time": GRACE_SECONDS,
+                          "max_instances": 1},
+            timezone=self.job.config.timezone,
+        )  # fmt: skip
+        scheduler.start(paused=True)  # the stored job is looked at before anything runs
+        trigger = self.job.config.trigger()
+        stored = scheduler.get_job(JOB_ID)
+        if stored is None or str(stored.trigger) != str(trigger):
+            # a new or changed schedule; an unchanged one keeps its stored next run, which is
+            # how a digest missed while the bot was down still goes out now
+            scheduler.add_job(
+                "bot.schedule:run_stored_job", trigger=trigger, args=[JOB_ID], id=JOB_ID,
+                name="weekly digest", replace_existing=True,
+            )  # fmt: skip
+        scheduler.resume()
+        return scheduler
