@@ -1,4 +1,5 @@
-"""Posting the weekly digest: one message per channel and week, never twice.
+"""Posting the weekly digest: one message per channel and week, never twice, its chart
+in the thread.
 
 Each channel is claimed in the store before Slack is called (the claim is
 what a second process or a repeated run meets); a post Slack refuses gives
@@ -15,11 +16,12 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
-from bot.digest import Week, build_digest
+from bot.digest import Digest, Week, build_digest
 from bot.store import digests
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.views.digest import digest_blocks, digest_text
+from bot.views.digest_chart import chart_alt_text, tier_chart_png
 from scoring.model import Icp
 
 log = logging.getLogger(__name__)
@@ -48,14 +50,33 @@ def post_digest(
     with read_session(database) as session:
         digest = build_digest(session=session, icp=icp, week=week)
     message: dict[str, Any] = {"text": digest_text(digest), "blocks": digest_blocks(digest)}
-    return [
-        _post_one(database, client, week, channel, message, now, worker) for channel in channels
-    ]
+    chart = _chart(digest)
+    return [_post_one(database, client, week, c, message, chart, now, worker) for c in channels]
+
+
+def _chart(digest: Digest) -> dict[str, Any] | None:
+    """The chart upload's arguments, or None when it cannot be drawn (the text has it all)."""
+    try:
+        png = tier_chart_png(digest.history, title="New accounts by tier, last 8 weeks")
+    except Exception:
+        log.warning("the digest chart could not be drawn; posting text only", exc_info=True)
+        return None
+    return {"content": png, "filename": f"icp-{digest.week.label}.png",
+            "title": "New accounts by tier, last 8 weeks",
+            "alt_txt": chart_alt_text(digest.history)}  # fmt: skip
+
+
+def _share_chart(client: WebClient, chart: dict[str, Any], channel_id: str, ts: str) -> None:
+    """Upload the chart (files upload v2) into the digest's thread; a failure leaves the text."""
+    try:
+        client.files_upload_v2(channel=channel_id, thread_ts=ts, **chart)
+    except Exception:
+        log.warning("the digest chart could not be uploaded to %s", channel_id, exc_info=True)
 
 
 def _post_one(
     database: Database, client: WebClient, week: Week, channel: str, message: dict[str, Any],
-    now: datetime, worker: str,
+    chart: dict[str, Any] | None, now: datetime, worker: str,
 ) -> Outcome:  # fmt: skip
     with open_session(database) as session:
         mine = digests.claim(
@@ -75,4 +96,6 @@ def _post_one(
             session=session, channel=channel, week=week.label,
             channel_id=str(answer["channel"]), ts=str(answer["ts"]), now=now,
         )  # fmt: skip
+    if chart is not None:
+        _share_chart(client, chart, str(answer["channel"]), str(answer["ts"]))
     return Outcome(channel, POSTED)

@@ -25,6 +25,7 @@ from bot.store.tables import Feedback
 from bot.tagging import Tagger
 from bot.views.common import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.views.digest import digest_blocks, digest_text
+from bot.views.digest_chart import chart_alt_text, tier_chart_png
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine
 from scoring.problems import ConfigError
@@ -162,6 +163,14 @@ def test_digest_config_problems_name_the_file_and_key() -> None:
     assert config.cron == "0 9 * * mon" and config.channels == ()
 
 
+def test_the_chart_is_a_png_with_words_for_screen_readers() -> None:
+    history = [("2026-W46", {"A": 1, "B": 0, "C": 2, "D": 5, "DQ": 0}),
+               ("2026-W47", dict.fromkeys(("A", "B", "C", "D", "DQ"), 0))]  # fmt: skip
+    png = tier_chart_png(history, title="New accounts by tier")
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+    assert chart_alt_text(history).endswith("2026-W46: A 1, C 2, D 5; 2026-W47: none")
+
+
 def test_dry_run_prints_the_digest(tmp_path: Path) -> None:
     env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}", "PATH": ""}
     done = subprocess.run(
@@ -202,6 +211,9 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
         assert len(slack.messages("C0LEAD")) == 1 and len(slack.messages("C0A")) == 1
         message = slack.messages("C0LEAD")[0]
         assert "2026-W47" in message.text and "acme" in json.dumps(message.blocks).lower()
+        charts = [f for f in slack.files if f["channel"] == "C0LEAD"]
+        assert len(charts) == 1 and charts[0]["thread_ts"] == message.ts
+        assert slack.uploads[charts[0]["id"]].startswith(b"\x89PNG")
     with open_session(database) as session:
         stored = digests.posts(session=session, week="2026-W47")
     assert [(p.channel, p.status) for p in stored] == [
