@@ -9,7 +9,7 @@ its claim back, so the next run tries again instead of skipping the week.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
 from bot.digest import Digest, Week, build_digest
+from bot.slack.people import Directory
 from bot.store import digests
 from bot.store.db import read_session
 from bot.store.db import session as open_session
@@ -49,9 +50,16 @@ def post_digest(
     """The week's digest to each channel that has not had it; what happened in each."""
     with read_session(database) as session:
         digest = build_digest(session=session, icp=icp, week=week)
+    directory = Directory(client)
+    digest.top_a = [replace(a, owner=_mention(directory, a.owner)) for a in digest.top_a]
     message: dict[str, Any] = {"text": digest_text(digest), "blocks": digest_blocks(digest)}
     chart = _chart(digest)
     return [_post_one(database, client, week, c, message, chart, now, worker) for c in channels]
+
+
+def _mention(directory: Directory, owner: str | None) -> str | None:
+    """A routed owner's email as the rep's Slack mention, when Slack knows it."""
+    return directory.mention(owner) if owner and "@" in owner else owner
 
 
 def _chart(digest: Digest) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from bot.views.digest_chart import chart_alt_text, tier_chart_png
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine
 from scoring.problems import ConfigError
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, SlackUser
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=date(2026, 11, 20))
@@ -198,8 +198,16 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
     migrate(database)
     with open_session(database) as session:
         seed(session, "acme.com", local(17), A_TIER)
+    with open_session(database) as session:
+        routes.save_decision(session=session, values={
+            "account_domain": "acme.com", "crm": "hubspot", "crm_id": "acme.com", "rule_id": "a",
+            "channel": "#icp-a-tier", "owner": "dana.reyes@example.com", "owner_source": "rr",
+            "reason": "test", "tier": "A", "score": 90, "decided_at": local(17),
+            "summarized": False,
+        })  # fmt: skip
     channels = {"sales-leadership": "C0LEAD", "icp-a-tier": "C0A"}
-    with FakeSlack(channels=channels) as slack:
+    dana = SlackUser("U0DANA01", "dana", "dana.reyes@example.com")
+    with FakeSlack(channels=channels, users=[dana]) as slack:
         client = make_client(token=slack.token, base_url=slack.api_url, retries=0)
         post = partial(post_digest, database=database, client=client, icp=CONFIG.icp, week=W47,
                        now=local(23, 9), worker="test")  # fmt: skip
@@ -211,6 +219,7 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
         assert len(slack.messages("C0LEAD")) == 1 and len(slack.messages("C0A")) == 1
         message = slack.messages("C0LEAD")[0]
         assert "2026-W47" in message.text and "acme" in json.dumps(message.blocks).lower()
+        assert "<@U0DANA01>" in json.dumps(message.blocks)  # the routed rep, as a mention
         charts = [f for f in slack.files if f["channel"] == "C0LEAD"]
         assert len(charts) == 1 and charts[0]["thread_ts"] == message.ts
         assert slack.uploads[charts[0]["id"]].startswith(b"\x89PNG")
