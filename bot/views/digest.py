@@ -89,6 +89,8 @@ def _win_rates(digest: Digest) -> str:
 
 
 def _missing(digest: Digest) -> str:
+    if not digest.new_total:
+        return "*Most often missing*\nNo new accounts this week."
     if not digest.missing:
         return "*Most often missing*\nEvery criterion's field was known on the new accounts."
     cells = [f"`{escape(m.field)}` {m.share:.0%}" for m in digest.missing]
