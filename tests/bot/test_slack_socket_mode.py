@@ -25,8 +25,10 @@ def test_slash_commands_arrive_and_are_answered_over_socket_mode(tmp_path: Path)
     with FakeSocketMode() as socket, FakeSlack() as slack:
         slack.socket_url = socket.url
         settings = Settings(
-            _env_file=None, ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'icpbot.db'}",
-            SLACK_BOT_TOKEN=slack.token, SLACK_APP_TOKEN=slack.app_token,
+            _env_file=None,
+            ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'icpbot.db'}",
+            SLACK_BOT_TOKEN=slack.token,
+            SLACK_APP_TOKEN=slack.app_token,
             SLACK_API_URL=slack.api_url,
         )  # type: ignore[call-arg]
         service = build_service(settings, CONFIG, sweep=False)
