@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bot.config import Config, load_config
@@ -202,6 +203,26 @@ def digest(
 
 
 @app.command()
+def rescore(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what is due; change nothing.")
+    ] = False,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """Re-score the stored records whose time-based criteria (within_days) moved their result.
+
+    `serve` runs this daily (ICPBOT_RESCORE_CRON); CRM records are queued for
+    its workers to read again and write back, CSV ones re-scored in the store.
+    With --dry-run --as-of DATE: what will have aged by then.
+    """
+    from bot.commands import rescore_aged
+
+    config = _load(config_dir)
+    raise typer.Exit(rescore_aged(config=config, dry_run=dry_run, now=_now(as_of), err=err))
+
+
+@app.command()
 def status(
     retry_parked: Annotated[
         bool, typer.Option("--retry-parked", help="Put parked events back in the queue.")
@@ -240,3 +261,8 @@ def main() -> None:
     except BrokenPipeError:  # `icpbot score big.csv --json | head`
         sys.stderr.close()
         sys.exit(0)
+    except ValidationError as exc:  # a setting with a value it cannot take, named
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or exc.title
+            err.print(f"[red]error[/red] {name}: {error['msg']}", soft_wrap=True)
+        sys.exit(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from rich.console import Console
 from sqlalchemy import Engine as Database
 from sqlmodel import col, select
 
+from bot.aging import find_due, requeue
 from bot.backfill import backfill
 from bot.config import Config
 from bot.crms import MissingSettings, hubspot_crm, salesforce_crm
@@ -29,7 +31,7 @@ from bot.store.db import make_engine, migrate, read_session
 from bot.store.db import session as open_session
 from bot.store.repo import IcpVersionConflict
 from bot.store.tables import Account, Checkpoint, Subject
-from bot.tagging import Tagged, Tagger
+from bot.tagging import Due, Tagged, Tagger
 from bot.terminal import print_blocks
 from bot.views.digest import digest_blocks
 from bot.views.explanation import explanation_blocks
@@ -38,7 +40,6 @@ from integrations.base import Crm, SetupReport
 from integrations.csv import CsvCrm, CsvFormatError
 from integrations.domains import normalize_domain
 from integrations.hubspot import classify, client_error
-from integrations.records import CrmRecord, RecordKind
 from integrations.salesforce import classify as salesforce_classify
 from integrations.salesforce import client_error as salesforce_client_error
 from scoring.engine import Engine
@@ -68,10 +69,7 @@ def _stored_account(domain: str, database: Database, err: Console) -> Account | 
 
 def _rescore(account: Account, config: Config, database: Database, now: datetime) -> Tagged:
     """Score a stored account again with the current ICP; stores only what changed."""
-    record = CrmRecord(
-        RecordKind.ACCOUNT, account.crm, account.crm_id or account.domain, dict(account.fields),
-        url=account.url,
-    )  # fmt: skip
+    record = repo.stored_record(account)
     tagger = Tagger(Engine(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=now)
@@ -221,6 +219,56 @@ def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
     if crm_name == "salesforce":
         sys.stdout.write(SALESFORCE_ACCESS)
     return 0
+
+
+def rescore_aged(*, config: Config, dry_run: bool, now: datetime, err: Console) -> int:
+    """What the daily job does, now: re-score what the calendar moved, and hand it on.
+
+    Prints one line per record whose result differs today from its latest
+    score; with `dry_run` that is all it does.
+    """
+    database = open_database()
+    tagger = Tagger(Engine(config.icp))
+    with open_session(database) as session:
+        tagger.record_version(session=session, icp_text=config.icp_text, now=now)
+    due = find_due(database=database, tagger=tagger, now=now)
+    sys.stdout.writelines(f"{aged_line(d)}\n" for d in due)
+    if dry_run:
+        err.print(f"{len(due)} record(s) due for a re-score; nothing changed (--dry-run)")
+        return 0
+    done = requeue(database=database, tagger=tagger, due=due, now=now)
+    later = (
+        "; `icpbot serve` reads the queued ones again and writes them back" if done.queued else ""
+    )
+    err.print(f"{done.summary()}{later}")
+    return 0
+
+
+def aged_line(due: Due) -> str:
+    """`acme.com (hubspot account): B 72 → C 52 · no longer +20 funding: 2025-11-02`.
+
+    A person alone (no company) shows the persona's fit; what changed in the
+    reasons says why, so RevOps can check a line against the ICP.
+    """
+    record, previous, now = due.record, due.previous, due.now
+    alone = now.score is None
+    score, tier = (now.persona_score, now.persona_tier) if alone else (now.score, now.tier)
+    parts = [f"{record.key} ({record.crm} {record.kind}): "
+             f"{previous.tier} {previous.score} → {tier} {score}"]  # fmt: skip
+    if not alone and now.persona_score != previous.persona_score:
+        parts.append(f"persona {previous.persona_score} → {now.persona_score}")
+    if now.profile != previous.profile:
+        parts.append(f"profile {previous.profile or '-'} → {now.profile or '-'}")
+    before, after = _reasons(previous.reasons), _reasons(now.reasons.split("\n"))
+    if gone := [r for r in before if r not in after]:
+        parts.append("no longer " + "; ".join(gone))
+    if came := [r for r in after if r not in before]:
+        parts.append("now " + "; ".join(came))
+    return " · ".join(parts)
+
+
+def _reasons(lines: Sequence[str]) -> list[str]:
+    return [line for line in lines if line and not line.startswith("unknown:")]
 
 
 def show_digest(

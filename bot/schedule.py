@@ -1,12 +1,14 @@
-"""The weekly digest's schedule: APScheduler with its job store in icpbot's database.
+"""The schedule: APScheduler with its job store in icpbot's database.
 
-The job (cron and timezone from `digest.yaml`) is stored in the database,
-so its next run survives restarts; coalescing and a misfire grace mean a
-digest missed while the bot was down runs once when it comes back. Only one
-process runs the scheduler: it holds a database lock (PostgreSQL advisory
-lock; on SQLite, a lock on a file beside the database) and the others wait
-to take over. Whatever runs, the (channel, week) claim in `digest_post`
-keeps a week from being posted twice.
+Two jobs: the weekly digest (cron and timezone from `digest.yaml`) and the
+daily re-score of time-based criteria (`ICPBOT_RESCORE_CRON`, in the same
+timezone). Jobs are stored in the database, so their next runs survive
+restarts; coalescing and a misfire grace mean a run missed while the bot
+was down happens once when it comes back. Only one process runs the
+scheduler: it holds a database lock (PostgreSQL advisory lock; on SQLite,
+a lock on a file beside the database) and the others wait to take over.
+Whatever runs, the (channel, week) claim in `digest_post` keeps a week from
+being posted twice.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from slack_sdk import WebClient
 from sqlalchemy import Connection, text
 from sqlalchemy import Engine as Database
@@ -34,7 +39,6 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "weekly-digest"
 MISFIRE_GRACE = timedelta(days=6)  # a digest late by less than this still goes out
-GRACE_SECONDS = int(MISFIRE_GRACE.total_seconds())
 LOCK_KEY = 0x1C9B07  # pg_advisory_lock key: "only one scheduler"
 RETRY_LEADER = 30.0  # seconds between a standby's tries to take the lock
 
@@ -71,15 +75,29 @@ class DigestJob:
                      outcome.detail)  # fmt: skip
         return outcomes
 
+    def scheduled(self) -> Scheduled:
+        return Scheduled(JOB_ID, "weekly digest", self.config.trigger(), self, MISFIRE_GRACE)
 
-_JOBS: dict[str, DigestJob] = {}  # the stored job names its callable; this is what it finds
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """One job of the schedule: when it runs, what it runs, how late it may still run."""
+
+    id: str
+    name: str
+    trigger: BaseTrigger
+    run: Callable[[], object]
+    grace: timedelta
+
+
+_JOBS: dict[str, Callable[[], object]] = {}  # a stored job names its callable; found here
 
 
 def run_stored_job(name: str) -> None:
     """The job store's reference (text, so it survives a restart) lands here."""
     job = _JOBS.get(name)
     if job is None:
-        log.error("digest job %s has nothing to run in this process", name)
+        log.error("scheduled job %s has nothing to run in this process", name)
         return
     job()
 
@@ -128,19 +146,28 @@ class LeaderLock:
         return Path(database + ".scheduler.lock")
 
 
-class DigestScheduler:
+class Scheduler:
     """A background part of `icpbot serve`: the leader runs the scheduler, others stand by."""
 
-    def __init__(self, job: DigestJob, *, retry_leader: float = RETRY_LEADER) -> None:
-        self.job = job
+    def __init__(
+        self,
+        database: Database,
+        jobs: Sequence[Scheduled],
+        *,
+        timezone: ZoneInfo,
+        retry_leader: float = RETRY_LEADER,
+    ) -> None:
+        self.database = database
+        self.jobs = tuple(jobs)
+        self.timezone = timezone
         self.retry_leader = retry_leader
-        self.lock = LeaderLock(job.database)
+        self.lock = LeaderLock(database)
         self.scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._lead, name="digest-schedule", daemon=True)
+        self._thread = threading.Thread(target=self._lead, name="schedule", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -157,29 +184,33 @@ class DigestScheduler:
         while not self._stop.is_set():
             if self.lock.acquire():
                 self.scheduler = self._scheduler()
-                log.info("running the digest schedule (%s, %s)", self.job.config.cron,
-                         self.job.config.timezone.key)  # fmt: skip
+                for job in self.jobs:
+                    log.info("scheduled: %s (%s)", job.name, job.trigger)
                 return
             self._stop.wait(self.retry_leader)
 
     def _scheduler(self) -> BackgroundScheduler:
-        _JOBS[JOB_ID] = self.job
-        store = SQLAlchemyJobStore(engine=self.job.database, tablename="apscheduler_jobs")
+        store = SQLAlchemyJobStore(engine=self.database, tablename="apscheduler_jobs")
         scheduler = BackgroundScheduler(
             jobstores={"default": store},
-            job_defaults={"coalesce": True, "misfire_grace_time": GRACE_SECONDS,
-                          "max_instances": 1},
-            timezone=self.job.config.timezone,
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=self.timezone,
         )  # fmt: skip
-        scheduler.start(paused=True)  # the stored job is looked at before anything runs
-        trigger = self.job.config.trigger()
-        stored = scheduler.get_job(JOB_ID)
-        if stored is None or str(stored.trigger) != str(trigger):
-            # a new or changed schedule; an unchanged one keeps its stored next run, which is
-            # how a digest missed while the bot was down still goes out now
-            scheduler.add_job(
-                "bot.schedule:run_stored_job", trigger=trigger, args=[JOB_ID], id=JOB_ID,
-                name="weekly digest", replace_existing=True,
-            )  # fmt: skip
+        scheduler.start(paused=True)  # the stored jobs are looked at before anything runs
+        wanted = {job.id for job in self.jobs}
+        for stored in scheduler.get_jobs():
+            if stored.id not in wanted:  # no longer configured (a digest without channels)
+                scheduler.remove_job(stored.id)
+        for job in self.jobs:
+            _JOBS[job.id] = job.run
+            stored = scheduler.get_job(job.id)
+            if stored is None or str(stored.trigger) != str(job.trigger):
+                # a new or changed schedule; an unchanged one keeps its stored next run,
+                # which is how a run missed while the bot was down still happens now
+                scheduler.add_job(
+                    "bot.schedule:run_stored_job", trigger=job.trigger, args=[job.id],
+                    id=job.id, name=job.name, replace_existing=True,
+                    misfire_grace_time=int(job.grace.total_seconds()),
+                )  # fmt: skip
         scheduler.resume()
         return scheduler

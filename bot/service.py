@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from rich.console import Console
@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from bot.activity import Activity
+from bot.aging import AgingJob
 from bot.config import Config
 from bot.crms import (
     ApiBudget,
@@ -38,7 +39,7 @@ from bot.crms import (
 )
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
-from bot.schedule import DigestJob, DigestScheduler
+from bot.schedule import DigestJob, Scheduled, Scheduler
 from bot.server import WebhookSettings, create_app, serve
 from bot.settings import Settings, given, missing
 from bot.slack.answers import Answers
@@ -61,6 +62,9 @@ from scoring.engine import Engine
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+RESCORE_JOB_ID = "daily-rescore"
+RESCORE_GRACE = timedelta(hours=20)  # a re-score missed while down still runs the same day
 
 
 class Background(Protocol):
@@ -115,6 +119,7 @@ def build_service(
     if service.poster is not None:
         for pipeline in service.pipelines.values():
             pipeline.on_tagged = queue_posts
+    service.background.append(_schedule(service, settings, config, tagger, clock))
     hubspot_worker = service.workers.get("hubspot")
     service.app = create_app(
         database=database, metrics=metrics, hubspot=webhook,
@@ -122,6 +127,30 @@ def build_service(
         clock=clock, activity=activity, extra_routes=slack,
     )  # fmt: skip
     return service
+
+
+def _schedule(
+    service: Service, settings: Settings, config: Config, tagger: Tagger, clock: Clock
+) -> Scheduler:
+    """The daily re-score of time-based criteria, and the weekly digest when Slack has channels."""
+    workers = list(service.workers.values())
+
+    def wake() -> None:
+        for worker in workers:
+            worker.wake()
+
+    aging = AgingJob(database=service.database, tagger=tagger, wake=wake, clock=clock)
+    trigger = settings.rescore_trigger(config.digest.timezone)
+    jobs = [Scheduled(RESCORE_JOB_ID, "daily re-score of time-based criteria", trigger, aging,
+                      RESCORE_GRACE)]  # fmt: skip
+    if service.client is not None and config.digest.channels:
+        digest = DigestJob(
+            database=service.database, client=service.client, icp=config.icp,
+            config=config.digest, worker=f"{socket.gethostname()}:{os.getpid()}:digest",
+            clock=clock,
+        )  # fmt: skip
+        jobs.append(digest.scheduled())
+    return Scheduler(service.database, jobs, timezone=config.digest.timezone)
 
 
 def _listen(
@@ -246,12 +275,6 @@ def _slack(
         name=f"{socket.gethostname()}:{os.getpid()}:slack", metrics=service.metrics,
     )  # fmt: skip
     service.background.append(service.poster)
-    if config.digest.channels:
-        job = DigestJob(
-            database=service.database, client=client, icp=config.icp, config=config.digest,
-            worker=f"{socket.gethostname()}:{os.getpid()}:digest", clock=clock,
-        )  # fmt: skip
-        service.background.append(DigestScheduler(job))
     if socket_mode and settings.slack_app_token is not None:
         app = build_app(context, signing_secret=None)
         service.background.append(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -57,6 +59,22 @@ class Settings(BaseSettings):
     # Requests per second icpbot allows itself (Salesforce limits requests per day, and
     # long-running ones at 25 at a time; this keeps a backfill from starving other apps).
     salesforce_rate_limit: int = Field(50, alias="ICPBOT_SALESFORCE_RATE_LIMIT", ge=1)
+
+    # When scores with time-based criteria are re-checked, in digest.yaml's timezone.
+    rescore_cron: str = Field("0 5 * * *", alias="ICPBOT_RESCORE_CRON")
+
+    @field_validator("rescore_cron")
+    @classmethod
+    def _cron_line(cls, value: str) -> str:
+        """Read by APScheduler's own parser, so a bad line stops the start, not the job."""
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a cron line: {exc}") from exc
+        return value
+
+    def rescore_trigger(self, timezone: ZoneInfo) -> CronTrigger:
+        return CronTrigger.from_crontab(self.rescore_cron, timezone=timezone)
 
     @field_validator("admins", mode="before")
     @classmethod

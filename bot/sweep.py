@@ -82,15 +82,30 @@ def _sweep_kind(
 
 
 def _event(crm: str, kind: RecordKind, object_id: str, modified: datetime) -> NewEvent:
+    stamp = modified.isoformat()
+    return read_again(
+        crm, kind, object_id, reason="sweep", stamp=stamp, payload={"modifiedAt": stamp}
+    )
+
+
+def read_again(
+    crm: str, kind: RecordKind, object_id: str, *, reason: str, stamp: str,
+    payload: dict[str, object] | None = None,
+) -> NewEvent:  # fmt: skip
+    """An inbox event asking the CRM's worker to read, tag and write back one record.
+
+    Its key is the reason, the object and `stamp`: the same record for the
+    same reason and stamp is stored once, however often it is asked for.
+    """
     object_type = OBJECT_TYPES[kind]
-    key = f"sweep|{crm}|{object_type}|{object_id}|{modified.isoformat()}"
+    key = f"{reason}|{crm}|{object_type}|{object_id}|{stamp}"
     return NewEvent(
         source=f"{crm}-sweep",
         dedupe_key=hashlib.sha256(key.encode()).hexdigest(),
         object_type=object_type,
         object_id=object_id,
-        event_type="sweep",
-        payload={"objectId": object_id, "modifiedAt": modified.isoformat()},
+        event_type=reason,
+        payload={"objectId": object_id, **(payload or {})},
     )
 
 

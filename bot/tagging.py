@@ -23,6 +23,17 @@ from integrations.records import CrmRecord
 from scoring.engine import Engine
 from scoring.result import AccountScore, PersonaResult
 
+Scored = tuple[CrmRecord, str | None, AccountScore | None, PersonaResult | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A stored record whose result today differs from its latest score under this ICP."""
+
+    record: CrmRecord
+    previous: LatestScore
+    now: ScoreFields
+
 
 @dataclass(slots=True)
 class Tagged:
@@ -62,18 +73,16 @@ def score_fields(
     )
 
 
-def _same(previous: LatestScore | None, fields: ScoreFields, digest: str) -> tuple[bool, bool]:
-    """(same result, same input) compared with the last stored score.
+def _same_result(previous: LatestScore, fields: ScoreFields) -> bool:
+    """The last stored score says what `fields` say.
 
     A person without a company stores the persona's score and tier in the
     row's score and tier; compare like with like.
     """
-    if previous is None:
-        return False, False
     persona_only = fields.score is None
     score = fields.persona_score if persona_only else fields.score
     tier = fields.persona_tier if persona_only else fields.tier
-    same_result = (
+    return (
         previous.score == score
         and previous.tier == tier
         and previous.profile == fields.profile
@@ -81,7 +90,13 @@ def _same(previous: LatestScore | None, fields: ScoreFields, digest: str) -> tup
         and "\n".join(previous.reasons) == fields.reasons
         and previous.persona_score == fields.persona_score
     )
-    return same_result, previous.input_hash == digest
+
+
+def _same(previous: LatestScore | None, fields: ScoreFields, digest: str) -> tuple[bool, bool]:
+    """(same result, same input) compared with the last stored score."""
+    if previous is None:
+        return False, False
+    return _same_result(previous, fields), previous.input_hash == digest
 
 
 def _link_companies(session: Session, records: list[CrmRecord]) -> None:
@@ -137,21 +152,44 @@ class Tagger:
         done.update({id(t.record): t for t in self._people(session, people, now)})
         return [done[id(r)] for r in records]
 
-    def _accounts(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
-        if not records:
-            return []
-        scored = [(r, r.domain, self.engine.score_account(r.fields, now), None) for r in records]
-        store = partial(repo.upsert_accounts, session=session, records=records, now=now)
-        return self._audit(session, Subject.ACCOUNT, scored, now, store)
+    def due(self, *, session: Session, records: Sequence[CrmRecord], now: datetime) -> list[Due]:
+        """The records whose result `now` differs from their latest score; stores nothing.
 
-    def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
+        Only records last scored under this ICP version count: a different
+        result under an older version is the ICP's change, not the calendar's.
+        """
+        accounts = [r for r in records if not r.kind.is_person]
+        people = [r for r in records if r.kind.is_person]
+        found = []
+        for subject, scored in (
+            (Subject.ACCOUNT, self._score_accounts(accounts, now)),
+            (Subject.CONTACT, self._score_people(session, people, now)),
+        ):
+            keys = [key for _, key, _, _ in scored if key]
+            latest = repo.latest_for(session=session, subject=subject, keys=keys)
+            for record, key, score, persona in scored:
+                previous = latest.get(key.strip().lower()) if key else None
+                if previous is None or previous.icp_version != self.version:
+                    continue
+                fields = score_fields(score, persona, version=self.version, now=now)
+                if (score or persona) is not None and not _same_result(previous, fields):
+                    found.append(Due(record, previous, fields))
+        return found
+
+    def _score_accounts(self, records: list[CrmRecord], now: datetime) -> list[Scored]:
+        return [(r, r.domain, self.engine.score_account(r.fields, now), None) for r in records]
+
+    def _score_people(
+        self, session: Session, records: list[CrmRecord], now: datetime
+    ) -> list[Scored]:
+        """Each person's company fit and persona fit; their company is found first."""
         if not records:
             return []
         _link_companies(session, records)
         companies = repo.accounts_by_domain(
             session=session, domains=[r.domain for r in records if r.domain]
         )
-        scored = [
+        return [
             (
                 r,
                 r.key,
@@ -160,6 +198,18 @@ class Tagger:
             )
             for r in records
         ]
+
+    def _accounts(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
+        if not records:
+            return []
+        scored = self._score_accounts(records, now)
+        store = partial(repo.upsert_accounts, session=session, records=records, now=now)
+        return self._audit(session, Subject.ACCOUNT, scored, now, store)
+
+    def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
+        if not records:
+            return []
+        scored = self._score_people(session, records, now)
         store = partial(repo.upsert_contacts, session=session, records=records, now=now)
         return self._audit(session, Subject.CONTACT, scored, now, store)
 
@@ -178,7 +228,7 @@ class Tagger:
         self,
         session: Session,
         subject: Subject,
-        scored: list[tuple[CrmRecord, str | None, AccountScore | None, PersonaResult | None]],
+        scored: list[Scored],
         now: datetime,
         store: Callable[[], None],
     ) -> list[Tagged]:

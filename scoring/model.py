@@ -6,6 +6,7 @@ only ever sees a model that passed validation, so it never re-checks shapes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -119,3 +120,23 @@ class Icp:
 
     def profile(self, profile_id: str) -> Profile | None:
         return next((p for p in self.profiles if p.id == profile_id), None)
+
+    def dated_fields(self) -> frozenset[str]:
+        """Account fields whose result moves with the calendar alone (`within_days`).
+
+        A record with a value in one of these can change tier with no CRM
+        change at all: the daily re-score looks only at such records.
+        """
+        rules: list[Criterion | Disqualifier] = [*self.disqualify]
+        for profile in self.profiles:
+            rules.extend(profile.criteria)
+            rules.extend(profile.disqualify)
+        return _dated(rules)
+
+    def dated_persona_fields(self) -> frozenset[str]:
+        """Person fields whose persona result moves with the calendar alone."""
+        return _dated(self.persona)
+
+
+def _dated(rules: Iterable[Criterion | Disqualifier]) -> frozenset[str]:
+    return frozenset(r.condition.field for r in rules if r.condition.operator == "within_days")

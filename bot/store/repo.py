@@ -40,6 +40,7 @@ from scoring.serialize import (
 )
 
 _Model = TypeVar("_Model", bound=SQLModel)
+_Stored = TypeVar("_Stored", Account, Contact)
 
 MAX_SEARCH_RESULTS = 100
 # Each database's ICP catalogues by version: immutable once stored, so cached for good.
@@ -134,6 +135,24 @@ def accounts_by_domain(*, session: Session, domains: Iterable[str]) -> dict[str,
         return {}
     rows = session.exec(select(Account).where(col(Account.domain).in_(keys)))
     return {row.domain: row for row in rows}
+
+
+def stored_page(
+    *, session: Session, model: type[_Stored], after: int = 0, limit: int = 1000
+) -> list[_Stored]:
+    """Stored accounts or people after row id `after`, in id order: keyset paging
+    through the whole store without holding it in memory."""
+    query = select(model).where(col(model.id) > after).order_by(col(model.id)).limit(limit)
+    return list(session.exec(query))
+
+
+def stored_record(row: Account | Contact) -> CrmRecord:
+    """A stored account or person as the record it was stored from, to score it again."""
+    if isinstance(row, Account):
+        kind, crm_id = RecordKind.ACCOUNT, row.crm_id or row.domain
+    else:
+        kind, crm_id = RecordKind(row.kind), row.crm_id or row.email
+    return CrmRecord(kind, row.crm, crm_id, dict(row.fields), url=row.url)
 
 
 def domains_by_crm_id(*, session: Session, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:

@@ -6,6 +6,8 @@ out through the fake Slack Web API.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,11 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine as Database
 
 from bot.config import load_config
 from bot.digest_config import DigestConfig
-from bot.schedule import JOB_ID, DigestJob, DigestScheduler, LeaderLock
+from bot.schedule import JOB_ID, DigestJob, LeaderLock, Scheduled, Scheduler
+from bot.service import RESCORE_JOB_ID, build_service
+from bot.settings import Settings
 from bot.slack.client import make_client
 from tests.bot.test_slack_app import wait_for
 from tests.fakes.slack import FakeSlack
@@ -45,16 +50,16 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def scheduler(database: Database, slack: FakeSlack, config: DigestConfig) -> DigestScheduler:
+def scheduler(database: Database, slack: FakeSlack, config: DigestConfig) -> Scheduler:
     job = DigestJob(
         database=database, client=make_client(token=slack.token, base_url=slack.api_url),
         icp=CONFIG.icp, config=config, worker="test",
         clock=lambda: datetime(2026, 11, 23, 14, tzinfo=UTC),
     )  # fmt: skip
-    return DigestScheduler(job, retry_leader=0.05)
+    return Scheduler(database, [job.scheduled()], timezone=config.timezone, retry_leader=0.05)
 
 
-def running(part: DigestScheduler) -> DigestScheduler:
+def running(part: Scheduler) -> Scheduler:
     part.start()
     wait_for(lambda: part.scheduler is not None)
     return part
@@ -120,3 +125,43 @@ def test_the_leader_lock_is_held_by_one_at_a_time(db_engine: Database) -> None:
         first.release()
     assert second.acquire()
     second.release()
+
+
+# -- the daily re-score beside the digest --------------------------------------------------------
+
+
+def test_serve_schedules_the_daily_rescore_in_the_team_timezone(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'icpbot.db'}",
+        ICPBOT_RESCORE_CRON="30 4 * * *",
+    )  # type: ignore[call-arg]
+    config = dataclasses.replace(CONFIG, digest=MONDAY_9)
+    service = build_service(settings, config, sweep=False)
+    (part,) = [p for p in service.background if isinstance(p, Scheduler)]
+    # no Slack: no digest, but scores still age
+    assert [(j.id, j.trigger.timezone) for j in part.jobs] == [(RESCORE_JOB_ID, NEW_YORK)]
+    fire = part.jobs[0].trigger.get_next_fire_time(None, datetime(2026, 11, 23, tzinfo=UTC))
+    assert fire is not None and (fire.hour, fire.minute) == (4, 30)
+    service.database.dispose()
+
+
+def test_the_stored_rescore_job_runs_and_a_dropped_digest_is_removed(
+    database: Database, slack: FakeSlack
+) -> None:
+    ran = threading.Event()
+    daily = Scheduled("daily-rescore", "re-score", CronTrigger.from_crontab("0 5 * * *"),
+                      ran.set, timedelta(hours=20))  # fmt: skip
+    digest = scheduler(database, slack, MONDAY_9).jobs[0]
+    both = running(Scheduler(database, [digest, daily], timezone=NEW_YORK, retry_leader=0.05))
+    assert both.scheduler is not None
+    assert {job.id for job in both.scheduler.get_jobs()} == {JOB_ID, "daily-rescore"}
+    both.stop()
+    alone = running(Scheduler(database, [daily], timezone=NEW_YORK, retry_leader=0.05))
+    try:
+        assert alone.scheduler is not None
+        assert [job.id for job in alone.scheduler.get_jobs()] == ["daily-rescore"]
+        alone.scheduler.modify_job("daily-rescore", next_run_time=datetime.now(UTC))
+        assert ran.wait(5)
+    finally:
+        alone.stop()

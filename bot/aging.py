@@ -1,0 +1,153 @@
+"""The daily re-score of scores that age without any CRM change (SPEC §12).
+
+A `within_days` criterion ("funded in the last 12 months") stops matching
+on a day no CRM event announces. Once a day the stored copies of the
+accounts and people with a value in such a field are scored again, and
+those whose result now differs from their latest score are handed on: a
+HubSpot or Salesforce record goes into the inbox like a sweep hit, so its
+CRM's worker reads it fresh, stores the new score, writes back only what
+the CRM does not hold yet and replies in the routing post's thread, with
+the inbox's retries and parking; a CSV record has no CRM to tell and is
+re-tagged in the store. People follow their company: when an account's
+fit moves, its contacts' and leads' company fit moves with it.
+
+Scores under an older ICP version are left alone: a different result there
+is the ICP's change, not the calendar's, and re-scoring every account for
+a new ICP is the backfill's job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import Engine as Database
+
+from bot.store import inbox, repo
+from bot.store.db import read_session
+from bot.store.db import session as open_session
+from bot.store.tables import Account, Contact
+from bot.sweep import read_again
+from bot.tagging import Due, Tagger
+from integrations.records import CrmRecord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CRON = "0 5 * * *"  # daily, before the working day (and before Monday's digest)
+LIVE_CRMS = frozenset({"hubspot", "salesforce"})  # records whose CRM is read again and told
+PAGE = 1000  # stored rows looked at per query
+_Row = TypeVar("_Row", Account, Contact)
+
+
+@dataclass(slots=True)
+class Requeued:
+    """What a run handed on."""
+
+    queued: Counter[str] = field(default_factory=Counter)  # by CRM: into its worker's inbox
+    retagged: int = 0  # re-scored in the store only (CSV)
+
+    def summary(self) -> str:
+        parts = [f"{n} queued for {crm}" for crm, n in sorted(self.queued.items())]
+        if self.retagged:
+            parts.append(f"{self.retagged} re-scored in the store")
+        return ", ".join(parts) or "nothing to re-score"
+
+
+def find_due(*, database: Database, tagger: Tagger, now: datetime, page: int = PAGE) -> list[Due]:
+    """Every stored account and person whose result today differs from its latest score."""
+    icp = tagger.engine.icp
+    account_fields = icp.dated_fields()
+    person_fields = account_fields | icp.dated_persona_fields()
+    if not person_fields:
+        return []
+    due: list[Due] = []
+    if account_fields:
+        for records in _stored(database, Account, page, lambda r: _dated(r, account_fields)):
+            due.extend(_due(database, tagger, records, now))
+    moved = {d.record.domain for d in due}
+
+    def person(record: CrmRecord) -> bool:
+        return record.domain in moved or _dated(record, person_fields)
+
+    for records in _stored(database, Contact, page, person):
+        due.extend(_due(database, tagger, records, now))
+    return due
+
+
+def requeue(*, database: Database, tagger: Tagger, due: Sequence[Due], now: datetime) -> Requeued:
+    """Hand the due records on: CRM records to their worker's inbox, CSV ones re-tagged here."""
+    done = Requeued()
+    stamp = now.date().isoformat()  # asked once a day per record, however often this runs
+    events = [
+        read_again(d.record.crm, d.record.kind, d.record.crm_id, reason="aging", stamp=stamp)
+        for d in due
+        if d.record.crm in LIVE_CRMS
+    ]
+    local = [d.record for d in due if d.record.crm not in LIVE_CRMS]
+    with open_session(database) as session:
+        inbox.store_events(session=session, events=events, now=now)
+        if local:
+            tagger.tag_many(session=session, records=local, now=now)
+    done.queued.update(d.record.crm for d in due if d.record.crm in LIVE_CRMS)
+    done.retagged = len(local)
+    return done
+
+
+class AgingJob:
+    """What the daily scheduled job runs: find what aged, hand it on, wake the workers."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        tagger: Tagger,
+        wake: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.tagger = tagger
+        self.wake = wake
+        self.clock = clock
+
+    def __call__(self) -> Requeued:
+        now = self.clock()
+        due = find_due(database=self.database, tagger=self.tagger, now=now)
+        done = requeue(database=self.database, tagger=self.tagger, due=due, now=now)
+        if done.queued:
+            self.wake()
+        log.info("daily re-score of time-based criteria: %s", done.summary())
+        return done
+
+
+def _stored(
+    database: Database,
+    model: type[_Row],
+    page: int,
+    wanted: Callable[[CrmRecord], bool],
+) -> Iterator[list[CrmRecord]]:
+    """The stored records `wanted` picks, a page of rows at a time."""
+    after = 0
+    while True:
+        with read_session(database) as session:
+            rows = repo.stored_page(session=session, model=model, after=after, limit=page)
+            records = [repo.stored_record(row) for row in rows]
+        if not rows:
+            return
+        after = rows[-1].id or after
+        picked = [r for r in records if wanted(r)]
+        if picked:
+            yield picked
+
+
+def _due(database: Database, tagger: Tagger, records: list[CrmRecord], now: datetime) -> list[Due]:
+    with read_session(database) as session:
+        return tagger.due(session=session, records=records, now=now)
+
+
+def _dated(record: CrmRecord, names: Collection[str]) -> bool:
+    """The record has a value in one of the fields whose result moves with the calendar."""
+    return any(record.fields.get(name) not in (None, "", []) for name in names)
