@@ -16,7 +16,9 @@ from datetime import datetime
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
+from bot.store import inbox, repo
 from bot.store.db import session as open_session
+from bot.sweep import read_again
 from bot.tagging import Tagged, Tagger
 from integrations.base import LiveCrm, WriteReport
 from integrations.records import RecordKind
@@ -56,6 +58,7 @@ class Pipeline:
         records = self.crm.fetch(kind, ids)
         with open_session(self.database) as session:
             tagged = self.tagger.tag_many(session=session, records=records, now=now)
+            _follow_companies(session, self.crm.name, tagged, now)
             if self.on_tagged is not None:
                 self.on_tagged(session, tagged, now)
         updates = [t.update for t in tagged if t.update is not None]
@@ -64,3 +67,23 @@ class Pipeline:
         outcome.failed = dict(report.failed)
         outcome.done = {i for i in ids if i not in outcome.failed}
         return outcome
+
+
+def _follow_companies(session: Session, crm: str, tagged: list[Tagged], now: datetime) -> None:
+    """The contacts and leads of accounts whose fit moved are read and tagged again.
+
+    A person carries their company's fit (`icp_score`, `icp_tier`, ...), so a
+    change to the company must reach them; a contact that arrived before its
+    company gets the company's fit once the company is tagged. They go into
+    the inbox, in this transaction, as events this worker claims next.
+    """
+    moved = {t.record.domain or "" for t in tagged if t.moved and not t.record.kind.is_person}
+    moved.discard("")
+    if not moved:
+        return
+    stamp = now.isoformat()
+    events = [
+        read_again(crm, RecordKind(kind), crm_id, reason="company", stamp=stamp)
+        for kind, crm_id in repo.people_at(session=session, crm=crm, domains=moved)
+    ]
+    inbox.store_events(session=session, events=events, now=now)

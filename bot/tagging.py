@@ -45,6 +45,7 @@ class Tagged:
     previous: LatestScore | None
     stored: bool  # a new row joined the audit trail
     update: ScoreUpdate | None  # what the CRM must be told, or None when it already knows
+    moved: bool = False  # first scored, or the result differs from the last stored one
 
     @property
     def is_new(self) -> bool:
@@ -264,7 +265,8 @@ class Tagger:
                 )
             told = same_result if record.written is None else record.written == fields.comparable()
             update = None if told else ScoreUpdate(record.kind, record.crm_id, fields)
-            tagged.append(Tagged(record, score, persona, previous, stored, update))
+            moved = previous is None or not same_result
+            tagged.append(Tagged(record, score, persona, previous, stored, update, moved))
         store()
         repo.save_scores(session=session, rows=rows)
         return tagged

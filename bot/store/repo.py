@@ -146,6 +146,17 @@ def stored_page(
     return list(session.exec(query))
 
 
+def people_at(*, session: Session, crm: str, domains: Iterable[str]) -> list[tuple[str, str]]:
+    """(kind, CRM id) of the stored contacts or leads of one CRM at these account domains."""
+    keys = sorted({_key(d) for d in domains if d})
+    if not keys:
+        return []
+    query = select(Contact.kind, Contact.crm_id).where(
+        Contact.crm == Crm(crm).value, col(Contact.account_domain).in_(keys)
+    )
+    return [(kind, crm_id) for kind, crm_id in session.exec(query) if crm_id]
+
+
 def stored_record(row: Account | Contact) -> CrmRecord:
     """A stored account or person as the record it was stored from, to score it again."""
     if isinstance(row, Account):

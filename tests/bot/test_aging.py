@@ -157,6 +157,7 @@ def test_an_expired_round_reaches_hubspot_through_the_inbox_once(
     assert "funding:" not in after["icp_reasons"]
     assert fake_hubspot.contact(dana)["icp_score"] == after["icp_score"]
     written = len(writes(fake_hubspot))
+    assert run.run_once() == 1  # the contact again, following its company: already told
     clock.advance(days=1)
     assert not job().queued  # the store has the new score: nothing is due
     assert run.run_once() == 0 and len(writes(fake_hubspot)) == written

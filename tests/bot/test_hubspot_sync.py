@@ -165,6 +165,44 @@ def test_contacts_find_their_associated_company(fake: FakeHubSpot, database: Dat
     assert props["icp_tier"] == fake.company(acme)["icp_tier"]
 
 
+def test_a_change_to_a_company_reaches_its_contacts(fake: FakeHubSpot, database: Database) -> None:
+    clock = Clock()
+    acme = saas(fake, "acme.com")
+    dana = fake.add_contact({"email": "dana@acme.com", "jobtitle": "VP of Sales"}, company_id=acme)
+    run = worker(fake, database, clock)
+    store(database, clock, event("company", acme), event("contact", dana))
+    run.run_once()
+    before = fake.company(acme)["icp_score"]
+    assert fake.contact(dana)["icp_score"] == before
+    fake.update_company(acme, {"numberofemployees": "5000"})  # out of the mid-market band
+    clock.advance(minutes=1)
+    store(database, clock, event("company", acme, at=2, kind="propertyChange"))
+    assert run.run_once() == 1
+    after = fake.company(acme)["icp_score"]
+    assert after != before and fake.contact(dana)["icp_score"] == before  # not yet
+    assert run.run_once() == 1  # the contact, queued when its company's fit moved
+    assert fake.contact(dana)["icp_score"] == after
+    store(database, clock, event("company", acme, at=3, kind="propertyChange"))
+    assert run.run_once() == 1 and run.run_once() == 0  # unmoved: the contact is left alone
+
+
+def test_a_contact_that_came_first_gets_its_company_fit_when_the_company_arrives(
+    fake: FakeHubSpot, database: Database
+) -> None:
+    clock = Clock()
+    acme = saas(fake, "acme.com")
+    dana = fake.add_contact({"email": "dana@acme.com", "jobtitle": "VP of Sales"}, company_id=acme)
+    run = worker(fake, database, clock)
+    store(database, clock, event("contact", dana))
+    run.run_once()
+    assert not fake.contact(dana).get("icp_score")  # no company fit yet: persona only
+    assert fake.contact(dana)["icp_persona_score"]
+    store(database, clock, event("company", acme))
+    assert run.run_once() == 1
+    assert run.run_once() == 1  # the contact, queued when its company was first tagged
+    assert fake.contact(dana)["icp_score"] == fake.company(acme)["icp_score"]
+
+
 def test_failing_work_backs_off_then_is_parked_never_dropped(
     fake: FakeHubSpot, database: Database
 ) -> None:

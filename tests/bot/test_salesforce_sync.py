@@ -118,6 +118,9 @@ def test_the_poll_tags_new_records_and_its_own_writes_do_not_loop(
     assert sweep(crm=crm, database=database, now=datetime.now(UTC)) >= 1
     run.run_once()
     assert fake.row("Account", acme)["ICP_Tier__c"] != "A"
+    assert fake.row("Lead", lead)["ICP_Tier__c"] == "A"  # the lead follows next
+    assert run.run_once() == 1
+    assert fake.row("Lead", lead)["ICP_Tier__c"] == fake.row("Account", acme)["ICP_Tier__c"]
 
 
 def test_polling_holds_while_the_daily_api_budget_is_spent(
