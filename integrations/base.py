@@ -8,8 +8,8 @@ names; callers never see a property name.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from itertools import islice
 
@@ -74,6 +74,34 @@ def written_text(value: object) -> str:
     except ValueError:
         return text
     return str(int(number)) if number.is_integer() and "." in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreNames:
+    """What a CRM calls the score fields of SPEC §4 (configurable per portal or org)."""
+
+    score: str
+    tier: str
+    profile: str
+    reasons: str
+    version: str
+    scored_at: str
+    persona_score: str
+
+    def names(self, kind: RecordKind) -> dict[str, str]:
+        """Canonical score field → CRM name, for an object (persona on people only)."""
+        names = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not kind.is_person:
+            del names["persona_score"]
+        return names
+
+    def held(self, kind: RecordKind, values: Mapping[str, object]) -> dict[str, str]:
+        """What the CRM holds in the score fields (values by CRM name), in `comparable()` form."""
+        names = self.names(kind)
+        names.pop("scored_at")
+        held = {name: written_text(values.get(crm_name)) for name, crm_name in names.items()}
+        held.setdefault("persona_score", "")
+        return held
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,10 +45,10 @@ from integrations.base import (
     Page,
     RowError,
     ScoreFields,
+    ScoreNames,
     ScoreUpdate,
     SetupReport,
     WriteReport,
-    written_text,
 )
 from integrations.fieldmap import FieldMap
 from integrations.records import CrmRecord, RecordKind
@@ -81,24 +81,11 @@ CONTACTS = HubObject(RecordKind.CONTACT, "contacts", "contact", "0-1", "lastmodi
 OBJECTS = {RecordKind.ACCOUNT: COMPANIES, RecordKind.CONTACT: CONTACTS}
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreProperties:
-    """Property names of SPEC §4, configurable per portal."""
-
-    score: str = "icp_score"
-    tier: str = "icp_tier"
-    profile: str = "icp_profile"
-    reasons: str = "icp_reasons"
-    version: str = "icp_version"
-    scored_at: str = "icp_scored_at"
-    persona_score: str = "icp_persona_score"
-
-    def names(self, kind: RecordKind) -> dict[str, str]:
-        """Canonical score field → property, for an object type (persona on people only)."""
-        names = {f.name: getattr(self, f.name) for f in fields(self)}
-        if not kind.is_person:
-            del names["persona_score"]
-        return names
+# Property names of SPEC §4, the defaults; a portal may be given others.
+SCORE_PROPERTIES = ScoreNames(
+    score="icp_score", tier="icp_tier", profile="icp_profile", reasons="icp_reasons",
+    version="icp_version", scored_at="icp_scored_at", persona_score="icp_persona_score",
+)  # fmt: skip
 
 
 def classify(exc: BaseException) -> Failure | None:
@@ -159,7 +146,7 @@ class HubSpotCrm(LiveCrm):
         client: Client,
         caller: CrmCaller,
         field_map: FieldMap,
-        properties: ScoreProperties | None = None,
+        properties: ScoreNames = SCORE_PROPERTIES,
         portal_id: str | None = None,
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
@@ -167,7 +154,7 @@ class HubSpotCrm(LiveCrm):
         self.timeout = timeout
         self.call = caller
         self.field_map = field_map
-        self.score_properties = properties or ScoreProperties()
+        self.score_properties = properties
         self.portal_id = portal_id
         self._errors: list[RowError] = []
         self._coercers = {o.field_object: field_map.coercer("hubspot", o.field_object)
@@ -546,21 +533,13 @@ class HubSpotCrm(LiveCrm):
         record = CrmRecord(
             obj.kind, "hubspot", crm_id, coerced.fields, self.record_url(obj.kind, crm_id),
             company_id=_first_company(result),
-            written=self._written(obj.kind, props),
+            written=self.score_properties.held(obj.kind, props),
         )  # fmt: skip
         if record.key is None:
             what = "email address" if obj.kind.is_person else "domain"
             self._note(RowError(f"hubspot {obj.field_object}", int(crm_id), f"has no {what}"))
             return None
         return record
-
-    def _written(self, kind: RecordKind, props: Mapping[str, Any]) -> dict[str, str]:
-        """What HubSpot holds in the score properties, in `ScoreFields.comparable()` form."""
-        names = self.score_properties.names(kind)
-        names.pop("scored_at")
-        written = {name: written_text(props.get(prop)) for name, prop in names.items()}
-        written.setdefault("persona_score", "")
-        return written
 
     def _note(self, error: RowError) -> None:
         """Keep the latest skipped records for the report; a long backfill must not hoard."""

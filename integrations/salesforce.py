@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -42,10 +42,10 @@ from integrations.base import (
     Page,
     RowError,
     ScoreFields,
+    ScoreNames,
     ScoreUpdate,
     SetupReport,
     WriteReport,
-    written_text,
 )
 from integrations.domains import normalize_domain
 from integrations.fieldmap import FieldMap
@@ -81,24 +81,12 @@ LEADS = SfObject(RecordKind.LEAD, "Lead", "lead")
 OBJECTS = {RecordKind.ACCOUNT: ACCOUNTS, RecordKind.LEAD: LEADS}
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreFieldNames:
-    """Custom field API names of SPEC §4, configurable per org."""
-
-    score: str = "ICP_Score__c"
-    tier: str = "ICP_Tier__c"
-    profile: str = "ICP_Profile__c"
-    reasons: str = "ICP_Reasons__c"
-    version: str = "ICP_Version__c"
-    scored_at: str = "ICP_Scored_At__c"
-    persona_score: str = "ICP_Persona_Score__c"
-
-    def names(self, kind: RecordKind) -> dict[str, str]:
-        """Canonical score field → API name, for an object (persona on leads only)."""
-        names = {f.name: getattr(self, f.name) for f in fields(self)}
-        if not kind.is_person:
-            del names["persona_score"]
-        return names
+# Custom field API names of SPEC §4, the defaults; an org may be given others.
+SCORE_FIELDS = ScoreNames(
+    score="ICP_Score__c", tier="ICP_Tier__c", profile="ICP_Profile__c",
+    reasons="ICP_Reasons__c", version="ICP_Version__c", scored_at="ICP_Scored_At__c",
+    persona_score="ICP_Persona_Score__c",
+)  # fmt: skip
 
 
 # -- SOQL literals ---------------------------------------------------------------------------
@@ -302,7 +290,7 @@ class SalesforceCrm(LiveCrm):
         connect: Connect,
         caller: CrmCaller,
         field_map: FieldMap,
-        names: ScoreFieldNames | None = None,
+        names: ScoreNames = SCORE_FIELDS,
         renew: bool = False,
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
@@ -312,7 +300,7 @@ class SalesforceCrm(LiveCrm):
         self.renew = renew
         self.call = caller
         self.field_map = field_map
-        self.score_names = names or ScoreFieldNames()
+        self.score_names = names
         self.timeout = timeout
         self._errors: list[RowError] = []
         self._login_lock = threading.Lock()
@@ -673,21 +661,13 @@ class SalesforceCrm(LiveCrm):
             log.debug("salesforce %s %s: %s (left unknown)", obj.name, crm_id, problem)
         record = CrmRecord(
             obj.kind, "salesforce", crm_id, coerced.fields, self.record_url(obj.kind, crm_id),
-            written=self._written(obj.kind, row),
+            written=self.score_names.held(obj.kind, row),
         )  # fmt: skip
         if record.key is None:
             what = "email address" if obj.kind.is_person else "website"
             self._note(RowError(f"salesforce {obj.name}", 0, f"{crm_id} has no {what}"))
             return None
         return record
-
-    def _written(self, kind: RecordKind, row: Mapping[str, Any]) -> dict[str, str]:
-        """What Salesforce holds in the score fields, in `ScoreFields.comparable()` form."""
-        names = self.score_names.names(kind)
-        names.pop("scored_at")
-        written = {name: written_text(row.get(api)) for name, api in names.items()}
-        written.setdefault("persona_score", "")
-        return written
 
     def _note(self, error: RowError) -> None:
         """Keep the latest skipped records for the report; a long backfill must not hoard."""

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from integrations.base import ScoreNames
 from integrations.records import RecordKind
-from integrations.salesforce import OBJECTS, ScoreFieldNames, field_metadata
+from integrations.salesforce import OBJECTS, SCORE_FIELDS, field_metadata
 
 API_VERSION = "62.0"
 PERMISSION_SET = "ICP_Fields"
@@ -30,16 +31,15 @@ _HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
 
 
-def render(names: ScoreFieldNames | None = None) -> dict[str, str]:
+def render(names: ScoreNames = SCORE_FIELDS) -> dict[str, str]:
     """Relative path → file text: package.xml, an .object per sObject, the permission set."""
-    names = names or ScoreFieldNames()
     files = {f"objects/{obj.name}.object": _object(obj.kind, names) for obj in OBJECTS.values()}
     files[f"permissionsets/{PERMISSION_SET}.permissionset"] = _permission_set(names)
     files["package.xml"] = _package(names)
     return files
 
 
-def _object(kind: RecordKind, names: ScoreFieldNames) -> str:
+def _object(kind: RecordKind, names: ScoreNames) -> str:
     fields = "".join(_field(api, field_metadata(name)) for name, api in names.names(kind).items())
     return f"{_HEAD}<CustomObject {_NS}>\n{fields}</CustomObject>\n"
 
@@ -67,13 +67,13 @@ def _elements(values: dict[str, Any], depth: int) -> str:
     return "".join(out)
 
 
-def _all_fields(names: ScoreFieldNames) -> list[str]:
+def _all_fields(names: ScoreNames) -> list[str]:
     return [
         f"{obj.name}.{api}" for obj in OBJECTS.values() for api in names.names(obj.kind).values()
     ]
 
 
-def _permission_set(names: ScoreFieldNames) -> str:
+def _permission_set(names: ScoreNames) -> str:
     grants = "".join(
         "    <fieldPermissions>\n"
         "        <editable>true</editable>\n"
@@ -91,7 +91,7 @@ def _permission_set(names: ScoreFieldNames) -> str:
     )
 
 
-def _package(names: ScoreFieldNames) -> str:
+def _package(names: ScoreNames) -> str:
     members = "".join(f"        <members>{field}</members>\n" for field in _all_fields(names))
     return (
         f"{_HEAD}<Package {_NS}>\n"
