@@ -53,6 +53,20 @@ class MetricsObserver(Observer):
         self.metrics.crm_retries.labels(crm=crm).inc()
 
 
+def _caller(
+    crm: str,
+    limiter: RateLimiter,
+    classifier: Callable[[BaseException], Failure | None],
+    policy: RetryPolicy | None,
+    metrics: Metrics | None,
+) -> CrmCaller:
+    """How every call to one CRM is paced, retried and counted."""
+    observer = MetricsObserver(metrics) if metrics else None
+    return CrmCaller(
+        crm=crm, limiter=limiter, classify=classifier, policy=policy, observer=observer
+    )
+
+
 def hubspot_configured(settings: Settings) -> bool:
     return given(settings, "hubspot_access_token")
 
@@ -68,13 +82,8 @@ def hubspot_crm(
     absent = missing(settings, "hubspot_access_token")
     if absent or settings.hubspot_access_token is None:
         raise MissingSettings("HubSpot", absent)
-    caller = CrmCaller(
-        crm="hubspot",
-        limiter=RateLimiter(settings.hubspot_rate_limit, HUBSPOT_WINDOW),
-        classify=classify,
-        policy=policy,
-        observer=MetricsObserver(metrics) if metrics else None,
-    )
+    limiter = RateLimiter(settings.hubspot_rate_limit, HUBSPOT_WINDOW)
+    caller = _caller("hubspot", limiter, classify, policy, metrics)
     client = make_client(
         access_token=settings.hubspot_access_token.get_secret_value(),
         host=settings.hubspot_api_url,
@@ -102,13 +111,8 @@ def salesforce_crm(
 ) -> SalesforceCrm:
     """The Salesforce adapter for these settings; MissingSettings names what is not set."""
     connect, renew = _salesforce_connect(settings)
-    caller = CrmCaller(
-        crm="salesforce",
-        limiter=RateLimiter(settings.salesforce_rate_limit, SALESFORCE_WINDOW),
-        classify=salesforce_classify,
-        policy=policy,
-        observer=MetricsObserver(metrics) if metrics else None,
-    )
+    limiter = RateLimiter(settings.salesforce_rate_limit, SALESFORCE_WINDOW)
+    caller = _caller("salesforce", limiter, salesforce_classify, policy, metrics)
     return SalesforceCrm(connect=connect, caller=caller, field_map=config.fields, renew=renew)
 
 

@@ -161,8 +161,11 @@ def _listen(
     *,
     sources: tuple[str, ...],
     activity: Activity | None = None,
+    sweep: float | None = None,
+    hold: Callable[[], str | None] | None = None,
 ) -> Worker:
-    """A CRM's pipeline and the inbox worker that feeds it, started with the service."""
+    """A CRM's pipeline, the inbox worker that feeds it and, every `sweep` seconds, the
+    sweep (or poll) that asks the CRM what changed; all started with the service."""
     pipeline = Pipeline(crm=crm, database=service.database, tagger=tagger)
     worker = Worker(
         database=service.database, pipeline=pipeline, metrics=service.metrics, clock=clock,
@@ -172,6 +175,17 @@ def _listen(
     service.pipelines[crm.name] = pipeline
     service.workers[crm.name] = worker
     service.background.append(worker)
+    if sweep is not None:
+        service.background.append(
+            Sweeper(
+                crm=crm,
+                database=service.database,
+                interval=sweep,
+                on_events=worker.wake,
+                clock=clock,
+                hold=hold,
+            )  # fmt: skip
+        )
     return worker
 
 
@@ -193,17 +207,8 @@ def _hubspot(
     if absent or settings.hubspot_client_secret is None:
         raise MissingSettings("HubSpot webhooks", absent)
     crm = hubspot_crm(settings, config, metrics=service.metrics, policy=policy)
-    worker = _listen(service, crm, tagger, clock, sources=CRM_SOURCES, activity=activity)
-    if sweep:
-        service.background.append(
-            Sweeper(
-                crm=crm,
-                database=service.database,
-                interval=settings.hubspot_sweep_seconds,
-                on_events=worker.wake,
-                clock=clock,
-            )  # fmt: skip
-        )
+    every = settings.hubspot_sweep_seconds if sweep else None
+    _listen(service, crm, tagger, clock, sources=CRM_SOURCES, activity=activity, sweep=every)
     return WebhookSettings(
         client_secret=settings.hubspot_client_secret.get_secret_value(),
         watched={
@@ -227,19 +232,10 @@ def _salesforce(
     if not salesforce_configured(settings):
         return
     crm = salesforce_crm(settings, config, metrics=service.metrics, policy=policy)
-    worker = _listen(service, crm, tagger, clock, sources=SALESFORCE_SOURCES)
-    if poll:
-        budget = ApiBudget(crm, settings.salesforce_api_budget, service.metrics)
-        service.background.append(
-            Sweeper(
-                crm=crm,
-                database=service.database,
-                interval=settings.salesforce_poll_seconds,
-                on_events=worker.wake,
-                clock=clock,
-                hold=budget.exceeded,
-            )  # fmt: skip
-        )
+    budget = ApiBudget(crm, settings.salesforce_api_budget, service.metrics)
+    every = settings.salesforce_poll_seconds if poll else None
+    _listen(service, crm, tagger, clock, sources=SALESFORCE_SOURCES, sweep=every,
+            hold=budget.exceeded)  # fmt: skip
 
 
 def _slack(

@@ -120,7 +120,7 @@ class Sweeper:
         interval: float,
         on_events: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        hold: Callable[[], str | None] = lambda: None,
+        hold: Callable[[], str | None] | None = None,
     ) -> None:
         """`hold` says why to skip a round (an API budget spent), or None to go ahead."""
         self.crm = crm
@@ -128,7 +128,7 @@ class Sweeper:
         self.interval = interval
         self.on_events = on_events
         self.clock = clock
-        self.hold = hold
+        self.hold = hold or (lambda: None)
         self._held: str | None = None  # why the last round held off, said once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
