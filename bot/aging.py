@@ -80,21 +80,15 @@ def find_due(*, database: Database, tagger: Tagger, now: datetime, page: int = P
 
 def requeue(*, database: Database, tagger: Tagger, due: Sequence[Due], now: datetime) -> Requeued:
     """Hand the due records on: CRM records to their worker's inbox, CSV ones re-tagged here."""
-    done = Requeued()
-    stamp = now.date().isoformat()  # asked once a day per record, however often this runs
-    events = [
-        read_again(d.record.crm, d.record.kind, d.record.crm_id, reason="aging", stamp=stamp)
-        for d in due
-        if d.record.crm in LIVE_CRMS
-    ]
+    live = [d.record for d in due if d.record.crm in LIVE_CRMS]
     local = [d.record for d in due if d.record.crm not in LIVE_CRMS]
+    stamp = now.date().isoformat()  # asked once a day per record, however often this runs
+    events = [read_again(r.crm, r.kind, r.crm_id, reason="aging", stamp=stamp) for r in live]
     with open_session(database) as session:
         inbox.store_events(session=session, events=events, now=now)
         if local:
             tagger.tag_many(session=session, records=local, now=now)
-    done.queued.update(d.record.crm for d in due if d.record.crm in LIVE_CRMS)
-    done.retagged = len(local)
-    return done
+    return Requeued(Counter(r.crm for r in live), len(local))
 
 
 class AgingJob:
