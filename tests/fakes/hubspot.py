@@ -42,7 +42,6 @@ import math
 import random
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -51,11 +50,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
+
+from tests.fakes.server import TrackingServer
 
 Properties = dict[str, str | None]
 Json = Any
@@ -1789,34 +1790,13 @@ def _configure(fake: FakeHubSpot, body: dict[str, Any]) -> dict[str, Any]:
 # -- HTTP ------------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(TrackingServer):
     """Keeps its client connections, so that `stop` can end keep-alive ones and then
     wait for every handler thread (no thread or socket outlives the fake)."""
 
-    daemon_threads = True
-    block_on_close = True
-
     def __init__(self, fake: FakeHubSpot) -> None:
         self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def track(self, connection: socket.socket, *, opened: bool) -> None:
-        with self._connections_lock:
-            if opened:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already gone
+        super().__init__(_Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -33,7 +33,6 @@ import itertools
 import random
 import re
 import signal
-import socket
 import ssl
 import sys
 import tempfile
@@ -43,7 +42,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,6 +53,7 @@ import orjson
 import trustme
 
 from tests.fakes import soql
+from tests.fakes.server import TrackingServer
 
 VERSION = "62.0"
 BATCH_DEFAULT = 2000
@@ -776,40 +776,26 @@ def _soap_fault(code: str, message: str) -> Answer:
 # -- serving ---------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(TrackingServer):
     """TLS per connection, in the connection's own thread; every connection closed on stop."""
-
-    daemon_threads = True
-    block_on_close = True
 
     def __init__(self, fake: FakeSalesforce, context: ssl.SSLContext) -> None:
         self.fake = fake
         self.context = context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
             request = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
-        with self._connections_lock:
-            self._connections.add(request)
+        self.track(request, opened=True)
         try:
             super().finish_request(request, client_address)
         finally:
-            with self._connections_lock:
-                self._connections.discard(request)
+            self.track(request, opened=False)
             with contextlib.suppress(OSError):
                 request.close()
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
