@@ -424,7 +424,7 @@ class HubSpotCrm(LiveCrm):
                         filters=[Filter(property_name=obj.modified, operator="GTE", value=millis)]
                     )
                 ],
-                sorts=[{"propertyName": obj.modified, "direction": "ASCENDING"}],  # type: ignore[list-item]
+                sorts=[{"propertyName": obj.modified, "direction": "ASCENDING"}],
                 properties=[obj.modified],
                 limit=SEARCH_PAGE,
                 after=after,

@@ -93,7 +93,9 @@ class CrmCaller:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        return retrying(self._once, call)
+        # Typed alias: mypy cannot solve tenacity's return type from a generic bound method.
+        once: Callable[[Callable[[], T]], T] = self._once
+        return retrying(once, call)
 
     def _once(self, call: Callable[[], T]) -> T:
         with self.limiter.slot():

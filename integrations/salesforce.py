@@ -509,11 +509,7 @@ class SalesforceCrm(LiveCrm):
         """Create the `ICP_*__c` fields on Account and Lead (Tooling API), those missing only."""
         report = SetupReport([], [])
         for obj in OBJECTS.values():
-            describe = self._call(
-                lambda name=obj.name: self.sf.restful(
-                    f"sobjects/{name}/describe", timeout=self.timeout
-                )
-            )
+            describe = self._call(partial(self._restful, f"sobjects/{obj.name}/describe"))
             present = {str(f["name"]).lower() for f in (describe or {}).get("fields") or []}
             for name, api in self.score_names.names(obj.kind).items():
                 where = f"{obj.name}.{api}"
@@ -522,12 +518,7 @@ class SalesforceCrm(LiveCrm):
                     continue
                 body = {"FullName": where, "Metadata": field_metadata(name)}
                 self._call(
-                    lambda body=body: self.sf.restful(
-                        "tooling/sobjects/CustomField",
-                        method="POST",
-                        json=body,
-                        timeout=self.timeout,
-                    )  # fmt: skip
+                    partial(self._restful, "tooling/sobjects/CustomField", method="POST", json=body)
                 )
                 report.created.append(where)
         self._selects.clear()
@@ -570,6 +561,10 @@ class SalesforceCrm(LiveCrm):
             if answer.get("done", True) or not next_url:
                 return
             answer = self._call(partial(self._more, str(next_url), options))
+
+    def _restful(self, path: str, **kwargs: Any) -> Any:
+        """A REST call on the session current when it runs (so a renewed one after expiry)."""
+        return self.sf.restful(path, timeout=self.timeout, **kwargs)
 
     def _more(self, url: str, options: dict[str, str]) -> Any:
         return self.sf.query_more(url, identifier_is_url=True, headers=options, **self._kw())
