@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.cli.sample_data import SAMPLE_AS_OF, iter_companies, write_csv  # noqa: E402
 from bot.config import load_config  # noqa: E402
-from bot.sample_data import SAMPLE_AS_OF, iter_companies, write_csv  # noqa: E402
 from integrations.records import coerce  # noqa: E402
 from scoring.engine import Engine  # noqa: E402
 

@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from bot.digest_config import DigestConfig, default_digest_config, parse_digest_config
-from bot.routing import Routing, parse_routing
+from bot.digest.config import DigestConfig, default_digest_config, parse_digest_config
+from bot.routing.rules import Routing, parse_routing
 from integrations.fieldmap import FieldMap, parse_field_map
 from scoring.model import Icp
 from scoring.problems import ConfigError, Problem

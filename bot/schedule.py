@@ -1,14 +1,13 @@
 """The schedule: APScheduler with its job store in icpbot's database.
 
-Two jobs: the weekly digest (cron and timezone from `digest.yaml`) and the
-daily re-score of time-based criteria (`ICPBOT_RESCORE_CRON`, in the same
-timezone). Jobs are stored in the database, so their next runs survive
-restarts; coalescing and a misfire grace mean a run missed while the bot
-was down happens once when it comes back. Only one process runs the
-scheduler: it holds a database lock (PostgreSQL advisory lock; on SQLite,
-a lock on a file beside the database) and the others wait to take over.
-Whatever runs, the (channel, week) claim in `digest_post` keeps a week from
-being posted twice.
+Generic: the composition root (`bot.service`) hands it the jobs to run,
+each a `Scheduled` (the weekly digest, `bot.digest.job`, and the daily
+ageing of time-based scores, `bot.sync.ageing`). Jobs are stored in the
+database, so their next runs survive restarts; coalescing and a misfire
+grace mean a run missed while the bot was down happens once when it comes
+back. Only one process runs the scheduler: it holds a database lock
+(PostgreSQL advisory lock; on SQLite, a lock on a file beside the database)
+and the others wait to take over.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -26,57 +25,13 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from slack_sdk import WebClient
 from sqlalchemy import Connection, text
 from sqlalchemy import Engine as Database
 
-from bot.digest import Week
-from bot.digest_config import DigestConfig
-from bot.slack.digest_post import Outcome, post_digest
-from scoring.model import Icp
-
 log = logging.getLogger(__name__)
 
-JOB_ID = "weekly-digest"
-MISFIRE_GRACE = timedelta(days=6)  # a digest late by less than this still goes out
 LOCK_KEY = 0x1C9B07  # pg_advisory_lock key: "only one scheduler"
 RETRY_LEADER = 30.0  # seconds between a standby's tries to take the lock
-
-
-class DigestJob:
-    """What the stored job runs: the last complete week's digest to every channel."""
-
-    def __init__(
-        self,
-        *,
-        database: Database,
-        client: WebClient,
-        icp: Icp,
-        config: DigestConfig,
-        worker: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.database = database
-        self.client = client
-        self.icp = icp
-        self.config = config
-        self.worker = worker
-        self.clock = clock
-
-    def __call__(self) -> list[Outcome]:
-        now = self.clock()
-        week = Week.last_complete(now, self.config.timezone)
-        outcomes = post_digest(
-            database=self.database, client=self.client, icp=self.icp, week=week,
-            channels=self.config.channels, now=now, worker=self.worker,
-        )  # fmt: skip
-        for outcome in outcomes:
-            log.info("digest %s to %s: %s %s", week.label, outcome.channel, outcome.result,
-                     outcome.detail)  # fmt: skip
-        return outcomes
-
-    def scheduled(self) -> Scheduled:
-        return Scheduled(JOB_ID, "weekly digest", self.config.trigger(), self, MISFIRE_GRACE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +45,16 @@ class Scheduled:
     grace: timedelta
 
 
-_JOBS: dict[str, Callable[[], object]] = {}  # a stored job names its callable; found here
+# APScheduler stores a job's callable as text ("module:function") so that it survives a
+# restart; the text is `STORED_JOB` with the job's id as its argument, and the id finds
+# what to run in the table the running scheduler filled. That text is in every stored
+# row: keep the function at this path, or migrate `apscheduler_jobs` when it moves.
+STORED_JOB = "bot.schedule:run_stored_job"
+_JOBS: dict[str, Callable[[], object]] = {}
 
 
 def run_stored_job(name: str) -> None:
-    """The job store's reference (text, so it survives a restart) lands here."""
+    """Where a stored job's reference lands: the job of that id in this process."""
     job = _JOBS.get(name)
     if job is None:
         log.error("scheduled job %s has nothing to run in this process", name)
@@ -208,7 +168,7 @@ class Scheduler:
                 # a new or changed schedule; an unchanged one keeps its stored next run,
                 # which is how a run missed while the bot was down still happens now
                 scheduler.add_job(
-                    "bot.schedule:run_stored_job", trigger=job.trigger, args=[job.id],
+                    STORED_JOB, trigger=job.trigger, args=[job.id],
                     id=job.id, name=job.name, replace_existing=True,
                     misfire_grace_time=int(job.grace.total_seconds()),
                 )  # fmt: skip

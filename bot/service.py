@@ -1,10 +1,20 @@
-"""`icpbot serve`: the web app, the inbox workers, the sweep and the poll, started together.
+"""`icpbot serve`: the composition root. Every part of the running service is built here,
+and this is where to read what feeds what:
 
-Start-up is where settings and config meet: the database is migrated, the
-ICP version recorded, and each CRM whose settings are present gets its
-worker, and its way of hearing changes (HubSpot: webhook and sweep;
-Salesforce: the poll). A required setting that is missing stops the
-start with its name; the config was validated before this runs.
+    HubSpot webhook ─► intake.web ──────┐
+    HubSpot sweep, Salesforce poll ─────┼─► inbox ─► sync.worker ─► sync.pipeline ─► CRM write-back
+    ageing (daily, schedule) ───────────┘                                │ announce
+                                                                         ▼
+    Slack: /icp, buttons ─► slack.http ─► slack.app          slack.poster ─► routing posts
+    weekly digest (schedule) ─► digest.post ─► Slack
+
+Each callback between parts is named by what it does and typed (`InboxDrain`:
+new events are stored, drain the inbox now; `Announce`: records were tagged,
+queue their posts in the same transaction; `Hold`: skip this poll). Start-up
+is where settings and config meet: the database is migrated, the ICP version
+recorded, and each CRM whose settings are present gets its sync. A required
+setting that is missing stops the start with its name; the config was
+validated before this runs.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from rich.console import Console
@@ -26,21 +36,13 @@ from sqlalchemy import Engine as Database
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from bot.activity import Activity
-from bot.aging import AgingJob
 from bot.config import Config
-from bot.crms import (
-    ApiBudget,
-    MissingSettings,
-    hubspot_configured,
-    hubspot_crm,
-    salesforce_configured,
-    salesforce_crm,
-)
+from bot.digest.job import DigestJob
+from bot.intake.activity import Activity
+from bot.intake.web import WebhookSettings, create_app, serve
 from bot.metrics import Metrics
-from bot.pipeline import Pipeline
-from bot.schedule import DigestJob, Scheduled, Scheduler
-from bot.server import WebhookSettings, create_app, serve
+from bot.routing.leads import Router
+from bot.schedule import Scheduled, Scheduler
 from bot.settings import Settings, given, missing
 from bot.slack.answers import Answers
 from bot.slack.app import SlackContext, build_app
@@ -48,12 +50,22 @@ from bot.slack.client import make_client
 from bot.slack.http import slack_routes
 from bot.slack.people import Directory
 from bot.slack.poster import Poster, queue_posts
-from bot.slack.router import Router
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
-from bot.sweep import Sweeper
-from bot.tagging import Tagger
-from bot.worker import CRM_SOURCES, SALESFORCE_SOURCES, Worker
+from bot.store.inbox import InboxDrain
+from bot.sync.ageing import AgeingJob
+from bot.sync.connect import (
+    ApiBudget,
+    MissingSettings,
+    hubspot_configured,
+    hubspot_crm,
+    salesforce_configured,
+    salesforce_crm,
+)
+from bot.sync.pipeline import Announce, Pipeline
+from bot.sync.sweep import Hold, Sweeper
+from bot.sync.tagging import Tagger
+from bot.sync.worker import CRM_SOURCES, SALESFORCE_SOURCES, Worker
 from integrations.base import LiveCrm
 from integrations.retries import RetryPolicy
 from integrations.salesforce import SalesforceCrm
@@ -63,15 +75,33 @@ from scoring.engine import Engine
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
-RESCORE_JOB_ID = "daily-rescore"
-RESCORE_GRACE = timedelta(hours=20)  # a re-score missed while down still runs the same day
-
 
 class Background(Protocol):
-    """A part that runs beside the web app."""
+    """A part that runs beside the web app, in threads of its own."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CrmSync:
+    """One CRM kept in step: the worker drains its inbox events into the pipeline, which
+    reads, tags and writes back; the sweeper (HubSpot's sweep, Salesforce's poll) asks the
+    CRM what changed and stores it in the inbox for the worker."""
+
+    pipeline: Pipeline
+    worker: Worker
+    sweeper: Sweeper | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackParts:
+    """Slack's side of the service: the poster and how requests reach the Bolt app."""
+
+    client: WebClient
+    poster: Poster
+    routes: list[BaseRoute]  # POST /slack/events; none in Socket Mode
+    socket_mode: SocketMode | None
 
 
 @dataclass(slots=True)
@@ -85,7 +115,7 @@ class Service:
     workers: dict[str, Worker] = field(default_factory=dict)
     poster: Poster | None = None
     client: WebClient | None = None
-    background: list[Background] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)  # started in this order
 
     def start(self) -> None:
         for part in self.background:
@@ -104,111 +134,107 @@ def build_service(
     policy: RetryPolicy | None = None,
     sweep: bool = True,
 ) -> Service:
-    """Wire the parts for these settings; MissingSettings names what is not set."""
+    """Wire the parts for these settings; MissingSettings names what is not set.
+
+    `sweep=False` leaves out the sweeps and polls (tests drive them by hand).
+    """
     database = make_engine(settings.database_url)
     migrate(database)
     metrics = Metrics(database=database)
     tagger = Tagger(Engine(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
-    service = Service(None, database, metrics)  # type: ignore[arg-type]  # the app comes last
-    activity = Activity()
-    webhook = _hubspot(service, settings, config, tagger, policy, clock, activity, sweep)
-    _salesforce(service, settings, config, tagger, policy, clock, sweep)
-    slack = _slack(service, settings, config, tagger, clock)
-    if service.poster is not None:
-        for pipeline in service.pipelines.values():
-            pipeline.on_tagged = queue_posts
-    service.background.append(_schedule(service, settings, config, tagger, clock))
-    hubspot_worker = service.workers.get("hubspot")
-    service.app = create_app(
-        database=database, metrics=metrics, hubspot=webhook,
-        on_events=hubspot_worker.wake if hubspot_worker else lambda: None,
-        clock=clock, activity=activity, extra_routes=slack,
-    )  # fmt: skip
-    return service
+    client = _slack_client(settings)
+    announce: Announce | None = queue_posts if client is not None else None
+    activity = Activity()  # deliveries in progress: HubSpot's worker steps aside for them
 
-
-def _schedule(
-    service: Service, settings: Settings, config: Config, tagger: Tagger, clock: Clock
-) -> Scheduler:
-    """The daily re-score of time-based criteria, and the weekly digest when Slack has channels."""
-    workers = list(service.workers.values())
-
-    def wake() -> None:
-        for worker in workers:
-            worker.wake()
-
-    aging = AgingJob(database=service.database, tagger=tagger, wake=wake, clock=clock)
-    trigger = settings.rescore_trigger(config.digest.timezone)
-    jobs = [Scheduled(RESCORE_JOB_ID, "daily re-score of time-based criteria", trigger, aging,
-                      RESCORE_GRACE)]  # fmt: skip
-    if service.client is not None and config.digest.channels:
-        digest = DigestJob(
-            database=service.database, client=service.client, icp=config.icp,
-            config=config.digest, worker=f"{socket.gethostname()}:{os.getpid()}:digest",
-            clock=clock,
+    syncs: dict[str, CrmSync] = {}
+    webhook = _webhook_settings(settings, config)
+    if webhook is not None:
+        crm = hubspot_crm(settings, config, metrics=metrics, policy=policy)
+        every = settings.hubspot_sweep_seconds if sweep else None
+        syncs[crm.name] = _sync(
+            crm, database=database, metrics=metrics, tagger=tagger, announce=announce,
+            clock=clock, sources=CRM_SOURCES, every=every, activity=activity,
         )  # fmt: skip
-        jobs.append(digest.scheduled())
-    return Scheduler(service.database, jobs, timezone=config.digest.timezone)
+    if salesforce_configured(settings):
+        crm = salesforce_crm(settings, config, metrics=metrics, policy=policy)
+        budget = ApiBudget(crm, settings.salesforce_api_budget, metrics)
+        every = settings.salesforce_poll_seconds if sweep else None
+        syncs[crm.name] = _sync(
+            crm, database=database, metrics=metrics, tagger=tagger, announce=announce,
+            clock=clock, sources=SALESFORCE_SOURCES, every=every, hold=budget.exceeded,
+        )  # fmt: skip
+    pipelines = {name: sync.pipeline for name, sync in syncs.items()}
+    workers = {name: sync.worker for name, sync in syncs.items()}
 
-
-def _listen(
-    service: Service,
-    crm: LiveCrm,
-    tagger: Tagger,
-    clock: Clock,
-    *,
-    sources: tuple[str, ...],
-    activity: Activity | None = None,
-    sweep: float | None = None,
-    hold: Callable[[], str | None] | None = None,
-) -> Worker:
-    """A CRM's pipeline, the inbox worker that feeds it and, every `sweep` seconds, the
-    sweep (or poll) that asks the CRM what changed; all started with the service."""
-    pipeline = Pipeline(crm=crm, database=service.database, tagger=tagger)
-    worker = Worker(
-        database=service.database, pipeline=pipeline, metrics=service.metrics, clock=clock,
-        name=f"{socket.gethostname()}:{os.getpid()}:{crm.name}", activity=activity,
-        sources=sources,
+    slack = (
+        _slack(client, settings, config, database=database, metrics=metrics, tagger=tagger,
+               pipelines=pipelines, clock=clock)
+        if client is not None
+        else None
     )  # fmt: skip
-    service.pipelines[crm.name] = pipeline
-    service.workers[crm.name] = worker
-    service.background.append(worker)
-    if sweep is not None:
-        service.background.append(
-            Sweeper(
-                crm=crm,
-                database=service.database,
-                interval=sweep,
-                on_events=worker.wake,
-                clock=clock,
-                hold=hold,
-            )  # fmt: skip
-        )
-    return worker
+    scheduler = _scheduler(settings, config, database=database, tagger=tagger, client=client,
+                           drains=list(workers.values()), clock=clock)  # fmt: skip
+    hubspot = syncs.get("hubspot")
+    app = create_app(
+        database=database, metrics=metrics, hubspot=webhook,
+        drain=hubspot.worker if hubspot else None, clock=clock, activity=activity,
+        extra_routes=slack.routes if slack else (),
+    )  # fmt: skip
+
+    background: list[Background] = []
+    for sync in syncs.values():
+        background.append(sync.worker)
+        if sync.sweeper is not None:
+            background.append(sync.sweeper)
+    if slack is not None:
+        background.append(slack.poster)
+        if slack.socket_mode is not None:
+            background.append(slack.socket_mode)
+    background.append(scheduler)
+    return Service(
+        app=app, database=database, metrics=metrics, pipelines=pipelines, workers=workers,
+        poster=slack.poster if slack else None, client=client, background=background,
+    )  # fmt: skip
 
 
-def _hubspot(
-    service: Service,
-    settings: Settings,
-    config: Config,
+def _sync(
+    crm: LiveCrm,
+    *,
+    database: Database,
+    metrics: Metrics,
     tagger: Tagger,
-    policy: RetryPolicy | None,
+    announce: Announce | None,
     clock: Clock,
-    activity: Activity,
-    sweep: bool,
-) -> WebhookSettings | None:
-    """HubSpot's adapter, worker and sweep when its token is set; the webhook's settings."""
+    sources: tuple[str, ...],
+    every: float | None,
+    hold: Hold | None = None,
+    activity: Activity | None = None,
+) -> CrmSync:
+    """A CRM's pipeline, the worker that feeds it from the inbox, and (every `every` seconds)
+    the sweep or poll that asks the CRM what changed and wakes that worker."""
+    pipeline = Pipeline(crm=crm, database=database, tagger=tagger, announce=announce)
+    worker = Worker(
+        database=database, pipeline=pipeline, metrics=metrics, clock=clock,
+        name=_process_name(crm.name), activity=activity, sources=sources,
+    )  # fmt: skip
+    sweeper = (
+        Sweeper(crm=crm, database=database, interval=every, drain=worker, clock=clock, hold=hold)
+        if every is not None
+        else None
+    )
+    return CrmSync(pipeline, worker, sweeper)
+
+
+def _webhook_settings(settings: Settings, config: Config) -> WebhookSettings | None:
+    """HubSpot's webhook when its token is set (its client secret is then required)."""
     if not hubspot_configured(settings):
         log.warning("HUBSPOT_ACCESS_TOKEN is not set: serving without HubSpot")
         return None
     absent = missing(settings, "hubspot_client_secret")
     if absent or settings.hubspot_client_secret is None:
         raise MissingSettings("HubSpot webhooks", absent)
-    crm = hubspot_crm(settings, config, metrics=service.metrics, policy=policy)
-    every = settings.hubspot_sweep_seconds if sweep else None
-    _listen(service, crm, tagger, clock, sources=CRM_SOURCES, activity=activity, sweep=every)
     return WebhookSettings(
         client_secret=settings.hubspot_client_secret.get_secret_value(),
         watched={
@@ -219,67 +245,80 @@ def _hubspot(
     )
 
 
-def _salesforce(
-    service: Service,
-    settings: Settings,
-    config: Config,
-    tagger: Tagger,
-    policy: RetryPolicy | None,
-    clock: Clock,
-    poll: bool,
-) -> None:
-    """Salesforce's adapter, worker and poll when its credentials are set."""
-    if not salesforce_configured(settings):
-        return
-    crm = salesforce_crm(settings, config, metrics=service.metrics, policy=policy)
-    budget = ApiBudget(crm, settings.salesforce_api_budget, service.metrics)
-    every = settings.salesforce_poll_seconds if poll else None
-    _listen(service, crm, tagger, clock, sources=SALESFORCE_SOURCES, sweep=every,
-            hold=budget.exceeded)  # fmt: skip
+def _slack_client(settings: Settings) -> WebClient | None:
+    """Slack's Web API client when a bot token is set; without it, no Slack at all."""
+    if not given(settings, "slack_bot_token") or settings.slack_bot_token is None:
+        log.warning("SLACK_BOT_TOKEN is not set: serving without Slack")
+        return None
+    if not given(settings, "slack_app_token") and not given(settings, "slack_signing_secret"):
+        raise MissingSettings("Slack over HTTP", ["SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)"])
+    return make_client(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
 
 
 def _slack(
-    service: Service, settings: Settings, config: Config, tagger: Tagger, clock: Clock
-) -> list[BaseRoute]:
-    """The Bolt app and the poster when a bot token is set; the web routes it needs."""
-    if not given(settings, "slack_bot_token") or settings.slack_bot_token is None:
-        log.warning("SLACK_BOT_TOKEN is not set: serving without Slack")
-        return []
-    socket_mode = given(settings, "slack_app_token")
-    if not socket_mode and not given(settings, "slack_signing_secret"):
-        raise MissingSettings("Slack over HTTP", ["SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)"])
-    client = make_client(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
+    client: WebClient,
+    settings: Settings,
+    config: Config,
+    *,
+    database: Database,
+    metrics: Metrics,
+    tagger: Tagger,
+    pipelines: dict[str, Pipeline],
+    clock: Clock,
+) -> SlackParts:
+    """The Bolt app (over HTTP, or Socket Mode when an app token is set) and the poster."""
     directory = Directory(client)
-    crms = {name: pipeline.crm for name, pipeline in service.pipelines.items()}
-    router = Router(
-        database=service.database, routing=config.routing, directory=directory, crms=crms
-    )
+    crms = {name: pipeline.crm for name, pipeline in pipelines.items()}
+    router = Router(database=database, routing=config.routing, directory=directory, crms=crms)
     answers = Answers(
-        database=service.database, icp=config.icp, tagger=tagger,
-        pipelines=service.pipelines, clock=clock,
-    )  # fmt: skip
+        database=database, icp=config.icp, tagger=tagger, pipelines=pipelines, clock=clock
+    )
     context = SlackContext(
-        database=service.database, client=client, answers=answers, router=router,
+        database=database, client=client, answers=answers, router=router,
         directory=directory, icp=config.icp, admins=frozenset(settings.admins),
-        crms=crms, clock=clock, metrics=service.metrics,
+        crms=crms, clock=clock, metrics=metrics,
     )  # fmt: skip
-    service.client = client
-    service.poster = Poster(
-        database=service.database, client=client, router=router, clock=clock,
-        name=f"{socket.gethostname()}:{os.getpid()}:slack", metrics=service.metrics,
+    poster = Poster(
+        database=database, client=client, router=router, clock=clock,
+        name=_process_name("slack"), metrics=metrics,
     )  # fmt: skip
-    service.background.append(service.poster)
-    if socket_mode and settings.slack_app_token is not None:
+    if given(settings, "slack_app_token") and settings.slack_app_token is not None:
         app = build_app(context, signing_secret=None)
-        service.background.append(
-            SocketMode(app, settings.slack_app_token.get_secret_value(), client)
-        )
-        return []
-    assert settings.slack_signing_secret is not None
+        socket_mode = SocketMode(app, settings.slack_app_token.get_secret_value(), client)
+        return SlackParts(client, poster, [], socket_mode)
+    assert settings.slack_signing_secret is not None  # _slack_client checked it
     secret = settings.slack_signing_secret.get_secret_value()
-    return slack_routes(build_app(context, signing_secret=secret), signing_secret=secret)
+    routes = slack_routes(build_app(context, signing_secret=secret), signing_secret=secret)
+    return SlackParts(client, poster, routes, None)
+
+
+def _scheduler(
+    settings: Settings,
+    config: Config,
+    *,
+    database: Database,
+    tagger: Tagger,
+    client: WebClient | None,
+    drains: list[InboxDrain],
+    clock: Clock,
+) -> Scheduler:
+    """The daily ageing of time-based scores, and the weekly digest when Slack has channels."""
+    ageing = AgeingJob(database=database, tagger=tagger, drains=drains, clock=clock)
+    jobs: list[Scheduled] = [ageing.scheduled(settings.rescore_trigger(config.digest.timezone))]
+    if client is not None and config.digest.channels:
+        digest = DigestJob(
+            database=database, client=client, icp=config.icp, config=config.digest,
+            worker=_process_name("digest"), clock=clock,
+        )  # fmt: skip
+        jobs.append(digest.scheduled())
+    return Scheduler(database, jobs, timezone=config.digest.timezone)
+
+
+def _process_name(part: str) -> str:
+    """Who holds a claim or a lease: host, process and part, for `icpbot status` and logs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{part}"
 
 
 class SocketMode:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.sample_data import (
+from bot.cli.sample_data import (
     FREE_MAIL_DOMAINS,
     SAMPLE_AS_OF,
     iter_companies,
@@ -122,7 +122,8 @@ def test_committed_files_are_what_the_generator_writes(regenerated: Path) -> Non
         committed = (SAMPLE_DIR / name).read_bytes()
         assert committed == (regenerated / name).read_bytes(), (
             f"config/sample/{name} differs from the generator's output; "
-            "regenerate with `python -m bot.sample_data --out config/sample` instead of editing it"
+            "regenerate with `python -m bot.cli.sample_data --out config/sample` "
+            "instead of editing it"
         )
 
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine as Database
 from sqlmodel import Session, col, select
 
-from bot.pipeline import Pipeline
 from bot.slack.command import Help, Lookup, Profile, Recent, Request, Rescore, Top, Usage
 from bot.store import repo, routes
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact, Score, Subject
-from bot.tagging import Tagger
+from bot.sync.pipeline import Pipeline
+from bot.sync.tagging import Tagger
 from bot.views.answers import (
     Answer,
     Listed,

@@ -26,10 +26,10 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
 from bot.metrics import Metrics
+from bot.routing.leads import Router
 from bot.slack.answers import Answers
 from bot.slack.command import Rescore, parse
 from bot.slack.people import Directory
-from bot.slack.router import Router
 from bot.store import repo, routes
 from bot.store.db import read_session
 from bot.store.db import session as open_session

@@ -26,14 +26,14 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
 from bot.metrics import Metrics
-from bot.routing import Decision
-from bot.slack.router import Lead, Router
+from bot.routing.leads import Lead, Router
+from bot.routing.rules import Decision
 from bot.store import inbox, repo, routes
 from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
 from bot.store.routes import PostKind
 from bot.store.tables import InboxEvent, Subject
-from bot.tagging import Tagged
+from bot.sync.tagging import Tagged
 from bot.views.routing_post import (
     rescore_reply_blocks,
     rescore_reply_text,

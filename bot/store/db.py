@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 # `package:directory`: Alembic finds the scripts inside the installed package,
 # so migrating needs no alembic.ini in the working directory.
-MIGRATIONS = "bot:migrations"
+MIGRATIONS = "bot.store:migrations"
 
 # SQLite has one writer at a time, and a writer that finds the database locked polls
 # with growing sleeps (up to 100 ms each), so under load some wait for seconds. One

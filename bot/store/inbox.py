@@ -15,21 +15,35 @@ nothing claimed is ever lost.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.store.repo import dialect_insert
-from bot.store.tables import Checkpoint, InboxEvent, InboxStatus
+from bot.store.tables import InboxEvent, InboxStatus
+from integrations.records import RecordKind
 
 MAX_ERROR = 2000
+OBJECT_TYPES = {
+    RecordKind.ACCOUNT: "company",
+    RecordKind.CONTACT: "contact",
+    RecordKind.LEAD: "lead",
+}
 MAX_BACKOFF = timedelta(minutes=15)
 # The claimed rows are read back afresh (`populate_existing`); no in-session syncing needed.
 _NO_SYNC = {"synchronize_session": False}
+
+
+class InboxDrain(Protocol):
+    """Whatever drains the inbox (a CRM's worker): told when new events were stored, so it
+    starts now instead of at its next idle check."""
+
+    def wake(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,28 +297,22 @@ def prune_done(*, session: Session, before: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def get_checkpoint(*, session: Session, name: str) -> str | None:
-    """Where the sync called `name` got to, or None when it never ran (or was cleared).
+def read_again(
+    crm: str, kind: RecordKind, object_id: str, *, reason: str, stamp: str,
+    payload: dict[str, object] | None = None,
+) -> NewEvent:  # fmt: skip
+    """An inbox event asking the CRM's worker to read, tag and write back one record.
 
-    Read with a query, not `session.get`: an upsert in the same session
-    would otherwise leave a stale object behind in its identity map.
+    Its key is the reason, the object and `stamp`: the same record for the
+    same reason and stamp is stored once, however often it is asked for.
     """
-    query = select(Checkpoint.value).where(col(Checkpoint.name) == name)
-    value: str | None = session.execute(query).scalar_one_or_none()
-    return value
-
-
-def set_checkpoint(*, session: Session, name: str, value: str, now: datetime) -> None:
-    """Record progress in one upsert, so two replicas saving at once cannot collide."""
-    insert = dialect_insert(session, Checkpoint).values(name=name, value=value, updated_at=now)
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
-        )
+    object_type = OBJECT_TYPES[kind]
+    key = f"{reason}|{crm}|{object_type}|{object_id}|{stamp}"
+    return NewEvent(
+        source=f"{crm}-sweep",
+        dedupe_key=hashlib.sha256(key.encode()).hexdigest(),
+        object_type=object_type,
+        object_id=object_id,
+        event_type=reason,
+        payload={"objectId": object_id, **(payload or {})},
     )
-
-
-def clear_checkpoint(*, session: Session, name: str) -> None:
-    """Forget progress: the next run starts from the beginning."""
-    session.execute(delete(Checkpoint).where(col(Checkpoint.name) == name))

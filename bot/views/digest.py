@@ -1,13 +1,13 @@
 """What the weekly digest says: Block Kit for Slack, and the same as plain text.
 
 The text is the notification and the fallback (screen readers, clients
-without blocks, the terminal). Numbers come from `bot.digest`; nothing here
+without blocks, the terminal). Numbers come from `bot.digest.numbers`; nothing here
 reads the store.
 """
 
 from __future__ import annotations
 
-from bot.digest import Digest
+from bot.digest.numbers import Digest
 from bot.views.common import (
     TIER_EMOJI,
     Block,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.routing import Decision
+from bot.routing.rules import Decision
 from bot.views.common import (
     MAX_BLOCKS,
     STATUS_EMOJI,

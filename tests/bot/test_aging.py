@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine as Database
 
-from bot.aging import AgingJob, find_due, requeue
 from bot.config import load_config
-from bot.pipeline import Pipeline
 from bot.store import inbox
 from bot.store.db import session as open_session
-from bot.sweep import read_again
-from bot.tagging import Tagger
-from bot.worker import SALESFORCE_SOURCES, Worker
+from bot.store.inbox import read_again
+from bot.sync.ageing import AgeingJob, find_due, requeue
+from bot.sync.pipeline import Pipeline
+from bot.sync.tagging import Tagger
+from bot.sync.worker import SALESFORCE_SOURCES, Worker
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine
 from tests.bot.test_commands import icpbot
@@ -32,6 +32,7 @@ from tests.bot.test_hubspot_sync import Clock, event, hubspot, store, writes
 from tests.bot.test_salesforce_sync import a_tier, salesforce
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
+from tests.support import Woken
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
@@ -147,9 +148,9 @@ def test_an_expired_round_reaches_hubspot_through_the_inbox_once(
     before = fake_hubspot.company(acme)
     assert "funding:" in before["icp_reasons"]
     clock.advance(days=70)
-    woken: list[bool] = []
-    job = AgingJob(database=database, tagger=tagger, wake=lambda: woken.append(True), clock=clock)
-    assert job().queued == {"hubspot": 2} and woken
+    woken = Woken()
+    job = AgeingJob(database=database, tagger=tagger, drains=[woken], clock=clock)
+    assert job().queued == {"hubspot": 2} and woken.times == 1
     assert job().queued == {"hubspot": 2}  # asked again the same day: stored once
     assert run.run_once() == 2
     after = fake_hubspot.company(acme)
@@ -177,7 +178,7 @@ def test_a_hubspot_outage_during_the_write_back_is_retried_later(
     run.run_once()
     score = fake_hubspot.company(acme)["icp_score"]
     clock.advance(days=70)
-    AgingJob(database=database, tagger=tagger, clock=clock)()
+    AgeingJob(database=database, tagger=tagger, clock=clock)()
     fake_hubspot.fail_next(3, status=503)  # every try of one round
     run.run_once()
     assert fake_hubspot.company(acme)["icp_score"] == score  # not yet
@@ -206,7 +207,7 @@ def test_an_expired_round_reaches_salesforce(
         run.run_once()
         before = fake.row("Account", acme)
         clock.advance(days=70)
-        job = AgingJob(database=database, tagger=tagger, clock=clock)
+        job = AgeingJob(database=database, tagger=tagger, clock=clock)
         assert job().queued == {"salesforce": 1}
         assert run.run_once() == 1
         after = fake.row("Account", acme)

@@ -14,15 +14,15 @@ import pytest
 from sqlmodel import Session
 
 from bot.config import load_config
-from bot.digest import Week, build_digest, review_warning
-from bot.digest_config import parse_digest_config
+from bot.digest.config import parse_digest_config
+from bot.digest.numbers import Week, build_digest, review_warning
+from bot.digest.post import ALREADY, FAILED, POSTED, post_digest
 from bot.slack.client import make_client
-from bot.slack.digest_post import ALREADY, FAILED, POSTED, post_digest
 from bot.store import digests, repo, routes
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import Feedback
-from bot.tagging import Tagger
+from bot.sync.tagging import Tagger
 from bot.views.common import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.views.digest import digest_blocks, digest_text
 from bot.views.digest_chart import chart_alt_text, tier_chart_png

@@ -19,11 +19,13 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine as Database
 
 from bot.config import load_config
-from bot.digest_config import DigestConfig
-from bot.schedule import JOB_ID, DigestJob, LeaderLock, Scheduled, Scheduler
-from bot.service import RESCORE_JOB_ID, build_service
+from bot.digest.config import DigestConfig
+from bot.digest.job import JOB_ID, DigestJob
+from bot.schedule import LeaderLock, Scheduled, Scheduler
+from bot.service import build_service
 from bot.settings import Settings
 from bot.slack.client import make_client
+from bot.sync.ageing import JOB_ID as AGEING_JOB_ID
 from tests.bot.test_slack_app import wait_for
 from tests.fakes.slack import FakeSlack
 
@@ -140,7 +142,7 @@ def test_serve_schedules_the_daily_rescore_in_the_team_timezone(tmp_path: Path) 
     service = build_service(settings, config, sweep=False)
     (part,) = [p for p in service.background if isinstance(p, Scheduler)]
     # no Slack: no digest, but scores still age
-    assert [(j.id, j.trigger.timezone) for j in part.jobs] == [(RESCORE_JOB_ID, NEW_YORK)]
+    assert [(j.id, j.trigger.timezone) for j in part.jobs] == [(AGEING_JOB_ID, NEW_YORK)]
     fire = part.jobs[0].trigger.get_next_fire_time(None, datetime(2026, 11, 23, tzinfo=UTC))
     assert fire is not None and (fire.hour, fire.minute) == (4, 30)
     service.database.dispose()

@@ -11,12 +11,12 @@ from hubspot.crm.companies.exceptions import ApiException
 from sqlalchemy import Engine as Database
 from sqlmodel import select
 
-from bot.backfill import NoProgress, backfill, checkpoint_name
 from bot.config import load_config
-from bot.store import inbox
+from bot.store import checkpoints
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact
-from bot.tagging import Tagger
+from bot.sync.backfill import NoProgress, backfill, checkpoint_name
+from bot.sync.tagging import Tagger
 from integrations.hubspot import HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy
@@ -87,7 +87,7 @@ def test_every_company_and_contact_is_tagged_and_written_100_a_call(
         assert len(session.exec(select(Account)).all()) == 350
         assert len(session.exec(select(Contact)).all()) == 30
         name = checkpoint_name("hubspot", "accounts")
-        assert inbox.get_checkpoint(session=session, name=name) is None
+        assert checkpoints.get(session=session, name=name) is None
 
 
 def test_a_second_run_writes_nothing(fake: FakeHubSpot, database: Database) -> None:
@@ -106,7 +106,7 @@ def test_an_interrupted_backfill_resumes_after_its_last_finished_page(
         run(fake, database, progress=Interrupt(fake, after_pages=2))
     assert tagged(fake) == 200
     with open_session(database) as session:
-        saved = inbox.get_checkpoint(session=session, name=checkpoint_name("hubspot", "accounts"))
+        saved = checkpoints.get(session=session, name=checkpoint_name("hubspot", "accounts"))
     assert saved is not None and '"done":200' in saved
     fake.fail_next(0)
     resumed_at = len(fake.requests)

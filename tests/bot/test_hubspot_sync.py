@@ -16,14 +16,14 @@ from sqlalchemy import Engine as Database
 from sqlmodel import select
 
 from bot.config import load_config
-from bot.pipeline import Pipeline
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
 from bot.store.tables import Contact, Score
-from bot.sweep import sweep
-from bot.tagging import Tagger
-from bot.worker import Worker
+from bot.sync.pipeline import Pipeline
+from bot.sync.sweep import sweep
+from bot.sync.tagging import Tagger
+from bot.sync.worker import Worker
 from integrations.hubspot import HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy

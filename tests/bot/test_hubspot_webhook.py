@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.hubspot_webhook import (
+from bot.intake.hubspot import (
     BadPayload,
     BadSignature,
     decode_uri,

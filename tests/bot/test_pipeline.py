@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.backfill import backfill
 from bot.config import load_config
 from bot.store import repo
 from bot.store.db import session as open_session
-from bot.tagging import Tagger
+from bot.sync.backfill import backfill
+from bot.sync.tagging import Tagger
 from integrations.csv import CsvCrm
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine

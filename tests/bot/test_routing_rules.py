@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.routing import Routing, parse_routing, route
+from bot.routing.rules import Routing, parse_routing, route
 from scoring.fields import known_fields
 from scoring.model import Tier
 from scoring.problems import ConfigError

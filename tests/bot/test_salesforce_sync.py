@@ -23,16 +23,16 @@ import requests
 from sqlalchemy import Engine as Database
 
 from bot.config import load_config
-from bot.crms import ApiBudget
-from bot.pipeline import Pipeline
-from bot.server import ServerThread
+from bot.intake.web import ServerThread
 from bot.service import Service, build_service
 from bot.settings import Settings
 from bot.store.db import session as open_session
-from bot.sweep import Sweeper, sweep
-from bot.tagging import Tagger
+from bot.sync.connect import ApiBudget
+from bot.sync.pipeline import Pipeline
+from bot.sync.sweep import Sweeper, sweep
+from bot.sync.tagging import Tagger
+from bot.sync.worker import SALESFORCE_SOURCES, Worker
 from bot.views.routing_post import CLAIM
-from bot.worker import SALESFORCE_SOURCES, Worker
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy
 from integrations.salesforce import SalesforceCrm, classify, token_connection
@@ -46,6 +46,7 @@ from tests.fakes.slack_requests import (
     interaction_body,
     signature_headers,
 )
+from tests.support import Woken
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
@@ -131,7 +132,11 @@ def test_polling_holds_while_the_daily_api_budget_is_spent(
     fake.set_api_usage(95_000)
     crm.count(crm.person_kind)  # any answer carries Sforce-Limit-Info
     poller = Sweeper(
-        crm=crm, database=database, interval=0.05, hold=ApiBudget(crm, 0.8, recheck=60).exceeded
+        crm=crm,
+        database=database,
+        interval=0.05,
+        drain=Woken(),
+        hold=ApiBudget(crm, 0.8, recheck=60).exceeded,
     )
     poller.start()
     try:

@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from bot.config import load_config
-from bot.crms import MissingSettings, hubspot_crm
-from bot.server import ServerThread
+from bot.intake.web import ServerThread
 from bot.service import Service, build_service
 from bot.settings import Settings
+from bot.sync.connect import MissingSettings, hubspot_crm
 from integrations.retries import RetryPolicy
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.webhooks import creation_event, signed_delivery

@@ -8,7 +8,7 @@ import hmac
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,13 @@ import requests
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from bot.intake.web import ServerThread, WebhookSettings, create_app, running_server
 from bot.metrics import Metrics
-from bot.server import ServerThread, WebhookSettings, create_app, running_server
 from bot.store import inbox
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import InboxEvent
+from tests.support import Woken
 
 SECRET = "test-client-secret"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -80,7 +81,7 @@ class App:
     database: Engine
     metrics: Metrics
     base_url: str
-    woken: list[None] = field(default_factory=list)
+    woken: Woken
 
     def rows(self) -> list[InboxEvent]:
         with Session(self.database) as session:
@@ -114,12 +115,12 @@ def serve_app(
     database: Engine, *, hubspot: WebhookSettings | None, clock: Callable[[], datetime]
 ) -> Iterator[App]:
     metrics = Metrics(database=database)
-    woken: list[None] = []
+    woken = Woken()
     app = create_app(
         database=database,
         metrics=metrics,
         hubspot=hubspot,
-        on_events=lambda: woken.append(None),
+        drain=woken,
         clock=clock,
     )
     with ServerThread(app) as base_url:
@@ -147,7 +148,7 @@ def test_a_signed_delivery_is_stored_and_acknowledged(served: App) -> None:
     ]
     assert rows[0].payload == DELIVERY[0]
     assert rows[0].received_at == NOW and rows[0].source == "hubspot"
-    assert served.woken == [None]
+    assert served.woken.times == 1
 
 
 def test_a_redelivery_is_acknowledged_and_stored_nothing_new(served: App) -> None:
@@ -158,7 +159,7 @@ def test_a_redelivery_is_acknowledged_and_stored_nothing_new(served: App) -> Non
     assert response.status_code == 200
     assert response.json() == {"stored": 0, "duplicates": 2, "ignored": 1}
     assert served.count() == 2
-    assert served.woken == [None]  # nothing new: the worker is not woken again
+    assert served.woken.times == 1  # nothing new: the worker is not woken again
 
 
 def test_a_delivery_of_only_icpbots_own_write_back_is_ignored(served: App) -> None:
@@ -172,7 +173,7 @@ def test_a_delivery_of_only_icpbots_own_write_back_is_ignored(served: App) -> No
         {"stored": 0, "duplicates": 0, "ignored": 2},
     )
     assert served.count() == 0
-    assert served.woken == []
+    assert served.woken.times == 0
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,7 @@ def test_a_delivery_not_signed_by_hubspot_just_now_is_refused(
     assert response.status_code == 401
     assert "error" in response.json()
     assert served.count() == 0
-    assert served.woken == []
+    assert served.woken.times == 0
 
 
 @pytest.mark.parametrize(
@@ -298,7 +299,7 @@ def test_a_delivery_is_refused_with_503_when_it_cannot_be_stored(tmp_path: Path)
         for app in serve_app(unmigrated, hubspot=settings, clock=lambda: NOW):
             response = deliver(app.base_url, DELIVERY)
             assert response.status_code == 503  # HubSpot delivers again later
-            assert app.woken == []
+            assert app.woken.times == 0
             assert 'icpbot_webhook_requests_total{outcome="error"} 1.0' in metrics_text(app)
     finally:
         unmigrated.dispose()

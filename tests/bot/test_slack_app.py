@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.config import load_config
-from bot.crms import MissingSettings, hubspot_crm
-from bot.server import ServerThread
+from bot.intake.web import ServerThread
 from bot.service import Service, build_service
 from bot.settings import Settings
 from bot.store.db import session as open_session
 from bot.store.tables import Feedback, InboxEvent, RoundRobin, RoutingDecision
+from bot.sync.connect import MissingSettings, hubspot_crm
 from bot.views.feedback import NOT_A_FIT_VIEW, NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK
 from bot.views.routing_post import CLAIM, NOT_A_FIT
 from integrations.retries import RetryPolicy

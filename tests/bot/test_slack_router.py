@@ -8,12 +8,12 @@ from pathlib import Path
 from sqlalchemy import Engine as Database
 
 from bot.config import load_config
-from bot.routing import parse_routing
+from bot.routing.leads import Router
+from bot.routing.rules import parse_routing
 from bot.slack.client import make_client
 from bot.slack.people import Directory
-from bot.slack.router import Router
 from bot.store.db import session as open_session
-from bot.tagging import Tagger
+from bot.sync.tagging import Tagger
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Engine
 from tests.fakes.slack import FakeSlack, SlackUser

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
-from bot.routing import Decision
-from bot.terminal import mrkdwn_to_text, print_blocks, render_blocks
+from bot.cli.terminal import mrkdwn_to_text, print_blocks, render_blocks
+from bot.routing.rules import Decision
 from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView
 from bot.views.routing_post import routing_post_blocks

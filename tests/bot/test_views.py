@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import load_config
-from bot.routing import Decision
+from bot.routing.rules import Decision
 from bot.views.common import (
     STATUS_EMOJI,
     TIER_EMOJI,

@@ -1,7 +1,7 @@
 """HubSpot's side of a webhook delivery: events shaped as HubSpot sends them, signed v3.
 
 Used by the tests and the benchmarks to send real signed requests; the
-signature is computed here independently of `bot.hubspot_webhook`.
+signature is computed here independently of `bot.intake.hubspot`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from bot.config import load_config
-from bot.crms import ApiBudget
+from bot.sync.connect import ApiBudget
 from integrations import salesforce_metadata
 from integrations.base import ScoreFields, ScoreUpdate
 from integrations.fieldmap import default_field_map

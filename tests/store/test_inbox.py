@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from bot.store import inbox
+from bot.store import checkpoints, inbox
 from bot.store.inbox import NewEvent, backoff
 from bot.store.tables import InboxEvent, InboxStatus
 
@@ -284,17 +284,17 @@ def test_prune_forgets_only_done_events_processed_before_the_cutoff(db_session: 
 
 def test_checkpoints_are_upserted_read_and_cleared(db_session: Session) -> None:
     name = "hubspot.sweep.company"
-    assert inbox.get_checkpoint(session=db_session, name=name) is None
-    inbox.set_checkpoint(session=db_session, name=name, value="2026-11-01T00:00:00Z", now=NOW)
-    assert inbox.get_checkpoint(session=db_session, name=name) == "2026-11-01T00:00:00Z"
+    assert checkpoints.get(session=db_session, name=name) is None
+    checkpoints.save(session=db_session, name=name, value="2026-11-01T00:00:00Z", now=NOW)
+    assert checkpoints.get(session=db_session, name=name) == "2026-11-01T00:00:00Z"
     later = NOW + timedelta(hours=1)
-    inbox.set_checkpoint(session=db_session, name=name, value="2026-11-02T00:00:00Z", now=later)
-    assert inbox.get_checkpoint(session=db_session, name=name) == "2026-11-02T00:00:00Z"
-    inbox.set_checkpoint(session=db_session, name="hubspot.backfill.company", value="p2", now=NOW)
-    inbox.clear_checkpoint(session=db_session, name=name)
-    inbox.clear_checkpoint(session=db_session, name="never-set")
-    assert inbox.get_checkpoint(session=db_session, name=name) is None
-    assert inbox.get_checkpoint(session=db_session, name="hubspot.backfill.company") == "p2"
+    checkpoints.save(session=db_session, name=name, value="2026-11-02T00:00:00Z", now=later)
+    assert checkpoints.get(session=db_session, name=name) == "2026-11-02T00:00:00Z"
+    checkpoints.save(session=db_session, name="hubspot.backfill.company", value="p2", now=NOW)
+    checkpoints.clear(session=db_session, name=name)
+    checkpoints.clear(session=db_session, name="never-set")
+    assert checkpoints.get(session=db_session, name=name) is None
+    assert checkpoints.get(session=db_session, name="hubspot.backfill.company") == "p2"
 
 
 # --- two replicas ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-import bot
+import bot.store
 import bot.store.tables  # noqa: F401  (the models compared against)
 from bot.store.db import alembic_config, make_engine, migrate
 
@@ -51,7 +51,7 @@ def test_downgrade_to_nothing_and_back(db_engine: Engine) -> None:
 
 def test_migrations_ship_inside_the_package() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert Path(scripts.dir).resolve() == Path(bot.__file__).parent.resolve() / "migrations"
+    assert Path(scripts.dir).resolve() == Path(bot.store.__file__).parent.resolve() / "migrations"
 
 
 def test_migrate_needs_no_alembic_ini_in_the_working_directory(

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.routing import Routing, route
+from bot.routing.rules import Routing, route
 from bot.slack.people import Directory
 from bot.store import repo, routes
 from bot.store.db import session as open_session

@@ -19,10 +19,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from itertools import islice
 from pathlib import Path
 
 import orjson
+from more_itertools import chunked
 from rich.console import Console
 
 from bot.config import Config
@@ -139,12 +139,6 @@ def _text_line(row: CsvRow, score: AccountScore | None) -> str:
     )
 
 
-def _chunks(rows: Iterable[Numbered], size: int) -> Iterator[list[Numbered]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _in_order_parallel(
     job: _Job, chunks: Iterator[list[Numbered]], workers: int
 ) -> Iterator[tuple[bytes, BatchReport]]:
@@ -174,7 +168,7 @@ def score_csv(
             csv.writer(text).writerow([*header, *OUTPUT_COLUMNS])
             out.write(text.getvalue().encode())
         workers = jobs or os.cpu_count() or 1
-        chunks = _chunks(rows, CHUNK_ROWS)
+        chunks = chunked(rows, CHUNK_ROWS)
         if workers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES:
             results: Iterable[tuple[bytes, BatchReport]] = _in_order_parallel(job, chunks, workers)
         else:

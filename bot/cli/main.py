@@ -100,13 +100,13 @@ def score(
     now = _now(as_of)
     path = Path(target)
     if path.suffix.lower() == ".csv" or path.is_file():
-        from bot.batch import score_file
+        from bot.lists.files import score_file
 
         code = score_file(
             path, config=config, now=now, as_json=as_json, output=output, err=err, jobs=jobs
         )
         raise typer.Exit(code)
-    from bot.commands import score_domain
+    from bot.cli.commands import score_domain
 
     raise typer.Exit(score_domain(target, config=config, now=now, as_json=as_json, err=err))
 
@@ -118,7 +118,7 @@ def explain(
     as_of: AsOf = None,
 ) -> None:
     """Why a stored account scored as it did: every criterion, its points and its why."""
-    from bot.commands import explain_domain
+    from bot.cli.commands import explain_domain
 
     config = _load(config_dir)
     raise typer.Exit(explain_domain(domain, config=config, now=_now(as_of), err=err))
@@ -143,7 +143,7 @@ def backfill(
 
     An interrupted run resumes after its last finished page.
     """
-    from bot.commands import backfill_crm
+    from bot.cli.commands import backfill_crm
 
     config = _load(config_dir)
     code = backfill_crm(
@@ -164,7 +164,7 @@ def crm_setup(
 ) -> None:
     """Create icpbot's fields in the CRM (HubSpot: the icp group and icp_* properties;
     Salesforce: the ICP_*__c fields on Account and Lead); safe to run again."""
-    from bot.commands import setup_crm
+    from bot.cli.commands import setup_crm
 
     raise typer.Exit(setup_crm(crm, config=_load(config_dir), err=err))
 
@@ -193,7 +193,7 @@ def digest(
     as_of: AsOf = None,
 ) -> None:
     """The weekly digest: new accounts by tier, top A-tier, feedback, win rates, gaps."""
-    from bot.commands import show_digest
+    from bot.cli.commands import show_digest
 
     config = _load(config_dir)
     code = show_digest(
@@ -216,7 +216,7 @@ def rescore(
     its workers to read again and write back, CSV ones re-scored in the store.
     With --dry-run --as-of DATE: what will have aged by then.
     """
-    from bot.commands import rescore_aged
+    from bot.cli.commands import rescore_aged
 
     config = _load(config_dir)
     raise typer.Exit(rescore_aged(config=config, dry_run=dry_run, now=_now(as_of), err=err))
@@ -229,7 +229,7 @@ def status(
     ] = False,
 ) -> None:
     """The inbox (pending, done, parked with their errors) and the sync checkpoints."""
-    from bot.commands import show_status
+    from bot.cli.commands import show_status
 
     raise typer.Exit(show_status(retry_parked=retry_parked, now=_now(None), err=err))
 
@@ -242,16 +242,11 @@ def demo(
     ] = None,
 ) -> None:
     """The whole flow offline: sample CRM → scores → routing posts → an explanation."""
-    from bot.demo import run_demo
+    from bot.cli.demo import bundled_config, run_demo
 
     directory = config_dir if config_dir.is_dir() else bundled_config()
     config = _load(directory)
     run_demo(config=config, keep=keep)
-
-
-def bundled_config() -> Path:
-    """The config shipped beside the package, for `demo` outside a checkout's root."""
-    return Path(__file__).resolve().parent.parent / "config"
 
 
 def main() -> None:

@@ -9,22 +9,28 @@ routing post hangs off. Everything here is safe to run twice on the same ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
 from bot.store import inbox, repo
 from bot.store.db import session as open_session
-from bot.sweep import read_again
-from bot.tagging import Tagged, Tagger
+from bot.store.inbox import read_again
+from bot.sync.tagging import Tagged, Tagger
 from integrations.base import LiveCrm, WriteReport
 from integrations.records import RecordKind
 
-# Called in the tagging transaction: what it writes (routing posts to send) commits with the scores.
-OnTagged = Callable[[Session, list[Tagged], datetime], None]
+
+class Announce(Protocol):
+    """Told, inside the tagging transaction, what was just tagged, so what it queues (the
+    Slack poster's routing posts, `bot.slack.poster.queue_posts`) commits with the scores:
+    a crash between scoring and posting loses no post."""
+
+    def __call__(self, session: Session, tagged: Sequence[Tagged], now: datetime) -> None: ...
 
 
 @dataclass(slots=True)
@@ -46,12 +52,12 @@ class Pipeline:
         crm: LiveCrm,
         database: Database,
         tagger: Tagger,
-        on_tagged: OnTagged | None = None,
+        announce: Announce | None = None,
     ) -> None:
         self.crm = crm
         self.database = database
         self.tagger = tagger
-        self.on_tagged = on_tagged
+        self.announce = announce
 
     def process(self, kind: RecordKind, ids: Sequence[str], *, now: datetime) -> Outcome:
         """Tag these records; ids the CRM no longer has (or cannot key) count as done."""
@@ -59,8 +65,8 @@ class Pipeline:
         with open_session(self.database) as session:
             tagged = self.tagger.tag_many(session=session, records=records, now=now)
             _follow_companies(session, self.crm.name, tagged, now)
-            if self.on_tagged is not None:
-                self.on_tagged(session, tagged, now)
+            if self.announce is not None:
+                self.announce(session, tagged, now)
         updates = [t.update for t in tagged if t.update is not None]
         report = self.crm.write_scores(updates) if updates else WriteReport()
         outcome = Outcome(tagged=tagged, written=report.written)

@@ -39,7 +39,7 @@ stream. Each company's deal outcomes come from a hash of (seed, registrable doma
 fields of its row, so `iter_companies` can derive `lifecycle_stage` from them and
 `iter_deals` can rebuild the same deals later from the CSV row alone.
 
-Usage: `python -m bot.sample_data --out config/sample [--companies 500] [--seed 7]`, or
+Usage: `python -m bot.cli.sample_data --out config/sample [--companies 500] [--seed 7]`, or
 `--only companies --companies 100000 --out DIR` to stream a large file for benchmarks.
 """
 
@@ -1282,7 +1282,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, str]]
 
 def _write_manifest(out_dir: Path, seed: int, counts: dict[str, int]) -> None:
     lines = [
-        "# Written by `python -m bot.sample_data`; regenerate rather than edit the CSVs.",
+        "# Written by `python -m bot.cli.sample_data`; regenerate rather than edit the CSVs.",
         f"as_of: {SAMPLE_AS_OF.isoformat()}",
         f"seed: {seed}",
         "counts:",
@@ -1321,9 +1321,9 @@ def write_sample(out_dir: Path, *, n_companies: int = 500, seed: int = 7) -> Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.sample_data --out DIR [--companies N] [--seed S] [--only KIND ...]`."""
+    """`python -m bot.cli.sample_data --out DIR [--companies N] [--seed S] [--only KIND ...]`."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.sample_data",
+        prog="python -m bot.cli.sample_data",
         description="Write deterministic sample CRM data: companies, contacts and deals.",
     )
     parser.add_argument("--out", type=Path, required=True, help="output directory")

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
-from bot.digest import Digest, Week, build_digest
+from bot.digest.numbers import Digest, Week, build_digest
 from bot.slack.people import Directory
 from bot.store import digests
 from bot.store.db import read_session

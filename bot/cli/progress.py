@@ -16,7 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bot.backfill import BackfillReport
+from bot.sync.backfill import BackfillReport
 
 TIERS = ("A", "B", "C", "D", "DQ")
 

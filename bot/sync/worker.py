@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from more_itertools import chunked
 from sqlalchemy import Engine as Database
 
-from bot.activity import Activity
-from bot.backfill import batches
+from bot.intake.activity import Activity
 from bot.metrics import Metrics
-from bot.pipeline import Outcome, Pipeline
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.tables import InboxEvent
+from bot.sync.pipeline import Outcome, Pipeline
 from integrations.records import RecordKind
 
 # What this worker claims from the inbox: CRM changes (Slack posts have their own worker).
@@ -143,7 +143,7 @@ class Worker:
             by_kind[kind].setdefault(event.object_id, []).append(event)
         for kind in (RecordKind.ACCOUNT, RecordKind.CONTACT, RecordKind.LEAD):
             objects = by_kind.get(kind, {})
-            for chunk in batches(objects, CHUNK):
+            for chunk in chunked(objects, CHUNK):
                 self._chunk(kind, chunk, objects, settled)
         return settled
 

@@ -12,28 +12,23 @@ equal, so nothing loops.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+from more_itertools import chunked
 from sqlalchemy import Engine as Database
 
-from bot.backfill import batches
-from bot.store import inbox
+from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
-from bot.store.inbox import NewEvent
+from bot.store.inbox import OBJECT_TYPES, InboxDrain, NewEvent, read_again
 from integrations.base import LiveCrm
 from integrations.records import RecordKind
 
 log = logging.getLogger(__name__)
 
-OBJECT_TYPES = {
-    RecordKind.ACCOUNT: "company",
-    RecordKind.CONTACT: "contact",
-    RecordKind.LEAD: "lead",
-}
 BATCH = 500
 
 
@@ -64,20 +59,20 @@ def _sweep_kind(
 ) -> int:
     name = checkpoint_name(crm.name, kind)
     with open_session(database) as session:
-        saved = inbox.get_checkpoint(session=session, name=name)
+        saved = checkpoints.get(session=session, name=name)
     since = datetime.fromisoformat(saved) if saved else now - lookback
     stored = 0
     changes = crm.modified_since(kind, since)
-    for batch in batches(changes, BATCH):
+    for batch in chunked(changes, BATCH):
         latest = max(modified for _, modified in batch)
         with open_session(database) as session:
             events = [_event(crm.name, kind, object_id, at) for object_id, at in batch]
             stored += inbox.store_events(session=session, events=events, now=now)
-            inbox.set_checkpoint(session=session, name=name, value=latest.isoformat(), now=now)
+            checkpoints.save(session=session, name=name, value=latest.isoformat(), now=now)
     if saved is None:
         with open_session(database) as session:
-            if inbox.get_checkpoint(session=session, name=name) is None:
-                inbox.set_checkpoint(session=session, name=name, value=since.isoformat(), now=now)
+            if checkpoints.get(session=session, name=name) is None:
+                checkpoints.save(session=session, name=name, value=since.isoformat(), now=now)
     return stored
 
 
@@ -88,29 +83,15 @@ def _event(crm: str, kind: RecordKind, object_id: str, modified: datetime) -> Ne
     )
 
 
-def read_again(
-    crm: str, kind: RecordKind, object_id: str, *, reason: str, stamp: str,
-    payload: dict[str, object] | None = None,
-) -> NewEvent:  # fmt: skip
-    """An inbox event asking the CRM's worker to read, tag and write back one record.
+class Hold(Protocol):
+    """Why to skip this round (e.g. Salesforce's daily API budget nearly spent), or None."""
 
-    Its key is the reason, the object and `stamp`: the same record for the
-    same reason and stamp is stored once, however often it is asked for.
-    """
-    object_type = OBJECT_TYPES[kind]
-    key = f"{reason}|{crm}|{object_type}|{object_id}|{stamp}"
-    return NewEvent(
-        source=f"{crm}-sweep",
-        dedupe_key=hashlib.sha256(key.encode()).hexdigest(),
-        object_type=object_type,
-        object_id=object_id,
-        event_type=reason,
-        payload={"objectId": object_id, **(payload or {})},
-    )
+    def __call__(self) -> str | None: ...
 
 
 class Sweeper:
-    """Runs `sweep` every `interval` seconds in a background thread."""
+    """Runs `sweep` every `interval` seconds in a background thread; what it stores is
+    drained by the CRM's worker, woken at once."""
 
     def __init__(
         self,
@@ -118,15 +99,14 @@ class Sweeper:
         crm: LiveCrm,
         database: Database,
         interval: float,
-        on_events: Callable[[], None] = lambda: None,
+        drain: InboxDrain,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        hold: Callable[[], str | None] | None = None,
+        hold: Hold | None = None,
     ) -> None:
-        """`hold` says why to skip a round (an API budget spent), or None to go ahead."""
         self.crm = crm
         self.database = database
         self.interval = interval
-        self.on_events = on_events
+        self.drain = drain
         self.clock = clock
         self.hold = hold or (lambda: None)
         self._held: str | None = None  # why the last round held off, said once
@@ -166,4 +146,4 @@ class Sweeper:
                 log.info(
                     "%s sweep found %d changes webhooks had not delivered", self.crm.name, stored
                 )
-                self.on_events()
+                self.drain.wake()

@@ -31,12 +31,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.activity import Activity
-from bot.hubspot_webhook import BadPayload, BadSignature, parse_events, verify_v3
+from bot.intake.activity import Activity
+from bot.intake.hubspot import BadPayload, BadSignature, parse_events, verify_v3
 from bot.metrics import Metrics
 from bot.store import inbox
 from bot.store.db import session as open_session
-from bot.store.inbox import NewEvent
+from bot.store.inbox import InboxDrain, NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,17 @@ def create_app(
     database: Engine,
     metrics: Metrics,
     hubspot: WebhookSettings | None,
-    on_events: Callable[[], None] = lambda: None,
+    drain: InboxDrain | None = None,
     clock: Clock = lambda: datetime.now(UTC),
     extra_routes: Sequence[BaseRoute] = (),
     activity: Activity | None = None,
 ) -> Starlette:
-    """The Starlette app; `on_events` wakes the worker when a delivery stored something new.
+    """The Starlette app; `drain` (HubSpot's worker) is woken when a delivery stored something new.
 
     `activity` tells background work that deliveries are being handled.
     """
     webhook = (
-        _hubspot(database, metrics, hubspot, on_events, clock, activity or Activity())
+        _hubspot(database, metrics, hubspot, drain, clock, activity or Activity())
         if hubspot
         else _not_configured
     )
@@ -125,7 +125,7 @@ def _hubspot(
     database: Engine,
     metrics: Metrics,
     settings: WebhookSettings,
-    on_events: Callable[[], None],
+    drain: InboxDrain | None,
     clock: Clock,
     activity: Activity,
 ) -> Endpoint:
@@ -167,8 +167,8 @@ def _hubspot(
         duplicates = len(parsed.events) - stored
         outcomes.labels(outcome="accepted").inc()
         _count_events(metrics, stored=stored, duplicates=duplicates, ignored=parsed.ignored)
-        if stored:
-            on_events()
+        if stored and drain is not None:
+            drain.wake()
         return JSONResponse({"stored": stored, "duplicates": duplicates, "ignored": parsed.ignored})
 
     return webhook

@@ -22,20 +22,27 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine as Database
 
+from bot.schedule import Scheduled
 from bot.store import inbox, repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
+from bot.store.inbox import InboxDrain, read_again
 from bot.store.tables import Account, Contact
-from bot.sweep import read_again
-from bot.tagging import Due, Tagger
+from bot.sync.tagging import Due, Tagger
 from integrations.records import CrmRecord
 
 log = logging.getLogger(__name__)
+
+# The stored job's id: text in the job store, so it stays what it was first called.
+JOB_ID = "daily-rescore"
+GRACE = timedelta(hours=20)  # a run missed while the bot was down still happens the same day
+
 
 DEFAULT_CRON = "0 5 * * *"  # daily, before the working day (and before Monday's digest)
 LIVE_CRMS = frozenset({"hubspot", "salesforce"})  # records whose CRM is read again and told
@@ -91,20 +98,20 @@ def requeue(*, database: Database, tagger: Tagger, due: Sequence[Due], now: date
     return Requeued(Counter(r.crm for r in live), len(local))
 
 
-class AgingJob:
-    """What the daily scheduled job runs: find what aged, hand it on, wake the workers."""
+class AgeingJob:
+    """What the daily scheduled job runs: find what aged, hand it on, wake the CRMs' workers."""
 
     def __init__(
         self,
         *,
         database: Database,
         tagger: Tagger,
-        wake: Callable[[], None] = lambda: None,
+        drains: Sequence[InboxDrain] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.database = database
         self.tagger = tagger
-        self.wake = wake
+        self.drains = tuple(drains)
         self.clock = clock
 
     def __call__(self) -> Requeued:
@@ -112,9 +119,13 @@ class AgingJob:
         due = find_due(database=self.database, tagger=self.tagger, now=now)
         done = requeue(database=self.database, tagger=self.tagger, due=due, now=now)
         if done.queued:
-            self.wake()
-        log.info("daily re-score of time-based criteria: %s", done.summary())
+            for drain in self.drains:
+                drain.wake()
+        log.info("daily ageing of time-based scores: %s", done.summary())
         return done
+
+    def scheduled(self, trigger: BaseTrigger) -> Scheduled:
+        return Scheduled(JOB_ID, "daily ageing of time-based scores", trigger, self, GRACE)
 
 
 def _stored(

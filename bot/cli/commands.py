@@ -17,22 +17,22 @@ from rich.console import Console
 from sqlalchemy import Engine as Database
 from sqlmodel import col, select
 
-from bot.aging import find_due, requeue
-from bot.backfill import backfill
+from bot.cli.progress import print_backfill_report, progress_bar
+from bot.cli.terminal import print_blocks
 from bot.config import Config
-from bot.crms import MissingSettings, hubspot_crm, salesforce_crm
-from bot.digest import Week, build_digest
-from bot.progress import print_backfill_report, progress_bar
+from bot.digest.numbers import Week, build_digest
+from bot.digest.post import FAILED, post_digest
 from bot.settings import Settings, missing
 from bot.slack.client import make_client
-from bot.slack.digest_post import FAILED, post_digest
 from bot.store import inbox, repo
 from bot.store.db import make_engine, migrate, read_session
 from bot.store.db import session as open_session
 from bot.store.repo import IcpVersionConflict
 from bot.store.tables import Account, Checkpoint, Subject
-from bot.tagging import Due, Tagged, Tagger
-from bot.terminal import print_blocks
+from bot.sync.ageing import find_due, requeue
+from bot.sync.backfill import backfill
+from bot.sync.connect import MissingSettings, hubspot_crm, salesforce_crm
+from bot.sync.tagging import Due, Tagged, Tagger
 from bot.views.digest import digest_blocks
 from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView

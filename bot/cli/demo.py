@@ -21,13 +21,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from bot.backfill import BackfillReport, backfill
+from bot.cli.progress import TIERS, progress_bar
+from bot.cli.terminal import print_blocks
 from bot.config import Config
-from bot.progress import TIERS, progress_bar
-from bot.routing import Decision, route
+from bot.routing.rules import Decision, route
 from bot.store.db import make_engine, migrate
-from bot.tagging import Tagged, Tagger
-from bot.terminal import print_blocks
+from bot.sync.backfill import BackfillReport, backfill
+from bot.sync.tagging import Tagged, Tagger
 from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView, PersonView
 from bot.views.routing_post import routing_post_blocks
@@ -43,7 +43,12 @@ def sample_dir(config: Config) -> Path:
     here = config.directory / "sample"
     if (here / "companies.csv").exists():
         return here
-    return Path(__file__).resolve().parent.parent / "config" / "sample"
+    return bundled_config() / "sample"
+
+
+def bundled_config() -> Path:
+    """The config shipped beside the package, for `demo` outside a checkout's root."""
+    return Path(__file__).resolve().parents[2] / "config"
 
 
 def sample_as_of(directory: Path) -> datetime:

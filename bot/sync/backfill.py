@@ -15,19 +15,19 @@ from __future__ import annotations
 import queue
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Protocol, TypeVar
 
 import orjson
+from more_itertools import chunked
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.store import inbox, repo
+from bot.store import checkpoints, repo
 from bot.store.db import session as open_session
-from bot.tagging import Tagged, Tagger
+from bot.sync.tagging import Tagged, Tagger
 from integrations.base import Crm, Deal, LiveCrm, Page, RowError, ScoreUpdate, WriteReport
 from integrations.records import RecordKind
 
@@ -102,12 +102,6 @@ def checkpoint_name(crm: str, stage: str) -> str:
     return f"{crm}.backfill.{stage}"
 
 
-def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 def backfill(
     crm: Crm,
     *,
@@ -141,7 +135,7 @@ def backfill(
     with open_session(database) as session:
         run.report.deals = _load_deals(session, crm, run.progress)
         for stage, _ in STAGES:
-            inbox.clear_checkpoint(session=session, name=checkpoint_name(crm.name, stage))
+            checkpoints.clear(session=session, name=checkpoint_name(crm.name, stage))
     return run.finish()
 
 
@@ -170,7 +164,7 @@ class _Run:
     def stage(self, stage: str, kind: RecordKind, *, resume: bool) -> None:
         name = checkpoint_name(self.crm.name, stage)
         with open_session(self.database) as session:
-            saved = inbox.get_checkpoint(session=session, name=name) if resume else None
+            saved = checkpoints.get(session=session, name=name) if resume else None
         position = Position.loads(saved)
         if position.done:
             self.report.resumed[stage] = position.done
@@ -193,7 +187,7 @@ class _Run:
         """Write a page back, then move its checkpoint past it: in this order, or it is redone."""
         self._write(updates)
         with open_session(self.database) as session:
-            inbox.set_checkpoint(session=session, name=name, value=at.dumps(), now=self.now)
+            checkpoints.save(session=session, name=name, value=at.dumps(), now=self.now)
         self.progress(stage, n)
 
     def dry(self, session: Session, stage: str, kind: RecordKind) -> None:
@@ -308,7 +302,7 @@ def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
 def _load_deals(session: Session, crm: Crm, progress: Progress) -> int:
     loaded = 0
     progress.begin("deals", total=None, done=0)
-    for batch in batches(crm.deals(), BATCH_SIZE):
+    for batch in chunked(crm.deals(), BATCH_SIZE):
         loaded += sum(_load_deal(session, crm.name, deal) for deal in batch)
         session.commit()
         progress("deals", len(batch))
