@@ -41,7 +41,7 @@ from bot.digest.job import DigestJob
 from bot.intake.activity import Activity
 from bot.intake.web import WebhookSettings, create_app, serve
 from bot.metrics import Metrics
-from bot.routing.leads import Router
+from bot.routing.router import Router
 from bot.schedule import Scheduled, Scheduler
 from bot.settings import Settings, given, missing
 from bot.slack.answers import Answers

@@ -16,7 +16,7 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session, col, select
 
 from bot.slack.command import Help, Lookup, Profile, Recent, Request, Rescore, Top, Usage
-from bot.store import repo, routes
+from bot.store import repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact, Score, Subject
@@ -317,7 +317,7 @@ class Answers:
 
     def _recent(self, request: Recent) -> Answer:
         with read_session(self.database) as session:
-            accounts = routes.recent_accounts(session=session, limit=request.count)
+            accounts = repo.recent_accounts(session=session, limit=request.count)
             listed = self._listed(session, accounts, when=True)
         return account_list(
             f"The {len(listed)} newest accounts", listed, now=self.clock(),

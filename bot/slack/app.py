@@ -26,11 +26,11 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
 from bot.metrics import Metrics
-from bot.routing.leads import Router
+from bot.routing.router import Router
 from bot.slack.answers import Answers
 from bot.slack.command import Rescore, parse
 from bot.slack.people import Directory
-from bot.store import repo, routes
+from bot.store import leads, repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Subject
@@ -248,7 +248,7 @@ class Handlers:
             )
         crm.set_owner(RecordKind.ACCOUNT, account.crm_id, owner_id)
         with open_session(self.ctx.database) as session:
-            routes.claim_lead(session=session, domain=domain, user=user, now=self.ctx.clock())
+            leads.claim_lead(session=session, domain=domain, user=user, now=self.ctx.clock())
         return None
 
     def _crm_name(self, domain: str) -> str:
@@ -330,7 +330,7 @@ class Handlers:
         person = self.ctx.directory.by_id(user) if user else None
         with open_session(self.ctx.database) as session:
             latest = repo.latest_score(session=session, subject=Subject.ACCOUNT, key=domain)
-            routes.add_feedback(
+            leads.add_feedback(
                 session=session,
                 values={
                     "account_domain": domain, "kind": "not_a_fit", "reason": reason,
@@ -360,7 +360,7 @@ class Handlers:
             owner_id = crm.owner_for_email(email) if email else None
             owners += [owner_id] if owner_id else []
         with open_session(self.ctx.database) as session:
-            decisions = routes.routed_to(session=session, owners=owners, user=user)
+            decisions = leads.routed_to(session=session, owners=owners, user=user)
             accounts = repo.accounts_by_domain(
                 session=session, domains=[d.account_domain for d in decisions]
             )

@@ -26,12 +26,12 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
 from bot.metrics import Metrics
-from bot.routing.leads import Lead, Router
+from bot.routing.router import Lead, Router
 from bot.routing.rules import Decision
-from bot.store import inbox, repo, routes
+from bot.store import inbox, leads, posts, repo
 from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
-from bot.store.routes import PostKind
+from bot.store.posts import PostKind
 from bot.store.tables import InboxEvent, Subject
 from bot.sync.tagging import Tagged
 from bot.views.routing_post import (
@@ -61,12 +61,12 @@ def due_posts(tagged: Sequence[Tagged]) -> list[NewEvent]:
         if t.record.kind.is_person or t.score is None or not domain:
             continue
         if t.is_new:
-            events.append(routes.post_event(PostKind.ROUTE, domain, crm=t.record.crm))
+            events.append(posts.post_event(PostKind.ROUTE, domain, crm=t.record.crm))
             continue
         before = t.previous
         if t.stored and before and (before.score, before.tier) != (t.score.score, t.score.tier):
             version = f"{t.score.score}-{t.score.tier.value}-{t.score.scored_at.isoformat()}"
-            event = routes.post_event(PostKind.RESCORE, domain, crm=t.record.crm, version=version)
+            event = posts.post_event(PostKind.REPLY, domain, crm=t.record.crm, version=version)
             events.append(event)
     return events
 
@@ -75,7 +75,7 @@ def queue_posts(session: Session, tagged: Sequence[Tagged], now: datetime) -> No
     """The pipeline's hook: queue what `due_posts` says, in the tagging transaction."""
     events = due_posts(tagged)
     if events:
-        routes.queue_posts(session=session, events=events, now=now)
+        posts.queue_posts(session=session, events=events, now=now)
 
 
 class Poster:
@@ -140,15 +140,15 @@ class Poster:
         with open_session(self.database) as session:
             events = inbox.claim(
                 session=session, worker=self.name, limit=200, now=self.clock(),
-                lease=timedelta(minutes=5), sources=[routes.SOURCE],
+                lease=timedelta(minutes=5), sources=[posts.SOURCE],
             )  # fmt: skip
         if not events:
             return 0
         done: list[int] = []
         failed: dict[int, str] = {}
-        self._routes([e for e in events if e.event_type == PostKind.ROUTE], done, failed)
+        self._routing_posts([e for e in events if e.event_type == PostKind.ROUTE], done, failed)
         for event in events:
-            if event.event_type == PostKind.RESCORE:
+            if event.event_type == PostKind.REPLY:
                 self._settle_one(event, done, failed, self._reply)
             elif event.event_type != PostKind.ROUTE:
                 done.append(_id(event))  # a kind this version does not know
@@ -157,7 +157,9 @@ class Poster:
 
     # -- routing posts -----------------------------------------------------------------------
 
-    def _routes(self, events: list[InboxEvent], done: list[int], failed: dict[int, str]) -> None:
+    def _routing_posts(
+        self, events: list[InboxEvent], done: list[int], failed: dict[int, str]
+    ) -> None:
         waiting: dict[str, list[tuple[InboxEvent, Lead]]] = defaultdict(list)
         for event in events:
             try:
@@ -184,7 +186,7 @@ class Poster:
         text = routing_post_text(account=lead.account, score=lead.score, decision=_plain(lead))
         answer = self._send(channel, text=text, blocks=blocks, kind="route")
         with open_session(self.database) as session:
-            routes.mark_posted(
+            leads.mark_posted(
                 session=session, ids=[_id(decision)], channel_id=answer["channel"],
                 ts=answer["ts"], now=self.clock(),
             )  # fmt: skip
@@ -195,7 +197,7 @@ class Poster:
         text = summary_post_text(len(group), [lead.score.tier.value for _, lead in group])
         answer = self._send(channel, text=text, blocks=blocks, kind="summary")
         with open_session(self.database) as session:
-            routes.mark_posted(
+            leads.mark_posted(
                 session=session, ids=[_id(lead.decision) for _, lead in group],
                 channel_id=answer["channel"], ts=answer["ts"], now=self.clock(), summarized=True,
             )  # fmt: skip
@@ -205,7 +207,7 @@ class Poster:
     def _reply(self, event: InboxEvent) -> None:
         domain = event.object_id
         with open_session(self.database) as session:
-            decision = routes.get_decision(session=session, domain=domain)
+            decision = leads.get_decision(session=session, domain=domain)
             account = repo.get_account(session=session, domain=domain)
             if decision is None or account is None or not decision.message_ts:
                 return  # never posted (tag only, or routed before posts existed): nothing to thread

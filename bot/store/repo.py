@@ -760,3 +760,13 @@ def _as_moment(value: object) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def recent_accounts(*, session: Session, limit: int = 10) -> list[Account]:
+    """The accounts seen most recently for the first time: `/icp recent`."""
+    query = (
+        select(Account)
+        .order_by(col(Account.first_seen_at).desc(), col(Account.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))

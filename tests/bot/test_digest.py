@@ -18,7 +18,7 @@ from bot.digest.config import parse_digest_config
 from bot.digest.numbers import Week, build_digest, review_warning
 from bot.digest.post import ALREADY, FAILED, POSTED, post_digest
 from bot.slack.client import make_client
-from bot.store import digests, repo, routes
+from bot.store import digests, leads, repo
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import Feedback
@@ -67,7 +67,7 @@ def store(db_session: Session) -> Session:
     seed(db_session, "late.com", local(23, 0), A_TIER)  # next Monday 00:00: W48
     seed(db_session, "before.com", local(10), A_TIER)  # W46
     seed(db_session, "old.com", datetime(2026, 1, 5, tzinfo=UTC), A_TIER)
-    routes.save_decision(session=db_session, values={
+    leads.save_decision(session=db_session, values={
         "account_domain": "acme.com", "crm": "hubspot", "crm_id": "acme.com", "rule_id": "a",
         "channel": "#icp-a-tier", "owner": "dana.reyes@example.com", "owner_source": "rr",
         "reason": "test", "tier": "A", "score": 90, "decided_at": local(16, 1),
@@ -199,7 +199,7 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
     with open_session(database) as session:
         seed(session, "acme.com", local(17), A_TIER)
     with open_session(database) as session:
-        routes.save_decision(session=session, values={
+        leads.save_decision(session=session, values={
             "account_domain": "acme.com", "crm": "hubspot", "crm_id": "acme.com", "rule_id": "a",
             "channel": "#icp-a-tier", "owner": "dana.reyes@example.com", "owner_source": "rr",
             "reason": "test", "tier": "A", "score": 90, "decided_at": local(17),

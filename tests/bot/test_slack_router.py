@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine as Database
 
 from bot.config import load_config
-from bot.routing.leads import Router
+from bot.routing.router import Router
 from bot.routing.rules import parse_routing
 from bot.slack.client import make_client
 from bot.slack.people import Directory

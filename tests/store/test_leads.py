@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from bot.store import inbox, repo, routes
-from bot.store.routes import PostKind
+from bot.store import inbox, leads, posts, repo
+from bot.store.posts import PostKind
 from bot.store.tables import RoutingDecision
 from integrations.records import CrmRecord, RecordKind
 from tests.store.factories import (
@@ -45,45 +45,45 @@ def decision(domain: str, **values: object) -> dict[str, object]:
 
 
 def test_the_first_decision_stands(db: Session) -> None:
-    first = routes.save_decision(session=db, values=decision("acme.com"))
-    second = routes.save_decision(session=db, values=decision("acme.com", owner="lee@x.io"))
+    first = leads.save_decision(session=db, values=decision("acme.com"))
+    second = leads.save_decision(session=db, values=decision("acme.com", owner="lee@x.io"))
     assert second.id == first.id and second.owner == "dana@x.io"
 
 
 def test_posted_and_claimed_decisions(db: Session) -> None:
-    saved = routes.save_decision(session=db, values=decision("acme.com"))
+    saved = leads.save_decision(session=db, values=decision("acme.com"))
     assert saved.id is not None
-    routes.mark_posted(session=db, ids=[saved.id], channel_id="C1", ts="1.2", now=NOW)
-    claimed = routes.claim_lead(session=db, domain="acme.com", user="U1", now=NOW)
+    leads.mark_posted(session=db, ids=[saved.id], channel_id="C1", ts="1.2", now=NOW)
+    claimed = leads.claim_lead(session=db, domain="acme.com", user="U1", now=NOW)
     assert claimed is not None
     db.expire_all()
     stored = db.get(RoutingDecision, saved.id)
     assert stored is not None
     assert (stored.channel_id, stored.message_ts, stored.claimed_by) == ("C1", "1.2", "U1")
-    mine = routes.routed_to(session=db, owners=["nobody@x.io"], user="U1")
+    mine = leads.routed_to(session=db, owners=["nobody@x.io"], user="U1")
     assert [d.account_domain for d in mine] == ["acme.com"]
-    assert routes.claim_lead(session=db, domain="never.com", user="U1", now=NOW) is None
+    assert leads.claim_lead(session=db, domain="never.com", user="U1", now=NOW) is None
 
 
 def test_round_robin_positions_round_trip_and_update(db: Session) -> None:
-    assert routes.load_cursors(session=db, teams=["na"]) == {}
-    routes.save_cursors(session=db, cursors={"na": 1}, reps={"na": "lee@x.io"}, now=NOW)
-    routes.save_cursors(session=db, cursors={"na": 2, "uk": 0}, reps={}, now=NOW)
-    assert routes.load_cursors(session=db, teams=["na", "uk", "ae"]) == {"na": 2, "uk": 0}
+    assert leads.load_cursors(session=db, teams=["na"]) == {}
+    leads.save_cursors(session=db, cursors={"na": 1}, reps={"na": "lee@x.io"}, now=NOW)
+    leads.save_cursors(session=db, cursors={"na": 2, "uk": 0}, reps={}, now=NOW)
+    assert leads.load_cursors(session=db, teams=["na", "uk", "ae"]) == {"na": 2, "uk": 0}
 
 
 def test_queued_posts_are_deduplicated_and_claimed_apart_from_crm_events(db: Session) -> None:
     events = [
-        routes.post_event(PostKind.ROUTE, "acme.com", crm="hubspot"),
-        routes.post_event(PostKind.ROUTE, "acme.com", crm="hubspot"),
-        routes.post_event(PostKind.RESCORE, "acme.com", crm="hubspot", version="70-B"),
+        posts.post_event(PostKind.ROUTE, "acme.com", crm="hubspot"),
+        posts.post_event(PostKind.ROUTE, "acme.com", crm="hubspot"),
+        posts.post_event(PostKind.REPLY, "acme.com", crm="hubspot", version="70-B"),
     ]
-    assert routes.queue_posts(session=db, events=events, now=NOW) == 2
+    assert posts.queue_posts(session=db, events=events, now=NOW) == 2
     crm = inbox.NewEvent("hubspot", "hs:1", "company", "1", "company.creation", {})
     inbox.store_events(session=db, events=[crm], now=NOW)
     lease = timedelta(minutes=1)
     slack = inbox.claim(session=db, worker="w", limit=10, now=NOW, lease=lease,
-                        sources=[routes.SOURCE])  # fmt: skip
+                        sources=[posts.SOURCE])  # fmt: skip
     assert sorted(e.event_type for e in slack) == ["rescore", "route"]
     rest = inbox.claim(session=db, worker="w", limit=10, now=NOW, lease=lease,
                        sources=["hubspot"])  # fmt: skip

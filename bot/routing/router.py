@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot.routing.rules import Routing, route
 from bot.slack.people import Directory
-from bot.store import repo, routes
+from bot.store import leads, repo
 from bot.store.db import session as open_session
 from bot.store.tables import Account, RoutingDecision, Subject
 from bot.views.models import AccountView
@@ -64,7 +64,7 @@ class Router:
             score = repo.account_score_of(row, session=session) if row else None
             if account is None or score is None:
                 return None
-            decision = routes.get_decision(session=session, domain=domain)
+            decision = leads.get_decision(session=session, domain=domain)
             if decision is None:
                 decision = self._new_decision(session, account, score, now)
         return Lead(decision, self.view(account, decision), score)
@@ -72,7 +72,7 @@ class Router:
     def _new_decision(
         self, session: Session, account: Account, score: AccountScore, now: datetime
     ) -> RoutingDecision:
-        cursors = routes.load_cursors(session=session, teams=self.routing.teams)
+        cursors = leads.load_cursors(session=session, teams=self.routing.teams)
         before = dict(cursors)
         decision = route(
             self.routing, tier=score.tier, profile=score.profile_id, fields=account.fields,
@@ -81,8 +81,8 @@ class Router:
         )  # fmt: skip
         moved = {team: pos for team, pos in cursors.items() if before.get(team) != pos}
         reps = {team: decision.owner for team in moved if decision.owner}
-        routes.save_cursors(session=session, cursors=moved, reps=reps, now=now)
-        return routes.save_decision(
+        leads.save_cursors(session=session, cursors=moved, reps=reps, now=now)
+        return leads.save_decision(
             session=session,
             values={
                 "account_domain": account.domain, "crm": account.crm, "crm_id": account.crm_id,

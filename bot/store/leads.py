@@ -1,48 +1,20 @@
-"""Routing's storage: decisions, Slack posts waiting to go out, round robins, feedback.
+"""Routing's storage: decisions and their posts, claims, round-robin places, feedback.
 
 Repo functions in the style of `repo`: keyword-only, they execute and flush,
 the caller's `session()` block commits.
-
-Posts to Slack wait in the inbox (source `slack`) like CRM events do: they
-are queued in the same transaction that scored the account, so a crash
-between scoring and posting loses no post, and their content keys make a
-duplicate event queue nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from bot.store import inbox
-from bot.store.inbox import NewEvent
 from bot.store.repo import dialect_insert
-from bot.store.tables import Account, Feedback, RoundRobin, RoutingDecision
-
-SOURCE = "slack"
-
-
-class PostKind(StrEnum):
-    """What a queued Slack post is: a new lead's routing post, or a re-score's thread reply."""
-
-    ROUTE = "route"
-    RESCORE = "rescore"
-
-
-def post_event(kind: PostKind, domain: str, *, crm: str, version: str = "") -> NewEvent:
-    """A queued post; `version` tells re-scores of one account apart (its new verdict)."""
-    key = f"{SOURCE}:{kind.value}:{domain}" + (f":{version}" if version else "")
-    return NewEvent(SOURCE, key, "account", domain, kind.value, {"crm": crm})
-
-
-def queue_posts(*, session: Session, events: Sequence[NewEvent], now: datetime) -> int:
-    """Queue posts; one already queued (same account, same kind and verdict) is skipped."""
-    return inbox.store_events(session=session, events=events, now=now)
+from bot.store.tables import Feedback, RoundRobin, RoutingDecision
 
 
 def decisions_for(*, session: Session, domains: Iterable[str]) -> dict[str, RoutingDecision]:
@@ -167,16 +139,6 @@ def routed_to(
         select(RoutingDecision)
         .where(or_(*conditions))
         .order_by(col(RoutingDecision.decided_at).desc(), col(RoutingDecision.id).desc())
-        .limit(limit)
-    )
-    return list(session.exec(query))
-
-
-def recent_accounts(*, session: Session, limit: int = 10) -> list[Account]:
-    """The accounts seen most recently for the first time: `/icp recent`."""
-    query = (
-        select(Account)
-        .order_by(col(Account.first_seen_at).desc(), col(Account.id).desc())
         .limit(limit)
     )
     return list(session.exec(query))
