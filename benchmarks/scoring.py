@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bot.cli.sample_data import SAMPLE_AS_OF, iter_companies, write_csv  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from integrations.records import coerce  # noqa: E402
-from scoring.engine import Engine  # noqa: E402
+from scoring.engine import Scorer  # noqa: E402
 
 sys.path.insert(1, str(ROOT / "benchmarks"))
 from harness import cpu_steal, steal_share  # noqa: E402
@@ -54,7 +54,7 @@ def _records(n: int) -> list[dict[str, object]]:
 
 def engine_rate(records: list[dict[str, object]], repeat: int) -> float:
     """Median companies/s over `repeat` passes, one core, explanations built."""
-    engine = Engine(load_config(ROOT / "config").icp)
+    engine = Scorer(load_config(ROOT / "config").icp)
     now = datetime(SAMPLE_AS_OF.year, SAMPLE_AS_OF.month, SAMPLE_AS_OF.day, tzinfo=UTC)
     rates = []
     for _ in range(repeat):

@@ -70,7 +70,7 @@ from integrations.base import LiveCrm
 from integrations.retries import RetryPolicy
 from integrations.salesforce import SalesforceCrm
 from integrations.salesforce import client_error as salesforce_client_error
-from scoring.engine import Engine
+from scoring.engine import Scorer
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -141,7 +141,7 @@ def build_service(
     database = make_engine(settings.database_url)
     migrate(database)
     metrics = Metrics(database=database)
-    tagger = Tagger(Engine(config.icp))
+    tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
     client = _slack_client(settings)

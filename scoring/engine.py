@@ -5,7 +5,7 @@ weight) + matched negative weight, clamped to 0..100. A criterion whose field
 is missing is unknown: it earns nothing and lowers coverage, never the score
 of a company we know little about below one we know to be a poor fit.
 
-`Engine` compiles an `Icp` once; scoring a record is then a loop over
+`Scorer` compiles an `Icp` once; scoring a record is then a loop over
 precompiled predicates, cheap enough to score every record of a CRM on one
 core in seconds.
 """
@@ -264,7 +264,7 @@ class _ProfileScorer:
         )
 
 
-class Engine:
+class Scorer:
     """Scores accounts and persons against one compiled ICP."""
 
     def __init__(self, icp: Icp) -> None:

@@ -42,7 +42,7 @@ from integrations.domains import normalize_domain
 from integrations.hubspot import classify, client_error
 from integrations.salesforce import classify as salesforce_classify
 from integrations.salesforce import client_error as salesforce_client_error
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.explain import format_coverage
 from scoring.serialize import summary
 
@@ -70,7 +70,7 @@ def _stored_account(domain: str, database: Database, err: Console) -> Account | 
 def _rescore(account: Account, config: Config, database: Database, now: datetime) -> Tagged:
     """Score a stored account again with the current ICP; stores only what changed."""
     record = repo.stored_record(account)
-    tagger = Tagger(Engine(config.icp))
+    tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=now)
         return tagger.tag(session=session, record=record, now=now)
@@ -136,7 +136,7 @@ def backfill_crm(
     if crm is None:
         return 1
     database = open_database(settings.database_url)
-    tagger = Tagger(Engine(config.icp))
+    tagger = Tagger(Scorer(config.icp))
     with progress_bar(err) as bars:
         try:
             report = backfill(
@@ -228,7 +228,7 @@ def rescore_aged(*, config: Config, dry_run: bool, now: datetime, err: Console) 
     score; with `dry_run` that is all it does.
     """
     database = open_database()
-    tagger = Tagger(Engine(config.icp))
+    tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=now)
     due = find_due(database=database, tagger=tagger, now=now)

@@ -32,7 +32,7 @@ from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView, PersonView
 from bot.views.routing_post import routing_post_blocks
 from integrations.csv import CsvCrm
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.result import Status
 
 ROUTING_POSTS = 3
@@ -74,7 +74,7 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
         )
         with progress_bar(out) as step:
             report = backfill(
-                crm, database=database, tagger=Tagger(Engine(config.icp)), now=now,
+                crm, database=database, tagger=Tagger(Scorer(config.icp)), now=now,
                 icp_text=config.icp_text, progress=step, keep_tagged=True,
             )  # fmt: skip
         database.dispose()

@@ -29,7 +29,7 @@ from bot.config import Config
 from integrations.base import RowError
 from integrations.csv import CsvFormatError, CsvRow, Numbered, RowReader, numbered_rows, open_csv
 from integrations.records import RecordKind
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.result import AccountScore
 from scoring.serialize import summary
 
@@ -74,7 +74,7 @@ class _Scorer:
 
     def __init__(self, job: _Job) -> None:
         self.job = job
-        self.engine = Engine(job.config.icp)
+        self.scorer = Scorer(job.config.icp)
         self.reader = RowReader(
             job.header, source=job.source, kind=RecordKind.ACCOUNT, types=job.config.fields.types
         )
@@ -88,7 +88,7 @@ class _Scorer:
             row = self.reader.row(number, cells)
             score = None
             if row.record is not None:
-                score = self.engine.score_account(row.record.fields, self.job.now)
+                score = self.scorer.score_account(row.record.fields, self.job.now)
                 report.scored += 1
                 report.tiers[score.tier.value] += 1
             elif row.error is not None:

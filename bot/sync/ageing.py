@@ -66,7 +66,7 @@ class Requeued:
 
 def find_due(*, database: Database, tagger: Tagger, now: datetime, page: int = PAGE) -> list[Due]:
     """Every stored account and person whose result today differs from its latest score."""
-    icp = tagger.engine.icp
+    icp = tagger.scorer.icp
     account_fields = icp.dated_fields()
     person_fields = account_fields | icp.dated_persona_fields()
     if not person_fields:

@@ -20,7 +20,7 @@ from bot.store.repo import LatestScore
 from bot.store.tables import Account, Subject
 from integrations.base import ScoreFields, ScoreUpdate
 from integrations.records import CrmRecord
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.result import AccountScore, PersonaResult
 
 Scored = tuple[CrmRecord, str | None, AccountScore | None, PersonaResult | None]
@@ -127,16 +127,16 @@ class Tagger:
     companies), one insert of the new audit rows.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.version = engine.icp.version
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self.version = scorer.icp.version
 
     def record_version(self, *, session: Session, icp_text: str, now: datetime) -> None:
         """Store this ICP version (text and catalogue) before any score that names it."""
-        icp = self.engine.icp
+        icp = self.scorer.icp
         repo.record_icp_version(
             session=session, version=icp.version, content=icp_text,
-            reviewed_on=icp.reviewed_on, now=now, catalogue=self.engine.catalogue(),
+            reviewed_on=icp.reviewed_on, now=now, catalogue=self.scorer.catalogue(),
         )  # fmt: skip
 
     def tag(self, *, session: Session, record: CrmRecord, now: datetime) -> Tagged:
@@ -178,7 +178,7 @@ class Tagger:
         return found
 
     def _score_accounts(self, records: list[CrmRecord], now: datetime) -> list[Scored]:
-        return [(r, r.domain, self.engine.score_account(r.fields, now), None) for r in records]
+        return [(r, r.domain, self.scorer.score_account(r.fields, now), None) for r in records]
 
     def _score_people(
         self, session: Session, records: list[CrmRecord], now: datetime
@@ -195,7 +195,7 @@ class Tagger:
                 r,
                 r.key,
                 self._company_score(r, companies, now),
-                self.engine.score_persona(r.fields, now),
+                self.scorer.score_persona(r.fields, now),
             )
             for r in records
         ]
@@ -220,9 +220,9 @@ class Tagger:
         """The person's company fit: its stored account, else a lead's own company fields."""
         account = companies.get(record.domain or "")
         if account is not None:
-            return self.engine.score_account(account.fields, now)
+            return self.scorer.score_account(account.fields, now)
         if record.fields.get("name") or record.fields.get("employees"):
-            return self.engine.score_account(record.fields, now)
+            return self.scorer.score_account(record.fields, now)
         return None
 
     def _audit(

@@ -26,7 +26,7 @@ from bot.sync.pipeline import Pipeline
 from bot.sync.tagging import Tagger
 from bot.sync.worker import SALESFORCE_SOURCES, Worker
 from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from tests.bot.test_commands import icpbot
 from tests.bot.test_hubspot_sync import Clock, event, hubspot, store, writes
 from tests.bot.test_salesforce_sync import a_tier, salesforce
@@ -58,7 +58,7 @@ def person(email: str, **fields: object) -> CrmRecord:
 
 
 def tagged(database: Database, *records: CrmRecord, tagger: Tagger | None = None) -> Tagger:
-    tagger = tagger or Tagger(Engine(CONFIG.icp))
+    tagger = tagger or Tagger(Scorer(CONFIG.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=T0)
         tagger.tag_many(session=session, records=list(records), now=T0)
@@ -106,7 +106,7 @@ def test_scores_under_an_older_icp_are_left_to_the_backfill(db_engine: Database)
     funded = company(f"funded{suffix}", last_funding_at=(T0 - timedelta(days=300)).date())
     tagged(db_engine, funded)
     newer = dataclasses.replace(CONFIG.icp, version=CONFIG.icp.version + 1)
-    tagger = Tagger(Engine(newer))
+    tagger = Tagger(Scorer(newer))
     with open_session(db_engine) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text + "\n# v+1", now=T0)
     assert due_keys(db_engine, tagger, LATER, suffix) == set()
@@ -138,7 +138,7 @@ def test_an_expired_round_reaches_hubspot_through_the_inbox_once(
     acme = funded_company(fake_hubspot, clock)
     dana = fake_hubspot.add_contact({"email": "dana@acme.com", "jobtitle": "VP of Sales"},
                                     company_id=acme)  # fmt: skip
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=clock())
     pipeline = Pipeline(crm=hubspot(fake_hubspot), database=database, tagger=tagger)
@@ -169,7 +169,7 @@ def test_a_hubspot_outage_during_the_write_back_is_retried_later(
 ) -> None:
     clock = Clock()
     acme = funded_company(fake_hubspot, clock)
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=clock())
     pipeline = Pipeline(crm=hubspot(fake_hubspot), database=database, tagger=tagger)
@@ -197,7 +197,7 @@ def test_an_expired_round_reaches_salesforce(
         clock = Clock()
         funded = (clock() - timedelta(days=300)).date().isoformat()
         acme = a_tier(fake, "acme.com", Last_Funding_Date__c=funded)
-        tagger = Tagger(Engine(CONFIG.icp))
+        tagger = Tagger(Scorer(CONFIG.icp))
         with open_session(database) as session:
             tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=clock())
         pipeline = Pipeline(crm=salesforce(fake), database=database, tagger=tagger)

@@ -27,7 +27,7 @@ from bot.views.common import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.views.digest import digest_blocks, digest_text
 from bot.views.digest_chart import chart_alt_text, tier_chart_png
 from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.problems import ConfigError
 from tests.fakes.slack import FakeSlack, SlackUser
 
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.db
 
 
 def seed(session: Session, domain: str, created: datetime, fields: dict) -> None:
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     now = datetime(2026, 11, 23, 8, tzinfo=UTC)
     tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=now)
     record = CrmRecord(RecordKind.ACCOUNT, "hubspot", domain,

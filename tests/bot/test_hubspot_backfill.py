@@ -20,7 +20,7 @@ from bot.sync.tagging import Tagger
 from integrations.hubspot import HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def crm(fake: FakeHubSpot) -> HubSpotCrm:
 
 def run(fake: FakeHubSpot, database: Database, **options: object):  # type: ignore[no-untyped-def]
     return backfill(
-        crm(fake), database=database, tagger=Tagger(Engine(CONFIG.icp)), now=NOW,
+        crm(fake), database=database, tagger=Tagger(Scorer(CONFIG.icp)), now=NOW,
         icp_text=CONFIG.icp_text, **options,  # type: ignore[arg-type]
     )  # fmt: skip
 

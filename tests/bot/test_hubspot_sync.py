@@ -27,7 +27,7 @@ from bot.sync.worker import Worker
 from integrations.hubspot import HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def hubspot(fake: FakeHubSpot, policy: RetryPolicy | None = None) -> HubSpotCrm:
 
 def worker(fake: FakeHubSpot, database: Database, clock: Clock, **options: object) -> Worker:
     policy = options.pop("policy", None)
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=clock())
     pipeline = Pipeline(crm=hubspot(fake, policy), database=database, tagger=tagger)  # type: ignore[arg-type]

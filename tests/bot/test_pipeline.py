@@ -16,7 +16,7 @@ from bot.sync.backfill import backfill
 from bot.sync.tagging import Tagger
 from integrations.csv import CsvCrm
 from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Engine
+from scoring.engine import Scorer
 
 pytestmark = pytest.mark.db
 
@@ -38,7 +38,7 @@ FIT = {"industry": "software", "employees": 400, "country": "US", "technologies"
 
 @pytest.fixture
 def tagger(db_session: Session) -> Tagger:
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     tagger.record_version(session=db_session, icp_text=CONFIG.icp_text, now=NOW)
     return tagger
 
@@ -113,7 +113,7 @@ def test_backfill_of_the_sample_then_again_changes_nothing(
     database: Database, tmp_path: Path
 ) -> None:
     db_engine = database
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     crm = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types, out=tmp_path / "s.csv")
     first = backfill(crm, database=db_engine, tagger=tagger, now=NOW, icp_text=CONFIG.icp_text)
     with open_session(db_engine) as session:
@@ -129,7 +129,7 @@ def test_backfill_of_the_sample_then_again_changes_nothing(
 
 def test_a_dry_run_stores_nothing(database: Database, tmp_path: Path) -> None:
     db_engine = database
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     crm = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types, out=tmp_path / "s.csv")
     report = backfill(
         crm, database=db_engine, tagger=tagger, now=NOW, icp_text=CONFIG.icp_text, dry_run=True

@@ -36,7 +36,7 @@ from bot.views.routing_post import CLAIM
 from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy
 from integrations.salesforce import SalesforceCrm, classify, token_connection
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from tests.bot.test_slack_app import CHANNELS, SLACK_SECRET, USERS, wait_for
 from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
 from tests.fakes.slack import FakeSlack
@@ -84,7 +84,7 @@ def salesforce(fake: FakeSalesforce) -> SalesforceCrm:
 
 
 def worker(crm: SalesforceCrm, database: Database) -> Worker:
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=datetime.now(UTC))
     pipeline = Pipeline(crm=crm, database=database, tagger=tagger)

@@ -15,7 +15,7 @@ from bot.slack.people import Directory
 from bot.store.db import session as open_session
 from bot.sync.tagging import Tagger
 from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from tests.fakes.slack import FakeSlack, SlackUser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ A_TIER = {
 
 
 def store(database: Database, *domains: str) -> None:
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     records = [
         CrmRecord(RecordKind.ACCOUNT, "hubspot", str(n), {"domain": d, "name": d, **A_TIER})
         for n, d in enumerate(domains, 1)
@@ -84,7 +84,7 @@ def test_persona_tier_rules_see_the_best_known_contact(database: Database) -> No
     routing, _ = parse_routing(text, source="routing.yaml", fields=CONFIG.fields.types,
                                profiles=[p.id for p in CONFIG.icp.profiles])  # fmt: skip
     store(database, "a.com", "b.com")
-    tagger = Tagger(Engine(CONFIG.icp))
+    tagger = Tagger(Scorer(CONFIG.icp))
     person = {"email": "vp@a.com", "job_title": "VP Sales", "seniority": "vp", "domain": "a.com"}
     with open_session(database) as session:
         tagger.tag(session=session, record=CrmRecord(RecordKind.CONTACT, "hubspot", "9", person),

@@ -36,7 +36,7 @@ from bot.views.routing_post import (
     routing_post_text,
     status_changes,
 )
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.model import Tier
 from scoring.result import AccountScore, CriterionInfo, CriterionResult, ProfileResult, Status
 
@@ -63,8 +63,8 @@ _BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
 @functools.cache
-def engine() -> Engine:
-    return Engine(load_config(CONFIG_DIR).icp)
+def engine() -> Scorer:
+    return Scorer(load_config(CONFIG_DIR).icp)
 
 
 def score_of(record: Mapping[str, object], *, ago: timedelta = timedelta(hours=3)) -> AccountScore:

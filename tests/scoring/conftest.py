@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from textwrap import dedent, indent
 
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.fields import FieldType, known_fields
 from scoring.model import Icp
 from scoring.result import AccountScore, CriterionResult
@@ -57,8 +57,8 @@ def one_criterion_icp(field: str, rule: str) -> Icp:
 
 
 def evaluate(field: str, rule: str, record: Mapping[str, object]) -> CriterionResult:
-    """The one criterion's result for `record`, scored through the Engine at NOW."""
-    score = Engine(one_criterion_icp(field, rule)).score_account(record, NOW)
+    """The one criterion's result for `record`, scored through the Scorer at NOW."""
+    score = Scorer(one_criterion_icp(field, rule)).score_account(record, NOW)
     (result,) = score.criteria
     return result
 
@@ -102,4 +102,4 @@ def flags_record(outcomes: Mapping[str, bool | None]) -> dict[str, object]:
 
 
 def score_flags(weights: Mapping[str, int], outcomes: Mapping[str, bool | None]) -> AccountScore:
-    return Engine(flags_icp(weights)).score_account(flags_record(outcomes), NOW)
+    return Scorer(flags_icp(weights)).score_account(flags_record(outcomes), NOW)

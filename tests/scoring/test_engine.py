@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.model import Tier, Tiers
 from scoring.result import AccountScore, Status
 from scoring.serialize import summary
@@ -151,7 +151,7 @@ def record_scoring(target: int) -> dict[str, object]:
     ],
 )
 def test_tier_thresholds(score: int, tier: Tier) -> None:
-    result = Engine(flags_icp(BINARY)).score_account(record_scoring(score), NOW)
+    result = Scorer(flags_icp(BINARY)).score_account(record_scoring(score), NOW)
     assert (result.score, result.tier) == (score, tier)
 
 
@@ -169,7 +169,7 @@ def test_tier_thresholds(score: int, tier: Tier) -> None:
 def test_tier_thresholds_come_from_the_file(score: int, tier: Tier) -> None:
     icp = flags_icp(BINARY, tiers="{A: 90, B: 70, C: 50}")
     assert icp.tiers == Tiers(90, 70, 50)
-    assert Engine(icp).score_account(record_scoring(score), NOW).tier is tier
+    assert Scorer(icp).score_account(record_scoring(score), NOW).tier is tier
 
 
 # --- disqualifiers and profiles ---
@@ -293,7 +293,7 @@ SCENARIOS = [
 def test_profiles_and_disqualifiers(
     record: dict[str, object], tier: Tier, score: int, profile: str, dq: tuple[str, ...]
 ) -> None:
-    result = Engine(build_icp(TWO_PROFILES)).score_account(record, NOW)
+    result = Scorer(build_icp(TWO_PROFILES)).score_account(record, NOW)
     named = tuple(d.id for d in result.disqualified_by)
     assert (result.tier, result.score, result.profile_id, named) == (tier, score, profile, dq)
     assert summary(result)["disqualified_by"] == (dq[0] if dq else None)
@@ -301,7 +301,7 @@ def test_profiles_and_disqualifiers(
 
 def test_disqualifications_say_where_they_come_from() -> None:
     record = {"industry": "software", "employees": 10, "lifecycle_stage": "customer"}
-    result = Engine(build_icp(TWO_PROFILES)).score_account(record, NOW)
+    result = Scorer(build_icp(TWO_PROFILES)).score_account(record, NOW)
     assert [(d.id, d.scope) for d in result.disqualified_by] == [
         ("customer", "icp"),
         ("too-small", "midmarket"),
@@ -311,7 +311,7 @@ def test_disqualifications_say_where_they_come_from() -> None:
 
 
 def test_every_profile_out_names_what_took_each_profile_out() -> None:
-    result = Engine(build_icp(TWO_PROFILES)).score_account(
+    result = Scorer(build_icp(TWO_PROFILES)).score_account(
         {"industry": "software", "employees": 10}, NOW
     )
     assert {d.id for d in result.disqualified_by} == {"too-small", "below-enterprise"}
@@ -367,7 +367,7 @@ def test_best_profile_still_in_the_running_wins(
     record: dict[str, object], winner: str, score: int, tier: Tier
 ) -> None:
     icp = build_icp(BEST_IN_RUNNING.format(first="one", second="two"))
-    result = Engine(icp).score_account(record, NOW)
+    result = Scorer(icp).score_account(record, NOW)
     assert (result.profile_id, result.score, result.tier) == (winner, score, tier)
 
 
@@ -377,7 +377,7 @@ def test_best_profile_still_in_the_running_wins(
 )
 def test_ties_go_to_the_profile_listed_first(first: str, second: str) -> None:
     icp = build_icp(BEST_IN_RUNNING.format(first=first, second=second))
-    result = Engine(icp).score_account({"industry": "software", "employees": 5000}, NOW)
+    result = Scorer(icp).score_account({"industry": "software", "employees": 5000}, NOW)
     assert [p.score for p in result.profiles] == [100, 100]
     assert result.profile_id == first
 
@@ -411,7 +411,7 @@ FIVE_STATIC = {
 
 
 def test_four_static_criteria_plus_a_strong_trigger_outrank_five_without() -> None:
-    engine = Engine(build_icp(TRIGGER_ICP))
+    engine = Scorer(build_icp(TRIGGER_ICP))
     four_and_trigger = {**FIVE_STATIC, "country": "FR", "last_funding_at": NOW - 30 * DAY}
     five_no_trigger = {**FIVE_STATIC, "last_funding_at": NOW - 900 * DAY}
     triggered = engine.score_account(four_and_trigger, NOW)
@@ -436,7 +436,7 @@ PERSONA_FLAGS = [
 def test_persona_is_scored_the_same_way(
     weights: Mapping[str, int], outcomes: Mapping[str, bool | None], score: int, coverage: float
 ) -> None:
-    persona = Engine(flags_icp(weights, persona=True)).score_persona(flags_record(outcomes), NOW)
+    persona = Scorer(flags_icp(weights, persona=True)).score_persona(flags_record(outcomes), NOW)
     assert persona is not None
     assert (persona.score, persona.coverage, persona.tier) == (
         score,
@@ -446,7 +446,7 @@ def test_persona_is_scored_the_same_way(
 
 
 def test_no_persona_in_the_icp_means_no_persona_score() -> None:
-    engine = Engine(flags_icp({"a": 10}))
+    engine = Scorer(flags_icp({"a": 10}))
     assert engine.score_persona({"job_title": "VP Sales"}, NOW) is None
 
 
@@ -517,7 +517,7 @@ def kind(line: str) -> str:
     ],
 )  # fmt: skip
 def test_top_reasons_order(record: dict[str, object], expected: list[tuple[str, str]]) -> None:
-    result = Engine(build_icp(REASONS_ICP)).score_account(record, NOW)
+    result = Scorer(build_icp(REASONS_ICP)).score_account(record, NOW)
     got = [(kind(line), line) for line in result.reasons]
     assert [k for k, _ in got] == [k for k, _ in expected], result.reasons
     for (_, line), (_, criterion) in zip(got, expected, strict=True):
@@ -629,13 +629,13 @@ SHIPPED = [
 
 
 @pytest.fixture(scope="module")
-def shipped_engine() -> Engine:
-    return Engine(load_config(CONFIG_DIR).icp)
+def shipped_engine() -> Scorer:
+    return Scorer(load_config(CONFIG_DIR).icp)
 
 
 @pytest.mark.parametrize(("record", "tier", "score", "profile", "more"), SHIPPED)
 def test_shipped_icp(
-    shipped_engine: Engine,
+    shipped_engine: Scorer,
     record: dict[str, object],
     tier: Tier,
     score: int,
@@ -657,7 +657,7 @@ def test_shipped_icp(
         assert [kind(line) for line in result.reasons] == ["unknown"]
 
 
-def test_shipped_icp_ten_person_company_takes_both_profiles_out(shipped_engine: Engine) -> None:
+def test_shipped_icp_ten_person_company_takes_both_profiles_out(shipped_engine: Scorer) -> None:
     record = {"industry": "software", "employees": 10, "country": "US"}
     result: AccountScore = shipped_engine.score_account(record, NOW)
     assert {p.profile_id: p.in_running for p in result.profiles} == {
@@ -687,7 +687,7 @@ def test_shipped_icp_ten_person_company_takes_both_profiles_out(shipped_engine: 
     ],
 )
 def test_shipped_persona(
-    shipped_engine: Engine, record: dict[str, object], score: int, tier: Tier, coverage: float
+    shipped_engine: Scorer, record: dict[str, object], score: int, tier: Tier, coverage: float
 ) -> None:
     persona = shipped_engine.score_persona(record, NOW)
     assert persona is not None

@@ -1,4 +1,4 @@
-"""SPEC §2 operators, one table row per rule, each scored through the Engine.
+"""SPEC §2 operators, one table row per rule, each scored through the Scorer.
 
 Each row is a one-criterion ICP (`field`, operator line) and a field value;
 the criterion must come out matched, missed or unknown. `ABSENT` means the
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.result import Status
 from tests.scoring.conftest import NOW, evaluate, one_criterion_icp
 
@@ -375,7 +375,7 @@ def test_unknown_value_is_kept_for_the_explanation() -> None:
 
 def test_now_is_taken_from_the_caller_not_the_clock() -> None:
     funded = {"last_funding_at": datetime(2020, 1, 1, tzinfo=UTC)}
-    engine = Engine(one_criterion_icp("last_funding_at", "within_days: 30"))
+    engine = Scorer(one_criterion_icp("last_funding_at", "within_days: 30"))
     then = datetime(2020, 1, 15, tzinfo=UTC)
     assert engine.score_account(funded, then).criteria[0].status is MATCHED
     assert engine.score_account(funded, NOW).criteria[0].status is MISSED

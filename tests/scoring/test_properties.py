@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import load_config
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.fields import FieldType
 from scoring.model import Tier
 
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "config")
-ENGINE = Engine(CONFIG.icp)
+SCORER = Scorer(CONFIG.icp)
 TYPES = CONFIG.fields.types
 
 
@@ -90,7 +90,7 @@ nows = st.datetimes(
 @settings(max_examples=300, deadline=None)
 @given(record=records(), now=nows)
 def test_any_record_scores_within_bounds(record: dict[str, object], now: datetime) -> None:
-    result = ENGINE.score_account(record, now)
+    result = SCORER.score_account(record, now)
     assert 0 <= result.score <= 100
     assert 0.0 <= result.coverage <= 1.0
     if result.tier is Tier.DQ:
@@ -107,7 +107,7 @@ def test_any_record_scores_within_bounds(record: dict[str, object], now: datetim
 @settings(max_examples=300, deadline=None)
 @given(record=records(), now=nows)
 def test_any_contact_scores_within_bounds(record: dict[str, object], now: datetime) -> None:
-    persona = ENGINE.score_persona(record, now)
+    persona = SCORER.score_persona(record, now)
     assert persona is not None
     assert 0 <= persona.score <= 100
     assert 0.0 <= persona.coverage <= 1.0
@@ -118,9 +118,9 @@ def test_any_contact_scores_within_bounds(record: dict[str, object], now: dateti
 @given(record=records(), now=nows)
 def test_removing_a_field_never_raises_coverage(record: dict[str, object], now: datetime) -> None:
     """Coverage counts known fields: a record that knows less is never better covered."""
-    full = ENGINE.score_account(record, now)
+    full = SCORER.score_account(record, now)
     for name in list(record):
         fewer = {k: v for k, v in record.items() if k != name}
-        partial = ENGINE.score_account(fewer, now)
+        partial = SCORER.score_account(fewer, now)
         for with_it, without in zip(full.profiles, partial.profiles, strict=True):
             assert without.coverage <= with_it.coverage + 1e-9

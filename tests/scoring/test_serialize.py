@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.explain import explain_lines
 from scoring.result import AccountScore
 from scoring.serialize import (
@@ -44,7 +44,7 @@ persona:
   - {id: leader, field: job_title, matches: '(?i)vp', weight: 60, why: Buyer.}
   - {id: senior, field: seniority, in: [vp], weight: 40, why: Budget.}
 """
-ENGINE = Engine(build_icp(ICP))
+SCORER = Scorer(build_icp(ICP))
 
 RECORDS = [
     pytest.param(
@@ -65,7 +65,7 @@ RECORDS = [
 
 
 def score(record: dict[str, object]) -> AccountScore:
-    return ENGINE.score_account(record, NOW)
+    return SCORER.score_account(record, NOW)
 
 
 @pytest.mark.parametrize("record", RECORDS)
@@ -104,7 +104,7 @@ def test_round_trip_keeps_a_date_valued_criterion_readable() -> None:
                  weight: 10, why: Fresh budget.}
         """
     )
-    original = Engine(icp).score_account({"last_funding_at": NOW - timedelta(days=30)}, NOW)
+    original = Scorer(icp).score_account({"last_funding_at": NOW - timedelta(days=30)}, NOW)
     data = json.loads(json.dumps(account_score_to_dict(original)))
     assert explain_lines(account_score_from_dict(data)) == explain_lines(original)
 
@@ -122,7 +122,7 @@ def test_coverage_survives_as_a_fraction(record: dict[str, object], coverage: fl
 
 
 def test_persona_round_trip() -> None:
-    persona = ENGINE.score_persona({"job_title": "VP Sales", "seniority": "vp"}, NOW)
+    persona = SCORER.score_persona({"job_title": "VP Sales", "seniority": "vp"}, NOW)
     assert persona is not None
     assert persona_from_dict(json.loads(json.dumps(persona_to_dict(persona)))) == persona
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Engine
+from scoring.engine import Scorer
 from scoring.fields import known_fields
 from scoring.result import AccountScore, PersonaResult
 from scoring.validation import parse_icp
@@ -60,7 +60,7 @@ persona:
 ICP, _WARNINGS = parse_icp(
     ICP_YAML, source="icp.yaml", fields=known_fields(), today=date(2026, 11, 1)
 )
-ENGINE = Engine(ICP)
+SCORER = Scorer(ICP)
 
 
 def company(domain: str, **fields: object) -> dict[str, object]:
@@ -78,11 +78,11 @@ def account_record(domain: str, *, crm: str = "hubspot", **fields: object) -> Cr
 
 
 def score_account(fields: Mapping[str, object], *, now: datetime = NOW) -> AccountScore:
-    return ENGINE.score_account(fields, now)
+    return SCORER.score_account(fields, now)
 
 
 def score_persona(fields: Mapping[str, object], *, now: datetime = NOW) -> PersonaResult:
-    persona = ENGINE.score_persona(fields, now)
+    persona = SCORER.score_persona(fields, now)
     assert persona is not None
     return persona
 

@@ -13,11 +13,11 @@ from bot.store.tables import RoutingDecision
 from integrations.records import CrmRecord, RecordKind
 from tests.store.factories import (
     BEST,
-    ENGINE,
     GOOD,
     ICP,
     ICP_YAML,
     NOW,
+    SCORER,
     account_record,
     score_account,
     score_persona,
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.db
 def db(db_session: Session) -> Session:
     repo.record_icp_version(
         session=db_session, version=ICP.version, content=ICP_YAML, reviewed_on=None,
-        now=NOW, catalogue=ENGINE.catalogue(),
+        now=NOW, catalogue=SCORER.catalogue(),
     )  # fmt: skip
     return db_session
 

@@ -17,12 +17,12 @@ from scoring.serialize import account_score_to_dict, persona_to_dict
 from tests.store.factories import (
     BEST,
     CUSTOMER,
-    ENGINE,
     GOOD,
     ICP,
     ICP_YAML,
     NOW,
     POOR,
+    SCORER,
     company,
     score_account,
     score_persona,
@@ -40,7 +40,7 @@ def db(db_session: Session) -> Session:
         content=ICP_YAML,
         reviewed_on=None,
         now=NOW,
-        catalogue=ENGINE.catalogue(),
+        catalogue=SCORER.catalogue(),
     )
     return db_session
 
