@@ -106,7 +106,7 @@ def score(
             path, config=config, now=now, as_json=as_json, output=output, err=err, jobs=jobs
         )
         raise typer.Exit(code)
-    from bot.cli.commands import score_domain
+    from bot.cli.accounts import score_domain
 
     raise typer.Exit(score_domain(target, config=config, now=now, as_json=as_json, err=err))
 
@@ -118,7 +118,7 @@ def explain(
     as_of: AsOf = None,
 ) -> None:
     """Why a stored account scored as it did: every criterion, its points and its why."""
-    from bot.cli.commands import explain_domain
+    from bot.cli.accounts import explain_domain
 
     config = _load(config_dir)
     raise typer.Exit(explain_domain(domain, config=config, now=_now(as_of), err=err))
@@ -143,7 +143,7 @@ def backfill(
 
     An interrupted run resumes after its last finished page.
     """
-    from bot.cli.commands import backfill_crm
+    from bot.cli.crm import backfill_crm
 
     config = _load(config_dir)
     code = backfill_crm(
@@ -164,7 +164,7 @@ def crm_setup(
 ) -> None:
     """Create icpbot's fields in the CRM (HubSpot: the icp group and icp_* properties;
     Salesforce: the ICP_*__c fields on Account and Lead); safe to run again."""
-    from bot.cli.commands import setup_crm
+    from bot.cli.crm import setup_crm
 
     raise typer.Exit(setup_crm(crm, config=_load(config_dir), err=err))
 
@@ -193,7 +193,7 @@ def digest(
     as_of: AsOf = None,
 ) -> None:
     """The weekly digest: new accounts by tier, top A-tier, feedback, win rates, gaps."""
-    from bot.cli.commands import show_digest
+    from bot.cli.digest import show_digest
 
     config = _load(config_dir)
     code = show_digest(
@@ -203,23 +203,28 @@ def digest(
 
 
 @app.command()
-def rescore(
+def age(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what is due; change nothing.")
     ] = False,
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
-    """Re-score the stored records whose time-based criteria (within_days) moved their result.
+    """Age the scores: re-score the stored records whose time-based criteria (within_days)
+    moved their result since they were scored.
 
     `serve` runs this daily (ICPBOT_RESCORE_CRON); CRM records are queued for
     its workers to read again and write back, CSV ones re-scored in the store.
     With --dry-run --as-of DATE: what will have aged by then.
     """
-    from bot.cli.commands import rescore_aged
+    from bot.cli.ageing import age_scores
 
     config = _load(config_dir)
-    raise typer.Exit(rescore_aged(config=config, dry_run=dry_run, now=_now(as_of), err=err))
+    raise typer.Exit(age_scores(config=config, dry_run=dry_run, now=_now(as_of), err=err))
+
+
+# Its first name, kept working for scripts; `/icp rescore DOMAIN` is a different thing.
+app.command("rescore", hidden=True)(age)
 
 
 @app.command()
@@ -229,7 +234,7 @@ def status(
     ] = False,
 ) -> None:
     """The inbox (pending, done, parked with their errors) and the sync checkpoints."""
-    from bot.cli.commands import show_status
+    from bot.cli.status import show_status
 
     raise typer.Exit(show_status(retry_parked=retry_parked, now=_now(None), err=err))
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot.store import repo
-from bot.store.tables import Account, Feedback, RoutingDecision, Score
+from bot.store import leads, repo
+from bot.store.tables import Account, Score
 from scoring.model import Icp, Tier
 from scoring.result import Status
 
@@ -177,12 +177,7 @@ def _tier_counts(rows: list[tuple[Account, Score]]) -> dict[str, int]:
 def _top_a(session: Session, new: list[tuple[Account, Score]]) -> list[NewAccount]:
     best = [(a, s) for a, s in new if s.tier == Tier.A.value][:TOP_A]
     domains = [a.domain for a, _ in best]
-    decisions = {
-        d.account_domain: d
-        for d in session.exec(
-            select(RoutingDecision).where(col(RoutingDecision.account_domain).in_(domains))
-        )
-    }
+    decisions = leads.decisions_for(session=session, domains=domains)
     top = []
     for account, score in best:
         decision = decisions.get(account.domain)
@@ -193,11 +188,7 @@ def _top_a(session: Session, new: list[tuple[Account, Score]]) -> list[NewAccoun
 
 
 def _not_a_fit(session: Session, week: Week) -> list[NotAFit]:
-    rows = session.exec(
-        select(Feedback)
-        .where(col(Feedback.created_at) >= week.start, col(Feedback.created_at) < week.end)
-        .order_by(col(Feedback.created_at))
-    )
+    rows = leads.feedback_between(session=session, start=week.start, end=week.end)
     return [NotAFit(f.account_domain, f.reason, f.note, f.slack_user) for f in rows]
 
 

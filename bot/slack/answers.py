@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine as Database
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.slack.command import Help, Lookup, Profile, Recent, Request, Rescore, Top, Usage
 from bot.store import repo
@@ -123,7 +123,7 @@ class Answers:
         is converted; its score row holds that fit, so the lead explains itself.
         """
         with read_session(self.database) as session:
-            contact = session.exec(select(Contact).where(col(Contact.email) == email)).first()
+            contact = repo.get_contact(session=session, email=email)
             row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
             score = repo.account_score_of(row, session=session) if row else None
             if contact is None or row is None or score is None:
@@ -190,11 +190,9 @@ class Answers:
         )
 
     def _by_record(self, session: Session, request: Lookup) -> Answer | None:
-        table = Account if request.kind is RecordKind.ACCOUNT else Contact
-        query = select(table).where(
-            col(table.crm) == request.crm, col(table.crm_id) == request.crm_id
+        row = repo.by_crm_id(
+            session=session, kind=request.kind, crm=request.crm, crm_id=request.crm_id
         )
-        row = session.exec(query).first()
         if isinstance(row, Contact):
             account = repo.get_account(session=session, domain=row.account_domain or "")
             if account is not None:
@@ -295,7 +293,7 @@ class Answers:
             contact, row = best
         else:
             row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
-            contact = session.exec(select(Contact).where(col(Contact.email) == email)).first()
+            contact = repo.get_contact(session=session, email=email)
         persona = repo.persona_of(row, session=session) if row else None
         if persona is None:
             return None

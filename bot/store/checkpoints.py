@@ -38,6 +38,11 @@ def save(*, session: Session, name: str, value: str, now: datetime) -> None:
     )
 
 
+def every(*, session: Session) -> list[Checkpoint]:
+    """Every checkpoint by name: what `icpbot status` shows."""
+    return list(session.exec(select(Checkpoint).order_by(col(Checkpoint.name))))
+
+
 def clear(*, session: Session, name: str) -> None:
     """Forget progress: the next run starts from the beginning."""
     session.execute(delete(Checkpoint).where(col(Checkpoint.name) == name))

@@ -124,6 +124,16 @@ def feedback_for(*, session: Session, domain: str) -> list[Feedback]:
     return list(session.exec(query))
 
 
+def feedback_between(*, session: Session, start: datetime, end: datetime) -> list[Feedback]:
+    """"Not a fit" feedback given from `start` up to `end`, oldest first (the digest's week)."""
+    query = (
+        select(Feedback)
+        .where(col(Feedback.created_at) >= start, col(Feedback.created_at) < end)
+        .order_by(col(Feedback.created_at))
+    )
+    return list(session.exec(query))
+
+
 def routed_to(
     *, session: Session, owners: Sequence[str], user: str | None, limit: int = 20
 ) -> list[RoutingDecision]:

@@ -207,6 +207,19 @@ def get_account(*, session: Session, domain: str) -> Account | None:
     return session.exec(select(Account).where(col(Account.domain) == _key(domain))).first()
 
 
+def get_contact(*, session: Session, email: str) -> Contact | None:
+    return session.exec(select(Contact).where(col(Contact.email) == email)).first()
+
+
+def by_crm_id(
+    *, session: Session, kind: RecordKind, crm: str, crm_id: str
+) -> Account | Contact | None:
+    """The stored account (or person) a CRM record link points at."""
+    table: type[Account] | type[Contact] = Account if kind is RecordKind.ACCOUNT else Contact
+    query = select(table).where(col(table.crm) == crm, col(table.crm_id) == crm_id)
+    return session.exec(query).first()
+
+
 def find_accounts(*, session: Session, text: str, limit: int = 10) -> list[Account]:
     """Accounts whose name or domain contains `text`, any case; exact domain first.
 

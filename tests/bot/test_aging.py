@@ -227,15 +227,15 @@ def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "0 record(s) due" in icpbot("rescore", "--dry-run", "--as-of", "2026-11-20",
                                        env=env).stderr  # fmt: skip
-    preview = icpbot("rescore", "--dry-run", "--as-of", "2027-03-01", env=env)
+    preview = icpbot("age", "--dry-run", "--as-of", "2027-03-01", env=env)
     assert preview.returncode == 0, preview.stderr
     lines = preview.stdout.splitlines()
     assert lines and all(" → " in line for line in lines)
     assert any("no longer" in line for line in lines)
     assert f"{len(lines)} record(s) due" in preview.stderr and "nothing changed" in preview.stderr
-    done = icpbot("rescore", "--as-of", "2027-03-01", env=env)
+    done = icpbot("age", "--as-of", "2027-03-01", env=env)
     assert done.returncode == 0 and f"{len(lines)} re-scored in the store" in done.stderr
-    again = icpbot("rescore", "--dry-run", "--as-of", "2027-03-01", env=env)
+    again = icpbot("age", "--dry-run", "--as-of", "2027-03-01", env=env)
     assert again.stdout == "" and "0 record(s) due" in again.stderr
 
 

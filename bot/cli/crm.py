@@ -1,0 +1,134 @@
+"""`icpbot backfill` and `icpbot crm setup`: a whole CRM tagged, and icpbot's fields created in it.
+
+A CRM that fails for good (after the retries) is said in one line, never a traceback.
+
+Returns the process exit code; data goes to stdout, diagnostics to the `err` console.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.cli.progress import print_backfill_report, progress_bar
+from bot.cli.store import open_database
+from bot.config import Config
+from bot.settings import Settings
+from bot.store.repo import IcpVersionConflict
+from bot.sync.backfill import backfill
+from bot.sync.connect import MissingSettings, hubspot_crm, salesforce_crm
+from bot.sync.tagging import Tagger
+from integrations.base import Crm, SetupReport
+from integrations.csv import CsvCrm, CsvFormatError
+from integrations.hubspot import classify, client_error
+from integrations.salesforce import classify as salesforce_classify
+from integrations.salesforce import client_error as salesforce_client_error
+from scoring.engine import Scorer
+
+
+def backfill_crm(
+    crm_name: str,
+    *,
+    source: Path | None,
+    dry_run: bool,
+    config: Config,
+    now: datetime,
+    err: Console,
+    restart: bool = False,
+) -> int:
+    """Load, score, store and write back every record of a CRM, with a progress bar."""
+    settings = Settings()
+    try:
+        crm = _crm(crm_name, source, config, settings, err)
+    except MissingSettings as exc:
+        err.print(f"[red]error[/red] {exc}")
+        return 1
+    if crm is None:
+        return 1
+    database = open_database(settings.database_url)
+    tagger = Tagger(Scorer(config.icp))
+    with progress_bar(err) as bars:
+        try:
+            report = backfill(
+                crm, database=database, tagger=tagger, now=now, icp_text=config.icp_text,
+                dry_run=dry_run, progress=bars, resume=not restart,
+            )  # fmt: skip
+        except (IcpVersionConflict, CsvFormatError) as exc:
+            err.print(f"[red]error[/red] {exc}", soft_wrap=True)
+            return 1
+        except Exception as exc:
+            if crm_failure(exc) is None:
+                raise
+            err.print(
+                f"[red]error[/red] {crm.name}: {crm_failure(exc)}. Nothing is lost: run the "
+                "same command again to resume after the last finished page.",
+                soft_wrap=True,
+            )
+            return 1
+    print_backfill_report(report, dry_run=dry_run, err=err)
+    return 1 if report.skipped_rows or report.write_failures else 0
+
+
+SALESFORCE_ACCESS = """
+New custom fields are visible only to profiles and permission sets that grant them.
+Give icpbot's integration user read and edit access, in one step:
+  sf project deploy start --metadata-dir config/salesforce --target-org <your org>
+  sf org assign permset --name ICP_Fields --on-behalf-of <integration user> --target-org <your org>
+(or Setup > Permission Sets > ICP fields > Manage Assignments).
+"""
+
+
+def crm_failure(exc: BaseException) -> str | None:
+    """A CRM call that failed for good (after retries), said in one line; else None."""
+    failure = classify(exc) or salesforce_classify(exc)
+    if failure is None:
+        return None
+    detail = client_error(exc) or salesforce_client_error(exc) or failure.outcome.replace("_", " ")
+    return f"{detail} (gave up after retries)" if failure.transient else detail
+
+
+def _crm(
+    name: str, source: Path | None, config: Config, settings: Settings, err: Console
+) -> Crm | None:
+    if name == "csv":
+        if source is None or not source.is_dir():
+            err.print("[red]error[/red] --crm csv needs --source DIR with companies.csv")
+            return None
+        return CsvCrm(source, types=config.fields.types)
+    if name == "hubspot":
+        return hubspot_crm(settings, config)
+    if name == "salesforce":
+        return salesforce_crm(settings, config)
+    err.print(f"[red]error[/red] --crm {name}: use hubspot, salesforce or csv")
+    return None
+
+
+def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
+    """Create icpbot's properties (HubSpot) or custom fields (Salesforce); safe to repeat."""
+    if crm_name not in ("hubspot", "salesforce"):
+        err.print(f"[red]error[/red] crm setup {crm_name}: use hubspot or salesforce")
+        return 1
+    try:
+        if crm_name == "hubspot":
+            report: SetupReport = hubspot_crm(Settings(), config).setup()
+        else:
+            report = salesforce_crm(Settings(), config).setup()
+    except MissingSettings as exc:
+        err.print(f"[red]error[/red] {exc}")
+        return 1
+    except Exception as exc:
+        if crm_failure(exc) is None:
+            raise
+        err.print(f"[red]error[/red] {crm_name}: {crm_failure(exc)}", soft_wrap=True)
+        return 1
+    for name in report.created:
+        sys.stdout.write(f"created  {name}\n")
+    for name in report.existing:
+        sys.stdout.write(f"exists   {name}\n")
+    sys.stdout.write(f"{len(report.created)} created, {len(report.existing)} already there\n")
+    if crm_name == "salesforce":
+        sys.stdout.write(SALESFORCE_ACCESS)
+    return 0

@@ -1,0 +1,73 @@
+"""`icpbot digest`: the week's digest printed (`--dry-run`) or posted once per channel.
+
+Returns the process exit code; data goes to stdout, diagnostics to the `err` console.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+
+from rich.console import Console
+from sqlalchemy import Engine as Database
+
+from bot.cli.store import open_database
+from bot.cli.terminal import print_blocks
+from bot.config import Config
+from bot.digest.numbers import Week, build_digest
+from bot.digest.post import FAILED, post_digest
+from bot.settings import Settings, missing
+from bot.slack.client import make_client
+from bot.store.db import read_session
+from bot.views.digest import digest_blocks
+
+
+def show_digest(
+    *, config: Config, week: str | None, channel: str | None, dry_run: bool, now: datetime,
+    err: Console,
+) -> int:  # fmt: skip
+    """Print the digest each configured channel would get (posting runs in `serve`)."""
+    zone = config.digest.timezone
+    try:
+        chosen = Week.parse(week, zone) if week else Week.last_complete(now, zone)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] --week: {exc}")
+        return 1
+    settings = Settings()
+    database = open_database(settings.database_url)
+    if not dry_run:
+        return _post_digest(config, chosen, channel, settings, database, now, err)
+    with read_session(database) as session:
+        digest = build_digest(session=session, icp=config.icp, week=chosen)
+    channels = [channel] if channel else list(config.digest.channels) or ["(no channel)"]
+    console = Console()
+    for name in channels:
+        print_blocks(console, digest_blocks(digest), title=name)
+    return 0
+
+
+def _post_digest(
+    config: Config, week: Week, channel: str | None, settings: Settings, database: Database,
+    now: datetime, err: Console,
+) -> int:  # fmt: skip
+    """Post the week's digest to each channel that has not had it; 1 if any post failed."""
+    channels = [channel] if channel else list(config.digest.channels)
+    if not channels:
+        err.print("[red]error[/red] no channel: list some in digest.yaml, or give --channel")
+        return 1
+    absent = missing(settings, "slack_bot_token")
+    if absent or settings.slack_bot_token is None:
+        err.print(f"[red]error[/red] posting the digest needs {', '.join(absent)}")
+        return 1
+    client = make_client(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    outcomes = post_digest(
+        database=database, client=client, icp=config.icp, week=week, channels=channels,
+        now=now, worker=f"cli:{os.getpid()}",
+    )  # fmt: skip
+    for outcome in outcomes:
+        detail = f": {outcome.detail}" if outcome.detail else ""
+        sys.stdout.write(f"{outcome.channel} {week.label}: {outcome.result}{detail}\n")
+    return 1 if any(o.result == FAILED for o in outcomes) else 0

@@ -1,0 +1,18 @@
+"""The store as the command line opens it: the configured database, migrated.
+
+Returns the process exit code; data goes to stdout, diagnostics to the `err` console.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine as Database
+
+from bot.settings import Settings
+from bot.store.db import make_engine, migrate
+
+
+def open_database(url: str | None = None) -> Database:
+    """The configured database, migrated to the newest schema."""
+    database = make_engine(url or Settings().database_url)
+    migrate(database)
+    return database
