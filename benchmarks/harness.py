@@ -45,8 +45,11 @@ class FakeProcess:
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes.hubspot", "--token", TOKEN, *args],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http://127.0.0.1:"):
@@ -59,9 +62,11 @@ class FakeProcess:
 
     def post(self, path: str, body: dict) -> dict:
         request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), method="POST",
+            self.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.load(answer)
 
@@ -101,8 +106,14 @@ def icpbot(*args: str) -> list[str]:
 
 def crm_setup(env: dict[str, str]) -> None:
     """`icpbot crm setup hubspot`, as a user runs it before anything else."""
-    done = subprocess.run(icpbot("crm", "setup", "hubspot"), env=env, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        icpbot("crm", "setup", "hubspot"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"crm setup failed: {done.stderr}")
 

@@ -38,8 +38,9 @@ def main() -> int:
     parser.add_argument("--companies", type=int, default=50_000)
     parser.add_argument("--limit", type=int, default=190, help="requests per 10 s")
     args = parser.parse_args()
-    fake = FakeProcess("--companies", str(args.companies), "--rate-limit", str(args.limit),
-                       "--window", str(WINDOW))  # fmt: skip
+    fake = FakeProcess(
+        "--companies", str(args.companies), "--rate-limit", str(args.limit), "--window", str(WINDOW)
+    )
     try:
         return run(fake, args.companies, args.limit)
     finally:
@@ -54,9 +55,12 @@ def run(fake: FakeProcess, companies: int, limit: int) -> int:
         steal = cpu_steal()
         started = time.perf_counter()
         proc = subprocess.Popen(
-            icpbot("backfill", "--crm", "hubspot"), env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            icpbot("backfill", "--crm", "hubspot"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         stderr = proc.stderr.read() if proc.stderr else ""
@@ -68,10 +72,14 @@ def run(fake: FakeProcess, companies: int, limit: int) -> int:
     print(f"backfill of {companies:,} companies, fake limit {limit} requests / {WINDOW:.0f} s")
     share = steal_share(steal, cpu_steal())
     cpu = usage.ru_utime + usage.ru_stime
-    print(f"  exit code {proc.returncode}; wall {elapsed:.1f} s, icpbot CPU {cpu:.1f} s; "
-          f"CPU steal {share:.0%}")  # fmt: skip
-    print(f"  requests {stats['requests']:,}, rate-limited (429) {stats['rate_limited']}, "
-          f"most in one window {stats['max_in_window']}")  # fmt: skip
+    print(
+        f"  exit code {proc.returncode}; wall {elapsed:.1f} s, icpbot CPU {cpu:.1f} s; "
+        f"CPU steal {share:.0%}"
+    )
+    print(
+        f"  requests {stats['requests']:,}, rate-limited (429) {stats['rate_limited']}, "
+        f"most in one window {stats['max_in_window']}"
+    )
     print(f"  tagged in HubSpot: {stats['tagged_companies']:,} of {companies:,}")
     print(
         f"  record rate {rate:,.0f}/s; ceiling {ceiling:,.0f}/s; "

@@ -39,10 +39,22 @@ class FakeSalesforceProcess:
 
     def __init__(self, accounts: int, latency: float) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.salesforce", "--accounts", str(accounts),
-             "--latency", str(latency), "--token", TOKEN],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.salesforce",
+                "--accounts",
+                str(accounts),
+                "--latency",
+                str(latency),
+                "--token",
+                TOKEN,
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or not line[0].startswith("https://127.0.0.1:"):
@@ -70,19 +82,28 @@ def main() -> int:
     args = parser.parse_args()
     fake = FakeSalesforceProcess(args.accounts, args.latency)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("HUBSPOT_", "ICPBOT_", "SALESFORCE_"))}  # fmt: skip
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("HUBSPOT_", "ICPBOT_", "SALESFORCE_"))
+        }
         env.update(
-            SALESFORCE_INSTANCE_URL=fake.url, SALESFORCE_ACCESS_TOKEN=TOKEN,
-            REQUESTS_CA_BUNDLE=fake.ca_file, ICPBOT_DATABASE_URL=f"sqlite:///{tmp}/bench.db",
-            ICPBOT_CONFIG_DIR=str(ROOT / "config"), PYTHONPATH=str(ROOT),
-        )  # fmt: skip
+            SALESFORCE_INSTANCE_URL=fake.url,
+            SALESFORCE_ACCESS_TOKEN=TOKEN,
+            REQUESTS_CA_BUNDLE=fake.ca_file,
+            ICPBOT_DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+            ICPBOT_CONFIG_DIR=str(ROOT / "config"),
+            PYTHONPATH=str(ROOT),
+        )
         steal = cpu_steal()
         started = time.perf_counter()
         proc = subprocess.Popen(
-            icpbot("backfill", "--crm", "salesforce"), env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            icpbot("backfill", "--crm", "salesforce"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         stolen = steal_share(steal, cpu_steal())
@@ -98,15 +119,21 @@ def main() -> int:
     tagged = stats.get("tagged_accounts", 0)
     print(f"accounts: {args.accounts:,}, latency {args.latency * 1000:.0f} ms a call")
     ratio = rate / ideal
-    print(f"elapsed: {elapsed:.2f} s, {rate:,.0f} accounts/s; ideal {ideal:,.0f}/s "
-          f"({calls} calls one after another); ratio {ratio:.2f} (target >= 0.90)")  # fmt: skip
-    print(f"tagged in Salesforce: {tagged:,} of {args.accounts:,} "
-          f"({'nothing lost' if tagged == args.accounts else 'LOST SOME'}); "
-          f"API calls {stats.get('requests', 0):,}")  # fmt: skip
+    print(
+        f"elapsed: {elapsed:.2f} s, {rate:,.0f} accounts/s; ideal {ideal:,.0f}/s "
+        f"({calls} calls one after another); ratio {ratio:.2f} (target >= 0.90)"
+    )
+    print(
+        f"tagged in Salesforce: {tagged:,} of {args.accounts:,} "
+        f"({'nothing lost' if tagged == args.accounts else 'LOST SOME'}); "
+        f"API calls {stats.get('requests', 0):,}"
+    )
     cpu = usage.ru_utime + usage.ru_stime
     print(f"CPU of the backfill process: {cpu:.1f} s ({cpu / elapsed:.0%} of one core)")
-    print(f"peak memory of the backfill: {peak_mb:.0f} MB (target < 300 MB; "
-          f"ratio {peak_mb / 300:.2f})")  # fmt: skip
+    print(
+        f"peak memory of the backfill: {peak_mb:.0f} MB (target < 300 MB; "
+        f"ratio {peak_mb / 300:.2f})"
+    )
     print(f"CPU time taken by the hypervisor for other machines while measuring: {stolen:.0%}")
     return 0 if tagged == args.accounts else 1
 

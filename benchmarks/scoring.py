@@ -98,8 +98,16 @@ def csv_run(rows: int, repeat: int) -> tuple[float, float, float]:
         columns = list(next(iter_companies(1)))
         write_csv(path, columns, itertools.islice(iter_companies(rows), rows))
         times, cpus, peaks = [], [], []
-        command = [sys.executable, "-m", "bot", "score", str(path), "--json",
-                   "--config-dir", str(ROOT / "config")]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "bot",
+            "score",
+            str(path),
+            "--json",
+            "--config-dir",
+            str(ROOT / "config"),
+        ]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         for _ in range(repeat):
             usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -134,17 +142,21 @@ def main() -> None:
     # on every collection, which no streaming caller pays.
     gc.freeze()
     rate = engine_rate(records, args.repeat)
-    print(f"engine: {rate:,.0f} companies/s on one core "
-          f"(target {RATE_TARGET:,}; ratio {rate / RATE_TARGET:.2f})")  # fmt: skip
+    print(
+        f"engine: {rate:,.0f} companies/s on one core "
+        f"(target {RATE_TARGET:,}; ratio {rate / RATE_TARGET:.2f})"
+    )
 
     if args.csv_rows:
         seconds, cpu, peak_mb = csv_run(args.csv_rows, max(1, args.repeat // 2))
-        print(f"icpbot score {args.csv_rows:,}-row CSV --json: {seconds:.2f} s wall "
-              f"(target < {CSV_SECONDS_TARGET:.0f} s; ratio {seconds / CSV_SECONDS_TARGET:.2f}; "
-              f"{cpu:.1f} CPU s over {os.cpu_count()} cores), "
-              f"peak memory {peak_mb:.0f} MB, all processes together "
-              f"(target < {CSV_MEMORY_TARGET_MB:.0f} MB; "
-              f"ratio {peak_mb / CSV_MEMORY_TARGET_MB:.2f})")  # fmt: skip
+        print(
+            f"icpbot score {args.csv_rows:,}-row CSV --json: {seconds:.2f} s wall "
+            f"(target < {CSV_SECONDS_TARGET:.0f} s; ratio {seconds / CSV_SECONDS_TARGET:.2f}; "
+            f"{cpu:.1f} CPU s over {os.cpu_count()} cores), "
+            f"peak memory {peak_mb:.0f} MB, all processes together "
+            f"(target < {CSV_MEMORY_TARGET_MB:.0f} MB; "
+            f"ratio {peak_mb / CSV_MEMORY_TARGET_MB:.2f})"
+        )
     share = steal_share(steal_before, cpu_steal())
     print(
         f"CPU time taken by the hypervisor for other machines while measuring: {share:.0%} "

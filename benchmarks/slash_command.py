@@ -50,8 +50,10 @@ class SlackFake:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes.slack", "--token", SLACK_TOKEN],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.api_url = self.proc.stdout.readline().strip()
         if not self.api_url.startswith("http://127.0.0.1:"):
@@ -71,9 +73,13 @@ def load_store(env: dict[str, str], work: Path) -> None:
     """The sample CRM, copied first: the CSV backfill writes its scores beside its source."""
     source = shutil.copytree(SAMPLE, work / "sample")
     done = subprocess.run(
-        icpbot("backfill", "--crm", "csv", "--source", str(source)), env=env,
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        icpbot("backfill", "--crm", "csv", "--source", str(source)),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if done.returncode not in (0, 1):  # 1: some sample rows are deliberately bad
         raise RuntimeError(f"backfill failed: {done.stderr[-2000:]}")
 
@@ -175,9 +181,10 @@ def main() -> int:
             for name in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET", "HUBSPOT_API_URL"):
                 env.pop(name, None)
             env.update(
-                SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SLACK_SECRET,
+                SLACK_BOT_TOKEN=SLACK_TOKEN,
+                SLACK_SIGNING_SECRET=SLACK_SECRET,
                 SLACK_API_URL=slack.api_url,
-            )  # fmt: skip
+            )
             started = time.perf_counter()
             load_store(env, Path(tmp))
             print(f"store: the sample CRM loaded in {time.perf_counter() - started:.1f} s")

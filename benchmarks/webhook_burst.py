@@ -138,8 +138,10 @@ def singles(fake: FakeProcess, url: str, count: int) -> bool:
         time.sleep(0.2)
     p95 = percentile(latencies, 0.95) if latencies else float("inf")
     print(f"single company, delivery → tagged in HubSpot ({len(latencies)} of {count} tagged):")
-    print(f"  median {percentile(latencies, 0.5):.3f} s, p95 {p95:.3f} s "
-          f"(ratio to 2 s: {p95 / 2:.2f})")  # fmt: skip
+    print(
+        f"  median {percentile(latencies, 0.5):.3f} s, p95 {p95:.3f} s "
+        f"(ratio to 2 s: {p95 / 2:.2f})"
+    )
     return len(latencies) == count and p95 <= 2.0
 
 
@@ -158,11 +160,15 @@ def burst(fake: FakeProcess, url: str, events: int, deliveries: int) -> bool:
     p99 = percentile(answers, 0.99)
     behind = max(tagged.values()) - last_delivered if len(tagged) == len(ids) else float("inf")
     print(f"burst of {events:,} company.creation events in {len(payloads)} deliveries:")
-    print(f"  answers median {percentile(answers, 0.5) * 1000:.0f} ms, "
-          f"p99 {p99 * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms "
-          f"(ratio to 200 ms: {p99 / 0.2:.2f})")  # fmt: skip
-    print(f"  tagged {len(tagged):,} of {len(ids):,}; last tagged {behind:.1f} s after the last "
-          f"delivery (ratio to 15 s: {behind / 15:.2f})")  # fmt: skip
+    print(
+        f"  answers median {percentile(answers, 0.5) * 1000:.0f} ms, "
+        f"p99 {p99 * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms "
+        f"(ratio to 200 ms: {p99 / 0.2:.2f})"
+    )
+    print(
+        f"  tagged {len(tagged):,} of {len(ids):,}; last tagged {behind:.1f} s after the last "
+        f"delivery (ratio to 15 s: {behind / 15:.2f})"
+    )
     stats = fake.stats()
     print(f"  fake HubSpot: {stats['requests']:,} requests, {stats['rate_limited']} rate-limited")
     return p99 < 0.2 and behind <= 15

@@ -155,7 +155,7 @@ class Scheduler:
             jobstores={"default": store},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=self.timezone,
-        )  # fmt: skip
+        )
         scheduler.start(paused=True)  # the stored jobs are looked at before anything runs
         wanted = {job.id for job in self.jobs}
         for stored in scheduler.get_jobs():
@@ -168,9 +168,13 @@ class Scheduler:
                 # a new or changed schedule; an unchanged one keeps its stored next run,
                 # which is how a run missed while the bot was down still happens now
                 scheduler.add_job(
-                    STORED_JOB, trigger=job.trigger, args=[job.id],
-                    id=job.id, name=job.name, replace_existing=True,
+                    STORED_JOB,
+                    trigger=job.trigger,
+                    args=[job.id],
+                    id=job.id,
+                    name=job.name,
+                    replace_existing=True,
                     misfire_grace_time=int(job.grace.total_seconds()),
-                )  # fmt: skip
+                )
         scheduler.resume()
         return scheduler

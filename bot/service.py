@@ -154,34 +154,67 @@ def build_service(
         crm = hubspot_crm(settings, config, metrics=metrics, policy=policy)
         every = settings.hubspot_sweep_seconds if sweep else None
         syncs[crm.name] = _sync(
-            crm, database=database, metrics=metrics, tagger=tagger, announce=announce,
-            clock=clock, sources=CRM_SOURCES, every=every, activity=activity,
-        )  # fmt: skip
+            crm,
+            database=database,
+            metrics=metrics,
+            tagger=tagger,
+            announce=announce,
+            clock=clock,
+            sources=CRM_SOURCES,
+            every=every,
+            activity=activity,
+        )
     if salesforce_configured(settings):
         crm = salesforce_crm(settings, config, metrics=metrics, policy=policy)
         budget = ApiBudget(crm, settings.salesforce_api_budget, metrics)
         every = settings.salesforce_poll_seconds if sweep else None
         syncs[crm.name] = _sync(
-            crm, database=database, metrics=metrics, tagger=tagger, announce=announce,
-            clock=clock, sources=SALESFORCE_SOURCES, every=every, hold=budget.exceeded,
-        )  # fmt: skip
+            crm,
+            database=database,
+            metrics=metrics,
+            tagger=tagger,
+            announce=announce,
+            clock=clock,
+            sources=SALESFORCE_SOURCES,
+            every=every,
+            hold=budget.exceeded,
+        )
     pipelines = {name: sync.pipeline for name, sync in syncs.items()}
     workers = {name: sync.worker for name, sync in syncs.items()}
 
     slack = (
-        _slack(client, settings, config, database=database, metrics=metrics, tagger=tagger,
-               pipelines=pipelines, clock=clock)
+        _slack(
+            client,
+            settings,
+            config,
+            database=database,
+            metrics=metrics,
+            tagger=tagger,
+            pipelines=pipelines,
+            clock=clock,
+        )
         if client is not None
         else None
-    )  # fmt: skip
-    scheduler = _scheduler(settings, config, database=database, tagger=tagger, client=client,
-                           drains=list(workers.values()), clock=clock)  # fmt: skip
+    )
+    scheduler = _scheduler(
+        settings,
+        config,
+        database=database,
+        tagger=tagger,
+        client=client,
+        drains=list(workers.values()),
+        clock=clock,
+    )
     hubspot = syncs.get("hubspot")
     app = create_app(
-        database=database, metrics=metrics, hubspot=webhook,
-        drain=hubspot.worker if hubspot else None, clock=clock, activity=activity,
+        database=database,
+        metrics=metrics,
+        hubspot=webhook,
+        drain=hubspot.worker if hubspot else None,
+        clock=clock,
+        activity=activity,
         extra_routes=slack.routes if slack else (),
-    )  # fmt: skip
+    )
 
     background: list[Background] = []
     for sync in syncs.values():
@@ -194,9 +227,15 @@ def build_service(
             background.append(slack.socket_mode)
     background.append(scheduler)
     return Service(
-        app=app, database=database, metrics=metrics, pipelines=pipelines, workers=workers,
-        poster=slack.poster if slack else None, client=client, background=background,
-    )  # fmt: skip
+        app=app,
+        database=database,
+        metrics=metrics,
+        pipelines=pipelines,
+        workers=workers,
+        poster=slack.poster if slack else None,
+        client=client,
+        background=background,
+    )
 
 
 def _sync(
@@ -216,9 +255,14 @@ def _sync(
     the sweep or poll that asks the CRM what changed and wakes that worker."""
     pipeline = Pipeline(crm=crm, database=database, tagger=tagger, announce=announce)
     worker = Worker(
-        database=database, pipeline=pipeline, metrics=metrics, clock=clock,
-        name=_process_name(crm.name), activity=activity, sources=sources,
-    )  # fmt: skip
+        database=database,
+        pipeline=pipeline,
+        metrics=metrics,
+        clock=clock,
+        name=_process_name(crm.name),
+        activity=activity,
+        sources=sources,
+    )
     sweeper = (
         Sweeper(crm=crm, database=database, interval=every, drain=worker, clock=clock, hold=hold)
         if every is not None
@@ -276,14 +320,25 @@ def _slack(
         database=database, icp=config.icp, tagger=tagger, pipelines=pipelines, clock=clock
     )
     context = SlackContext(
-        database=database, client=client, answers=answers, router=router,
-        directory=directory, icp=config.icp, admins=frozenset(settings.admins),
-        crms=crms, clock=clock, metrics=metrics,
-    )  # fmt: skip
+        database=database,
+        client=client,
+        answers=answers,
+        router=router,
+        directory=directory,
+        icp=config.icp,
+        admins=frozenset(settings.admins),
+        crms=crms,
+        clock=clock,
+        metrics=metrics,
+    )
     poster = Poster(
-        database=database, client=client, router=router, clock=clock,
-        name=_process_name("slack"), metrics=metrics,
-    )  # fmt: skip
+        database=database,
+        client=client,
+        router=router,
+        clock=clock,
+        name=_process_name("slack"),
+        metrics=metrics,
+    )
     if given(settings, "slack_app_token") and settings.slack_app_token is not None:
         app = build_app(context, signing_secret=None)
         socket_mode = SocketMode(app, settings.slack_app_token.get_secret_value(), client)
@@ -309,9 +364,13 @@ def _scheduler(
     jobs: list[Scheduled] = [ageing.scheduled(settings.rescore_trigger(config.digest.timezone))]
     if client is not None and config.digest.channels:
         digest = DigestJob(
-            database=database, client=client, icp=config.icp, config=config.digest,
-            worker=_process_name("digest"), clock=clock,
-        )  # fmt: skip
+            database=database,
+            client=client,
+            icp=config.icp,
+            config=config.digest,
+            worker=_process_name("digest"),
+            clock=clock,
+        )
         jobs.append(digest.scheduled())
     return Scheduler(database, jobs, timezone=config.digest.timezone)
 

@@ -25,8 +25,17 @@ COMPANIES = "companies.csv"
 CONTACTS = "contacts.csv"
 DEALS = "deals.csv"
 SCORES = "scores.csv"
-SCORE_COLUMNS = ("kind", "id", "icp_score", "icp_tier", "icp_profile", "icp_reasons",
-                 "icp_version", "icp_scored_at", "icp_persona_score")  # fmt: skip
+SCORE_COLUMNS = (
+    "kind",
+    "id",
+    "icp_score",
+    "icp_tier",
+    "icp_profile",
+    "icp_reasons",
+    "icp_version",
+    "icp_scored_at",
+    "icp_persona_score",
+)
 # The order of ScoreFields.as_dict(), prefixed by kind and id.
 Numbered = tuple[int, list[str]]  # a row's line number and its cells
 KEY_COLUMN = {RecordKind.ACCOUNT: "domain", RecordKind.CONTACT: "email"}

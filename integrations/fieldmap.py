@@ -25,35 +25,63 @@ OBJECTS: Mapping[str, tuple[str, ...]] = {
 
 _ACCOUNT_DEFAULTS = {
     "hubspot": {
-        "domain": "domain", "name": "name", "industry": "industry",
-        "employees": "numberofemployees", "annual_revenue": "annualrevenue",
-        "country": "country", "state": "state", "city": "city",
-        "technologies": "web_technologies", "lifecycle_stage": "lifecyclestage",
-        "owner_id": "hubspot_owner_id", "created_at": "createdate",
+        "domain": "domain",
+        "name": "name",
+        "industry": "industry",
+        "employees": "numberofemployees",
+        "annual_revenue": "annualrevenue",
+        "country": "country",
+        "state": "state",
+        "city": "city",
+        "technologies": "web_technologies",
+        "lifecycle_stage": "lifecyclestage",
+        "owner_id": "hubspot_owner_id",
+        "created_at": "createdate",
     },
     "salesforce": {
-        "domain": "Website", "name": "Name", "industry": "Industry",
-        "employees": "NumberOfEmployees", "annual_revenue": "AnnualRevenue",
-        "country": "BillingCountry", "state": "BillingState", "city": "BillingCity",
-        "owner_id": "OwnerId", "created_at": "CreatedDate",
+        "domain": "Website",
+        "name": "Name",
+        "industry": "Industry",
+        "employees": "NumberOfEmployees",
+        "annual_revenue": "AnnualRevenue",
+        "country": "BillingCountry",
+        "state": "BillingState",
+        "city": "BillingCity",
+        "owner_id": "OwnerId",
+        "created_at": "CreatedDate",
     },
-}  # fmt: skip
+}
 
 _PERSON_DEFAULTS = {
     "hubspot": {
-        "email": "email", "first_name": "firstname", "last_name": "lastname",
-        "job_title": "jobtitle", "seniority": "hs_seniority",
-        "lead_source": "hs_analytics_source", "lifecycle_stage": "lifecyclestage",
-        "owner_id": "hubspot_owner_id", "created_at": "createdate",
+        "email": "email",
+        "first_name": "firstname",
+        "last_name": "lastname",
+        "job_title": "jobtitle",
+        "seniority": "hs_seniority",
+        "lead_source": "hs_analytics_source",
+        "lifecycle_stage": "lifecyclestage",
+        "owner_id": "hubspot_owner_id",
+        "created_at": "createdate",
     },
     "salesforce": {
-        "email": "Email", "first_name": "FirstName", "last_name": "LastName",
-        "job_title": "Title", "lead_source": "LeadSource", "name": "Company",
-        "domain": "Website", "industry": "Industry", "employees": "NumberOfEmployees",
-        "annual_revenue": "AnnualRevenue", "country": "Country", "state": "State",
-        "city": "City", "owner_id": "OwnerId", "created_at": "CreatedDate",
+        "email": "Email",
+        "first_name": "FirstName",
+        "last_name": "LastName",
+        "job_title": "Title",
+        "lead_source": "LeadSource",
+        "name": "Company",
+        "domain": "Website",
+        "industry": "Industry",
+        "employees": "NumberOfEmployees",
+        "annual_revenue": "AnnualRevenue",
+        "country": "Country",
+        "state": "State",
+        "city": "City",
+        "owner_id": "OwnerId",
+        "created_at": "CreatedDate",
     },
-}  # fmt: skip
+}
 
 _SALESFORCE_TYPE = {"Customer - Direct": "customer", "Customer - Channel": "customer"}
 

@@ -83,9 +83,14 @@ OBJECTS = {RecordKind.ACCOUNT: COMPANIES, RecordKind.CONTACT: CONTACTS}
 
 # Property names of SPEC §4, the defaults; a portal may be given others.
 SCORE_PROPERTIES = ScoreNames(
-    score="icp_score", tier="icp_tier", profile="icp_profile", reasons="icp_reasons",
-    version="icp_version", scored_at="icp_scored_at", persona_score="icp_persona_score",
-)  # fmt: skip
+    score="icp_score",
+    tier="icp_tier",
+    profile="icp_profile",
+    reasons="icp_reasons",
+    version="icp_version",
+    scored_at="icp_scored_at",
+    persona_score="icp_persona_score",
+)
 
 
 def classify(exc: BaseException) -> Failure | None:
@@ -157,8 +162,9 @@ class HubSpotCrm(LiveCrm):
         self.score_properties = properties
         self.portal_id = portal_id
         self._errors: list[RowError] = []
-        self._coercers = {o.field_object: field_map.coercer("hubspot", o.field_object)
-                          for o in OBJECTS.values()}  # fmt: skip
+        self._coercers = {
+            o.field_object: field_map.coercer("hubspot", o.field_object) for o in OBJECTS.values()
+        }
         self._apis: dict[str, Any] = {
             "companies": client.crm.companies,
             "contacts": client.crm.contacts,
@@ -197,7 +203,7 @@ class HubSpotCrm(LiveCrm):
                     archived=False,
                     _preload_content=False,
                     _request_timeout=self.timeout,
-                )  # fmt: skip
+                )
             )
             after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
             yield Page(self._records(obj, answer.get("results") or []), after)
@@ -317,7 +323,7 @@ class HubSpotCrm(LiveCrm):
                     archived=False,
                     _preload_content=False,
                     _request_timeout=self.timeout,
-                )  # fmt: skip
+                )
             )
         except Exception as exc:
             if client_error(exc) is None:
@@ -336,7 +342,7 @@ class HubSpotCrm(LiveCrm):
                 archived=False,
                 _preload_content=False,
                 _request_timeout=self.timeout,
-            )  # fmt: skip
+            )
         )
         results = answer.get("results") or []
         return str(results[0]["id"]) if results else None
@@ -385,7 +391,7 @@ class HubSpotCrm(LiveCrm):
                 archived=False,
                 _preload_content=False,
                 _request_timeout=self.timeout,
-            )  # fmt: skip
+            )
         )
         return list(answer.get("results") or [])
 
@@ -404,7 +410,7 @@ class HubSpotCrm(LiveCrm):
                 batch_input_public_fetch_associations_batch_request=request,
                 _preload_content=False,
                 _request_timeout=self.timeout,
-            )  # fmt: skip
+            )
         )
         companies = {
             str(row["from"]["id"]): [str(to["toObjectId"]) for to in row.get("to") or []]
@@ -444,7 +450,7 @@ class HubSpotCrm(LiveCrm):
                 public_object_search_request=request,
                 _preload_content=False,
                 _request_timeout=self.timeout,
-            )  # fmt: skip
+            )
         )
 
     def _update(
@@ -462,7 +468,7 @@ class HubSpotCrm(LiveCrm):
                     batch_input_simple_public_object_batch_input=request,
                     _preload_content=False,
                     _request_timeout=self.timeout,
-                )  # fmt: skip
+                )
             )
         except Exception as exc:
             message = client_error(exc)
@@ -481,28 +487,34 @@ class HubSpotCrm(LiveCrm):
         api = self.client.crm.properties.groups_api
         group = PropertyGroupCreate(name=GROUP, label="ICP fit", display_order=-1)
         self._ensure(
-            f"{obj.name} group {GROUP}", report,
+            f"{obj.name} group {GROUP}",
+            report,
             find=lambda: api.get_by_name(obj.name, GROUP, _request_timeout=self.timeout),
             create=lambda: api.create(
                 obj.name, property_group_create=group, _request_timeout=self.timeout
             ),
-        )  # fmt: skip
+        )
 
     def _ensure_property(self, obj: HubObject, name: str, prop: str, report: SetupReport) -> None:
         api = self.client.crm.properties.core_api
         definition = _property_definition(name, prop)
         self._ensure(
-            f"{obj.name}.{prop}", report,
+            f"{obj.name}.{prop}",
+            report,
             find=lambda: api.get_by_name(obj.name, prop, _request_timeout=self.timeout),
             create=lambda: api.create(
                 obj.name, property_create=definition, _request_timeout=self.timeout
             ),
-        )  # fmt: skip
+        )
 
     def _ensure(
-        self, where: str, report: SetupReport, *, find: Callable[[], object],
+        self,
+        where: str,
+        report: SetupReport,
+        *,
+        find: Callable[[], object],
         create: Callable[[], object],
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Create it unless HubSpot already has it (found, or a 404 says it has not)."""
         try:
             self.call(find)
@@ -531,10 +543,14 @@ class HubSpotCrm(LiveCrm):
         for problem in coerced.problems:
             log.debug("hubspot %s %s: %s (left unknown)", obj.field_object, crm_id, problem)
         record = CrmRecord(
-            obj.kind, "hubspot", crm_id, coerced.fields, self.record_url(obj.kind, crm_id),
+            obj.kind,
+            "hubspot",
+            crm_id,
+            coerced.fields,
+            self.record_url(obj.kind, crm_id),
             company_id=_first_company(result),
             written=self.score_properties.held(obj.kind, props),
-        )  # fmt: skip
+        )
         if record.key is None:
             what = "email address" if obj.kind.is_person else "domain"
             self._note(RowError(f"hubspot {obj.field_object}", int(crm_id), f"has no {what}"))
@@ -581,7 +597,14 @@ def _property_definition(name: str, prop: str) -> PropertyCreate:
         else None
     )
     return PropertyCreate(
-        name=prop, label=label, type=kind, field_type=field_type, group_name=GROUP,
-        description=f"{description} Written by icpbot.", options=options,
-        form_field=False, has_unique_value=False, hidden=False,
-    )  # fmt: skip
+        name=prop,
+        label=label,
+        type=kind,
+        field_type=field_type,
+        group_name=GROUP,
+        description=f"{description} Written by icpbot.",
+        options=options,
+        form_field=False,
+        has_unique_value=False,
+        hidden=False,
+    )

@@ -135,9 +135,11 @@ class CrmCaller:
             self.observer.retry(self.crm, failure, delay)
         log.warning(
             "%s call failed (%s), attempt %d; retrying in %.1fs",
-            self.crm, failure.outcome if failure else type(exc).__name__,
-            state.attempt_number, delay,
-        )  # fmt: skip
+            self.crm,
+            failure.outcome if failure else type(exc).__name__,
+            state.attempt_number,
+            delay,
+        )
 
 
 def parse_retry_after(value: str | None, *, default: float | None = None) -> float | None:

@@ -63,8 +63,16 @@ FIND_LIMIT = 50  # accounts whose website mentions a domain: a handful, filtered
 TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
 TIERS = ("A", "B", "C", "D", "DQ")
 JWT_LIFETIME = 180  # seconds: Salesforce accepts bearer assertions up to 3 minutes ahead
-_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
-            "\b": "\\b", "\f": "\\f"}  # fmt: skip
+_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    '"': '\\"',
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +91,14 @@ OBJECTS = {RecordKind.ACCOUNT: ACCOUNTS, RecordKind.LEAD: LEADS}
 
 # Custom field API names of SPEC §4, the defaults; an org may be given others.
 SCORE_FIELDS = ScoreNames(
-    score="ICP_Score__c", tier="ICP_Tier__c", profile="ICP_Profile__c",
-    reasons="ICP_Reasons__c", version="ICP_Version__c", scored_at="ICP_Scored_At__c",
+    score="ICP_Score__c",
+    tier="ICP_Tier__c",
+    profile="ICP_Profile__c",
+    reasons="ICP_Reasons__c",
+    version="ICP_Version__c",
+    scored_at="ICP_Scored_At__c",
     persona_score="ICP_Persona_Score__c",
-)  # fmt: skip
+)
 
 
 # -- SOQL literals ---------------------------------------------------------------------------
@@ -179,9 +191,12 @@ def token_connection(
 ) -> Salesforce:
     """A client for an access token (OAuth, or a session id) and the org's instance URL."""
     return Salesforce(
-        instance_url=instance_url, session_id=access_token, version=version,
-        session=session or requests.Session(), object_pairs_hook=dict,
-    )  # fmt: skip
+        instance_url=instance_url,
+        session_id=access_token,
+        version=version,
+        session=session or requests.Session(),
+        object_pairs_hook=dict,
+    )
 
 
 def password_connection(
@@ -200,9 +215,13 @@ def password_connection(
     """
     session = session or requests.Session()
     session_id, instance = SalesforceLogin(
-        username=username, password=password, security_token=security_token or None,
-        sf_version=version, session=session, scratch_url=login_url.rstrip("/"),
-    )  # fmt: skip
+        username=username,
+        password=password,
+        security_token=security_token or None,
+        sf_version=version,
+        session=session,
+        scratch_url=login_url.rstrip("/"),
+    )
     return _client(instance, session_id, version, session)
 
 
@@ -234,9 +253,12 @@ def jwt_connection(
 
 def _client(instance: str, session_id: str, version: str, session: requests.Session) -> Salesforce:
     return Salesforce(
-        instance=instance, session_id=session_id, version=version, session=session,
+        instance=instance,
+        session_id=session_id,
+        version=version,
+        session=session,
         object_pairs_hook=dict,
-    )  # fmt: skip
+    )
 
 
 # -- the custom fields ----------------------------------------------------------------------
@@ -245,17 +267,25 @@ def _client(instance: str, session_id: str, version: str, session: requests.Sess
 # and as `config/salesforce` ships them for `sf project deploy start`.
 FIELD_METADATA: dict[str, tuple[str, dict[str, Any]]] = {
     "score": ("ICP score", {"type": "Number", "precision": 3, "scale": 0}),
-    "tier": ("ICP tier", {
-        "type": "Picklist",
-        "valueSet": {"restricted": True, "valueSetDefinition": {"sorted": False, "value": [
-            {"fullName": t, "label": t, "default": False} for t in TIERS]}},
-    }),
+    "tier": (
+        "ICP tier",
+        {
+            "type": "Picklist",
+            "valueSet": {
+                "restricted": True,
+                "valueSetDefinition": {
+                    "sorted": False,
+                    "value": [{"fullName": t, "label": t, "default": False} for t in TIERS],
+                },
+            },
+        },
+    ),
     "profile": ("ICP profile", {"type": "Text", "length": 255}),
     "reasons": ("ICP reasons", {"type": "LongTextArea", "length": 32768, "visibleLines": 5}),
     "version": ("ICP version", {"type": "Number", "precision": 6, "scale": 0}),
     "scored_at": ("ICP scored at", {"type": "DateTime"}),
     "persona_score": ("ICP persona score", {"type": "Number", "precision": 3, "scale": 0}),
-}  # fmt: skip
+}
 FIELD_HELP = {
     "score": "Fit with the Ideal Customer Profile, 0-100.",
     "tier": "A, B, C, D, or DQ (disqualified).",
@@ -270,8 +300,12 @@ FIELD_HELP = {
 def field_metadata(name: str) -> dict[str, Any]:
     """The Tooling API `Metadata` of one score field."""
     label, metadata = FIELD_METADATA[name]
-    return {"label": label, "description": f"{FIELD_HELP[name]} Written by icpbot.",
-            "inlineHelpText": FIELD_HELP[name], **metadata}  # fmt: skip
+    return {
+        "label": label,
+        "description": f"{FIELD_HELP[name]} Written by icpbot.",
+        "inlineHelpText": FIELD_HELP[name],
+        **metadata,
+    }
 
 
 # -- the adapter -----------------------------------------------------------------------------
@@ -576,11 +610,14 @@ class SalesforceCrm(LiveCrm):
         body = {
             "allOrNone": False,
             "records": [
-                {"attributes": {"type": obj.name}, **{k: v for k, v in row.items() if k != "Id"},
-                 "id": row["Id"]}
+                {
+                    "attributes": {"type": obj.name},
+                    **{k: v for k, v in row.items() if k != "Id"},
+                    "id": row["Id"],
+                }
                 for row in rows
             ],
-        }  # fmt: skip
+        }
         results = self._call(
             lambda: self.sf.restful(
                 "composite/sobjects", method="PATCH", json=body, timeout=self.timeout
@@ -624,8 +661,9 @@ class SalesforceCrm(LiveCrm):
         if unknown:
             log.warning(
                 "fields.yaml maps %s fields the org does not have (%s); they stay unknown",
-                obj.name, ", ".join(unknown),
-            )  # fmt: skip
+                obj.name,
+                ", ".join(unknown),
+            )
         kept = [api for api in mapped if api.lower() in present]
         self._coercers[obj.name] = self.field_map.coercer("salesforce", obj.field_object, kept)
         return ", ".join(sorted({"Id", "SystemModstamp", *kept, *written}))
@@ -655,9 +693,13 @@ class SalesforceCrm(LiveCrm):
         for problem in coerced.problems:
             log.debug("salesforce %s %s: %s (left unknown)", obj.name, crm_id, problem)
         record = CrmRecord(
-            obj.kind, "salesforce", crm_id, coerced.fields, self.record_url(obj.kind, crm_id),
+            obj.kind,
+            "salesforce",
+            crm_id,
+            coerced.fields,
+            self.record_url(obj.kind, crm_id),
             written=self.score_names.held(obj.kind, row),
-        )  # fmt: skip
+        )
         if record.key is None:
             what = "email address" if obj.kind.is_person else "website"
             self._note(RowError(f"salesforce {obj.name}", 0, f"{crm_id} has no {what}"))

@@ -281,8 +281,18 @@ def test_optional_fields_are_often_but_not_mostly_missing(
     sample: dict[str, list[dict[str, str]]],
 ) -> None:
     companies = sample["companies"]
-    for column in ("industry", "employees", "annual_revenue", "country", "city", "technologies",
-                   "funding_stage", "sales_motion", "has_revops", "sdr_count"):  # fmt: skip
+    for column in (
+        "industry",
+        "employees",
+        "annual_revenue",
+        "country",
+        "city",
+        "technologies",
+        "funding_stage",
+        "sales_motion",
+        "has_revops",
+        "sdr_count",
+    ):
         missing = sum(1 for row in companies if not row[column]) / len(companies)
         assert 0.05 <= missing <= 0.55, (column, missing)
 

@@ -53,8 +53,10 @@ def aged_line(due: Due) -> str:
     record, previous, now = due.record, due.previous, due.now
     alone = now.score is None
     score, tier = (now.persona_score, now.persona_tier) if alone else (now.score, now.tier)
-    parts = [f"{record.key} ({record.crm} {record.kind}): "
-             f"{previous.tier} {previous.score} → {tier} {score}"]  # fmt: skip
+    parts = [
+        f"{record.key} ({record.crm} {record.kind}): "
+        f"{previous.tier} {previous.score} → {tier} {score}"
+    ]
     if not alone and now.persona_score != previous.persona_score:
         parts.append(f"persona {previous.persona_score} → {now.persona_score}")
     if now.profile != previous.profile:

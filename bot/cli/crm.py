@@ -53,9 +53,15 @@ def backfill_crm(
     with progress_bar(err) as bars:
         try:
             report = backfill(
-                crm, database=database, tagger=tagger, now=now, icp_text=config.icp_text,
-                dry_run=dry_run, progress=bars, resume=not restart,
-            )  # fmt: skip
+                crm,
+                database=database,
+                tagger=tagger,
+                now=now,
+                icp_text=config.icp_text,
+                dry_run=dry_run,
+                progress=bars,
+                resume=not restart,
+            )
         except (IcpVersionConflict, CsvFormatError) as exc:
             err.print(f"[red]error[/red] {exc}", soft_wrap=True)
             return 1

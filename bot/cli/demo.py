@@ -74,9 +74,14 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
         )
         with progress_bar(out) as step:
             report = backfill(
-                crm, database=database, tagger=Tagger(Scorer(config.icp)), now=now,
-                icp_text=config.icp_text, progress=step, keep_tagged=True,
-            )  # fmt: skip
+                crm,
+                database=database,
+                tagger=Tagger(Scorer(config.icp)),
+                now=now,
+                icp_text=config.icp_text,
+                progress=step,
+                keep_tagged=True,
+            )
         database.dispose()
         _summary(out, report)
         accounts = [t for t in report.tagged if not t.record.kind.is_person]
@@ -137,9 +142,13 @@ def _routing_posts(
     for tagged in chosen:
         assert tagged.score is not None
         decision = route(
-            config.routing, tier=tagged.score.tier, profile=tagged.score.profile_id,
-            fields=tagged.record.fields, now=now, cursors=cursors,
-        )  # fmt: skip
+            config.routing,
+            tier=tagged.score.tier,
+            profile=tagged.score.profile_id,
+            fields=tagged.record.fields,
+            now=now,
+            cursors=cursors,
+        )
         view = _account_view(tagged, decision)
         blocks = routing_post_blocks(account=view, score=tagged.score, decision=decision)
         print_blocks(out, blocks, title=decision.channel or "(tag only: no post)")
@@ -186,9 +195,11 @@ def _explanation(out: Console, chosen: Tagged, tagged: Sequence[Tagged], now: da
         name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
         assert best.persona is not None
         person = PersonView(
-            email=str(fields.get("email")), persona=best.persona, name=name or None,
+            email=str(fields.get("email")),
+            persona=best.persona,
+            name=name or None,
             job_title=str(fields.get("job_title") or "") or None,
-        )  # fmt: skip
+        )
     out.rule(f"/icp {domain}")
     blocks = explanation_blocks(
         account=_account_view(chosen), score=chosen.score, person=person, now=now

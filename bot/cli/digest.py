@@ -24,9 +24,14 @@ from bot.views.digest import digest_blocks
 
 
 def show_digest(
-    *, config: Config, week: str | None, channel: str | None, dry_run: bool, now: datetime,
+    *,
+    config: Config,
+    week: str | None,
+    channel: str | None,
+    dry_run: bool,
+    now: datetime,
     err: Console,
-) -> int:  # fmt: skip
+) -> int:
     """Print the digest each configured channel would get (posting runs in `serve`)."""
     zone = config.digest.timezone
     try:
@@ -48,9 +53,14 @@ def show_digest(
 
 
 def _post_digest(
-    config: Config, week: Week, channel: str | None, settings: Settings, database: Database,
-    now: datetime, err: Console,
-) -> int:  # fmt: skip
+    config: Config,
+    week: Week,
+    channel: str | None,
+    settings: Settings,
+    database: Database,
+    now: datetime,
+    err: Console,
+) -> int:
     """Post the week's digest to each channel that has not had it; 1 if any post failed."""
     channels = [channel] if channel else list(config.digest.channels)
     if not channels:
@@ -64,9 +74,14 @@ def _post_digest(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     outcomes = post_digest(
-        database=database, client=client, icp=config.icp, week=week, channels=channels,
-        now=now, worker=f"cli:{os.getpid()}",
-    )  # fmt: skip
+        database=database,
+        client=client,
+        icp=config.icp,
+        week=week,
+        channels=channels,
+        now=now,
+        worker=f"cli:{os.getpid()}",
+    )
     for outcome in outcomes:
         detail = f": {outcome.detail}" if outcome.detail else ""
         sys.stdout.write(f"{outcome.channel} {week.label}: {outcome.result}{detail}\n")

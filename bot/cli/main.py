@@ -147,9 +147,14 @@ def backfill(
 
     config = _load(config_dir)
     code = backfill_crm(
-        crm, source=source, dry_run=dry_run, config=config, now=_now(as_of), err=err,
+        crm,
+        source=source,
+        dry_run=dry_run,
+        config=config,
+        now=_now(as_of),
+        err=err,
         restart=restart,
-    )  # fmt: skip
+    )
     raise typer.Exit(code)
 
 

@@ -412,19 +412,62 @@ _LOCAL_BRANDS: dict[str, tuple[str, ...]] = {
     "BR": ("Estrela", "Ipê", "Jacarandá", "Horizonte", "Mandacaru"),
 }
 _TRANSLIT = str.maketrans(
-    {"ü": "ue", "ö": "oe", "ä": "ae", "ß": "ss", "é": "e", "è": "e", "ê": "e", "à": "a",
-     "á": "a", "ã": "a", "ç": "c", "ô": "o", "í": "i", "ó": "o", "ú": "u", "ë": "e",
-     "'": "", " ": "", "-": ""}
-)  # fmt: skip
+    {
+        "ü": "ue",
+        "ö": "oe",
+        "ä": "ae",
+        "ß": "ss",
+        "é": "e",
+        "è": "e",
+        "ê": "e",
+        "à": "a",
+        "á": "a",
+        "ã": "a",
+        "ç": "c",
+        "ô": "o",
+        "í": "i",
+        "ó": "o",
+        "ú": "u",
+        "ë": "e",
+        "'": "",
+        " ": "",
+        "-": "",
+    }
+)
 _DESCRIPTORS: dict[str, tuple[str, ...]] = {
-    "tech": ("Analytics", "Labs", "Software", "Systems", "Technologies", "Cloud", "AI", "Data",
-             "Security", "HQ", "Apps", "Platform"),
+    "tech": (
+        "Analytics",
+        "Labs",
+        "Software",
+        "Systems",
+        "Technologies",
+        "Cloud",
+        "AI",
+        "Data",
+        "Security",
+        "HQ",
+        "Apps",
+        "Platform",
+    ),
     "fintech": ("Pay", "Capital", "Finance", "Ledger", "Money"),
-    "financial services": ("Capital", "Partners", "Financial", "Bank", "Insurance", "Advisors",
-                           "Wealth"),
+    "financial services": (
+        "Capital",
+        "Partners",
+        "Financial",
+        "Bank",
+        "Insurance",
+        "Advisors",
+        "Wealth",
+    ),
     "healthcare": ("Health", "Medical", "Care", "Clinics", "Bio", "Therapeutics"),
-    "manufacturing": ("Manufacturing", "Industries", "Components", "Materials", "Machines",
-                      "Robotics"),
+    "manufacturing": (
+        "Manufacturing",
+        "Industries",
+        "Components",
+        "Materials",
+        "Machines",
+        "Robotics",
+    ),
     "retail": ("Goods", "Outfitters", "Market", "Supply", "Home", "Apparel"),
     "logistics": ("Logistics", "Freight", "Shipping", "Transport", "Fleet"),
     "marketing agency": ("Creative", "Media", "Digital", "Studio", "Agency", "Marketing"),
@@ -432,7 +475,7 @@ _DESCRIPTORS: dict[str, tuple[str, ...]] = {
     "it services": ("IT", "Solutions", "Networks", "Managed Services"),
     "media": ("Media", "Studios", "Publishing", "Press"),
     "real estate": ("Realty", "Properties", "Homes", "Estates"),
-}  # fmt: skip
+}
 _PLACE_HEADS = (
     "Oak Cedar Pine Maple Clear Green Spring West North Fair Brook Lake River Ash King Mill "
     "Stone Elm High Glen Rose Red Silver Wood"
@@ -503,19 +546,30 @@ _VENTURE_FUNDING: tuple[tuple[int, Table[str]], ...] = (
     (
         600,
         _table(
-            [("series-a", 10), ("series-b", 35), ("series-c", 30), ("series-d", 5),
-             ("private-equity", 8), ("bootstrapped", 12)]
+            [
+                ("series-a", 10),
+                ("series-b", 35),
+                ("series-c", 30),
+                ("series-d", 5),
+                ("private-equity", 8),
+                ("bootstrapped", 12),
+            ]
         ),
     ),
     (
         3000,
         _table(
-            [("series-c", 20), ("series-d", 25), ("private-equity", 25), ("public", 20),
-             ("bootstrapped", 10)]
+            [
+                ("series-c", 20),
+                ("series-d", 25),
+                ("private-equity", 25),
+                ("public", 20),
+                ("bootstrapped", 10),
+            ]
         ),
     ),
     (10**9, _table([("series-d", 10), ("private-equity", 30), ("public", 60)])),
-)  # fmt: skip
+)
 _OTHER_FUNDING: tuple[tuple[int, Table[str]], ...] = (
     (1000, _table([("bootstrapped", 60), ("private-equity", 30), ("series-a", 10)])),
     (10**9, _table([("bootstrapped", 25), ("private-equity", 40), ("public", 35)])),
@@ -1162,9 +1216,15 @@ _LEAD_SOURCES = _table(
 )
 _CONTACT_COUNTS = _table([(1, 28), (2, 34), (3, 22), (4, 16)])
 _EMAIL_STYLES = _table(
-    [("first.last", 55), ("flast", 20), ("first", 10), ("firstl", 5), ("first_last", 5),
-     ("f.last", 5)]
-)  # fmt: skip
+    [
+        ("first.last", 55),
+        ("flast", 20),
+        ("first", 10),
+        ("firstl", 5),
+        ("first_last", 5),
+        ("f.last", 5),
+    ]
+)
 
 
 def _email_local(style: str, first: str, last: str) -> str:

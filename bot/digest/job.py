@@ -50,12 +50,22 @@ class DigestJob:
         now = self.clock()
         week = Week.last_complete(now, self.config.timezone)
         outcomes = post_digest(
-            database=self.database, client=self.client, icp=self.icp, week=week,
-            channels=self.config.channels, now=now, worker=self.worker,
-        )  # fmt: skip
+            database=self.database,
+            client=self.client,
+            icp=self.icp,
+            week=week,
+            channels=self.config.channels,
+            now=now,
+            worker=self.worker,
+        )
         for outcome in outcomes:
-            log.info("digest %s to %s: %s %s", week.label, outcome.channel, outcome.result,
-                     outcome.detail)  # fmt: skip
+            log.info(
+                "digest %s to %s: %s %s",
+                week.label,
+                outcome.channel,
+                outcome.result,
+                outcome.detail,
+            )
         return outcomes
 
     def scheduled(self) -> Scheduled:

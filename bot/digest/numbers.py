@@ -182,8 +182,17 @@ def _top_a(session: Session, new: list[tuple[Account, Score]]) -> list[NewAccoun
     for account, score in best:
         decision = decisions.get(account.domain)
         owner = (decision.claimed_by or decision.owner) if decision else account.owner_id
-        top.append(NewAccount(account.domain, account.name, score.tier, score.score,
-                              score.coverage, account.url, owner))  # fmt: skip
+        top.append(
+            NewAccount(
+                account.domain,
+                account.name,
+                score.tier,
+                score.score,
+                score.coverage,
+                account.url,
+                owner,
+            )
+        )
     return top
 
 
@@ -210,8 +219,11 @@ def _missing(session: Session, new: list[tuple[Account, Score]]) -> list[Missing
         if score is None:
             continue
         winner = next((p for p in score.profiles if p.profile_id == score.profile_id), None)
-        fields = {c.criterion.field for c in (winner.criteria if winner else ())
-                  if c.status is Status.UNKNOWN}  # fmt: skip
+        fields = {
+            c.criterion.field
+            for c in (winner.criteria if winner else ())
+            if c.status is Status.UNKNOWN
+        }
         unknown.update(fields)
     total = len(new)
     return [Missing(name, n, n / total) for name, n in unknown.most_common(MISSING_FIELDS)]

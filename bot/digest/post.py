@@ -69,9 +69,12 @@ def _chart(digest: Digest) -> dict[str, Any] | None:
     except Exception:
         log.warning("the digest chart could not be drawn; posting text only", exc_info=True)
         return None
-    return {"content": png, "filename": f"icp-{digest.week.label}.png",
-            "title": "New accounts by tier, last 8 weeks",
-            "alt_txt": chart_alt_text(digest.history)}  # fmt: skip
+    return {
+        "content": png,
+        "filename": f"icp-{digest.week.label}.png",
+        "title": "New accounts by tier, last 8 weeks",
+        "alt_txt": chart_alt_text(digest.history),
+    }
 
 
 def _share_chart(client: WebClient, chart: dict[str, Any], channel_id: str, ts: str) -> None:
@@ -83,9 +86,15 @@ def _share_chart(client: WebClient, chart: dict[str, Any], channel_id: str, ts: 
 
 
 def _post_one(
-    database: Database, client: WebClient, week: Week, channel: str, message: dict[str, Any],
-    chart: dict[str, Any] | None, now: datetime, worker: str,
-) -> Outcome:  # fmt: skip
+    database: Database,
+    client: WebClient,
+    week: Week,
+    channel: str,
+    message: dict[str, Any],
+    chart: dict[str, Any] | None,
+    now: datetime,
+    worker: str,
+) -> Outcome:
     with open_session(database) as session:
         mine = digests.claim(
             session=session, channel=channel, week=week.label, worker=worker, now=now
@@ -101,9 +110,13 @@ def _post_one(
         return Outcome(channel, FAILED, str(exc)[:300])
     with open_session(database) as session:
         digests.mark_posted(
-            session=session, channel=channel, week=week.label,
-            channel_id=str(answer["channel"]), ts=str(answer["ts"]), now=now,
-        )  # fmt: skip
+            session=session,
+            channel=channel,
+            week=week.label,
+            channel_id=str(answer["channel"]),
+            ts=str(answer["ts"]),
+            now=now,
+        )
     if chart is not None:
         _share_chart(client, chart, str(answer["channel"]), str(answer["ts"]))
     return Outcome(channel, POSTED)

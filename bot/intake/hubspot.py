@@ -29,9 +29,19 @@ OBJECT_TYPES = frozenset({"company", "contact"})
 
 # Exactly the characters HubSpot's documentation says to decode before signing.
 _DECODED = {
-    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
-    "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
-}  # fmt: skip
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
 _REQUIRED: dict[str, type] = {
     "subscriptionType": str,
     "objectId": int,

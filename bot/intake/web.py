@@ -220,9 +220,14 @@ def _config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
     # websockets here; httptools and uvloop (installed with uvicorn[standard]) parse and
     # loop in C, which is most of a delivery's time outside the database.
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, ws="none",
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws="none",
         lifespan="off",
-    )  # fmt: skip
+    )
 
 
 def serve(app: Starlette, *, host: str, port: int, sock: socket.socket | None = None) -> None:

@@ -154,9 +154,14 @@ def _in_order_parallel(
 
 
 def score_csv(
-    path: Path, *, config: Config, now: datetime, output: Output, out: io.BufferedIOBase,
+    path: Path,
+    *,
+    config: Config,
+    now: datetime,
+    output: Output,
+    out: io.BufferedIOBase,
     jobs: int | None = None,
-) -> BatchReport:  # fmt: skip
+) -> BatchReport:
     """Score every row of `path` and write the rendered output to `out`, in file order."""
     report = BatchReport()
     with open_csv(path) as handle:

@@ -75,23 +75,35 @@ class Router:
         cursors = leads.load_cursors(session=session, teams=self.routing.teams)
         before = dict(cursors)
         decision = route(
-            self.routing, tier=score.tier, profile=score.profile_id, fields=account.fields,
-            now=now, cursors=cursors, available=self.directory.cached_active,
+            self.routing,
+            tier=score.tier,
+            profile=score.profile_id,
+            fields=account.fields,
+            now=now,
+            cursors=cursors,
+            available=self.directory.cached_active,
             persona_tier=_persona_tier(session, account.domain),
-        )  # fmt: skip
+        )
         moved = {team: pos for team, pos in cursors.items() if before.get(team) != pos}
         reps = {team: decision.owner for team in moved if decision.owner}
         leads.save_cursors(session=session, cursors=moved, reps=reps, now=now)
         return leads.save_decision(
             session=session,
             values={
-                "account_domain": account.domain, "crm": account.crm, "crm_id": account.crm_id,
-                "rule_id": decision.rule_id, "channel": decision.channel,
-                "owner": decision.owner, "owner_source": decision.owner_source,
-                "reason": decision.reason, "tier": score.tier.value, "score": score.score,
-                "decided_at": now, "summarized": False,
+                "account_domain": account.domain,
+                "crm": account.crm,
+                "crm_id": account.crm_id,
+                "rule_id": decision.rule_id,
+                "channel": decision.channel,
+                "owner": decision.owner,
+                "owner_source": decision.owner_source,
+                "reason": decision.reason,
+                "tier": score.tier.value,
+                "score": score.score,
+                "decided_at": now,
+                "summarized": False,
             },
-        )  # fmt: skip
+        )
 
     def view(self, account: Account, decision: RoutingDecision) -> AccountView:
         """The account as its post shows it, the owner as a Slack mention where one is known."""

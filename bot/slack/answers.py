@@ -141,8 +141,9 @@ class Answers:
         blocks = explanation_blocks(
             account=view, score=score, previous=previous, person=person, now=self.clock()
         )
-        return Answer(explanation_text(account=view, score=score, previous=previous,
-                                       person=person), blocks)  # fmt: skip
+        return Answer(
+            explanation_text(account=view, score=score, previous=previous, person=person), blocks
+        )
 
     def rescore(self, domain: str) -> Answer:
         """Score again, from fresh CRM data when the account is the CRM's."""
@@ -155,9 +156,12 @@ class Answers:
             pipeline.process(RecordKind.ACCOUNT, [account.crm_id], now=self.clock())
         else:
             record = CrmRecord(
-                RecordKind.ACCOUNT, account.crm, account.crm_id or account.domain,
-                dict(account.fields), url=account.url,
-            )  # fmt: skip
+                RecordKind.ACCOUNT,
+                account.crm,
+                account.crm_id or account.domain,
+                dict(account.fields),
+                url=account.url,
+            )
             with open_session(self.database) as session:
                 self.tagger.tag(session=session, record=record, now=self.clock())
         return self.explain(domain) or notice(f"`{escape(domain)}` is no longer in the CRM.")
@@ -300,8 +304,9 @@ class Answers:
         fields = contact.fields if contact else {}
         name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
         title = fields.get("job_title")
-        return PersonView(persona_email(contact, email), persona, name or None,
-                          str(title) if title else None)  # fmt: skip
+        return PersonView(
+            persona_email(contact, email), persona, name or None, str(title) if title else None
+        )
 
     def _top(self, request: Top) -> Answer:
         with read_session(self.database) as session:
@@ -309,18 +314,22 @@ class Answers:
             listed = self._scored(session, rows)
         which = f" in tier {request.tier.value}" if request.tier else ""
         return account_list(
-            f"Top {request.count} by fit{which}", listed, now=self.clock(),
+            f"Top {request.count} by fit{which}",
+            listed,
+            now=self.clock(),
             empty=f"No scored accounts{which} yet.",
-        )  # fmt: skip
+        )
 
     def _recent(self, request: Recent) -> Answer:
         with read_session(self.database) as session:
             accounts = repo.recent_accounts(session=session, limit=request.count)
             listed = self._listed(session, accounts, when=True)
         return account_list(
-            f"The {len(listed)} newest accounts", listed, now=self.clock(),
+            f"The {len(listed)} newest accounts",
+            listed,
+            now=self.clock(),
             empty="No accounts stored yet.",
-        )  # fmt: skip
+        )
 
     def _scored(self, session: Session, rows: Sequence[Score]) -> list[Listed]:
         accounts = repo.accounts_by_domain(session=session, domains=[r.subject_key for r in rows])
@@ -349,6 +358,6 @@ class Answers:
                     score.coverage if score else 0.0,
                     account.url,
                     account.first_seen_at if when else None,
-                )  # fmt: skip
+                )
             )
         return listed

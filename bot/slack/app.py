@@ -222,8 +222,9 @@ class Handlers:
         self._mark_claimed(domain, user, body)
         respond(
             text=f":white_check_mark: `{escape(domain)}` is yours in {self._crm_name(domain)}.",
-            response_type="ephemeral", replace_original=False,
-        )  # fmt: skip
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
     def _set_owner(self, domain: str, user: str) -> str | None:
         """Make the clicker the CRM owner; a message saying why not, or None when done."""
@@ -272,9 +273,10 @@ class Handlers:
                 self.ctx.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             else:
                 self.ctx.client.chat_postMessage(
-                    channel=channel, thread_ts=ts,
+                    channel=channel,
+                    thread_ts=ts,
                     text=f":raising_hand: <@{user}> claimed `{escape(domain)}`",
-                )  # fmt: skip
+                )
         except Exception:
             log.warning("could not show the claim of %s in Slack", domain, exc_info=True)
 
@@ -320,9 +322,10 @@ class Handlers:
         if meta.get("channel") and meta.get("ts"):
             try:
                 self.ctx.client.chat_postMessage(
-                    channel=str(meta["channel"]), thread_ts=str(meta["ts"]),
+                    channel=str(meta["channel"]),
+                    thread_ts=str(meta["ts"]),
                     text=feedback_note(user=user, reason=reason, note=note or None),
-                )  # fmt: skip
+                )
             except Exception:
                 log.warning("could not note the feedback on %s in Slack", domain, exc_info=True)
 
@@ -333,15 +336,18 @@ class Handlers:
             leads.add_feedback(
                 session=session,
                 values={
-                    "account_domain": domain, "kind": "not_a_fit", "reason": reason,
-                    "note": note, "slack_user": user,
+                    "account_domain": domain,
+                    "kind": "not_a_fit",
+                    "reason": reason,
+                    "note": note,
+                    "slack_user": user,
                     "user_email": person.email if person else None,
                     "tier": latest.tier if latest else None,
                     "score": latest.score if latest else None,
                     "icp_version": latest.icp_version if latest else None,
                     "created_at": self.ctx.clock(),
                 },
-            )  # fmt: skip
+            )
 
     # -- App Home ----------------------------------------------------------------------------
 
@@ -375,7 +381,7 @@ class Handlers:
                 d.reason,
                 d.decided_at,
                 d.claimed_by == user,
-            )  # fmt: skip
+            )
             for d in decisions
         ]
         return home_view(routed=routed, icp=self.ctx.icp, now=self.ctx.clock())

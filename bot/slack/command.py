@@ -31,11 +31,15 @@ _SALESFORCE_LIGHTNING = re.compile(
 )
 _SALESFORCE_CLASSIC = re.compile(r"^/(?P<id>(?:001|00Q|003)[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?)/?$")
 _SALESFORCE_PREFIXES = {
-    "001": RecordKind.ACCOUNT, "00Q": RecordKind.LEAD, "003": RecordKind.CONTACT,
-}  # fmt: skip
+    "001": RecordKind.ACCOUNT,
+    "00Q": RecordKind.LEAD,
+    "003": RecordKind.CONTACT,
+}
 _SALESFORCE_OBJECTS = {
-    "Account": RecordKind.ACCOUNT, "Lead": RecordKind.LEAD, "Contact": RecordKind.CONTACT,
-}  # fmt: skip
+    "Account": RecordKind.ACCOUNT,
+    "Lead": RecordKind.LEAD,
+    "Contact": RecordKind.CONTACT,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,8 +67,9 @@ def slack_routes(app: App, *, signing_secret: str, path: str = PATH) -> list[Bas
             return PlainTextResponse("malformed payload", status_code=400)
         answer = await anyio.to_thread.run_sync(app.dispatch, bolt_request, limiter=limiter)
         return Response(
-            status_code=answer.status, content=answer.body,
+            status_code=answer.status,
+            content=answer.body,
             headers=answer.first_headers_without_set_cookie(),
-        )  # fmt: skip
+        )
 
     return [Route(path, endpoint, methods=["POST"])]

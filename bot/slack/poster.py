@@ -139,9 +139,13 @@ class Poster:
         """Claim the due posts, send them, settle them; how many were claimed."""
         with open_session(self.database) as session:
             events = inbox.claim(
-                session=session, worker=self.name, limit=200, now=self.clock(),
-                lease=timedelta(minutes=5), sources=[posts.SOURCE],
-            )  # fmt: skip
+                session=session,
+                worker=self.name,
+                limit=200,
+                now=self.clock(),
+                lease=timedelta(minutes=5),
+                sources=[posts.SOURCE],
+            )
         if not events:
             return 0
         done: list[int] = []
@@ -187,9 +191,12 @@ class Poster:
         answer = self._send(channel, text=text, blocks=blocks, kind="route")
         with open_session(self.database) as session:
             leads.mark_posted(
-                session=session, ids=[_id(decision)], channel_id=answer["channel"],
-                ts=answer["ts"], now=self.clock(),
-            )  # fmt: skip
+                session=session,
+                ids=[_id(decision)],
+                channel_id=answer["channel"],
+                ts=answer["ts"],
+                now=self.clock(),
+            )
 
     def _summary(self, channel: str, group: list[tuple[InboxEvent, Lead]]) -> None:
         entries = [(lead.account, lead.score, _plain(lead)) for _, lead in group]
@@ -198,9 +205,13 @@ class Poster:
         answer = self._send(channel, text=text, blocks=blocks, kind="summary")
         with open_session(self.database) as session:
             leads.mark_posted(
-                session=session, ids=[_id(lead.decision) for _, lead in group],
-                channel_id=answer["channel"], ts=answer["ts"], now=self.clock(), summarized=True,
-            )  # fmt: skip
+                session=session,
+                ids=[_id(lead.decision) for _, lead in group],
+                channel_id=answer["channel"],
+                ts=answer["ts"],
+                now=self.clock(),
+                summarized=True,
+            )
 
     # -- re-score replies --------------------------------------------------------------------
 
@@ -223,9 +234,12 @@ class Poster:
         blocks = rescore_reply_blocks(account=view, score=score, previous=previous)
         text = rescore_reply_text(account=view, score=score, previous=previous)
         self._send(
-            decision.channel_id or decision.channel or "", text=text, blocks=blocks,
-            thread_ts=decision.message_ts, kind="rescore",
-        )  # fmt: skip
+            decision.channel_id or decision.channel or "",
+            text=text,
+            blocks=blocks,
+            thread_ts=decision.message_ts,
+            kind="rescore",
+        )
 
     # -- sending and settling ----------------------------------------------------------------
 
@@ -244,9 +258,13 @@ class Poster:
             time.sleep(wait)
         try:
             answer = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                unfurl_links=False, unfurl_media=False,
-            )  # fmt: skip
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
         except Exception:
             self._count(kind, "failed")
             raise
@@ -303,9 +321,12 @@ class Poster:
             inbox.complete(session=session, ids=done, now=now)
             for event_id, error in failed.items():
                 inbox.fail(
-                    session=session, ids=[event_id], error=error, now=now,
+                    session=session,
+                    ids=[event_id],
+                    error=error,
+                    now=now,
                     max_attempts=self.max_attempts,
-                )  # fmt: skip
+                )
 
 
 def _ignore_event(send: Callable[[Lead], None], lead: Lead, _event: InboxEvent) -> None:

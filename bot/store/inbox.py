@@ -298,9 +298,14 @@ def prune_done(*, session: Session, before: datetime) -> int:
 
 
 def read_again(
-    crm: str, kind: RecordKind, object_id: str, *, reason: str, stamp: str,
+    crm: str,
+    kind: RecordKind,
+    object_id: str,
+    *,
+    reason: str,
+    stamp: str,
     payload: dict[str, object] | None = None,
-) -> NewEvent:  # fmt: skip
+) -> NewEvent:
     """An inbox event asking the CRM's worker to read, tag and write back one record.
 
     Its key is the reason, the object and `stamp`: the same record for the

@@ -125,7 +125,7 @@ def feedback_for(*, session: Session, domain: str) -> list[Feedback]:
 
 
 def feedback_between(*, session: Session, start: datetime, end: datetime) -> list[Feedback]:
-    """"Not a fit" feedback given from `start` up to `end`, oldest first (the digest's week)."""
+    """ "Not a fit" feedback given from `start` up to `end`, oldest first (the digest's week)."""
     query = (
         select(Feedback)
         .where(col(Feedback.created_at) >= start, col(Feedback.created_at) < end)

@@ -321,8 +321,9 @@ def save_score(
     persona: PersonaResult | None = None,
 ) -> Score:
     """Append one account score (with the person's persona fit, for a contact)."""
-    row = Score(**score_row(subject=subject, key=key, result=result, snapshot=snapshot,
-                            persona=persona))  # fmt: skip
+    row = Score(
+        **score_row(subject=subject, key=key, result=result, snapshot=snapshot, persona=persona)
+    )
     return _append(session, row)
 
 
@@ -395,9 +396,14 @@ def save_persona_score(
     With no account score, the row's score, tier and coverage are the persona's.
     """
     values = score_row(
-        subject=Subject.CONTACT, key=key, result=None, snapshot=snapshot, persona=persona,
-        icp_version=icp_version, scored_at=scored_at,
-    )  # fmt: skip
+        subject=Subject.CONTACT,
+        key=key,
+        result=None,
+        snapshot=snapshot,
+        persona=persona,
+        icp_version=icp_version,
+        scored_at=scored_at,
+    )
     return _append(session, Score(**values))
 
 
@@ -456,10 +462,16 @@ def latest_for(
         return {}
     rank = _newest_first()
     columns = (
-        col(Score.subject_key), col(Score.score), col(Score.tier), col(Score.profile),
-        col(Score.icp_version), col(Score.reasons), col(Score.persona_score),
-        col(Score.input_hash), col(Score.coverage),
-    )  # fmt: skip
+        col(Score.subject_key),
+        col(Score.score),
+        col(Score.tier),
+        col(Score.profile),
+        col(Score.icp_version),
+        col(Score.reasons),
+        col(Score.persona_score),
+        col(Score.input_hash),
+        col(Score.coverage),
+    )
     ranked = (
         select(*columns, rank)
         .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key).in_(wanted))
@@ -629,7 +641,7 @@ def closed_deals(*, session: Session, start: datetime, end: datetime) -> list[tu
         .where(
             col(Deal.stage).in_(
                 [s.value for s in (DealStage.CLOSED_WON, DealStage.CHURNED, DealStage.CLOSED_LOST)]
-            ),  # fmt: skip
+            ),
             col(Deal.closed_at) >= start,
             col(Deal.closed_at) < end,
         )

@@ -313,8 +313,14 @@ def _load_deal(session: Session, crm: str, deal: Deal) -> bool:
     if deal.domain is None or deal.created_at is None:
         return False
     repo.upsert_deal(
-        session=session, crm=crm, crm_id=deal.crm_id, account_domain=deal.domain,
-        name=deal.name, stage=deal.stage, amount=deal.amount,
-        created_at=deal.created_at, closed_at=deal.closed_at,
-    )  # fmt: skip
+        session=session,
+        crm=crm,
+        crm_id=deal.crm_id,
+        account_domain=deal.domain,
+        name=deal.name,
+        stage=deal.stage,
+        amount=deal.amount,
+        created_at=deal.created_at,
+        closed_at=deal.closed_at,
+    )
     return True

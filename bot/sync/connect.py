@@ -140,22 +140,30 @@ def _salesforce_connect(settings: Settings) -> tuple[Connect, bool]:
             raise MissingSettings("Salesforce's JWT bearer login", names) from exc
         client_id, username = settings.salesforce_client_id, settings.salesforce_username
         return lambda: jwt_connection(
-            login_url=login_url, client_id=client_id, username=username, private_key=key,
+            login_url=login_url,
+            client_id=client_id,
+            username=username,
+            private_key=key,
             version=version,
-        ), True  # fmt: skip
+        ), True
     absent = missing(settings, "salesforce_username", "salesforce_password")
     if len(absent) == 2:
-        absent = ["SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN, or SALESFORCE_USERNAME "
-                  "and SALESFORCE_PASSWORD (with SALESFORCE_SECURITY_TOKEN)"]  # fmt: skip
+        absent = [
+            "SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN, or SALESFORCE_USERNAME "
+            "and SALESFORCE_PASSWORD (with SALESFORCE_SECURITY_TOKEN)"
+        ]
     if absent or not settings.salesforce_username or not settings.salesforce_password:
         raise MissingSettings("Salesforce", absent)
     user, password = settings.salesforce_username, settings.salesforce_password.get_secret_value()
     security = settings.salesforce_security_token
     security_token = security.get_secret_value() if security else None
     return lambda: password_connection(
-        login_url=login_url, username=user, password=password, security_token=security_token,
+        login_url=login_url,
+        username=user,
+        password=password,
+        security_token=security_token,
         version=version,
-    ), True  # fmt: skip
+    ), True
 
 
 class ApiBudget:

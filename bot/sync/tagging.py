@@ -59,9 +59,15 @@ def score_fields(
     """The CRM's view of a score (SPEC §4); a person without a company gets persona only."""
     if score is None:
         return ScoreFields(
-            None, None, None, "", version, now,
-            persona.score if persona else None, persona.tier.value if persona else None,
-        )  # fmt: skip
+            None,
+            None,
+            None,
+            "",
+            version,
+            now,
+            persona.score if persona else None,
+            persona.tier.value if persona else None,
+        )
     return ScoreFields(
         score=score.score,
         tier=score.tier.value,
@@ -135,9 +141,13 @@ class Tagger:
         """Store this ICP version (text and catalogue) before any score that names it."""
         icp = self.scorer.icp
         repo.record_icp_version(
-            session=session, version=icp.version, content=icp_text,
-            reviewed_on=icp.reviewed_on, now=now, catalogue=self.scorer.catalogue(),
-        )  # fmt: skip
+            session=session,
+            version=icp.version,
+            content=icp_text,
+            reviewed_on=icp.reviewed_on,
+            now=now,
+            catalogue=self.scorer.catalogue(),
+        )
 
     def tag(self, *, session: Session, record: CrmRecord, now: datetime) -> Tagged:
         """Store, score and audit one account, contact or lead."""
@@ -261,7 +271,7 @@ class Tagger:
                         icp_version=self.version,
                         scored_at=now,
                         digest=digest,
-                    )  # fmt: skip
+                    )
                 )
             told = same_result if record.written is None else record.written == fields.comparable()
             update = None if told else ScoreUpdate(record.kind, record.crm_id, fields)

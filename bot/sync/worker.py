@@ -125,9 +125,13 @@ class Worker:
         self._yield()
         with open_session(self.database) as session:
             events = inbox.claim(
-                session=session, worker=self.name, limit=self.batch,
-                now=self.clock(), lease=self.lease, sources=self.sources,
-            )  # fmt: skip
+                session=session,
+                worker=self.name,
+                limit=self.batch,
+                now=self.clock(),
+                lease=self.lease,
+                sources=self.sources,
+            )
         if events:
             self._settle(self._process(events))
         return len(events)
@@ -183,9 +187,12 @@ class Worker:
             for reason, events in settled.failed.items():
                 ids = [e.id for e in events if e.id]
                 parked = inbox.fail(
-                    session=session, ids=ids, error=reason, now=now,
+                    session=session,
+                    ids=ids,
+                    error=reason,
+                    now=now,
                     max_attempts=self.max_attempts,
-                )  # fmt: skip
+                )
                 if parked:
                     log.error("parked %d events after repeated failures: %s", parked, reason)
         if self.metrics is not None:

@@ -109,8 +109,12 @@ def digest_blocks(digest: Digest, *, chart: bool = False) -> list[Block]:
     blocks.append(section_block(limit_text(_feedback(digest), 3000)))
     blocks.append(section_block(_win_rates(digest)))
     blocks.append(section_block(_missing(digest)))
-    blocks.append(context_block(f"ICP v{digest.icp_version} · `/icp top 10 A` lists the best "
-                                "accounts now · `/icp <domain>` explains any of them"))  # fmt: skip
+    blocks.append(
+        context_block(
+            f"ICP v{digest.icp_version} · `/icp top 10 A` lists the best "
+            "accounts now · `/icp <domain>` explains any of them"
+        )
+    )
     return blocks
 
 
@@ -119,6 +123,12 @@ def digest_text(digest: Digest) -> str:
     parts = [digest_title(digest)]
     if digest.review_warning:
         parts.append(f"Warning: {digest.review_warning}")
-    parts += [_headline(digest), "\n".join(tier_lines(digest)), _top_a(digest),
-              _feedback(digest), _win_rates(digest), _missing(digest)]  # fmt: skip
+    parts += [
+        _headline(digest),
+        "\n".join(tier_lines(digest)),
+        _top_a(digest),
+        _feedback(digest),
+        _win_rates(digest),
+        _missing(digest),
+    ]
     return "\n\n".join(parts)

@@ -30,8 +30,13 @@ def tier_chart_png(history: Sequence[tuple[str, dict[str, int]]], *, title: str)
     axes.set_title(title)
     axes.set_ylabel("new accounts")
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(title="tier", frameon=False, ncols=len(TIER_COLOURS), loc="upper left",
-                bbox_to_anchor=(0, -0.12))  # fmt: skip
+    axes.legend(
+        title="tier",
+        frameon=False,
+        ncols=len(TIER_COLOURS),
+        loc="upper left",
+        bbox_to_anchor=(0, -0.12),
+    )
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")
@@ -41,8 +46,9 @@ def tier_chart_png(history: Sequence[tuple[str, dict[str, int]]], *, title: str)
 def chart_alt_text(history: Sequence[tuple[str, dict[str, int]]]) -> str:
     """What the chart shows, in words, for screen readers."""
     weeks = "; ".join(
-        f"{week}: " + ", ".join(f"{t} {n}" for t, n in counts.items() if n) if any(
-            counts.values()) else f"{week}: none"
+        f"{week}: " + ", ".join(f"{t} {n}" for t, n in counts.items() if n)
+        if any(counts.values())
+        else f"{week}: none"
         for week, counts in history
-    )  # fmt: skip
+    )
     return f"New accounts by tier per week. {weeks}"[:1000]

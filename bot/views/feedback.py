@@ -38,8 +38,10 @@ def not_a_fit_modal(*, domain: str, name: str | None, metadata: str) -> Block:
         "submit": plain("Save", limit=24),
         "close": plain("Cancel", limit=24),
         "blocks": [
-            context_block(f"Why is *{title}* (`{escape(domain)}`) not a fit? RevOps uses "
-                          "these answers to recalibrate the ICP."),
+            context_block(
+                f"Why is *{title}* (`{escape(domain)}`) not a fit? RevOps uses "
+                "these answers to recalibrate the ICP."
+            ),
             {
                 "type": "input",
                 "block_id": REASON_BLOCK,
@@ -64,7 +66,7 @@ def not_a_fit_modal(*, domain: str, name: str | None, metadata: str) -> Block:
                 },
             },
         ],
-    }  # fmt: skip
+    }
 
 
 def feedback_note(*, user: str, reason: str, note: str | None) -> str:

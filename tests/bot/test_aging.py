@@ -38,8 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 LATER = T0 + timedelta(days=70)  # a funding round 300 days before T0 is 370 days old by then
-SAAS = {"name": "x", "industry": "software", "employees": 400, "country": "United States",
-        "technologies": ["hubspot"], "lifecycle_stage": "lead"}  # fmt: skip
+SAAS = {
+    "name": "x",
+    "industry": "software",
+    "employees": 400,
+    "country": "United States",
+    "technologies": ["hubspot"],
+    "lifecycle_stage": "lead",
+}
 
 
 def test_the_shipped_icp_names_its_dated_fields() -> None:
@@ -76,8 +82,14 @@ def test_only_records_the_calendar_moved_are_due(db_engine: Database) -> None:
     funded = company(f"funded{suffix}", last_funding_at=(T0 - timedelta(days=300)).date())
     recent = company(f"recent{suffix}", last_funding_at=(T0 - timedelta(days=10)).date())
     undated = company(f"undated{suffix}")
-    tagger = tagged(db_engine, funded, recent, undated, person(f"vp@funded{suffix}"),
-                    person(f"vp@undated{suffix}"))  # fmt: skip
+    tagger = tagged(
+        db_engine,
+        funded,
+        recent,
+        undated,
+        person(f"vp@funded{suffix}"),
+        person(f"vp@undated{suffix}"),
+    )
     assert due_keys(db_engine, tagger, T0, suffix) == set()  # nothing moved yet
     moved = due_keys(db_engine, tagger, LATER, suffix)
     # the expired round, and the contact whose company fit moved with it
@@ -89,8 +101,11 @@ def test_a_csv_record_is_rescored_in_the_store_once(db_engine: Database) -> None
     suffix = "-csv.com"
     funded = company(f"funded{suffix}", last_funding_at=(T0 - timedelta(days=300)).date())
     tagger = tagged(db_engine, funded, person(f"vp@funded{suffix}"))
-    due = [d for d in find_due(database=db_engine, tagger=tagger, now=LATER)
-           if (d.record.key or "").endswith(suffix)]  # fmt: skip
+    due = [
+        d
+        for d in find_due(database=db_engine, tagger=tagger, now=LATER)
+        if (d.record.key or "").endswith(suffix)
+    ]
     (account,) = [d for d in due if d.record.kind is RecordKind.ACCOUNT]
     assert account.now.score is not None and account.now.score < account.previous.score
     assert any("funding:" in reason for reason in account.previous.reasons)
@@ -125,10 +140,17 @@ def fake_hubspot() -> Iterator[FakeHubSpot]:
 def funded_company(fake: FakeHubSpot, clock: Clock) -> str:
     """A SaaS company whose funding round, 300 days old at the start, counts for now."""
     funded = (clock() - timedelta(days=300)).date().isoformat()
-    return fake.add_company({
-        "domain": "acme.com", "name": "Acme", "industry": "software", "numberofemployees": "400",
-        "country": "United States", "web_technologies": "hubspot", "last_funding_date": funded,
-    })  # fmt: skip
+    return fake.add_company(
+        {
+            "domain": "acme.com",
+            "name": "Acme",
+            "industry": "software",
+            "numberofemployees": "400",
+            "country": "United States",
+            "web_technologies": "hubspot",
+            "last_funding_date": funded,
+        }
+    )
 
 
 def test_an_expired_round_reaches_hubspot_through_the_inbox_once(
@@ -136,8 +158,9 @@ def test_an_expired_round_reaches_hubspot_through_the_inbox_once(
 ) -> None:
     clock = Clock()
     acme = funded_company(fake_hubspot, clock)
-    dana = fake_hubspot.add_contact({"email": "dana@acme.com", "jobtitle": "VP of Sales"},
-                                    company_id=acme)  # fmt: skip
+    dana = fake_hubspot.add_contact(
+        {"email": "dana@acme.com", "jobtitle": "VP of Sales"}, company_id=acme
+    )
     tagger = Tagger(Scorer(CONFIG.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=clock())
@@ -222,11 +245,13 @@ def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
     source = tmp_path / "sample"
     shutil.copytree(ROOT / "config" / "sample", source)
     env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}"}
-    done = icpbot("backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20",
-                  env=env)  # fmt: skip
+    done = icpbot(
+        "backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20", env=env
+    )
     assert done.returncode == 0, done.stderr
-    assert "0 record(s) due" in icpbot("rescore", "--dry-run", "--as-of", "2026-11-20",
-                                       env=env).stderr  # fmt: skip
+    assert (
+        "0 record(s) due" in icpbot("rescore", "--dry-run", "--as-of", "2026-11-20", env=env).stderr
+    )
     preview = icpbot("age", "--dry-run", "--as-of", "2027-03-01", env=env)
     assert preview.returncode == 0, preview.stderr
     lines = preview.stdout.splitlines()

@@ -29,9 +29,13 @@ def icpbot(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ICPBOT_")}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        capture_output=True, text=True, cwd=ROOT, env={**environment, **(env or {})},
-        timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**environment, **(env or {})},
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -127,8 +131,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {"ICPBOT_DATABASE_URL": f"sqlite:///{directory / 'icpbot.db'}"}
     source = directory / "sample"
     shutil.copytree(ROOT / "config" / "sample", source)
-    done = icpbot("backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20",
-                  env=env)  # fmt: skip
+    done = icpbot(
+        "backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20", env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "tagged 500 accounts" in " ".join(done.stderr.split())
     yield env

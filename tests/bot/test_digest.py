@@ -36,10 +36,15 @@ CONFIG = load_config(ROOT / "config", today=date(2026, 11, 20))
 NEW_YORK = ZoneInfo("America/New_York")
 W47 = Week(2026, 47, NEW_YORK)  # Monday 16 to Sunday 22 November 2026
 A_TIER = {
-    "industry": "software", "employees": 300, "annual_revenue": 20_000_000, "country": "US",
-    "technologies": ["hubspot"], "sales_motion": "sales-led", "has_revops": True,
+    "industry": "software",
+    "employees": 300,
+    "annual_revenue": 20_000_000,
+    "country": "US",
+    "technologies": ["hubspot"],
+    "sales_motion": "sales-led",
+    "has_revops": True,
     "last_funding_at": "2026-06-01",
-}  # fmt: skip
+}
 D_TIER = {"industry": "retail", "employees": 50, "country": "US"}
 
 pytestmark = pytest.mark.db
@@ -49,9 +54,12 @@ def seed(session: Session, domain: str, created: datetime, fields: dict) -> None
     tagger = Tagger(Scorer(CONFIG.icp))
     now = datetime(2026, 11, 23, 8, tzinfo=UTC)
     tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=now)
-    record = CrmRecord(RecordKind.ACCOUNT, "hubspot", domain,
-                       {"domain": domain, "name": domain.split(".")[0].title(),
-                        "created_at": created, **fields})  # fmt: skip
+    record = CrmRecord(
+        RecordKind.ACCOUNT,
+        "hubspot",
+        domain,
+        {"domain": domain, "name": domain.split(".")[0].title(), "created_at": created, **fields},
+    )
     tagger.tag_many(session=session, records=[record], now=now)
 
 
@@ -67,14 +75,34 @@ def store(db_session: Session) -> Session:
     seed(db_session, "late.com", local(23, 0), A_TIER)  # next Monday 00:00: W48
     seed(db_session, "before.com", local(10), A_TIER)  # W46
     seed(db_session, "old.com", datetime(2026, 1, 5, tzinfo=UTC), A_TIER)
-    leads.save_decision(session=db_session, values={
-        "account_domain": "acme.com", "crm": "hubspot", "crm_id": "acme.com", "rule_id": "a",
-        "channel": "#icp-a-tier", "owner": "dana.reyes@example.com", "owner_source": "rr",
-        "reason": "test", "tier": "A", "score": 90, "decided_at": local(16, 1),
-        "summarized": False, "claimed_by": "U0DANA01",
-    })  # fmt: skip
-    db_session.add(Feedback(account_domain="tiny.com", kind="not_a_fit", reason="too_small",
-                            note="5 people", slack_user="U0LEE", created_at=local(19)))  # fmt: skip
+    leads.save_decision(
+        session=db_session,
+        values={
+            "account_domain": "acme.com",
+            "crm": "hubspot",
+            "crm_id": "acme.com",
+            "rule_id": "a",
+            "channel": "#icp-a-tier",
+            "owner": "dana.reyes@example.com",
+            "owner_source": "rr",
+            "reason": "test",
+            "tier": "A",
+            "score": 90,
+            "decided_at": local(16, 1),
+            "summarized": False,
+            "claimed_by": "U0DANA01",
+        },
+    )
+    db_session.add(
+        Feedback(
+            account_domain="tiny.com",
+            kind="not_a_fit",
+            reason="too_small",
+            note="5 people",
+            slack_user="U0LEE",
+            created_at=local(19),
+        )
+    )
     db_session.add(
         Feedback(
             account_domain="old.com",
@@ -84,14 +112,26 @@ def store(db_session: Session) -> Session:
             created_at=local(12),
         )
     )  # W46: not this week
-    for n, (domain, stage, closed) in enumerate([
-        ("acme.com", "closed_won", local(20)), ("globex.com", "closed_lost", local(20)),
-        ("old.com", "churned", local(2)), ("tiny.com", "closed_lost", local(3)),
-        ("before.com", "closed_won", datetime(2026, 6, 1, tzinfo=UTC)),  # over 90 days ago
-    ]):  # fmt: skip
-        repo.upsert_deal(session=db_session, crm="hubspot", crm_id=str(n), account_domain=domain,
-                         name=domain, stage=stage, amount=1000.0, created_at=local(1),
-                         closed_at=closed)  # fmt: skip
+    for n, (domain, stage, closed) in enumerate(
+        [
+            ("acme.com", "closed_won", local(20)),
+            ("globex.com", "closed_lost", local(20)),
+            ("old.com", "churned", local(2)),
+            ("tiny.com", "closed_lost", local(3)),
+            ("before.com", "closed_won", datetime(2026, 6, 1, tzinfo=UTC)),  # over 90 days ago
+        ]
+    ):
+        repo.upsert_deal(
+            session=db_session,
+            crm="hubspot",
+            crm_id=str(n),
+            account_domain=domain,
+            name=domain,
+            stage=stage,
+            amount=1000.0,
+            created_at=local(1),
+            closed_at=closed,
+        )
     db_session.flush()
     return db_session
 
@@ -123,8 +163,15 @@ def test_the_post_stays_within_block_kit_limits_and_says_it_all(store: Session) 
         text = (block.get("text") or {}).get("text", "")
         assert len(text) <= MAX_SECTION_TEXT
     posted = json.dumps(blocks)
-    for expected in ("2026-W47", "Top new A-tier", "<@U0DANA01>", "Too small", "5 people",
-                     "Win rate by tier", "Most often missing"):  # fmt: skip
+    for expected in (
+        "2026-W47",
+        "Top new A-tier",
+        "<@U0DANA01>",
+        "Too small",
+        "5 people",
+        "Win rate by tier",
+        "Most often missing",
+    ):
         assert expected in posted, expected
     text = digest_text(digest)
     assert "3* new accounts" in text and "+2 vs last week" in text
@@ -153,8 +200,9 @@ def test_an_old_review_is_a_warning() -> None:
 
 def test_digest_config_problems_name_the_file_and_key() -> None:
     with pytest.raises(ConfigError) as raised:
-        parse_digest_config("timezone: Mars/Base\ncron: '61 9 * * mon'\nchanel: []\n",
-                            source="digest.yaml")  # fmt: skip
+        parse_digest_config(
+            "timezone: Mars/Base\ncron: '61 9 * * mon'\nchanel: []\n", source="digest.yaml"
+        )
     messages = [str(p) for p in raised.value.problems]
     assert any("timezone" in m and "IANA" in m for m in messages)
     assert any("cron" in m for m in messages)
@@ -164,8 +212,10 @@ def test_digest_config_problems_name_the_file_and_key() -> None:
 
 
 def test_the_chart_is_a_png_with_words_for_screen_readers() -> None:
-    history = [("2026-W46", {"A": 1, "B": 0, "C": 2, "D": 5, "DQ": 0}),
-               ("2026-W47", dict.fromkeys(("A", "B", "C", "D", "DQ"), 0))]  # fmt: skip
+    history = [
+        ("2026-W46", {"A": 1, "B": 0, "C": 2, "D": 5, "DQ": 0}),
+        ("2026-W47", dict.fromkeys(("A", "B", "C", "D", "DQ"), 0)),
+    ]
     png = tier_chart_png(history, title="New accounts by tier")
     assert png.startswith(b"\x89PNG") and len(png) > 1000
     assert chart_alt_text(history).endswith("2026-W46: A 1, C 2, D 5; 2026-W47: none")
@@ -174,17 +224,35 @@ def test_the_chart_is_a_png_with_words_for_screen_readers() -> None:
 def test_dry_run_prints_the_digest(tmp_path: Path) -> None:
     env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}", "PATH": ""}
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "digest", "--dry-run", "--week", "2026-W47",
-         "--channel", "#managers"], capture_output=True, text=True, cwd=ROOT,
-        env={**env, "PYTHONPATH": str(ROOT)}, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "digest",
+            "--dry-run",
+            "--week",
+            "2026-W47",
+            "--channel",
+            "#managers",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "#managers" in done.stdout and "2026-W47" in done.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "bot", "digest", "--dry-run", "--week", "47"],
-        capture_output=True, text=True, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
-        timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 1 and "ISO week" in bad.stderr
 
 
@@ -199,18 +267,36 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
     with open_session(database) as session:
         seed(session, "acme.com", local(17), A_TIER)
     with open_session(database) as session:
-        leads.save_decision(session=session, values={
-            "account_domain": "acme.com", "crm": "hubspot", "crm_id": "acme.com", "rule_id": "a",
-            "channel": "#icp-a-tier", "owner": "dana.reyes@example.com", "owner_source": "rr",
-            "reason": "test", "tier": "A", "score": 90, "decided_at": local(17),
-            "summarized": False,
-        })  # fmt: skip
+        leads.save_decision(
+            session=session,
+            values={
+                "account_domain": "acme.com",
+                "crm": "hubspot",
+                "crm_id": "acme.com",
+                "rule_id": "a",
+                "channel": "#icp-a-tier",
+                "owner": "dana.reyes@example.com",
+                "owner_source": "rr",
+                "reason": "test",
+                "tier": "A",
+                "score": 90,
+                "decided_at": local(17),
+                "summarized": False,
+            },
+        )
     channels = {"sales-leadership": "C0LEAD", "icp-a-tier": "C0A"}
     dana = SlackUser("U0DANA01", "dana", "dana.reyes@example.com")
     with FakeSlack(channels=channels, users=[dana]) as slack:
         client = make_client(token=slack.token, base_url=slack.api_url, retries=0)
-        post = partial(post_digest, database=database, client=client, icp=CONFIG.icp, week=W47,
-                       now=local(23, 9), worker="test")  # fmt: skip
+        post = partial(
+            post_digest,
+            database=database,
+            client=client,
+            icp=CONFIG.icp,
+            week=W47,
+            now=local(23, 9),
+            worker="test",
+        )
         slack.fail_next("chat.postMessage", status=500)
         first = post(channels=["#sales-leadership", "#icp-a-tier"])
         assert [o.result for o in first] == [FAILED, POSTED]
@@ -226,5 +312,7 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
     with open_session(database) as session:
         stored = digests.posts(session=session, week="2026-W47")
     assert [(p.channel, p.status) for p in stored] == [
-        ("#icp-a-tier", "posted"), ("#sales-leadership", "posted")]  # fmt: skip
+        ("#icp-a-tier", "posted"),
+        ("#sales-leadership", "posted"),
+    ]
     database.dispose()

@@ -54,10 +54,13 @@ def slack() -> Iterator[FakeSlack]:
 
 def scheduler(database: Database, slack: FakeSlack, config: DigestConfig) -> Scheduler:
     job = DigestJob(
-        database=database, client=make_client(token=slack.token, base_url=slack.api_url),
-        icp=CONFIG.icp, config=config, worker="test",
+        database=database,
+        client=make_client(token=slack.token, base_url=slack.api_url),
+        icp=CONFIG.icp,
+        config=config,
+        worker="test",
         clock=lambda: datetime(2026, 11, 23, 14, tzinfo=UTC),
-    )  # fmt: skip
+    )
     return Scheduler(database, [job.scheduled()], timezone=config.timezone, retry_leader=0.05)
 
 
@@ -152,8 +155,13 @@ def test_the_stored_rescore_job_runs_and_a_dropped_digest_is_removed(
     database: Database, slack: FakeSlack
 ) -> None:
     ran = threading.Event()
-    daily = Scheduled("daily-rescore", "re-score", CronTrigger.from_crontab("0 5 * * *"),
-                      ran.set, timedelta(hours=20))  # fmt: skip
+    daily = Scheduled(
+        "daily-rescore",
+        "re-score",
+        CronTrigger.from_crontab("0 5 * * *"),
+        ran.set,
+        timedelta(hours=20),
+    )
     digest = scheduler(database, slack, MONDAY_9).jobs[0]
     both = running(Scheduler(database, [digest, daily], timezone=NEW_YORK, retry_leader=0.05))
     assert both.scheduler is not None

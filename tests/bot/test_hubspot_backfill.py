@@ -50,9 +50,13 @@ def crm(fake: FakeHubSpot) -> HubSpotCrm:
 
 def run(fake: FakeHubSpot, database: Database, **options: object):  # type: ignore[no-untyped-def]
     return backfill(
-        crm(fake), database=database, tagger=Tagger(Scorer(CONFIG.icp)), now=NOW,
-        icp_text=CONFIG.icp_text, **options,  # type: ignore[arg-type]
-    )  # fmt: skip
+        crm(fake),
+        database=database,
+        tagger=Tagger(Scorer(CONFIG.icp)),
+        now=NOW,
+        icp_text=CONFIG.icp_text,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 class Interrupt(NoProgress):

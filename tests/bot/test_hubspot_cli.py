@@ -35,9 +35,14 @@ def env(fake: FakeHubSpot, tmp_path: Path) -> dict[str, str]:
 
 def icpbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=ROOT,
-        env=env, timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_crm_setup_creates_the_properties_then_finds_them(

@@ -76,10 +76,13 @@ def worker(fake: FakeHubSpot, database: Database, clock: Clock, **options: objec
 def event(object_type: str, object_id: str, *, at: int = 1, kind: str = "creation") -> NewEvent:
     key = hashlib.sha256(f"{object_type}.{kind}|{object_id}|{at}".encode()).hexdigest()
     return NewEvent(
-        source="hubspot", dedupe_key=key, object_type=object_type, object_id=object_id,
+        source="hubspot",
+        dedupe_key=key,
+        object_type=object_type,
+        object_id=object_id,
         event_type=f"{object_type}.{kind}",
         payload={"objectId": int(object_id), "occurredAt": at},
-    )  # fmt: skip
+    )
 
 
 def store(database: Database, clock: Clock, *events: NewEvent) -> int:
@@ -95,11 +98,15 @@ def counts(database: Database) -> dict[str, int]:
 def saas(fake: FakeHubSpot, domain: str) -> str:
     return fake.add_company(
         {
-            "domain": domain, "name": domain.split(".")[0].title(), "industry": "software",
-            "numberofemployees": "400", "country": "United States", "lifecyclestage": "lead",
+            "domain": domain,
+            "name": domain.split(".")[0].title(),
+            "industry": "software",
+            "numberofemployees": "400",
+            "country": "United States",
+            "lifecyclestage": "lead",
             "web_technologies": "hubspot;slack",
         }
-    )  # fmt: skip
+    )
 
 
 def writes(fake: FakeHubSpot) -> list:

@@ -77,8 +77,9 @@ def test_other_problems_are_named(text: str, expected: str) -> None:
 
 
 def decide(fields: dict[str, object], tier: Tier, cursors: dict[str, int] | None = None) -> tuple:
-    decision = route(routing(), tier=tier, profile="midmarket-saas", fields=fields, now=NOW,
-                     cursors=cursors)  # fmt: skip
+    decision = route(
+        routing(), tier=tier, profile="midmarket-saas", fields=fields, now=NOW, cursors=cursors
+    )
     return decision.rule_id, decision.channel, decision.owner
 
 
@@ -122,16 +123,24 @@ def test_round_robin_skips_reps_deactivated_in_slack() -> None:
     cursors: dict[str, int] = {}
     active = {"dana@x.io": False, "sam@x.io": True}
     picks = [
-        route(routing(RULES), tier=Tier.A, profile=None, fields={"country": "US"}, now=NOW,
-              cursors=cursors, available=lambda rep: active.get(rep, True)).owner
+        route(
+            routing(RULES),
+            tier=Tier.A,
+            profile=None,
+            fields={"country": "US"},
+            now=NOW,
+            cursors=cursors,
+            available=lambda rep: active.get(rep, True),
+        ).owner
         for _ in range(3)
-    ]  # fmt: skip
+    ]
     assert picks == ["sam@x.io", "sam@x.io", "sam@x.io"]
 
 
 def test_the_shipped_rules_route_an_a_tier_us_account() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "config")
-    decision = route(config.routing, tier=Tier.A, profile="midmarket-saas",
-                     fields={"country": "US"}, now=NOW)  # fmt: skip
+    decision = route(
+        config.routing, tier=Tier.A, profile="midmarket-saas", fields={"country": "US"}, now=NOW
+    )
     assert (decision.rule_id, decision.channel) == ("a-tier-north-america", "#icp-a-tier")
     assert decision.owner and "round robin over na-sdr" in decision.reason

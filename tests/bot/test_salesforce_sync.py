@@ -51,10 +51,15 @@ from tests.support import Woken
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 A_TIER = {
-    "Industry": "Software", "NumberOfEmployees": 300, "AnnualRevenue": 20_000_000.0,
-    "BillingCountry": "US", "Technologies__c": "hubspot;salesforce",
-    "Sales_Motion__c": "sales-led", "Has_RevOps__c": True, "Last_Funding_Date__c": "2026-06-01",
-}  # fmt: skip
+    "Industry": "Software",
+    "NumberOfEmployees": 300,
+    "AnnualRevenue": 20_000_000.0,
+    "BillingCountry": "US",
+    "Technologies__c": "hubspot;salesforce",
+    "Sales_Motion__c": "sales-led",
+    "Has_RevOps__c": True,
+    "Last_Funding_Date__c": "2026-06-01",
+}
 
 
 @pytest.fixture
@@ -66,8 +71,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
 
 def a_tier(fake: FakeSalesforce, domain: str, **values: Any) -> str:
     name = domain.split(".")[0].title()
-    return fake.add("Account", {"Name": name, "Website": f"https://www.{domain}", **A_TIER,
-                                **values})  # fmt: skip
+    return fake.add(
+        "Account", {"Name": name, "Website": f"https://www.{domain}", **A_TIER, **values}
+    )
 
 
 def salesforce(fake: FakeSalesforce) -> SalesforceCrm:
@@ -79,8 +85,9 @@ def salesforce(fake: FakeSalesforce) -> SalesforceCrm:
         connect=lambda: token_connection(
             instance_url=fake.url, access_token="test-token", version="62.0"
         ),
-        caller=caller, field_map=CONFIG.fields,
-    )  # fmt: skip
+        caller=caller,
+        field_map=CONFIG.fields,
+    )
 
 
 def worker(crm: SalesforceCrm, database: Database) -> Worker:
@@ -102,8 +109,10 @@ def test_the_poll_tags_new_records_and_its_own_writes_do_not_loop(
     fake: FakeSalesforce, database: Database
 ) -> None:
     acme = a_tier(fake, "acme.com")
-    lead = fake.add("Lead", {"LastName": "Reyes", "Email": "vp@acme.com", "Company": "Acme",
-                             "Title": "VP Sales"})  # fmt: skip
+    lead = fake.add(
+        "Lead",
+        {"LastName": "Reyes", "Email": "vp@acme.com", "Company": "Acme", "Title": "VP Sales"},
+    )
     crm, now = salesforce(fake), datetime.now(UTC)
     run = worker(crm, database)
     assert sweep(crm=crm, database=database, now=now) == 2
@@ -155,14 +164,21 @@ def test_polling_holds_while_the_daily_api_budget_is_spent(
 def icpbot(fake: FakeSalesforce, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ICPBOT_", "SALESFORCE_"))}
     env.update(
-        SALESFORCE_INSTANCE_URL=fake.url, SALESFORCE_ACCESS_TOKEN="test-token",
-        REQUESTS_CA_BUNDLE=fake.ca_file, ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path}/icpbot.db",
+        SALESFORCE_INSTANCE_URL=fake.url,
+        SALESFORCE_ACCESS_TOKEN="test-token",
+        REQUESTS_CA_BUNDLE=fake.ca_file,
+        ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path}/icpbot.db",
         ICPBOT_CONFIG_DIR=str(ROOT / "config"),
-    )  # fmt: skip
+    )
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=ROOT,
-        env=env, timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_setup_then_backfill_from_the_command_line_resumes_after_a_failure(
@@ -186,13 +202,21 @@ def test_serve_reports_a_refused_token_by_name(fake: FakeSalesforce, tmp_path: P
     env_token = {"SALESFORCE_ACCESS_TOKEN": "expired"}
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("ICPBOT_", "SLACK_"))}
     environment.update(
-        SALESFORCE_INSTANCE_URL=fake.url, REQUESTS_CA_BUNDLE=fake.ca_file,
-        ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path}/icpbot.db", ICPBOT_PORT="0", **env_token,
-    )  # fmt: skip
+        SALESFORCE_INSTANCE_URL=fake.url,
+        REQUESTS_CA_BUNDLE=fake.ca_file,
+        ICPBOT_DATABASE_URL=f"sqlite:///{tmp_path}/icpbot.db",
+        ICPBOT_PORT="0",
+        **env_token,
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], capture_output=True, text=True, cwd=ROOT,
-        env=environment, timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "bot", "serve"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1
     assert "Salesforce: HTTP 401: INVALID_SESSION_ID" in done.stderr
     assert "Traceback" not in done.stderr
@@ -210,10 +234,11 @@ class Bot:
 
     def post(self, body: bytes, content_type: str) -> requests.Response:
         return requests.post(
-            self.url + "/slack/events", data=body, timeout=10,
-            headers={"Content-Type": content_type,
-                     **signature_headers(body, secret=SLACK_SECRET)},
-        )  # fmt: skip
+            self.url + "/slack/events",
+            data=body,
+            timeout=10,
+            headers={"Content-Type": content_type, **signature_headers(body, secret=SLACK_SECRET)},
+        )
 
     def command(self, text: str) -> requests.Response:
         body = command_body(text, user="U0DANA", response_url=self.slack.response_url())
@@ -225,11 +250,13 @@ def bot(fake: FakeSalesforce, tmp_path: Path) -> Iterator[Bot]:
     with FakeSlack(channels=CHANNELS, users=USERS) as slack:
         values: dict[str, object] = {
             "ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}",
-            "SALESFORCE_INSTANCE_URL": fake.url, "SALESFORCE_ACCESS_TOKEN": "test-token",
+            "SALESFORCE_INSTANCE_URL": fake.url,
+            "SALESFORCE_ACCESS_TOKEN": "test-token",
             "ICPBOT_SALESFORCE_POLL_SECONDS": "0.1",
-            "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
             "SLACK_API_URL": slack.api_url,
-        }  # fmt: skip
+        }
         settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
         policy = RetryPolicy(attempts=3, initial=0.01, max_backoff=0.02)
         service = build_service(settings, CONFIG, policy=policy)
@@ -247,12 +274,15 @@ def bot(fake: FakeSalesforce, tmp_path: Path) -> Iterator[Bot]:
 def test_a_polled_account_is_routed_and_claim_sets_its_owner_id(bot: Bot) -> None:
     dana = bot.salesforce.add_user("dana.reyes@example.com")
     acme = a_tier(bot.salesforce, "acme.com")
-    post = wait_for(lambda: [m for m in bot.slack.messages("C0A") if "acme.com" in
-                             json.dumps(m.blocks)])[0]  # fmt: skip
+    post = wait_for(
+        lambda: [m for m in bot.slack.messages("C0A") if "acme.com" in json.dumps(m.blocks)]
+    )[0]
     assert f"{bot.salesforce.url}/lightning/r/Account/{acme}/view" in json.dumps(post.blocks)
-    click = block_action({"action_id": CLAIM, "type": "button", "value": "acme.com"},
-                         message={"ts": post.ts, "blocks": post.blocks},
-                         response_url=bot.slack.response_url())  # fmt: skip
+    click = block_action(
+        {"action_id": CLAIM, "type": "button", "value": "acme.com"},
+        message={"ts": post.ts, "blocks": post.blocks},
+        response_url=bot.slack.response_url(),
+    )
     assert bot.post(interaction_body(click), "application/x-www-form-urlencoded").status_code == 200
     wait_for(lambda: bot.salesforce.row("Account", acme).get("OwnerId") == dana)
     assert "is yours in Salesforce" in wait_for(lambda: bot.slack.responses)[0].body["text"]
@@ -260,10 +290,17 @@ def test_a_polled_account_is_routed_and_claim_sets_its_owner_id(bot: Bot) -> Non
 
 def test_icp_on_a_lead_link_fetches_it_from_salesforce(bot: Bot) -> None:
     bot.service.stop()  # no poll: the lead is not stored when /icp asks for it
-    lead = bot.salesforce.add("Lead", {
-        "LastName": "Reyes", "Email": "vp@initech.com", "Company": "Initech",
-        "Title": "VP Sales", "Industry": "Software", "NumberOfEmployees": 400,
-    })  # fmt: skip
+    lead = bot.salesforce.add(
+        "Lead",
+        {
+            "LastName": "Reyes",
+            "Email": "vp@initech.com",
+            "Company": "Initech",
+            "Title": "VP Sales",
+            "Industry": "Software",
+            "NumberOfEmployees": 400,
+        },
+    )
     link = f"https://acme.lightning.force.com/lightning/r/Lead/{lead}/view"
     answer = bot.command(link)
     assert answer.status_code == 200

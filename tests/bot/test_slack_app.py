@@ -56,10 +56,15 @@ USERS = [
     SlackUser("U0ADMIN", "ada", "ada@example.com"),
 ]
 A_TIER = {
-    "industry": "software", "numberofemployees": "300", "annualrevenue": "20000000",
-    "country": "US", "web_technologies": "hubspot", "sales_motion": "sales-led",
-    "has_revops": "true", "last_funding_date": "2026-06-01",
-}  # fmt: skip
+    "industry": "software",
+    "numberofemployees": "300",
+    "annualrevenue": "20000000",
+    "country": "US",
+    "web_technologies": "hubspot",
+    "sales_motion": "sales-led",
+    "has_revops": "true",
+    "last_funding_date": "2026-06-01",
+}
 
 
 @dataclass
@@ -74,9 +79,11 @@ class Bot:
     def slack_post(self, body: bytes, *, content_type: str, **headers: str) -> requests.Response:
         signed = {**signature_headers(body, secret=SLACK_SECRET), **headers}
         return requests.post(
-            self.url + "/slack/events", data=body, timeout=10,
+            self.url + "/slack/events",
+            data=body,
+            timeout=10,
             headers={"Content-Type": content_type, **signed},
-        )  # fmt: skip
+        )
 
     def command(self, text: str, *, user: str = "U0DANA") -> requests.Response:
         body = command_body(text, user=user, response_url=self.slack.response_url())
@@ -99,8 +106,9 @@ class Bot:
         assert answer.status_code == 200
 
     def company(self, domain: str, **props: str) -> str:
-        return self.hubspot.add_company({"domain": domain, "name": domain.split(".")[0].title(),
-                                         **A_TIER, **props})  # fmt: skip
+        return self.hubspot.add_company(
+            {"domain": domain, "name": domain.split(".")[0].title(), **A_TIER, **props}
+        )
 
 
 def wait_for(check: Callable[[], Any], seconds: float = 15.0) -> Any:
@@ -121,11 +129,15 @@ def bot(tmp_path: Path) -> Iterator[Bot]:
     ):
         values: dict[str, object] = {
             "ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}",
-            "HUBSPOT_ACCESS_TOKEN": hubspot.token, "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
-            "HUBSPOT_API_URL": hubspot.url, "HUBSPOT_PORTAL_ID": "4242",
-            "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SLACK_SECRET,
-            "SLACK_API_URL": slack.api_url, "ICPBOT_ADMINS": "U0ADMIN",
-        }  # fmt: skip
+            "HUBSPOT_ACCESS_TOKEN": hubspot.token,
+            "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
+            "HUBSPOT_API_URL": hubspot.url,
+            "HUBSPOT_PORTAL_ID": "4242",
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "ICPBOT_ADMINS": "U0ADMIN",
+        }
         config = Settings(_env_file=None, **values)  # type: ignore[arg-type]
         hubspot_crm(config, CONFIG).setup()
         hubspot.add_owner("41000001", "dana.reyes@example.com", first="Dana", last="Reyes")
@@ -214,13 +226,16 @@ def test_bad_signature_stale_timestamp_and_malformed_payloads(bot: Bot) -> None:
     body = command_body("acme.com")
     form = "application/x-www-form-urlencoded"
     forged = requests.post(
-        bot.url + "/slack/events", data=body, timeout=10,
+        bot.url + "/slack/events",
+        data=body,
+        timeout=10,
         headers={"Content-Type": form, **signature_headers(body, secret="wrong")},
-    )  # fmt: skip
+    )
     assert forged.status_code == 401
     stale = signature_headers(body, secret=SLACK_SECRET, timestamp=int(time.time()) - 600)
-    old = requests.post(bot.url + "/slack/events", data=body, timeout=10,
-                        headers={"Content-Type": form, **stale})  # fmt: skip
+    old = requests.post(
+        bot.url + "/slack/events", data=body, timeout=10, headers={"Content-Type": form, **stale}
+    )
     assert old.status_code == 401
     assert bot.slack_post(b"payload=%7Bnot-json", content_type=form).status_code == 400
     assert bot.slack_post(b"\xff\xfe", content_type=form).status_code == 400
@@ -297,15 +312,19 @@ def test_claim_sets_the_hubspot_owner_and_updates_the_post(bot: Bot) -> None:
     bot.webhook(acme)
     post = routed(bot, "acme.com")
     message = {"ts": post.ts, "text": post.text, "blocks": post.blocks}
-    click = block_action({"action_id": CLAIM, "type": "button", "value": "acme.com"},
-                         message=message, response_url=bot.slack.response_url())  # fmt: skip
+    click = block_action(
+        {"action_id": CLAIM, "type": "button", "value": "acme.com"},
+        message=message,
+        response_url=bot.slack.response_url(),
+    )
     assert bot.interact(click).status_code == 200
     wait_for(lambda: bot.hubspot.company(acme).get("hubspot_owner_id") == "41000001")
     updated = wait_for(
         lambda: [m for m in bot.slack.messages("C0A") if "Claimed by" in json.dumps(m.blocks)]
     )
-    buttons = [e["action_id"] for b in updated[0].blocks if b["type"] == "actions"
-               for e in b["elements"]]  # fmt: skip
+    buttons = [
+        e["action_id"] for b in updated[0].blocks if b["type"] == "actions" for e in b["elements"]
+    ]
     assert CLAIM not in buttons and NOT_A_FIT in buttons
     assert "is yours" in wait_for(lambda: bot.slack.responses)[0].body["text"]
     with open_session(bot.service.database) as session:
@@ -316,9 +335,12 @@ def test_claim_by_someone_hubspot_does_not_know_says_so(bot: Bot) -> None:
     acme = bot.company("acme.com")
     bot.webhook(acme)
     post = routed(bot, "acme.com")
-    click = block_action({"action_id": CLAIM, "type": "button", "value": "acme.com"}, user="U0LEE",
-                         message={"ts": post.ts, "blocks": post.blocks},
-                         response_url=bot.slack.response_url())  # fmt: skip
+    click = block_action(
+        {"action_id": CLAIM, "type": "button", "value": "acme.com"},
+        user="U0LEE",
+        message={"ts": post.ts, "blocks": post.blocks},
+        response_url=bot.slack.response_url(),
+    )
     bot.interact(click)
     assert "no user with your email" in wait_for(lambda: bot.slack.responses)[0].body["text"]
     assert not bot.hubspot.company(acme).get("hubspot_owner_id")
@@ -340,10 +362,11 @@ def test_not_a_fit_opens_a_modal_and_stores_the_reason(bot: Bot) -> None:
     refused = bot.interact(empty).json()
     assert refused["response_action"] == "errors" and REASON_BLOCK in refused["errors"]
     values = {
-        REASON_BLOCK: {REASON_ACTION: {"type": "static_select",
-                                        "selected_option": {"value": "too_small"}}},
+        REASON_BLOCK: {
+            REASON_ACTION: {"type": "static_select", "selected_option": {"value": "too_small"}}
+        },
         NOTE_BLOCK: {NOTE_ACTION: {"type": "plain_text_input", "value": "20 people, really"}},
-    }  # fmt: skip
+    }
     assert (
         bot.interact(view_submission(NOT_A_FIT_VIEW, values, private_metadata=metadata)).status_code
         == 200
@@ -363,8 +386,13 @@ def test_not_a_fit_opens_a_modal_and_stores_the_reason(bot: Bot) -> None:
 def test_app_home_lists_the_viewers_routed_accounts_and_the_icp(bot: Bot) -> None:
     bot.webhook(bot.company("acme.com"))
     routed(bot, "acme.com")
-    opened = {"type": "app_home_opened", "user": "U0DANA", "tab": "home", "channel": "D0DANA",
-              "event_ts": str(time.time())}  # fmt: skip
+    opened = {
+        "type": "app_home_opened",
+        "user": "U0DANA",
+        "tab": "home",
+        "channel": "D0DANA",
+        "event_ts": str(time.time()),
+    }
     assert bot.event(opened).status_code == 200
     home = wait_for(lambda: bot.slack.views)[0]
     text = json.dumps(home.view["blocks"])
@@ -378,8 +406,13 @@ def test_claim_from_a_summary_posts_menu_notes_it_in_the_thread(bot: Bot) -> Non
     menu = next(b["accessory"] for b in summary.blocks if "menu0.com" in json.dumps(b))
     claim = next(o for o in menu["options"] if o["value"].startswith(CLAIM))
     choice = {"action_id": menu["action_id"], "type": "overflow", "selected_option": claim}
-    bot.interact(block_action(choice, message={"ts": summary.ts, "blocks": summary.blocks},
-                              response_url=bot.slack.response_url()))  # fmt: skip
+    bot.interact(
+        block_action(
+            choice,
+            message={"ts": summary.ts, "blocks": summary.blocks},
+            response_url=bot.slack.response_url(),
+        )
+    )
     wait_for(lambda: bot.hubspot.company(ids[0]).get("hubspot_owner_id") == "41000001")
     note = wait_for(lambda: [m for m in bot.slack.messages("C0A") if m.thread_ts == summary.ts])
     assert "<@U0DANA> claimed `menu0.com`" in note[0].text
@@ -402,8 +435,9 @@ def test_a_post_slack_refuses_is_kept_and_retried_not_dropped(bot: Bot) -> None:
 
     def failed() -> list[InboxEvent]:
         with open_session(bot.service.database) as session:
-            return [e for e in session.exec(select(InboxEvent)) if e.source == "slack"
-                    and e.last_error]  # fmt: skip
+            return [
+                e for e in session.exec(select(InboxEvent)) if e.source == "slack" and e.last_error
+            ]
 
     event = wait_for(failed)[0]
     assert event.status == "pending" and event.last_error == "slack: channel_not_found"

@@ -38,7 +38,7 @@ from scoring.model import Tier
         ("help", Help()),
         ("rescore https://acme.com/", Rescore("acme.com")),
     ],
-)  # fmt: skip
+)
 def test_documented_forms(text: str, expected: object) -> None:
     assert parse(text) == expected
 
@@ -47,17 +47,33 @@ def test_documented_forms(text: str, expected: object) -> None:
     ("url", "crm", "kind", "crm_id"),
     [
         ("https://app.hubspot.com/contacts/42/company/9001", "hubspot", RecordKind.ACCOUNT, "9001"),
-        ("https://app-eu1.hubspot.com/contacts/4242/record/0-2/9001/view", "hubspot",
-         RecordKind.ACCOUNT, "9001"),
+        (
+            "https://app-eu1.hubspot.com/contacts/4242/record/0-2/9001/view",
+            "hubspot",
+            RecordKind.ACCOUNT,
+            "9001",
+        ),
         ("https://app.hubspot.com/contacts/4242/contact/77", "hubspot", RecordKind.CONTACT, "77"),
-        ("https://acme.lightning.force.com/lightning/r/Account/001Dn00000AbCdEIAZ/view",
-         "salesforce", RecordKind.ACCOUNT, "001Dn00000AbCdEIAZ"),
-        ("https://acme.lightning.force.com/lightning/r/Lead/00QDn00000AbCdE/view", "salesforce",
-         RecordKind.LEAD, "00QDn00000AbCdE"),
-        ("https://acme.my.salesforce.com/001Dn00000AbCdEIAZ", "salesforce", RecordKind.ACCOUNT,
-         "001Dn00000AbCdEIAZ"),
+        (
+            "https://acme.lightning.force.com/lightning/r/Account/001Dn00000AbCdEIAZ/view",
+            "salesforce",
+            RecordKind.ACCOUNT,
+            "001Dn00000AbCdEIAZ",
+        ),
+        (
+            "https://acme.lightning.force.com/lightning/r/Lead/00QDn00000AbCdE/view",
+            "salesforce",
+            RecordKind.LEAD,
+            "00QDn00000AbCdE",
+        ),
+        (
+            "https://acme.my.salesforce.com/001Dn00000AbCdEIAZ",
+            "salesforce",
+            RecordKind.ACCOUNT,
+            "001Dn00000AbCdEIAZ",
+        ),
     ],
-)  # fmt: skip
+)
 def test_crm_record_links(url: str, crm: str, kind: RecordKind, crm_id: str) -> None:
     request = parse(url)
     assert isinstance(request, Lookup)
@@ -66,9 +82,22 @@ def test_crm_record_links(url: str, crm: str, kind: RecordKind, crm_id: str) -> 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "top 0", f"top {MAX_TOP + 1}", "top 5 Z", "recent lots", "rescore", "rescore a b",
-     "rescore acme", "ftp://", "x" * 600, "dana@", "https://"],
-)  # fmt: skip
+    [
+        "",
+        "   ",
+        "top 0",
+        f"top {MAX_TOP + 1}",
+        "top 5 Z",
+        "recent lots",
+        "rescore",
+        "rescore a b",
+        "rescore acme",
+        "ftp://",
+        "x" * 600,
+        "dana@",
+        "https://",
+    ],
+)
 def test_what_is_not_understood_gets_usage_with_the_reason(text: str) -> None:
     request = parse(text)
     assert isinstance(request, Usage) and request.problem
@@ -88,9 +117,37 @@ def test_any_text_parses_to_one_request(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["top", "recent", "rescore", "help", "profile", "<", ">", "|",
-                                 "http://", "hubspot.com", "/contacts/1/company/2", "@", ".",
-                                 "acme.com", " ", "\n", "%", "'", '"', "A", "99", "-1", "٣"]),
-                max_size=12).map("".join))  # fmt: skip
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "top",
+                "recent",
+                "rescore",
+                "help",
+                "profile",
+                "<",
+                ">",
+                "|",
+                "http://",
+                "hubspot.com",
+                "/contacts/1/company/2",
+                "@",
+                ".",
+                "acme.com",
+                " ",
+                "\n",
+                "%",
+                "'",
+                '"',
+                "A",
+                "99",
+                "-1",
+                "٣",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
 def test_command_shaped_text_parses_to_one_request(text: str) -> None:
     assert parse(text) is not None

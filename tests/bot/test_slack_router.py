@@ -22,10 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 A_TIER = {
-    "industry": "software", "employees": 300, "annual_revenue": 20_000_000, "country": "US",
-    "technologies": ["hubspot"], "sales_motion": "sales-led", "has_revops": True,
+    "industry": "software",
+    "employees": 300,
+    "annual_revenue": 20_000_000,
+    "country": "US",
+    "technologies": ["hubspot"],
+    "sales_motion": "sales-led",
+    "has_revops": True,
     "last_funding_at": "2026-06-01",
-}  # fmt: skip
+}
 
 
 def store(database: Database, *domains: str) -> None:
@@ -45,8 +50,10 @@ def router(database: Database, slack: FakeSlack) -> Router:
 
 
 def test_the_rotation_survives_a_restart(database: Database) -> None:
-    users = [SlackUser("U1", "dana", "dana.reyes@example.com"),
-             SlackUser("U2", "lee", "lee.okafor@example.com")]  # fmt: skip
+    users = [
+        SlackUser("U1", "dana", "dana.reyes@example.com"),
+        SlackUser("U2", "lee", "lee.okafor@example.com"),
+    ]
     store(database, "a.com", "b.com")
     with FakeSlack(users=users) as slack:
         first = router(database, slack).decide("a.com", now=NOW)
@@ -55,15 +62,18 @@ def test_the_rotation_survives_a_restart(database: Database) -> None:
         again = restarted.decide("a.com", now=NOW)
     assert first and second and again
     assert (first.decision.owner, second.decision.owner) == (
-        "dana.reyes@example.com", "lee.okafor@example.com",
-    )  # fmt: skip
+        "dana.reyes@example.com",
+        "lee.okafor@example.com",
+    )
     assert again.decision.id == first.decision.id  # decided once, never re-routed
     assert (first.account.owner, second.account.owner) == ("<@U1>", "<@U2>")
 
 
 def test_reps_deactivated_in_slack_are_skipped(database: Database) -> None:
-    users = [SlackUser("U1", "dana", "dana.reyes@example.com"),
-             SlackUser("U2", "lee", "lee.okafor@example.com", deleted=True)]  # fmt: skip
+    users = [
+        SlackUser("U1", "dana", "dana.reyes@example.com"),
+        SlackUser("U2", "lee", "lee.okafor@example.com", deleted=True),
+    ]
     store(database, "a.com", "b.com")
     with FakeSlack(users=users) as slack:
         owners = [router(database, slack).decide(d, now=NOW) for d in ("a.com", "b.com")]
@@ -81,14 +91,19 @@ def test_persona_tier_rules_see_the_best_known_contact(database: Database) -> No
         "  - {id: leader, when: {persona_tier: [A, B]}, channel: '#leaders'}\n"
         "  - {id: rest, when: {tier: [A, B, C, D, DQ]}, channel: null}\n"
     )
-    routing, _ = parse_routing(text, source="routing.yaml", fields=CONFIG.fields.types,
-                               profiles=[p.id for p in CONFIG.icp.profiles])  # fmt: skip
+    routing, _ = parse_routing(
+        text,
+        source="routing.yaml",
+        fields=CONFIG.fields.types,
+        profiles=[p.id for p in CONFIG.icp.profiles],
+    )
     store(database, "a.com", "b.com")
     tagger = Tagger(Scorer(CONFIG.icp))
     person = {"email": "vp@a.com", "job_title": "VP Sales", "seniority": "vp", "domain": "a.com"}
     with open_session(database) as session:
-        tagger.tag(session=session, record=CrmRecord(RecordKind.CONTACT, "hubspot", "9", person),
-                   now=NOW)  # fmt: skip
+        tagger.tag(
+            session=session, record=CrmRecord(RecordKind.CONTACT, "hubspot", "9", person), now=NOW
+        )
     with FakeSlack() as slack:
         directory = Directory(make_client(token=slack.token, base_url=slack.api_url))
         decide = Router(database=database, routing=routing, directory=directory).decide

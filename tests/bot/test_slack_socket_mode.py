@@ -35,9 +35,16 @@ def test_slash_commands_arrive_and_are_answered_over_socket_mode(tmp_path: Path)
         assert "/slack/events" not in [getattr(r, "path", "") for r in service.app.routes]
         service.start()
         try:
-            command = {"command": "/icp", "text": "help", "user_id": "U0DANA", "team_id": "T0",
-                       "channel_id": "C0", "response_url": slack.response_url(),
-                       "trigger_id": "1.2.3", "api_app_id": "A0ICP"}  # fmt: skip
+            command = {
+                "command": "/icp",
+                "text": "help",
+                "user_id": "U0DANA",
+                "team_id": "T0",
+                "channel_id": "C0",
+                "response_url": slack.response_url(),
+                "trigger_id": "1.2.3",
+                "api_app_id": "A0ICP",
+            }
             ack = socket.send("slash_commands", command)
         finally:
             service.stop()

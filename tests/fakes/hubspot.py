@@ -76,9 +76,13 @@ FIRST_ID = 1000
 
 OBJECT_TYPES = ("companies", "contacts")
 _ALIASES = {
-    "companies": "companies", "company": "companies", "0-2": "companies",
-    "contacts": "contacts", "contact": "contacts", "0-1": "contacts",
-}  # fmt: skip
+    "companies": "companies",
+    "company": "companies",
+    "0-2": "companies",
+    "contacts": "contacts",
+    "contact": "contacts",
+    "0-1": "contacts",
+}
 _SINGULAR = {"companies": "company", "contacts": "contact"}
 # Kept by HubSpot: moved forward on every write (contacts have both names).
 _MODIFIED = {
@@ -94,10 +98,15 @@ _ALWAYS = {
 _DEFAULTS = {
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
     "contacts": (
-        "createdate", "email", "firstname", "hs_lastmodifieddate", "hs_object_id",
-        "lastmodifieddate", "lastname",
+        "createdate",
+        "email",
+        "firstname",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "lastmodifieddate",
+        "lastname",
     ),
-}  # fmt: skip
+}
 # What the search API's free-text `query` looks in.
 _SEARCHABLE = {
     "companies": ("name", "domain", "website", "phone"),
@@ -149,38 +158,102 @@ def _seconds(value: float) -> str:
 _DEFINED_AT = "2019-08-06T02:43:01.613Z"
 # A subset of HubSpot's 150 industries.
 _INDUSTRIES = (
-    "ACCOUNTING", "AUTOMOTIVE", "BANKING", "BIOTECHNOLOGY", "COMPUTER_HARDWARE",
-    "COMPUTER_NETWORK_SECURITY", "COMPUTER_SOFTWARE", "CONSTRUCTION", "CONSUMER_GOODS",
-    "E_LEARNING", "EDUCATION_MANAGEMENT", "FINANCIAL_SERVICES", "GOVERNMENT_ADMINISTRATION",
-    "HIGHER_EDUCATION", "HOSPITAL_HEALTH_CARE", "HOSPITALITY", "HUMAN_RESOURCES",
-    "INFORMATION_TECHNOLOGY_AND_SERVICES", "INSURANCE", "INTERNET", "LEGAL_SERVICES",
-    "LOGISTICS_AND_SUPPLY_CHAIN", "MANAGEMENT_CONSULTING", "MARKETING_AND_ADVERTISING",
-    "MEDICAL_DEVICES", "NON_PROFIT_ORGANIZATION_MANAGEMENT", "REAL_ESTATE", "RETAIL",
-    "STAFFING_AND_RECRUITING", "TELECOMMUNICATIONS", "WHOLESALE",
-)  # fmt: skip
+    "ACCOUNTING",
+    "AUTOMOTIVE",
+    "BANKING",
+    "BIOTECHNOLOGY",
+    "COMPUTER_HARDWARE",
+    "COMPUTER_NETWORK_SECURITY",
+    "COMPUTER_SOFTWARE",
+    "CONSTRUCTION",
+    "CONSUMER_GOODS",
+    "E_LEARNING",
+    "EDUCATION_MANAGEMENT",
+    "FINANCIAL_SERVICES",
+    "GOVERNMENT_ADMINISTRATION",
+    "HIGHER_EDUCATION",
+    "HOSPITAL_HEALTH_CARE",
+    "HOSPITALITY",
+    "HUMAN_RESOURCES",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES",
+    "INSURANCE",
+    "INTERNET",
+    "LEGAL_SERVICES",
+    "LOGISTICS_AND_SUPPLY_CHAIN",
+    "MANAGEMENT_CONSULTING",
+    "MARKETING_AND_ADVERTISING",
+    "MEDICAL_DEVICES",
+    "NON_PROFIT_ORGANIZATION_MANAGEMENT",
+    "REAL_ESTATE",
+    "RETAIL",
+    "STAFFING_AND_RECRUITING",
+    "TELECOMMUNICATIONS",
+    "WHOLESALE",
+)
 _TECHNOLOGIES = (
-    "hubspot", "salesforce", "slack", "google_analytics", "google_tag_manager", "wordpress",
-    "shopify", "stripe", "segment", "intercom", "zendesk", "marketo", "pardot", "outreach",
-    "salesloft", "gong", "drift", "hotjar", "mailchimp", "madkudu", "leandata",
-)  # fmt: skip
+    "hubspot",
+    "salesforce",
+    "slack",
+    "google_analytics",
+    "google_tag_manager",
+    "wordpress",
+    "shopify",
+    "stripe",
+    "segment",
+    "intercom",
+    "zendesk",
+    "marketo",
+    "pardot",
+    "outreach",
+    "salesloft",
+    "gong",
+    "drift",
+    "hotjar",
+    "mailchimp",
+    "madkudu",
+    "leandata",
+)
 _LIFECYCLE = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-    "customer", "evangelist", "other",
-)  # fmt: skip
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
 _SOURCES = (
-    "ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
-    "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL", "AI_REFERRALS",
-)  # fmt: skip
+    "ORGANIC_SEARCH",
+    "PAID_SEARCH",
+    "EMAIL_MARKETING",
+    "SOCIAL_MEDIA",
+    "REFERRALS",
+    "OTHER_CAMPAIGNS",
+    "DIRECT_TRAFFIC",
+    "OFFLINE",
+    "PAID_SOCIAL",
+    "AI_REFERRALS",
+)
 _LEAD_STATUS = (
-    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT",
-    "CONNECTED", "BAD_TIMING",
-)  # fmt: skip
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
+)
 _OWNERS = ("31000001", "31000002", "31000003", "31000004", "31000005", "31000006")
 _FIELD_TYPES = {
-    "string": {"text", "textarea", "file"}, "number": {"number"}, "date": {"date"},
-    "datetime": {"date"}, "enumeration": {"select", "radio", "checkbox"},
+    "string": {"text", "textarea", "file"},
+    "number": {"number"},
+    "date": {"date"},
+    "datetime": {"date"},
+    "enumeration": {"select", "radio", "checkbox"},
     "bool": {"booleancheckbox"},
-}  # fmt: skip
+}
 _BOOL_OPTIONS = (("true", "Yes"), ("false", "No"))
 # name, label, type, fieldType, options, read-only value
 _Row = tuple[str, str, str, str, Iterable[str | tuple[str, str]], bool]
@@ -196,34 +269,55 @@ _COMMON: tuple[_Row, ...] = (
     ("phone", "Phone Number", "string", "text", (), False),
 )
 _CATALOGUE: dict[str, tuple[str, tuple[_Row, ...]]] = {
-    "companies": ("companyinformation", (*_COMMON,
-        ("name", "Name", "string", "text", (), False),
-        ("domain", "Company Domain Name", "string", "text", (), False),
-        ("website", "Website URL", "string", "text", (), False),
-        ("industry", "Industry", "enumeration", "select", _INDUSTRIES, False),
-        ("numberofemployees", "Number of Employees", "number", "number", (), False),
-        ("annualrevenue", "Annual Revenue", "number", "number", (), False),
-        ("zip", "Postal Code", "string", "text", (), False),
-        ("description", "Description", "string", "textarea", (), False),
-        ("founded_year", "Year Founded", "string", "text", (), False),
-        ("is_public", "Is Public", "bool", "booleancheckbox", _BOOL_OPTIONS, False),
-        ("type", "Type", "enumeration", "select",
-         ("PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER"), False),
-        ("web_technologies", "Web Technologies", "enumeration", "checkbox", _TECHNOLOGIES, False),
-    )),
-    "contacts": ("contactinformation", (*_COMMON,
-        ("email", "Email", "string", "text", (), False),
-        ("firstname", "First Name", "string", "text", (), False),
-        ("lastname", "Last Name", "string", "text", (), False),
-        ("jobtitle", "Job Title", "string", "text", (), False),
-        ("company", "Company Name", "string", "text", (), False),
-        ("hs_seniority", "Seniority", "string", "text", (), False),
-        ("hs_analytics_source", "Original Source", "enumeration", "select", _SOURCES, False),
-        ("hs_lead_status", "Lead Status", "enumeration", "select", _LEAD_STATUS, False),
-        ("lastmodifieddate", "Last Modified Date", "datetime", "date", (), True),
-        ("associatedcompanyid", "Primary Associated Company ID", "number", "number", (), True),
-    )),
-}  # fmt: skip
+    "companies": (
+        "companyinformation",
+        (
+            *_COMMON,
+            ("name", "Name", "string", "text", (), False),
+            ("domain", "Company Domain Name", "string", "text", (), False),
+            ("website", "Website URL", "string", "text", (), False),
+            ("industry", "Industry", "enumeration", "select", _INDUSTRIES, False),
+            ("numberofemployees", "Number of Employees", "number", "number", (), False),
+            ("annualrevenue", "Annual Revenue", "number", "number", (), False),
+            ("zip", "Postal Code", "string", "text", (), False),
+            ("description", "Description", "string", "textarea", (), False),
+            ("founded_year", "Year Founded", "string", "text", (), False),
+            ("is_public", "Is Public", "bool", "booleancheckbox", _BOOL_OPTIONS, False),
+            (
+                "type",
+                "Type",
+                "enumeration",
+                "select",
+                ("PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER"),
+                False,
+            ),
+            (
+                "web_technologies",
+                "Web Technologies",
+                "enumeration",
+                "checkbox",
+                _TECHNOLOGIES,
+                False,
+            ),
+        ),
+    ),
+    "contacts": (
+        "contactinformation",
+        (
+            *_COMMON,
+            ("email", "Email", "string", "text", (), False),
+            ("firstname", "First Name", "string", "text", (), False),
+            ("lastname", "Last Name", "string", "text", (), False),
+            ("jobtitle", "Job Title", "string", "text", (), False),
+            ("company", "Company Name", "string", "text", (), False),
+            ("hs_seniority", "Seniority", "string", "text", (), False),
+            ("hs_analytics_source", "Original Source", "enumeration", "select", _SOURCES, False),
+            ("hs_lead_status", "Lead Status", "enumeration", "select", _LEAD_STATUS, False),
+            ("lastmodifieddate", "Last Modified Date", "datetime", "date", (), True),
+            ("associatedcompanyid", "Primary Associated Company ID", "number", "number", (), True),
+        ),
+    ),
+}
 _GROUPS = {
     "companies": (
         ("companyinformation", "Company information"),
@@ -240,8 +334,13 @@ _GROUPS = {
 
 
 def _option(value: str, label: str, order: int) -> dict[str, Any]:
-    return {"label": label, "value": value, "description": "", "displayOrder": order,
-            "hidden": False}  # fmt: skip
+    return {
+        "label": label,
+        "value": value,
+        "description": "",
+        "displayOrder": order,
+        "hidden": False,
+    }
 
 
 def _options(values: Iterable[str | tuple[str, str]]) -> list[dict[str, Any]]:
@@ -254,16 +353,29 @@ def _definition(row: _Row, group: str) -> dict[str, Any]:
     """A HubSpot-defined property, with every field the SDK's `Property` model wants."""
     name, label, kind, field_type, options, read_only = row
     return {
-        "name": name, "label": label, "type": kind, "fieldType": field_type,
-        "description": "", "groupName": group, "options": _options(options),
-        "displayOrder": -1, "calculated": False, "externalOptions": False,
-        "hasUniqueValue": False, "hidden": False, "hubspotDefined": True,
-        "formField": not read_only, "archived": False,
-        "createdAt": _DEFINED_AT, "updatedAt": _DEFINED_AT,
+        "name": name,
+        "label": label,
+        "type": kind,
+        "fieldType": field_type,
+        "description": "",
+        "groupName": group,
+        "options": _options(options),
+        "displayOrder": -1,
+        "calculated": False,
+        "externalOptions": False,
+        "hasUniqueValue": False,
+        "hidden": False,
+        "hubspotDefined": True,
+        "formField": not read_only,
+        "archived": False,
+        "createdAt": _DEFINED_AT,
+        "updatedAt": _DEFINED_AT,
         "modificationMetadata": {
-            "archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only,
+            "archivable": False,
+            "readOnlyDefinition": True,
+            "readOnlyValue": read_only,
         },
-    }  # fmt: skip
+    }
 
 
 def _custom(name: str, group: str, stamp: str) -> dict[str, Any]:
@@ -282,10 +394,17 @@ def _catalogue(object_type: str) -> dict[str, dict[str, Any]]:
 def _owner(id: str, email: str, first: str = "", last: str = "") -> dict[str, Any]:
     """An owner as the owners API shows one."""
     return {
-        "id": id, "email": email, "firstName": first, "lastName": last, "userId": int(id) % 10**7,
-        "type": "PERSON", "archived": False, "teams": [],
-        "createdAt": _DEFINED_AT, "updatedAt": _DEFINED_AT,
-    }  # fmt: skip
+        "id": id,
+        "email": email,
+        "firstName": first,
+        "lastName": last,
+        "userId": int(id) % 10**7,
+        "type": "PERSON",
+        "archived": False,
+        "teams": [],
+        "createdAt": _DEFINED_AT,
+        "updatedAt": _DEFINED_AT,
+    }
 
 
 def _group(name: str, label: str, order: int = -1) -> dict[str, Any]:
@@ -312,8 +431,12 @@ class Refused(Exception):
 
 
 def _error(message: str, category: str) -> dict[str, Any]:
-    return {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-            "category": category}  # fmt: skip
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+    }
 
 
 def _not_valid(problems: list[dict[str, Any]]) -> Refused:
@@ -322,8 +445,13 @@ def _not_valid(problems: list[dict[str, Any]]) -> Refused:
 
 
 def _problem(name: str, error: str, message: str) -> dict[str, Any]:
-    return {"isValid": False, "message": message, "error": error, "name": name,
-            "localizedErrorMessage": message}  # fmt: skip
+    return {
+        "isValid": False,
+        "message": message,
+        "error": error,
+        "name": name,
+        "localizedErrorMessage": message,
+    }
 
 
 def _unknown_property(name: str) -> dict[str, Any]:
@@ -407,9 +535,12 @@ def _enumeration(definition: Mapping[str, Any], text: str) -> str:
 
 
 _CHECKS: dict[str, Callable[[Mapping[str, Any], str], str]] = {
-    "number": _number, "datetime": _datetime, "date": _date, "bool": _bool,
+    "number": _number,
+    "datetime": _datetime,
+    "date": _date,
+    "bool": _bool,
     "enumeration": _enumeration,
-}  # fmt: skip
+}
 
 
 # -- search ----------------------------------------------------------------------------------
@@ -514,13 +645,23 @@ def _compared(value: Any, target: Any, compare: Callable[[Any, Any], bool]) -> b
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "EQ": lambda a, b: a == b, "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b,
-    "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b,
-}  # fmt: skip
+    "EQ": lambda a, b: a == b,
+    "GT": lambda a, b: a > b,
+    "GTE": lambda a, b: a >= b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+}
 _OPERATORS = {
-    *_COMPARE, "NEQ", "IN", "NOT_IN", "BETWEEN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
-    "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
-}  # fmt: skip
+    *_COMPARE,
+    "NEQ",
+    "IN",
+    "NOT_IN",
+    "BETWEEN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+}
 _NEEDS_VALUE = {*_COMPARE, "NEQ", "BETWEEN", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
 
 
@@ -543,13 +684,20 @@ class SearchRequest:
         after = _count(body.get("after") or 0, "after", None)
         if after + limit > SEARCH_CAP:
             raise Refused(
-                400, f"Search results are capped at {SEARCH_CAP}: after ({after}) + limit "
+                400,
+                f"Search results are capped at {SEARCH_CAP}: after ({after}) + limit "
                 f"({limit}) may not exceed it. Narrow the filters instead of paging further.",
-            )  # fmt: skip
+            )
         groups = _filter_groups(body.get("filterGroups") or [])
         properties = _names(body.get("properties"), "properties")
-        return cls(groups, _sort(body.get("sorts") or []), properties, limit, after,
-                   str(body.get("query") or ""))  # fmt: skip
+        return cls(
+            groups,
+            _sort(body.get("sorts") or []),
+            properties,
+            limit,
+            after,
+            str(body.get("query") or ""),
+        )
 
     def key(self) -> bytes:
         """What decides the matches and their order (not the page), for the match cache."""
@@ -573,9 +721,10 @@ def _filter_groups(groups: object) -> list[list[dict[str, Any]]]:
     filters = [g.get("filters") or [] for g in groups]
     if len(groups) > SEARCH_GROUPS or any(len(f) > SEARCH_FILTERS_PER_GROUP for f in filters):
         raise Refused(
-            400, f"A search takes at most {SEARCH_GROUPS} filterGroups of at most "
+            400,
+            f"A search takes at most {SEARCH_GROUPS} filterGroups of at most "
             f"{SEARCH_FILTERS_PER_GROUP} filters each.",
-        )  # fmt: skip
+        )
     if sum(len(f) for f in filters) > SEARCH_FILTERS:
         raise Refused(400, f"A search takes at most {SEARCH_FILTERS} filters in all.")
     for flt in (f for group in filters for f in group):
@@ -980,8 +1129,15 @@ class FakeHubSpot:
         history = stored.history.get(name)
         if history is None:
             history = stored.history[name] = _initial_history(stored, name)
-        history.insert(0, {"value": value or "", "timestamp": _iso(stamp), "sourceType": "API",
-                           "sourceId": "fake-hubspot"})  # fmt: skip
+        history.insert(
+            0,
+            {
+                "value": value or "",
+                "timestamp": _iso(stamp),
+                "sourceType": "API",
+                "sourceId": "fake-hubspot",
+            },
+        )
 
     def _history(self, stored: Stored, name: str) -> list[dict[str, Any]]:
         history = (stored.history or {}).get(name)
@@ -1180,8 +1336,10 @@ class FakeHubSpot:
         view: dict[str, Any] = {
             "id": stored.id,
             "properties": {n: stored.properties.get(n) for n in names},
-            "createdAt": stored.created_at, "updatedAt": stored.updated_at, "archived": False,
-        }  # fmt: skip
+            "createdAt": stored.created_at,
+            "updatedAt": stored.updated_at,
+            "archived": False,
+        }
         if history:
             view["propertiesWithHistory"] = {n: self._history(stored, n) for n in history}
         return view
@@ -1215,10 +1373,11 @@ class FakeHubSpot:
         history = _names(body.get("propertiesWithHistory"), "propertiesWithHistory") or []
         if history and len(inputs) > HISTORY_BATCH_LIMIT:
             raise Refused(
-                400, "The maximum number of inputs supported in a batch request for property "
+                400,
+                "The maximum number of inputs supported in a batch request for property "
                 f"histories is {HISTORY_BATCH_LIMIT}. Please reduce the number of items and "
                 "try again.",
-            )  # fmt: skip
+            )
         names = _names(body.get("properties"), "properties")
         with self._lock:
             finder = self._finder(object_type, body.get("idProperty"))
@@ -1229,11 +1388,17 @@ class FakeHubSpot:
         if not missing:
             return 200, _batch(results)
         what = _SINGULAR[object_type].upper()
-        return 207, _batch(results, [_batch_error(
-            "OBJECT_NOT_FOUND", {"ids": missing},
-            f"Could not get some {what} objects, they may be deleted or not exist. "
-            "Check that ids are valid.",
-        )])  # fmt: skip
+        return 207, _batch(
+            results,
+            [
+                _batch_error(
+                    "OBJECT_NOT_FOUND",
+                    {"ids": missing},
+                    f"Could not get some {what} objects, they may be deleted or not exist. "
+                    "Check that ids are valid.",
+                )
+            ],
+        )
 
     def _finder(self, object_type: str, id_property: object) -> Callable[[str], Stored | None]:
         """How inputs name objects: by id, or by a unique property (`idProperty`)."""
@@ -1246,8 +1411,9 @@ class FakeHubSpot:
         )
         if not unique:
             raise Refused(400, f"{id_property} is not a unique property of {object_type}.")
-        by_value = {str(s.properties.get(str(id_property)) or "").lower(): s
-                    for s in objects.values()}  # fmt: skip
+        by_value = {
+            str(s.properties.get(str(id_property)) or "").lower(): s for s in objects.values()
+        }
         return lambda value: by_value.get(value.lower())
 
     def _batch_update(self, call: Call) -> Answer:
@@ -1281,9 +1447,12 @@ class FakeHubSpot:
         unknown = [i for i, s in zip(ids, found, strict=True) if s is None]
         if unknown:
             raise Refused(
-                400, f"Could not update {_SINGULAR[object_type]} objects with ids: {unknown}. "
-                "They may be deleted or not exist.", "OBJECT_NOT_FOUND", context={"ids": unknown},
-            )  # fmt: skip
+                400,
+                f"Could not update {_SINGULAR[object_type]} objects with ids: {unknown}. "
+                "They may be deleted or not exist.",
+                "OBJECT_NOT_FOUND",
+                context={"ids": unknown},
+            )
         return [s for s in found if s is not None]
 
     def _checked(self, object_type: str, values: Mapping[str, object]) -> Properties:
@@ -1296,9 +1465,13 @@ class FakeHubSpot:
             if definition is None:
                 problems.append(_unknown_property(name))
             elif definition["modificationMetadata"]["readOnlyValue"]:
-                problems.append(_problem(name, "READ_ONLY_VALUE",
-                                         f"{name} is a read only property; its value cannot be "
-                                         "set."))  # fmt: skip
+                problems.append(
+                    _problem(
+                        name,
+                        "READ_ONLY_VALUE",
+                        f"{name} is a read only property; its value cannot be set.",
+                    )
+                )
             else:
                 try:
                     checked[name] = _stored(definition, value)
@@ -1335,8 +1508,9 @@ class FakeHubSpot:
 
     def _find_matches(self, object_type: str, request: SearchRequest) -> list[Stored]:
         known = self._properties[object_type]
-        unknown = [f["propertyName"] for g in request.groups for f in g
-                   if f["propertyName"] not in known]  # fmt: skip
+        unknown = [
+            f["propertyName"] for g in request.groups for f in g if f["propertyName"] not in known
+        ]
         if request.sort and request.sort[0] not in known:
             unknown.append(request.sort[0])
         if unknown:
@@ -1400,9 +1574,10 @@ class FakeHubSpot:
             definition = _new_property(body, self._groups[object_type])
             if definition["name"] in self._properties[object_type]:
                 raise Refused(
-                    409, f"A property named '{definition['name']}' already exists.",
+                    409,
+                    f"A property named '{definition['name']}' already exists.",
                     "OBJECT_ALREADY_EXISTS",
-                )  # fmt: skip
+                )
             self._properties[object_type][definition["name"]] = definition
             return 201, _copy(definition)
 
@@ -1417,9 +1592,10 @@ class FakeHubSpot:
             group = self._groups[object_type].get(call.params["name"])
             if group is None:
                 raise Refused(
-                    404, f"Property group {call.params['name']} does not exist",
+                    404,
+                    f"Property group {call.params['name']} does not exist",
                     "OBJECT_NOT_FOUND",
-                )  # fmt: skip
+                )
             return 200, dict(group)
 
     def _create_group(self, call: Call) -> Answer:
@@ -1434,9 +1610,10 @@ class FakeHubSpot:
         with self._lock:
             if name in self._groups[object_type]:
                 raise Refused(
-                    409, f"A property group named '{name}' already exists.",
+                    409,
+                    f"A property group named '{name}' already exists.",
                     "OBJECT_ALREADY_EXISTS",
-                )  # fmt: skip
+                )
             group = self._groups[object_type][name] = _group(
                 name, str(label), int(body.get("displayOrder", -1))
             )
@@ -1456,17 +1633,23 @@ def _unauthorised() -> Response:
 
 def _rate_limit_body() -> dict[str, Any]:
     return {
-        "status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-        "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
+        "status": "error",
+        "message": "You have reached your ten_secondly_rolling limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
         "policyName": "TEN_SECONDLY_ROLLING",
         "groupName": "publicapi:private-app-api-calls-ten-secondly:0",
-    }  # fmt: skip
+    }
 
 
 _FAULT_CATEGORIES = {
-    400: "VALIDATION_ERROR", 401: "INVALID_AUTHENTICATION", 403: "MISSING_SCOPES",
-    404: "OBJECT_NOT_FOUND", 409: "CONFLICT", 423: "LOCKED",
-}  # fmt: skip
+    400: "VALIDATION_ERROR",
+    401: "INVALID_AUTHENTICATION",
+    403: "MISSING_SCOPES",
+    404: "OBJECT_NOT_FOUND",
+    409: "CONFLICT",
+    423: "LOCKED",
+}
 
 
 def _fault_answer(fault: Fault) -> Response:
@@ -1481,8 +1664,12 @@ def _fault_answer(fault: Fault) -> Response:
 
 def _batch(results: list[Any], errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     stamp = _iso(_now_ms())
-    answer: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp,
-                              "completedAt": stamp}  # fmt: skip
+    answer: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": stamp,
+        "completedAt": stamp,
+    }
     if errors:
         answer["numErrors"] = len(errors)
         answer["errors"] = errors
@@ -1493,16 +1680,24 @@ def _batch_error(
     category: str, context: dict[str, list[str]], message: str, **extra: Any
 ) -> dict[str, Any]:
     """One entry of a 207's `errors`, with every field the SDK's `StandardError` requires."""
-    return {"status": "error", "category": category, "message": message, "context": context,
-            "links": {}, "errors": [], **extra}  # fmt: skip
+    return {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": context,
+        "links": {},
+        "errors": [],
+        **extra,
+    }
 
 
 def _no_associations(from_type: str, to_type: str, object_id: str) -> dict[str, Any]:
     return _batch_error(
-        "OBJECT_NOT_FOUND", {"fromObjectId": [object_id]},
+        "OBJECT_NOT_FOUND",
+        {"fromObjectId": [object_id]},
         f"No {_SINGULAR[to_type]} is associated with {_SINGULAR[from_type]} {object_id}.",
         subCategory="crm.associations.NO_ASSOCIATIONS_FOUND",
-    )  # fmt: skip
+    )
 
 
 def _associated(
@@ -1526,10 +1721,12 @@ def _associated_v4(
     unlabeled = {"category": "HUBSPOT_DEFINED", "typeId": unlabeled_id, "label": None}
     labelled = {"category": "HUBSPOT_DEFINED", "typeId": primary_id, "label": "Primary"}
     return [
-        {"toObjectId": int(i), "associationTypes": [labelled, unlabeled] if i in primary
-         else [unlabeled]}
+        {
+            "toObjectId": int(i),
+            "associationTypes": [labelled, unlabeled] if i in primary else [unlabeled],
+        }
         for i in ids
-    ]  # fmt: skip
+    ]
 
 
 def _initial_history(stored: Stored, name: str) -> list[dict[str, Any]]:
@@ -1655,21 +1852,29 @@ def _new_property(body: dict[str, Any], groups: Mapping[str, Any]) -> dict[str, 
     if kind not in _FIELD_TYPES:
         raise Refused(400, f"type {kind!r} is not one of {sorted(_FIELD_TYPES)}.")
     if field_type not in _FIELD_TYPES.get(kind, ()):
-        raise Refused(400, f"fieldType {field_type!r} is not valid for a property of type "
-                           f"{kind!r}.")  # fmt: skip
+        raise Refused(
+            400, f"fieldType {field_type!r} is not valid for a property of type {kind!r}."
+        )
     if body["groupName"] not in groups:
         raise Refused(400, f"Property group {body['groupName']} does not exist.")
     options = _new_options(kind, body.get("options"))
     stamp = _iso(_now_ms())
-    definition = _definition((name, str(body["label"]), kind, field_type, (), False),
-                             body["groupName"])  # fmt: skip
+    definition = _definition(
+        (name, str(body["label"]), kind, field_type, (), False), body["groupName"]
+    )
     definition.update(
-        options=options, description=str(body.get("description") or ""),
-        hasUniqueValue=bool(body.get("hasUniqueValue")), hidden=bool(body.get("hidden")),
-        formField=bool(body.get("formField")), displayOrder=int(body.get("displayOrder", -1)),
-        hubspotDefined=False, createdAt=stamp, updatedAt=stamp, createdUserId="0",
+        options=options,
+        description=str(body.get("description") or ""),
+        hasUniqueValue=bool(body.get("hasUniqueValue")),
+        hidden=bool(body.get("hidden")),
+        formField=bool(body.get("formField")),
+        displayOrder=int(body.get("displayOrder", -1)),
+        hubspotDefined=False,
+        createdAt=stamp,
+        updatedAt=stamp,
+        createdUserId="0",
         updatedUserId="0",
-    )  # fmt: skip
+    )
     definition["modificationMetadata"].update(archivable=True, readOnlyDefinition=False)
     return definition
 
@@ -1687,10 +1892,13 @@ def _new_options(kind: str, options: object) -> list[dict[str, Any]]:
     if len(set(values)) != len(values):
         raise Refused(400, f"Option values must be unique: {values}.")
     return [
-        {**_option(str(o["value"]), str(o["label"]), int(o.get("displayOrder", i))),
-         "description": str(o.get("description") or ""), "hidden": bool(o.get("hidden"))}
+        {
+            **_option(str(o["value"]), str(o["label"]), int(o.get("displayOrder", i))),
+            "description": str(o.get("description") or ""),
+            "hidden": bool(o.get("hidden")),
+        }
         for i, o in enumerate(options)
-    ]  # fmt: skip
+    ]
 
 
 # -- routing ---------------------------------------------------------------------------------
@@ -1704,16 +1912,18 @@ _ROUTES: list[tuple[str, re.Pattern[str], Callable[[FakeHubSpot, Call], Answer]]
     ("POST", re.compile(rf"/crm/v3/objects/{_T}/batch/read"), FakeHubSpot._batch_read),
     ("POST", re.compile(rf"/crm/v3/objects/{_T}/batch/update"), FakeHubSpot._batch_update),
     ("POST", re.compile(rf"/crm/v3/objects/{_T}/search"), FakeHubSpot._search),
-    ("POST", re.compile(r"/crm/v4/associations/(?P<from>[^/]+)/(?P<to>[^/]+)/batch/read"),
-     FakeHubSpot._association_read),
+    (
+        "POST",
+        re.compile(r"/crm/v4/associations/(?P<from>[^/]+)/(?P<to>[^/]+)/batch/read"),
+        FakeHubSpot._association_read,
+    ),
     ("GET", re.compile(rf"/crm/v3/properties/{_T}/groups"), FakeHubSpot._all_groups),
-    ("GET", re.compile(rf"/crm/v3/properties/{_T}/groups/(?P<name>[^/]+)"),
-     FakeHubSpot._get_group),
+    ("GET", re.compile(rf"/crm/v3/properties/{_T}/groups/(?P<name>[^/]+)"), FakeHubSpot._get_group),
     ("POST", re.compile(rf"/crm/v3/properties/{_T}/groups"), FakeHubSpot._create_group),
     ("GET", re.compile(rf"/crm/v3/properties/{_T}"), FakeHubSpot._all_properties),
     ("GET", re.compile(rf"/crm/v3/properties/{_T}/(?P<name>[^/]+)"), FakeHubSpot._get_property),
     ("POST", re.compile(rf"/crm/v3/properties/{_T}"), FakeHubSpot._create_property),
-]  # fmt: skip
+]
 
 
 def _dispatch(
@@ -1781,9 +1991,11 @@ def _configure(fake: FakeHubSpot, body: dict[str, Any]) -> dict[str, Any]:
     if "fail_next" in body:
         fault = body["fail_next"]
         fake.fail_next(
-            int(fault["count"]), status=int(fault.get("status", 500)), path=fault.get("path"),
+            int(fault["count"]),
+            status=int(fault.get("status", 500)),
+            path=fault.get("path"),
             retry_after=fault.get("retry_after"),
-        )  # fmt: skip
+        )
     return {"latency": fake.latency, "rate_limit": fake.rate_limit}
 
 
@@ -1871,37 +2083,93 @@ class _Handler(BaseHTTPRequestHandler):
 # -- plausible data --------------------------------------------------------------------------
 
 _PREFIXES = (
-    "North", "Blue", "Bright", "Silver", "Iron", "Cedar", "Summit", "Harbor", "Pioneer",
-    "Quantum", "Atlas", "Beacon", "Granite", "Lumen", "Vertex", "Evergreen", "Copper", "Falcon",
-    "Orbit", "Maple",
-)  # fmt: skip
-_CORES = ("wind", "field", "stone", "bridge", "point", "path", "wave", "leaf", "gate", "forge",
-          "line", "peak", "spring", "works", "light")  # fmt: skip
+    "North",
+    "Blue",
+    "Bright",
+    "Silver",
+    "Iron",
+    "Cedar",
+    "Summit",
+    "Harbor",
+    "Pioneer",
+    "Quantum",
+    "Atlas",
+    "Beacon",
+    "Granite",
+    "Lumen",
+    "Vertex",
+    "Evergreen",
+    "Copper",
+    "Falcon",
+    "Orbit",
+    "Maple",
+)
+_CORES = (
+    "wind",
+    "field",
+    "stone",
+    "bridge",
+    "point",
+    "path",
+    "wave",
+    "leaf",
+    "gate",
+    "forge",
+    "line",
+    "peak",
+    "spring",
+    "works",
+    "light",
+)
 _SUFFIXES = (
-    "Analytics", "Systems", "Labs", "Software", "Group", "Partners", "Health", "Logistics",
-    "Capital", "Media", "Networks", "Robotics", "Foods", "Energy", "Consulting",
-)  # fmt: skip
+    "Analytics",
+    "Systems",
+    "Labs",
+    "Software",
+    "Group",
+    "Partners",
+    "Health",
+    "Logistics",
+    "Capital",
+    "Media",
+    "Networks",
+    "Robotics",
+    "Foods",
+    "Energy",
+    "Consulting",
+)
 _PLACES = {
-    "United States": (("California", "San Francisco"), ("New York", "New York"),
-                      ("Texas", "Austin"), ("Massachusetts", "Boston"),
-                      ("Washington", "Seattle"), ("Illinois", "Chicago")),
-    "United Kingdom": (("England", "London"), ("England", "Manchester"),
-                       ("Scotland", "Edinburgh")),
+    "United States": (
+        ("California", "San Francisco"),
+        ("New York", "New York"),
+        ("Texas", "Austin"),
+        ("Massachusetts", "Boston"),
+        ("Washington", "Seattle"),
+        ("Illinois", "Chicago"),
+    ),
+    "United Kingdom": (("England", "London"), ("England", "Manchester"), ("Scotland", "Edinburgh")),
     "Germany": (("Berlin", "Berlin"), ("Bavaria", "Munich"), ("Hamburg", "Hamburg")),
     "Canada": (("Ontario", "Toronto"), ("British Columbia", "Vancouver")),
     "France": (("Île-de-France", "Paris"), ("Auvergne-Rhône-Alpes", "Lyon")),
     "Australia": (("New South Wales", "Sydney"), ("Victoria", "Melbourne")),
     "Netherlands": (("North Holland", "Amsterdam"),),
     "India": (("Karnataka", "Bengaluru"), ("Maharashtra", "Mumbai")),
-}  # fmt: skip
+}
 _PLACE_ROWS = tuple(
     (country, state, city)
-    for country, weight in (("United States", 10), ("United Kingdom", 3), ("Germany", 2),
-                            ("Canada", 2), ("France", 1), ("Australia", 1), ("Netherlands", 1),
-                            ("India", 1))
+    for country, weight in (
+        ("United States", 10),
+        ("United Kingdom", 3),
+        ("Germany", 2),
+        ("Canada", 2),
+        ("France", 1),
+        ("Australia", 1),
+        ("Netherlands", 1),
+        ("India", 1),
+    )
     for _ in range(weight)
     for state, city in _PLACES[country]
-)  # fmt: skip
+)
 _EMPLOYEES = tuple(
     max(1, int(size * jitter))
     for size in (3, 8, 15, 25, 40, 60, 85, 120, 180, 250, 400, 650, 900, 1500, 3000, 7500, 20000)
@@ -1909,9 +2177,15 @@ _EMPLOYEES = tuple(
 )
 _EMPLOYEE_TEXT = {n: str(n) for n in _EMPLOYEES}
 _REVENUE_PER_EMPLOYEE = (*range(60_000, 320_000, 20_000), None)  # None: no revenue on record
-_STAGES = (("lead",) * 7 + ("subscriber",) * 3 + ("marketingqualifiedlead",) * 3
-           + ("salesqualifiedlead",) * 2 + ("opportunity",) * 2 + ("customer",) * 2
-           + ("other",))  # fmt: skip
+_STAGES = (
+    ("lead",) * 7
+    + ("subscriber",) * 3
+    + ("marketingqualifiedlead",) * 3
+    + ("salesqualifiedlead",) * 2
+    + ("opportunity",) * 2
+    + ("customer",) * 2
+    + ("other",)
+)
 _SEEDED_FROM = 1_514_764_800_000  # 2018-01-01
 _SEEDED_UNTIL = 1_767_225_600_000  # 2026-01-01
 _SEEDED_STEPS = 4096  # seeded dates fall on one of this many instants (about 17 h apart)
@@ -1933,8 +2207,20 @@ def _plausible_companies(n: int, seed: int) -> list[tuple[Properties, int]]:
     names: dict[tuple[str, str, str], str] = {}
     revenues: dict[tuple[int, int | None], str | None] = {}
     rows = []
-    for i, (prefix, core, suffix, place, employees, per_head, industry, tech, stage, owner,
-            one, other) in enumerate(_columns(n, seed, techs)):  # fmt: skip
+    for i, (
+        prefix,
+        core,
+        suffix,
+        place,
+        employees,
+        per_head,
+        industry,
+        tech,
+        stage,
+        owner,
+        one,
+        other,
+    ) in enumerate(_columns(n, seed, techs)):
         name = names.get((prefix, core, suffix))
         if name is None:
             name = names[prefix, core, suffix] = f"{prefix}{core} {suffix}"
@@ -1942,13 +2228,26 @@ def _plausible_companies(n: int, seed: int) -> list[tuple[Properties, int]]:
         if revenue == "":
             revenue = revenues[employees, per_head] = per_head and str(employees * per_head)
         created, modified = (one, other) if one <= other else (other, one)
-        rows.append(({
-            "name": name, "domain": f"company{seed}-{i}.com", "industry": industry,
-            "numberofemployees": _EMPLOYEE_TEXT[employees], "annualrevenue": revenue,
-            "country": place[0], "state": place[1], "city": place[2], "web_technologies": tech,
-            "lifecyclestage": stage, "hubspot_owner_id": owner,
-            "createdate": stamps[created], "hs_lastmodifieddate": stamps[modified],
-        }, moments[modified]))  # fmt: skip
+        rows.append(
+            (
+                {
+                    "name": name,
+                    "domain": f"company{seed}-{i}.com",
+                    "industry": industry,
+                    "numberofemployees": _EMPLOYEE_TEXT[employees],
+                    "annualrevenue": revenue,
+                    "country": place[0],
+                    "state": place[1],
+                    "city": place[2],
+                    "web_technologies": tech,
+                    "lifecyclestage": stage,
+                    "hubspot_owner_id": owner,
+                    "createdate": stamps[created],
+                    "hs_lastmodifieddate": stamps[modified],
+                },
+                moments[modified],
+            )
+        )
     return rows
 
 
@@ -1960,13 +2259,25 @@ def _columns(n: int, seed: int, techs: list[str]) -> Iterator[tuple[Any, ...]]:
     for start in range(0, n, _BLOCK):
         rng = random.Random(seed * 1_000_003 + start)
         columns = zip(
-            *(rng.choices(values, k=_BLOCK) for values in (
-                _PREFIXES, _CORES, _SUFFIXES, _PLACE_ROWS, _EMPLOYEES, _REVENUE_PER_EMPLOYEE,
-                _INDUSTRIES, techs, _STAGES, _OWNERS, range(_SEEDED_STEPS),
-                range(_SEEDED_STEPS),
-            )),
+            *(
+                rng.choices(values, k=_BLOCK)
+                for values in (
+                    _PREFIXES,
+                    _CORES,
+                    _SUFFIXES,
+                    _PLACE_ROWS,
+                    _EMPLOYEES,
+                    _REVENUE_PER_EMPLOYEE,
+                    _INDUSTRIES,
+                    techs,
+                    _STAGES,
+                    _OWNERS,
+                    range(_SEEDED_STEPS),
+                    range(_SEEDED_STEPS),
+                )
+            ),
             strict=True,
-        )  # fmt: skip
+        )
         yield from itertools.islice(columns, min(_BLOCK, n - start))
 
 
@@ -1983,16 +2294,52 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-_FIRST_NAMES = ("Dana", "Sam", "Alex", "Priya", "Jonas", "Mei", "Omar", "Lena", "Carlos", "Ava",
-                "Noah", "Fatima", "Lucas", "Yuki", "Grace")  # fmt: skip
-_LAST_NAMES = ("Smith", "Patel", "Garcia", "Müller", "Chen", "Okafor", "Rossi", "Nguyen",
-               "Johnson", "Kowalski", "Silva", "Dubois", "Kim", "Haddad", "Berg")  # fmt: skip
+_FIRST_NAMES = (
+    "Dana",
+    "Sam",
+    "Alex",
+    "Priya",
+    "Jonas",
+    "Mei",
+    "Omar",
+    "Lena",
+    "Carlos",
+    "Ava",
+    "Noah",
+    "Fatima",
+    "Lucas",
+    "Yuki",
+    "Grace",
+)
+_LAST_NAMES = (
+    "Smith",
+    "Patel",
+    "Garcia",
+    "Müller",
+    "Chen",
+    "Okafor",
+    "Rossi",
+    "Nguyen",
+    "Johnson",
+    "Kowalski",
+    "Silva",
+    "Dubois",
+    "Kim",
+    "Haddad",
+    "Berg",
+)
 _TITLES = (
-    ("VP of Sales", "vp"), ("Head of Revenue Operations", "director"), ("CEO", "executive"),
-    ("Sales Development Representative", "entry"), ("Marketing Manager", "manager"),
-    ("Account Executive", "senior"), ("Director of Sales", "director"), ("CTO", "executive"),
-    ("Software Engineer", "senior"), ("Customer Success Manager", "manager"),
-)  # fmt: skip
+    ("VP of Sales", "vp"),
+    ("Head of Revenue Operations", "director"),
+    ("CEO", "executive"),
+    ("Sales Development Representative", "entry"),
+    ("Marketing Manager", "manager"),
+    ("Account Executive", "senior"),
+    ("Director of Sales", "director"),
+    ("CTO", "executive"),
+    ("Software Engineer", "senior"),
+    ("Customer Success Manager", "manager"),
+)
 _FREE_MAIL = ("gmail.com", "outlook.com", "yahoo.com")
 
 
@@ -2003,10 +2350,14 @@ def _plausible_contact(rng: random.Random, i: int, domain: str | None) -> Proper
         domain = rng.choice(_FREE_MAIL)
     local = f"{first}.{last}{i}".lower().replace("ü", "ue")
     return {
-        "email": f"{local}@{domain}", "firstname": first, "lastname": last, "jobtitle": title,
-        "hs_seniority": seniority, "lifecyclestage": rng.choice(_STAGES),
+        "email": f"{local}@{domain}",
+        "firstname": first,
+        "lastname": last,
+        "jobtitle": title,
+        "hs_seniority": seniority,
+        "lifecyclestage": rng.choice(_STAGES),
         "hs_analytics_source": rng.choice(_SOURCES),
-    }  # fmt: skip
+    }
 
 
 # -- running on its own ----------------------------------------------------------------------

@@ -60,9 +60,14 @@ BATCH_DEFAULT = 2000
 BATCH_MIN, BATCH_MAX = 200, 2000
 COLLECTION_LIMIT = 200
 ID_PREFIX = {
-    "Account": "001", "Lead": "00Q", "User": "005", "Opportunity": "006",
-    "PermissionSet": "0PS", "FieldPermissions": "01k", "CustomField": "00N",
-}  # fmt: skip
+    "Account": "001",
+    "Lead": "00Q",
+    "User": "005",
+    "Opportunity": "006",
+    "PermissionSet": "0PS",
+    "FieldPermissions": "01k",
+    "CustomField": "00N",
+}
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -96,31 +101,53 @@ _SYSTEM = (
 )
 SCHEMA: dict[str, dict[str, Field]] = {
     "Account": _fields(
-        *_SYSTEM, Field("Name", "string"), Field("Website", "url"), Field("Industry", "string"),
-        Field("NumberOfEmployees", "int", precision=8), Field("AnnualRevenue", "currency"),
-        Field("BillingCountry", "string", length=80), Field("BillingState", "string", length=80),
-        Field("BillingCity", "string", length=40), Field("Type", "string"),
+        *_SYSTEM,
+        Field("Name", "string"),
+        Field("Website", "url"),
+        Field("Industry", "string"),
+        Field("NumberOfEmployees", "int", precision=8),
+        Field("AnnualRevenue", "currency"),
+        Field("BillingCountry", "string", length=80),
+        Field("BillingState", "string", length=80),
+        Field("BillingCity", "string", length=40),
+        Field("Type", "string"),
     ),
     "Lead": _fields(
-        *_SYSTEM, Field("FirstName", "string", length=40), Field("LastName", "string", length=80),
-        Field("Company", "string"), Field("Email", "email", length=80), Field("Title", "string"),
-        Field("LeadSource", "string"), Field("Website", "url"), Field("Industry", "string"),
-        Field("NumberOfEmployees", "int", precision=8), Field("AnnualRevenue", "currency"),
-        Field("Country", "string", length=80), Field("State", "string", length=80),
-        Field("City", "string", length=40), Field("Status", "string"),
+        *_SYSTEM,
+        Field("FirstName", "string", length=40),
+        Field("LastName", "string", length=80),
+        Field("Company", "string"),
+        Field("Email", "email", length=80),
+        Field("Title", "string"),
+        Field("LeadSource", "string"),
+        Field("Website", "url"),
+        Field("Industry", "string"),
+        Field("NumberOfEmployees", "int", precision=8),
+        Field("AnnualRevenue", "currency"),
+        Field("Country", "string", length=80),
+        Field("State", "string", length=80),
+        Field("City", "string", length=40),
+        Field("Status", "string"),
     ),
     "User": _fields(
-        Field("Id", "id", updateable=False), Field("Email", "email"), Field("Username", "string"),
-        Field("Name", "string"), Field("IsActive", "boolean"),
+        Field("Id", "id", updateable=False),
+        Field("Email", "email"),
+        Field("Username", "string"),
+        Field("Name", "string"),
+        Field("IsActive", "boolean"),
         Field("CreatedDate", "datetime", updateable=False),
     ),
     "Opportunity": _fields(
-        *_SYSTEM, Field("Name", "string"), Field("StageName", "string"),
-        Field("IsWon", "boolean", updateable=False), Field("IsClosed", "boolean", updateable=False),
-        Field("Amount", "currency"), Field("CloseDate", "date"),
+        *_SYSTEM,
+        Field("Name", "string"),
+        Field("StageName", "string"),
+        Field("IsWon", "boolean", updateable=False),
+        Field("IsClosed", "boolean", updateable=False),
+        Field("Amount", "currency"),
+        Field("CloseDate", "date"),
         Field("AccountId", "reference", references="Account"),
     ),
-}  # fmt: skip
+}
 RELATIONSHIPS = {("Opportunity", "account"): ("AccountId", "Account")}
 
 _ICP_COMMON = (
@@ -149,8 +176,13 @@ SHIPPED_CUSTOM: dict[str, tuple[Field, ...]] = {
         Field("New_Exec_At__c", "date", custom=True),
     )
 }
-_TOOLING_TYPES = {"Number": "double", "Text": "string", "LongTextArea": "textarea",
-                  "Picklist": "picklist", "DateTime": "datetime"}  # fmt: skip
+_TOOLING_TYPES = {
+    "Number": "double",
+    "Text": "string",
+    "LongTextArea": "textarea",
+    "Picklist": "picklist",
+    "DateTime": "datetime",
+}
 
 
 def case_safe(id15: str) -> str:
@@ -204,8 +236,12 @@ class Refused(Exception):
         self.answer = Answer(status, [{"message": message, "errorCode": code}])
 
 
-_FAULT_CODES = {500: "UNKNOWN_EXCEPTION", 503: "SERVER_UNAVAILABLE",
-                403: "REQUEST_LIMIT_EXCEEDED", 400: "MALFORMED_QUERY"}  # fmt: skip
+_FAULT_CODES = {
+    500: "UNKNOWN_EXCEPTION",
+    503: "SERVER_UNAVAILABLE",
+    403: "REQUEST_LIMIT_EXCEEDED",
+    400: "MALFORMED_QUERY",
+}
 
 
 # -- the fake --------------------------------------------------------------------------------
@@ -300,8 +336,15 @@ class FakeSalesforce:
             return id18
 
     def add_user(self, email: str, *, active: bool = True, name: str = "") -> str:
-        return self.add("User", {"Email": email, "Username": email, "IsActive": active,
-                                 "Name": name or email.split("@")[0]})  # fmt: skip
+        return self.add(
+            "User",
+            {
+                "Email": email,
+                "Username": email,
+                "IsActive": active,
+                "Name": name or email.split("@")[0],
+            },
+        )
 
     def seed_accounts(self, n: int, *, seed: int = 1) -> None:
         """Plausible accounts, quickly: what a backfill benchmark reads."""
@@ -309,12 +352,19 @@ class FakeSalesforce:
         industries = ("Software", "Internet", "Retail", "Banking", "Education", "Government")
         for i in range(n):
             employees = rng.choice((8, 40, 120, 250, 400, 650, 900, 3000, 20000))
-            self.add("Account", {
-                "Name": f"Company {i}", "Website": f"https://www.company{i}.com",
-                "Industry": rng.choice(industries), "NumberOfEmployees": employees,
-                "AnnualRevenue": employees * 150_000.0, "BillingCountry": "United States",
-                "BillingState": "California", "BillingCity": "San Francisco",
-            })  # fmt: skip
+            self.add(
+                "Account",
+                {
+                    "Name": f"Company {i}",
+                    "Website": f"https://www.company{i}.com",
+                    "Industry": rng.choice(industries),
+                    "NumberOfEmployees": employees,
+                    "AnnualRevenue": employees * 150_000.0,
+                    "BillingCountry": "United States",
+                    "BillingState": "California",
+                    "BillingCity": "San Francisco",
+                },
+            )
 
     def row(self, obj: str, id: str) -> dict[str, Any]:
         with self._lock:
@@ -344,9 +394,14 @@ class FakeSalesforce:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             tagged = sum(1 for r in self._rows["Account"].values() if r.get("ICP_Tier__c"))
-            return {"requests": len(self._requests), "written": self._written,
-                    "tagged_accounts": tagged, "accounts": len(self._rows["Account"]),
-                    "api_used": self.api_used, "api_limit": self.api_limit}  # fmt: skip
+            return {
+                "requests": len(self._requests),
+                "written": self._written,
+                "tagged_accounts": tagged,
+                "accounts": len(self._rows["Account"]),
+                "api_used": self.api_used,
+                "api_limit": self.api_limit,
+            }
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -397,9 +452,13 @@ class FakeSalesforce:
             return answer
 
     def _api(
-        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str],
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: Mapping[str, str],
         body: Any,
-    ) -> Answer:  # fmt: skip
+    ) -> Answer:
         auth = headers.get("authorization") or ""
         if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
             raise Refused(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -414,9 +473,12 @@ class FakeSalesforce:
         return self._route(route, query, headers, body)
 
     def _route(
-        self, route: tuple[str, ...], query: dict[str, list[str]], headers: Mapping[str, str],
+        self,
+        route: tuple[str, ...],
+        query: dict[str, list[str]],
+        headers: Mapping[str, str],
         body: Any,
-    ) -> Answer:  # fmt: skip
+    ) -> Answer:
         match route:
             case ("GET", "query"):
                 return self._query((query.get("q") or [""])[0], headers)
@@ -424,8 +486,9 @@ class FakeSalesforce:
                 return self._more(locator)
             case ("GET", "limits"):
                 remaining = max(0, self.api_limit - self.api_used)
-                return Answer(200, {"DailyApiRequests": {"Max": self.api_limit,
-                                                         "Remaining": remaining}})  # fmt: skip
+                return Answer(
+                    200, {"DailyApiRequests": {"Max": self.api_limit, "Remaining": remaining}}
+                )
             case ("PATCH", "composite", "sobjects"):
                 return self._collection(body)
             case ("PATCH", "sobjects", obj, id):
@@ -513,12 +576,15 @@ class FakeSalesforce:
                 related = view.get(head.capitalize())
                 rel_obj = RELATIONSHIPS[(obj, head.lower())][1]
                 out[head.capitalize()] = (
-                    None if related is None else {
+                    None
+                    if related is None
+                    else {
                         "attributes": _attributes(rel_obj, str(related["Id"])),
                         self._schema[rel_obj][tail.lower()].name: related.get(
-                            self._schema[rel_obj][tail.lower()].name),
+                            self._schema[rel_obj][tail.lower()].name
+                        ),
                     }
-                )  # fmt: skip
+                )
                 continue
             canonical = self._schema[obj][name.lower()].name
             out[canonical] = row.get(canonical)
@@ -561,8 +627,9 @@ class FakeSalesforce:
         for name, value in values.items():
             spec = self._schema[obj].get(name.lower())
             if spec is None:
-                raise Refused(400, "INVALID_FIELD",
-                              f"No such column '{name}' on sobject of type {obj}")  # fmt: skip
+                raise Refused(
+                    400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {obj}"
+                )
             problem = _invalid(spec, value, self._rows)
             if problem is not None:
                 errors.append(_error(problem[0], problem[1], [spec.name]))
@@ -597,11 +664,18 @@ class FakeSalesforce:
         if schema is None:
             raise Refused(404, "NOT_FOUND", "The requested resource does not exist")
         fields = [
-            {"name": f.name, "type": f.type, "updateable": f.updateable, "custom": f.custom,
-             "length": f.length, "precision": f.precision, "scale": f.scale,
-             "picklistValues": [{"value": v, "active": True} for v in f.values]}
+            {
+                "name": f.name,
+                "type": f.type,
+                "updateable": f.updateable,
+                "custom": f.custom,
+                "length": f.length,
+                "precision": f.precision,
+                "scale": f.scale,
+                "picklistValues": [{"value": v, "active": True} for v in f.values],
+            }
             for f in schema.values()
-        ]  # fmt: skip
+        ]
         return Answer(200, {"name": obj, "custom": False, "fields": fields})
 
     def _custom_field(self, body: Any) -> Answer:
@@ -617,16 +691,22 @@ class FakeSalesforce:
         if kind is None or not meta.get("label"):
             raise Refused(400, "FIELD_INTEGRITY_EXCEPTION", f"unsupported field: {meta!r}")
         values = tuple(
-            v["fullName"] for v in
-            (((meta.get("valueSet") or {}).get("valueSetDefinition") or {}).get("value") or [])
-        )  # fmt: skip
+            v["fullName"]
+            for v in (
+                ((meta.get("valueSet") or {}).get("valueSetDefinition") or {}).get("value") or []
+            )
+        )
         if kind == "picklist" and not values:
             raise Refused(400, "FIELD_INTEGRITY_EXCEPTION", "a picklist needs values")
         self._schema[obj][name.lower()] = Field(
-            name, kind, length=int(meta.get("length") or 255),
-            precision=int(meta.get("precision") or 18), scale=int(meta.get("scale") or 0),
-            values=values, custom=True,
-        )  # fmt: skip
+            name,
+            kind,
+            length=int(meta.get("length") or 255),
+            precision=int(meta.get("precision") or 18),
+            scale=int(meta.get("scale") or 0),
+            values=values,
+            custom=True,
+        )
         id = case_safe(f"00N{next(self._counter):012d}")
         return Answer(201, {"id": id, "success": True, "errors": []})
 
@@ -672,19 +752,30 @@ class FakeSalesforce:
             )
         try:
             claims = jwt.decode(
-                form.get("assertion", ""), self.public_key or b"", algorithms=["RS256"],
+                form.get("assertion", ""),
+                self.public_key or b"",
+                algorithms=["RS256"],
                 audience=self.url,
-            )  # fmt: skip
+            )
         except jwt.PyJWTError as exc:
             return Answer(400, {"error": "invalid_grant", "error_description": str(exc)})
         if claims.get("iss") != self.client_id:
-            return Answer(400, {"error": "invalid_client_id",
-                                "error_description": "client identifier invalid"})  # fmt: skip
+            return Answer(
+                400,
+                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
+            )
         if claims.get("sub") not in self.logins:
             return Answer(400, {"error": "invalid_grant", "error_description": "user not found"})
         session = self._new_session()
-        return Answer(200, {"access_token": session, "instance_url": self.url,
-                            "token_type": "Bearer", "scope": "api"})  # fmt: skip
+        return Answer(
+            200,
+            {
+                "access_token": session,
+                "instance_url": self.url,
+                "token_type": "Bearer",
+                "scope": "api",
+            },
+        )
 
 
 def _plain(obj: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -709,8 +800,12 @@ def _error(code: str, message: str, fields: list[str]) -> dict[str, Any]:
 
 
 def _rolled_back() -> dict[str, Any]:
-    return _error("ALL_OR_NONE_OPERATION_ROLLED_BACK", "Record rolled back because not all "
-                  "records were valid and the request was using AllOrNone header", [])  # fmt: skip
+    return _error(
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "Record rolled back because not all "
+        "records were valid and the request was using AllOrNone header",
+        [],
+    )
 
 
 def _result(id: str | None, errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -744,8 +839,10 @@ def _invalid(
         return None
     if spec.type == "picklist":
         if value not in spec.values:
-            return ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                    f"{spec.name}: bad value for restricted picklist field: {value}")  # fmt: skip
+            return (
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{spec.name}: bad value for restricted picklist field: {value}",
+            )
         return None
     if spec.type == "reference":
         if not (isinstance(value, str) and value in rows.get(spec.references or "", {})):
@@ -826,8 +923,11 @@ class _Handler(BaseHTTPRequestHandler):
             answer = self.server.fake.answer(self.command, self.path, headers, raw)
         except Exception as exc:  # a fake's own bug must show, not hang the client
             answer = Answer(500, [{"message": repr(exc), "errorCode": "FAKE_BUG"}])
-        payload = answer.raw if answer.raw is not None else (
-            b"" if answer.status == 204 else orjson.dumps(answer.body))  # fmt: skip
+        payload = (
+            answer.raw
+            if answer.raw is not None
+            else (b"" if answer.status == 204 else orjson.dumps(answer.body))
+        )
         try:
             self.send_response(answer.status)
             self.send_header(

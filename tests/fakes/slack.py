@@ -27,15 +27,36 @@ Json = dict[str, Any]
 MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
 TEXT_TYPES = {"plain_text", "mrkdwn"}
 BLOCK_TYPES = {
-    "section", "header", "context", "actions", "divider", "image", "input", "rich_text",
-    "file", "video",
-}  # fmt: skip
+    "section",
+    "header",
+    "context",
+    "actions",
+    "divider",
+    "image",
+    "input",
+    "rich_text",
+    "file",
+    "video",
+}
 ELEMENT_TYPES = {
-    "button", "overflow", "static_select", "users_select", "conversations_select",
-    "channels_select", "external_select", "multi_static_select", "datepicker", "image",
-    "plain_text_input", "checkboxes", "radio_buttons", "timepicker", "email_text_input",
-    "number_input", "url_text_input",
-}  # fmt: skip
+    "button",
+    "overflow",
+    "static_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "external_select",
+    "multi_static_select",
+    "datepicker",
+    "image",
+    "plain_text_input",
+    "checkboxes",
+    "radio_buttons",
+    "timepicker",
+    "email_text_input",
+    "number_input",
+    "url_text_input",
+}
 TRIGGER_SECONDS = 3.0
 
 
@@ -50,10 +71,14 @@ class SlackUser:
 
     def as_json(self) -> Json:
         return {
-            "id": self.id, "name": self.name, "deleted": self.deleted, "is_bot": self.is_bot,
-            "real_name": self.real_name or self.name, "team_id": "T0TEST",
+            "id": self.id,
+            "name": self.name,
+            "deleted": self.deleted,
+            "is_bot": self.is_bot,
+            "real_name": self.real_name or self.name,
+            "team_id": "T0TEST",
             "profile": {"email": self.email, "real_name": self.real_name or self.name},
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +306,14 @@ class FakeSlack:
         return f"{self._clock:.6f}"
 
     def _auth_test(self, params: Json) -> Json:
-        return {"url": "https://acme-sales.slack.com/", "team": "Acme Sales", "user": "icpbot",
-                "team_id": "T0TEST", "user_id": "U0BOT", "bot_id": "B0BOT"}  # fmt: skip
+        return {
+            "url": "https://acme-sales.slack.com/",
+            "team": "Acme Sales",
+            "user": "icpbot",
+            "team_id": "T0TEST",
+            "user_id": "U0BOT",
+            "bot_id": "B0BOT",
+        }
 
     def _post_message(self, params: Json) -> Json:
         channel = self._channel(params.get("channel"))
@@ -380,9 +411,13 @@ class FakeSlack:
         for item in files:
             if item.get("id") not in self.uploads or not self.uploads[item["id"]]:
                 raise Refused("file_not_found")
-            record = {"id": item["id"], "title": item.get("title"),
-                      "channel": params.get("channel_id"), "thread_ts": params.get("thread_ts"),
-                      "initial_comment": params.get("initial_comment")}  # fmt: skip
+            record = {
+                "id": item["id"],
+                "title": item.get("title"),
+                "channel": params.get("channel_id"),
+                "thread_ts": params.get("thread_ts"),
+                "initial_comment": params.get("initial_comment"),
+            }
             self.files.append(record)
             shared.append({"id": item["id"], "title": item.get("title")})
         return {"files": shared}
@@ -565,9 +600,12 @@ def _element(element: object, where: str, action_ids: set[str]) -> list[str]:
 
 
 _BLOCK_CHECKS = {
-    "section": _section, "header": _header, "context": _context, "actions": _actions,
+    "section": _section,
+    "header": _header,
+    "context": _context,
+    "actions": _actions,
     "input": _input,
-}  # fmt: skip
+}
 
 
 # -- HTTP ------------------------------------------------------------------------------------

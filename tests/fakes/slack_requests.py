@@ -27,12 +27,21 @@ def signature_headers(body: bytes, *, secret: str, timestamp: int | None = None)
 def command_body(text: str, *, user: str = "U0DANA", response_url: str = "", **extra: str) -> bytes:
     """A `/icp` slash command as Slack posts it (form-encoded)."""
     fields = {
-        "token": "legacy-verification-token", "team_id": TEAM, "team_domain": "acme-sales",
-        "channel_id": "C0SDR", "channel_name": "sdr", "user_id": user, "user_name": "dana",
-        "command": "/icp", "text": text, "api_app_id": "A0ICP", "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "token": "legacy-verification-token",
+        "team_id": TEAM,
+        "team_domain": "acme-sales",
+        "channel_id": "C0SDR",
+        "channel_name": "sdr",
+        "user_id": user,
+        "user_name": "dana",
+        "command": "/icp",
+        "text": text,
+        "api_app_id": "A0ICP",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
         **extra,
-    }  # fmt: skip
+    }
     return urlencode(fields).encode()
 
 
@@ -52,15 +61,22 @@ def block_action(
 ) -> dict[str, object]:
     """A `block_actions` payload for a button click or a menu choice on a message."""
     return {
-        "type": "block_actions", "team": {"id": TEAM, "domain": "acme-sales"},
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "acme-sales"},
         "user": {"id": user, "username": "dana", "team_id": TEAM},
-        "api_app_id": "A0ICP", "token": "legacy", "trigger_id": trigger_id,
-        "container": {"type": "message", "channel_id": channel,
-                      "message_ts": (message or {}).get("ts", "")},
+        "api_app_id": "A0ICP",
+        "token": "legacy",
+        "trigger_id": trigger_id,
+        "container": {
+            "type": "message",
+            "channel_id": channel,
+            "message_ts": (message or {}).get("ts", ""),
+        },
         "channel": {"id": channel, "name": "icp-a-tier"},
-        "message": message or {}, "response_url": response_url,
+        "message": message or {},
+        "response_url": response_url,
         "actions": [{"block_id": "b", "action_ts": str(time.time()), **action}],
-    }  # fmt: skip
+    }
 
 
 def view_submission(
@@ -68,22 +84,37 @@ def view_submission(
 ) -> dict[str, object]:
     """A modal's `view_submission` payload."""
     return {
-        "type": "view_submission", "team": {"id": TEAM, "domain": "acme-sales"},
-        "user": {"id": user, "username": "dana", "team_id": TEAM}, "api_app_id": "A0ICP",
-        "token": "legacy", "trigger_id": "",
-        "view": {"id": "V0MODAL", "type": "modal", "callback_id": callback_id,
-                 "private_metadata": private_metadata, "state": {"values": values},
-                 "hash": "1", "team_id": TEAM, "app_id": "A0ICP", "blocks": []},
-    }  # fmt: skip
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "acme-sales"},
+        "user": {"id": user, "username": "dana", "team_id": TEAM},
+        "api_app_id": "A0ICP",
+        "token": "legacy",
+        "trigger_id": "",
+        "view": {
+            "id": "V0MODAL",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+            "hash": "1",
+            "team_id": TEAM,
+            "app_id": "A0ICP",
+            "blocks": [],
+        },
+    }
 
 
 def event_body(event: dict[str, object]) -> bytes:
     """An Events API `event_callback` envelope (JSON)."""
     return json.dumps(
         {
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A0ICP", "event": event,
-            "type": "event_callback", "event_id": f"Ev{int(time.time() * 1e6)}",
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A0ICP",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{int(time.time() * 1e6)}",
             "event_time": int(time.time()),
             "authorizations": [{"team_id": TEAM, "user_id": "U0BOT", "is_bot": True}],
         }
-    ).encode()  # fmt: skip
+    ).encode()

@@ -35,8 +35,11 @@ class FakeSocketMode:
             self._server.shutdown()
 
     def _handle(self, connection: ServerConnection) -> None:
-        connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                    "connection_info": {"app_id": "A0ICP"}}))  # fmt: skip
+        connection.send(
+            json.dumps(
+                {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0ICP"}}
+            )
+        )
         self._connections.put(connection)
         try:
             connection.wait_closed()
@@ -48,8 +51,16 @@ class FakeSocketMode:
         connection = self._connections.get(timeout=timeout)
         self._connections.put(connection)
         envelope_id = str(uuid.uuid4())
-        connection.send(json.dumps({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                                    "accepts_response_payload": kind != "events_api"}))  # fmt: skip
+        connection.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": kind != "events_api",
+                }
+            )
+        )
         while True:
             message = json.loads(connection.recv(timeout=timeout))
             if message.get("envelope_id") == envelope_id:

@@ -170,9 +170,12 @@ def test_get_page_walks_250_companies_in_three_pages(fake: FakeHubSpot, sdk: Sdk
     assert fake.requests[1].query["after"] == [ids[99]]
     props = page.results[0].properties  # the known ones asked for (unset: None), and the three
     assert props == {  # HubSpot always adds; the unknown one is left out, as HubSpot does
-        "domain": "c200.com", "industry": None, "createdate": props["createdate"],
-        "hs_lastmodifieddate": props["hs_lastmodifieddate"], "hs_object_id": ids[200],
-    }  # fmt: skip
+        "domain": "c200.com",
+        "industry": None,
+        "createdate": props["createdate"],
+        "hs_lastmodifieddate": props["hs_lastmodifieddate"],
+        "hs_object_id": ids[200],
+    }
 
 
 def test_the_list_api_takes_comma_separated_properties_and_refuses_a_limit_over_100(
@@ -191,8 +194,12 @@ def test_a_company_is_read_by_id_with_defaults(fake: FakeHubSpot, sdk: Sdk) -> N
     acme = fake.add_company({"domain": "acme.com", "name": "Acme", "city": "Oslo"})
     company = sdk("crm.companies.basic_api").get_by_id(acme)
     assert set(company.properties) == {
-        "createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"
-    }  # fmt: skip
+        "createdate",
+        "domain",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "name",
+    }
     assert company.properties["createdate"].endswith("Z")
     assert company.created_at == company.updated_at
 
@@ -205,8 +212,9 @@ def test_contacts_carry_their_company_in_v3_and_v4(fake: FakeHubSpot, sdk: Sdk) 
     by_id = {r.id: r for r in page.results}
     entries = by_id[dana].associations["companies"].results
     assert [(a.id, a.type) for a in entries] == [
-        (acme, "contact_to_company"), (acme, "contact_to_company_unlabeled")
-    ]  # fmt: skip
+        (acme, "contact_to_company"),
+        (acme, "contact_to_company_unlabeled"),
+    ]
     assert by_id[sam].associations is None
     assert fake.contact(dana)["associatedcompanyid"] == acme
 
@@ -214,9 +222,10 @@ def test_contacts_carry_their_company_in_v3_and_v4(fake: FakeHubSpot, sdk: Sdk) 
         inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in (dana, sam)]
     )
     answer = sdk("crm.associations.v4.batch_api").get_page(
-        from_object_type="contacts", to_object_type="companies",
+        from_object_type="contacts",
+        to_object_type="companies",
         batch_input_public_fetch_associations_batch_request=request,
-    )  # fmt: skip
+    )
     assert fake.requests[-1].status == 207  # the SDK decodes it as a result, no exception
     (row,) = answer.results
     assert (row._from.id, row.to[0].to_object_id) == (dana, acme)
@@ -234,9 +243,10 @@ def test_batch_read_answers_207_with_the_found_and_names_the_missing(
 
     def request(wanted: list[str]) -> BatchReadInputSimplePublicObjectId:
         return BatchReadInputSimplePublicObjectId(
-            inputs=[SimplePublicObjectId(id=i) for i in wanted], properties=["domain"],
+            inputs=[SimplePublicObjectId(id=i) for i in wanted],
+            properties=["domain"],
             properties_with_history=[],
-        )  # fmt: skip
+        )
 
     partial = read(request([*ids, "999999"]))
     assert isinstance(partial, BatchResponseSimplePublicObjectWithErrors)
@@ -354,16 +364,26 @@ def test_search_stops_at_10000_results(fake: FakeHubSpot, sdk: Sdk) -> None:
 @pytest.fixture
 def three(fake: FakeHubSpot) -> dict[str, str]:
     return {
-        "acme": fake.add_company({
-            "domain": "acme.com", "name": "Acme Corp", "numberofemployees": "50",
-            "industry": "COMPUTER_SOFTWARE", "web_technologies": "hubspot;slack",
-        }),
-        "initech": fake.add_company({
-            "domain": "initech.io", "name": "Initech", "numberofemployees": "400",
-            "industry": "FINANCIAL_SERVICES", "web_technologies": "salesforce",
-        }),
+        "acme": fake.add_company(
+            {
+                "domain": "acme.com",
+                "name": "Acme Corp",
+                "numberofemployees": "50",
+                "industry": "COMPUTER_SOFTWARE",
+                "web_technologies": "hubspot;slack",
+            }
+        ),
+        "initech": fake.add_company(
+            {
+                "domain": "initech.io",
+                "name": "Initech",
+                "numberofemployees": "400",
+                "industry": "FINANCIAL_SERVICES",
+                "web_technologies": "salesforce",
+            }
+        ),
         "globex": fake.add_company({"domain": "globex.com", "name": "Globex Corporation"}),
-    }  # fmt: skip
+    }
 
 
 def flt(name: str, operator: str, value: str | None = None, **options: Any) -> Filter:
@@ -568,13 +588,17 @@ def test_stop_ends_keep_alive_connections() -> None:
 
 def icp_tier() -> PropertyCreate:
     return PropertyCreate(
-        name="icp_tier", label="ICP tier", type="enumeration", field_type="select",
-        group_name="icp", description="A to DQ.",
+        name="icp_tier",
+        label="ICP tier",
+        type="enumeration",
+        field_type="select",
+        group_name="icp",
+        description="A to DQ.",
         options=[
             OptionInput(label=t, value=t, display_order=i, hidden=False)
             for i, t in enumerate(["A", "B", "C", "D", "DQ"])
         ],
-    )  # fmt: skip
+    )
 
 
 def test_groups_and_properties_are_created_once(fake: FakeHubSpot, sdk: Sdk) -> None:
@@ -594,9 +618,7 @@ def test_groups_and_properties_are_created_once(fake: FakeHubSpot, sdk: Sdk) -> 
     assert [o.value for o in created.options] == ["A", "B", "C", "D", "DQ"]
     with pytest.raises(PropertiesApiException) as twice:
         core.create("companies", property_create=icp_tier())
-    assert (twice.value.status, error_of(twice.value)["category"]) == (
-        409, "OBJECT_ALREADY_EXISTS"
-    )  # fmt: skip
+    assert (twice.value.status, error_of(twice.value)["category"]) == (409, "OBJECT_ALREADY_EXISTS")
     assert core.get_by_name("companies", "icp_tier").group_name == "icp"
     assert {"icp_tier", "domain", "name"} <= {p.name for p in core.get_all("companies").results}
     assert fake.properties_of("companies")["icp_tier"]["type"] == "enumeration"
@@ -612,8 +634,10 @@ def test_a_new_enumeration_takes_only_its_options_and_counts_as_tagged(
     acme = fake.add_company({"domain": "acme.com"})
     with pytest.raises(ApiException) as refused:
         batch_update(sdk, {acme: {"icp_tier": "E"}})
-    assert "E was not one of the allowed options: [A, B, C, D, DQ]" in error_of(refused.value)[
-        "message"]  # fmt: skip
+    assert (
+        "E was not one of the allowed options: [A, B, C, D, DQ]"
+        in error_of(refused.value)["message"]
+    )
     assert fake.stats()["tagged_companies"] == 0
     batch_update(sdk, {acme: {"icp_tier": "A"}})
     stats = fake.stats()
@@ -634,9 +658,14 @@ def test_property_definitions_are_checked(
     fake: FakeHubSpot, changes: dict[str, Any], says: str
 ) -> None:
     body = {
-        "name": "icp_tier", "label": "ICP tier", "type": "enumeration", "fieldType": "select",
-        "groupName": "companyinformation", "options": [{"label": "A", "value": "A"}], **changes,
-    }  # fmt: skip
+        "name": "icp_tier",
+        "label": "ICP tier",
+        "type": "enumeration",
+        "fieldType": "select",
+        "groupName": "companyinformation",
+        "options": [{"label": "A", "value": "A"}],
+        **changes,
+    }
     status, answer = api(fake, "POST", "/crm/v3/properties/companies", body)
     assert status == 400
     assert says in answer["message"]
@@ -687,9 +716,12 @@ def test_seed_companies_makes_50000_plausible_companies() -> None:
 
 def run_fake(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.hubspot", *args], cwd=ROOT,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "tests.fakes.hubspot", *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_the_fake_runs_in_its_own_process_until_stdin_closes() -> None:
@@ -697,8 +729,9 @@ def test_the_fake_runs_in_its_own_process_until_stdin_closes() -> None:
         assert process.stdout is not None and process.stdin is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        status, _, answer = raw(url, "GET", "/crm/v3/objects/contacts?associations=companies",
-                                token="t")  # fmt: skip
+        status, _, answer = raw(
+            url, "GET", "/crm/v3/objects/contacts?associations=companies", token="t"
+        )
         assert status == 200
         assert answer["results"][0]["associations"]["companies"]["results"][0]["id"] == "1000"
         ids = raw(url, "POST", "/_fake/companies", {"count": 2})[2]["ids"]

@@ -17,12 +17,17 @@ def fake() -> Iterator[FakeSalesforce]:
         yield server
 
 
-def call(fake: FakeSalesforce, method: str, path: str, *, token: str = "test-token",
-         **kwargs: Any) -> requests.Response:  # fmt: skip
+def call(
+    fake: FakeSalesforce, method: str, path: str, *, token: str = "test-token", **kwargs: Any
+) -> requests.Response:
     return requests.request(
-        method, f"{fake.url}/services/data/v{VERSION}/{path}", verify=fake.ca_file, timeout=10,
-        headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}, **kwargs,
-    )  # fmt: skip
+        method,
+        f"{fake.url}/services/data/v{VERSION}/{path}",
+        verify=fake.ca_file,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})},
+        **kwargs,
+    )
 
 
 def error_code(answer: requests.Response) -> str:
@@ -65,11 +70,20 @@ def test_queries_salesforce_would_refuse(fake: FakeSalesforce, soql: str, code: 
 def test_query_batches_are_200_to_2000_and_locators_page_on(fake: FakeSalesforce) -> None:
     for n in range(450):
         fake.add("Account", {"Name": f"C{n}", "Website": f"c{n}.com"})
-    small = call(fake, "GET", "query", params={"q": "SELECT Id FROM Account ORDER BY Id"},
-                 headers={"Sforce-Query-Options": "batchSize=10"}).json()  # fmt: skip
+    small = call(
+        fake,
+        "GET",
+        "query",
+        params={"q": "SELECT Id FROM Account ORDER BY Id"},
+        headers={"Sforce-Query-Options": "batchSize=10"},
+    ).json()
     assert (small["totalSize"], len(small["records"]), small["done"]) == (450, 200, False)
-    more = requests.get(fake.url + small["nextRecordsUrl"], verify=fake.ca_file, timeout=10,
-                        headers={"Authorization": "Bearer test-token"}).json()  # fmt: skip
+    more = requests.get(
+        fake.url + small["nextRecordsUrl"],
+        verify=fake.ca_file,
+        timeout=10,
+        headers={"Authorization": "Bearer test-token"},
+    ).json()
     assert len(more["records"]) == 200 and "nextRecordsUrl" in more
     assert more["records"][0]["attributes"]["type"] == "Account"
     bad = call(fake, "GET", "query/01gnothing-200")
@@ -90,9 +104,13 @@ def test_collections_validate_each_record(fake: FakeSalesforce) -> None:
     results = call(fake, "PATCH", "composite/sobjects", json=body).json()
     codes = [r["errors"][0]["statusCode"] if r["errors"] else "ok" for r in results]
     assert codes == [
-        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE",
-        "STRING_TOO_LONG", "INVALID_FIELD_FOR_INSERT_UPDATE", "ENTITY_IS_DELETED", "ok",
-    ]  # fmt: skip
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "NUMBER_OUTSIDE_VALID_RANGE",
+        "STRING_TOO_LONG",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "ENTITY_IS_DELETED",
+        "ok",
+    ]
     assert fake.row("Account", acme)["ICP_Score__c"] == 91
 
 
@@ -102,8 +120,9 @@ def test_all_or_none_rolls_every_record_back(fake: FakeSalesforce) -> None:
         {"attributes": {"type": "Account"}, "id": acme, "ICP_Tier__c": "A"},
         {"attributes": {"type": "Account"}, "id": acme, "ICP_Tier__c": "Z"},
     ]
-    results = call(fake, "PATCH", "composite/sobjects",
-                   json={"allOrNone": True, "records": records}).json()  # fmt: skip
+    results = call(
+        fake, "PATCH", "composite/sobjects", json={"allOrNone": True, "records": records}
+    ).json()
     assert [r["success"] for r in results] == [False, False]
     assert "ICP_Tier__c" not in fake.row("Account", acme)
 
@@ -113,9 +132,9 @@ def test_more_than_200_records_or_unknown_fields_refuse_the_call(fake: FakeSales
     one = {"attributes": {"type": "Account"}, "id": acme, "ICP_Tier__c": "A"}
     many = call(fake, "PATCH", "composite/sobjects", json={"records": [one] * 201})
     assert many.status_code == 400 and error_code(many) == "EXCEEDED_ID_LIMIT"
-    unknown = call(fake, "PATCH", "composite/sobjects",
-                   json={"records": [{**one, "Nope__c": 1}]})  # fmt: skip
+    unknown = call(fake, "PATCH", "composite/sobjects", json={"records": [{**one, "Nope__c": 1}]})
     assert unknown.status_code == 400 and error_code(unknown) == "INVALID_FIELD"
-    text = call(fake, "PATCH", "composite/sobjects",
-                json={"records": [{**one, "ICP_Score__c": "87"}]})  # fmt: skip
+    text = call(
+        fake, "PATCH", "composite/sobjects", json={"records": [{**one, "ICP_Score__c": "87"}]}
+    )
     assert text.status_code == 400 and error_code(text) == "JSON_PARSER_ERROR"

@@ -45,10 +45,13 @@ def test_block_kit_limits_are_enforced(client: WebClient) -> None:
     )
     header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
     assert error(lambda: post(channel="C01", blocks=[header], text="t")) == "invalid_blocks"
-    twice = {"type": "actions", "elements": [
-        {"type": "button", "text": {"type": "plain_text", "text": "a"}, "action_id": "same"},
-        {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "same"},
-    ]}  # fmt: skip
+    twice = {
+        "type": "actions",
+        "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "a"}, "action_id": "same"},
+            {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "same"},
+        ],
+    }
     assert error(lambda: post(channel="C01", blocks=[twice], text="t")) == "invalid_blocks"
     assert post(channel="C01", blocks=[section("x" * 3000)] * 50, text="t")["ok"]
 
@@ -88,8 +91,13 @@ def test_a_429_is_waited_out_by_the_clients_retry_handler(
 
 
 def test_files_upload_v2_and_response_urls(slack: FakeSlack, client: WebClient) -> None:
-    done = client.files_upload_v2(channel="C01", content=b"\x89PNG...", filename="chart.png",
-                                  title="Tiers", initial_comment="This week")  # fmt: skip
+    done = client.files_upload_v2(
+        channel="C01",
+        content=b"\x89PNG...",
+        filename="chart.png",
+        title="Tiers",
+        initial_comment="This week",
+    )
     assert done["ok"] and slack.files[0]["channel"] == "C01"
     assert next(iter(slack.uploads.values())) == b"\x89PNG..."
     webhook = WebhookClient(slack.response_url())

@@ -31,7 +31,13 @@ def signed_delivery(url: str, events: list[dict], *, secret: str) -> urllib.requ
 def creation_event(object_id: str, event_id: int, *, object_type: str = "company") -> dict:
     """A `company.creation` (or `contact.creation`) event as HubSpot delivers it."""
     return {
-        "eventId": event_id, "subscriptionId": 1, "portalId": 1, "appId": 1,
-        "occurredAt": int(time.time() * 1000), "subscriptionType": f"{object_type}.creation",
-        "attemptNumber": 0, "objectId": int(object_id), "changeSource": "CRM",
-    }  # fmt: skip
+        "eventId": event_id,
+        "subscriptionId": 1,
+        "portalId": 1,
+        "appId": 1,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": f"{object_type}.creation",
+        "attemptNumber": 0,
+        "objectId": int(object_id),
+        "changeSource": "CRM",
+    }

@@ -80,8 +80,13 @@ def test_pages_stream_every_company_100_a_call_in_canonical_form(fake: FakeHubSp
     assert first.fields["employees"] == 1200
     assert first.url == f"https://app.hubspot.com/contacts/4242/record/0-2/{ids[0]}"
     assert first.written == {
-        "score": "", "tier": "", "profile": "", "reasons": "", "version": "", "persona_score": ""
-    }  # fmt: skip
+        "score": "",
+        "tier": "",
+        "profile": "",
+        "reasons": "",
+        "version": "",
+        "persona_score": "",
+    }
     assert len(api_calls(fake, "/crm/v3/objects/companies")) == 3
 
 

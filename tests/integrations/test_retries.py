@@ -33,9 +33,12 @@ class Recorder(Observer):
 def caller(recorder: Recorder, attempts: int = 4) -> CrmCaller:
     policy = RetryPolicy(attempts=attempts, max_seconds=10, initial=0.01, max_backoff=0.02)
     return CrmCaller(
-        crm="test", limiter=RateLimiter(100, 1.0), classify=classify, policy=policy,
+        crm="test",
+        limiter=RateLimiter(100, 1.0),
+        classify=classify,
+        policy=policy,
         observer=recorder,
-    )  # fmt: skip
+    )
 
 
 def flaky(*failures: Failure) -> object:

@@ -71,9 +71,12 @@ def adapter(
 def password_adapter(fake: FakeSalesforce, password: str = "secret") -> SalesforceCrm:
     def connect() -> object:
         return password_connection(
-            login_url=fake.url, username="icpbot@example.com", password=password,
-            security_token="TOKEN", version="62.0",
-        )  # fmt: skip
+            login_url=fake.url,
+            username="icpbot@example.com",
+            password=password,
+            security_token="TOKEN",
+            version="62.0",
+        )
 
     return SalesforceCrm(
         connect=connect,
@@ -123,8 +126,9 @@ def test_fetch_reads_by_id_and_deleted_records_are_absent(fake: FakeSalesforce) 
 
 
 def test_leads_are_people_whose_email_finds_their_account(fake: FakeSalesforce) -> None:
-    lead = fake.add("Lead", {"LastName": "Ng", "Email": "dana@acme.com", "Company": "Acme",
-                             "Title": "VP Sales"})  # fmt: skip
+    lead = fake.add(
+        "Lead", {"LastName": "Ng", "Email": "dana@acme.com", "Company": "Acme", "Title": "VP Sales"}
+    )
     records = adapter(fake).fetch(RecordKind.CONTACT, [lead])  # contacts mean leads here
     assert records[0].kind is RecordKind.LEAD
     assert records[0].domain == "acme.com"
@@ -144,11 +148,28 @@ def test_modified_since_pages_by_system_modstamp(fake: FakeSalesforce) -> None:
 
 def test_closed_opportunities_are_deals_with_their_account_domain(fake: FakeSalesforce) -> None:
     acme = account(fake, "https://acme.com")
-    fake.add("Opportunity", {"Name": "Acme 1", "StageName": "Closed Won", "IsWon": True,
-                             "IsClosed": True, "Amount": 5000.0, "CloseDate": "2026-10-01",
-                             "AccountId": acme})  # fmt: skip
-    fake.add("Opportunity", {"Name": "Open", "StageName": "Prospecting", "IsWon": False,
-                             "IsClosed": False, "AccountId": acme})  # fmt: skip
+    fake.add(
+        "Opportunity",
+        {
+            "Name": "Acme 1",
+            "StageName": "Closed Won",
+            "IsWon": True,
+            "IsClosed": True,
+            "Amount": 5000.0,
+            "CloseDate": "2026-10-01",
+            "AccountId": acme,
+        },
+    )
+    fake.add(
+        "Opportunity",
+        {
+            "Name": "Open",
+            "StageName": "Prospecting",
+            "IsWon": False,
+            "IsClosed": False,
+            "AccountId": acme,
+        },
+    )
     deals = list(adapter(fake).deals())
     assert [(d.domain, d.stage, d.amount) for d in deals] == [("acme.com", "closed_won", 5000.0)]
 
@@ -321,19 +342,26 @@ def test_jwt_bearer_login(fake: FakeSalesforce) -> None:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
-    ).decode()  # fmt: skip
+    ).decode()
     client = jwt_connection(
-        login_url=fake.url, client_id="icpbot-connected-app", username="icpbot@example.com",
-        private_key=private, version="62.0",
-    )  # fmt: skip
+        login_url=fake.url,
+        client_id="icpbot-connected-app",
+        username="icpbot@example.com",
+        private_key=private,
+        version="62.0",
+    )
     assert client.query("SELECT COUNT() FROM Account")["totalSize"] == 0
     with pytest.raises(SalesforceAuthenticationFailed):
         jwt_connection(
-            login_url=fake.url, client_id="someone-else", username="icpbot@example.com",
-            private_key=private, version="62.0",
-        )  # fmt: skip
+            login_url=fake.url,
+            client_id="someone-else",
+            username="icpbot@example.com",
+            private_key=private,
+            version="62.0",
+        )
 
 
 # -- limits ------------------------------------------------------------------------------------
@@ -387,8 +415,9 @@ def test_mapped_fields_the_org_lacks_stay_unknown(
         connect=lambda: token_connection(
             instance_url=fake.url, access_token="test-token", version="62.0"
         ),
-        caller=caller(), field_map=field_map,
-    )  # fmt: skip
+        caller=caller(),
+        field_map=field_map,
+    )
     (record,) = crm.fetch(RecordKind.ACCOUNT, [acme])
     assert record.fields["industry"] == "Software"
     assert "technologies" not in record.fields

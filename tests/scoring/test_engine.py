@@ -503,10 +503,19 @@ def kind(line: str) -> str:
             id="unknown line last",
         ),
         pytest.param(
-            {"industry": "software", "technologies": "hubspot", "lifecycle_stage": "customer",
-             "funding_stage": "grant"},
-            [("dq", "customer"), ("penalty", "public"), ("win", "industry"), ("win", "crm"),
-             ("unknown", "headcount")],
+            {
+                "industry": "software",
+                "technologies": "hubspot",
+                "lifecycle_stage": "customer",
+                "funding_stage": "grant",
+            },
+            [
+                ("dq", "customer"),
+                ("penalty", "public"),
+                ("win", "industry"),
+                ("win", "crm"),
+                ("unknown", "headcount"),
+            ],
             id="disqualifier first, then penalty, wins, unknown",
         ),
         pytest.param(
@@ -515,7 +524,7 @@ def kind(line: str) -> str:
             id="misses give no reason",
         ),
     ],
-)  # fmt: skip
+)
 def test_top_reasons_order(record: dict[str, object], expected: list[tuple[str, str]]) -> None:
     result = Scorer(build_icp(REASONS_ICP)).score_account(record, NOW)
     got = [(kind(line), line) for line in result.reasons]
@@ -615,7 +624,7 @@ SHIPPED = [
         "midmarket-saas",
         first_reason="-20 agency",
         id="marketing agency: penalised to D",
-    ),  # fmt: skip
+    ),
     shipped(
         {},
         Tier.D,

@@ -47,9 +47,25 @@ numbers = st.one_of(
     st.floats(min_value=0, max_value=1e9).map(str),
 )
 words = st.sampled_from(
-    ["software", "SaaS", "government", "customer", "US", "RU", "hubspot", "LeanData", "yes",
-     "no", "VP of Sales", "RevOps Manager", "Sales Intern", "sales-led", "vp", ""]
-)  # fmt: skip
+    [
+        "software",
+        "SaaS",
+        "government",
+        "customer",
+        "US",
+        "RU",
+        "hubspot",
+        "LeanData",
+        "yes",
+        "no",
+        "VP of Sales",
+        "RevOps Manager",
+        "Sales Intern",
+        "sales-led",
+        "vp",
+        "",
+    ]
+)
 anything = st.one_of(
     st.none(),
     st.booleans(),

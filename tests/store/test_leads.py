@@ -29,19 +29,32 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def db(db_session: Session) -> Session:
     repo.record_icp_version(
-        session=db_session, version=ICP.version, content=ICP_YAML, reviewed_on=None,
-        now=NOW, catalogue=SCORER.catalogue(),
-    )  # fmt: skip
+        session=db_session,
+        version=ICP.version,
+        content=ICP_YAML,
+        reviewed_on=None,
+        now=NOW,
+        catalogue=SCORER.catalogue(),
+    )
     return db_session
 
 
 def decision(domain: str, **values: object) -> dict[str, object]:
     return {
-        "account_domain": domain, "crm": "hubspot", "crm_id": "1", "rule_id": "a",
-        "channel": "#a", "owner": "dana@x.io", "owner_source": "round_robin:na",
-        "reason": "rule a: tier A", "tier": "A", "score": 90, "decided_at": NOW,
-        "summarized": False, **values,
-    }  # fmt: skip
+        "account_domain": domain,
+        "crm": "hubspot",
+        "crm_id": "1",
+        "rule_id": "a",
+        "channel": "#a",
+        "owner": "dana@x.io",
+        "owner_source": "round_robin:na",
+        "reason": "rule a: tier A",
+        "tier": "A",
+        "score": 90,
+        "decided_at": NOW,
+        "summarized": False,
+        **values,
+    }
 
 
 def test_the_first_decision_stands(db: Session) -> None:
@@ -82,28 +95,36 @@ def test_queued_posts_are_deduplicated_and_claimed_apart_from_crm_events(db: Ses
     crm = inbox.NewEvent("hubspot", "hs:1", "company", "1", "company.creation", {})
     inbox.store_events(session=db, events=[crm], now=NOW)
     lease = timedelta(minutes=1)
-    slack = inbox.claim(session=db, worker="w", limit=10, now=NOW, lease=lease,
-                        sources=[posts.SOURCE])  # fmt: skip
+    slack = inbox.claim(
+        session=db, worker="w", limit=10, now=NOW, lease=lease, sources=[posts.SOURCE]
+    )
     assert sorted(e.event_type for e in slack) == ["rescore", "route"]
-    rest = inbox.claim(session=db, worker="w", limit=10, now=NOW, lease=lease,
-                       sources=["hubspot"])  # fmt: skip
+    rest = inbox.claim(session=db, worker="w", limit=10, now=NOW, lease=lease, sources=["hubspot"])
     assert [e.object_id for e in rest] == ["1"]
 
 
 def test_an_account_with_its_latest_score_and_best_contact(db: Session) -> None:
     repo.upsert_account(session=db, record=account_record("best.io"), now=NOW)
-    repo.save_score(session=db, subject="account", key="best.io", result=score_account(GOOD),
-                    snapshot=GOOD)  # fmt: skip
-    latest = repo.save_score(session=db, subject="account", key="best.io",
-                             result=score_account(BEST), snapshot=BEST)  # fmt: skip
+    repo.save_score(
+        session=db, subject="account", key="best.io", result=score_account(GOOD), snapshot=GOOD
+    )
+    latest = repo.save_score(
+        session=db, subject="account", key="best.io", result=score_account(BEST), snapshot=BEST
+    )
     found = repo.account_and_score(session=db, domain="best.io")
     assert found is not None and found[1] is not None and found[1].id == latest.id
     assert repo.account_and_score(session=db, domain="none.io") is None
     for email, title in (("ann@best.io", "VP Sales"), ("bob@best.io", "Intern")):
         person = {"email": email, "job_title": title, "seniority": "director"}
         repo.upsert_contact(session=db, record=contact(email, title), now=NOW)
-        repo.save_score(session=db, subject="contact", key=email, result=score_account(BEST),
-                        snapshot=person, persona=score_persona(person))  # fmt: skip
+        repo.save_score(
+            session=db,
+            subject="contact",
+            key=email,
+            result=score_account(BEST),
+            snapshot=person,
+            persona=score_persona(person),
+        )
     best = repo.best_persona(session=db, domain="best.io")
     assert best is not None and best[0].email == "ann@best.io"
 
