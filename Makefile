@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/python -m pytest -q -n 2
 	$(BIN)/ruff check .
-	$(BIN)/mypy scoring
+	$(BIN)/mypy
 
 # The storage tests again, on a throwaway PostgreSQL (installed with apt when missing).
 test-postgres: venv
@@ -36,4 +36,4 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy scoring
+	$(BIN)/mypy

@@ -126,6 +126,16 @@ class Service:
             part.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class Core:
+    """What every part shares: the database, the metrics, the tagger and the clock."""
+
+    database: Database
+    metrics: Metrics
+    tagger: Tagger
+    clock: Clock
+
+
 def build_service(
     settings: Settings,
     config: Config,
@@ -138,98 +148,49 @@ def build_service(
 
     `sweep=False` leaves out the sweeps and polls (tests drive them by hand).
     """
-    database = make_engine(settings.database_url)
-    migrate(database)
-    metrics = Metrics(database=database)
-    tagger = Tagger(Scorer(config.icp))
-    with open_session(database) as session:
-        tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
+    core = _core(settings, config, clock)
     client = _slack_client(settings)
-    announce: Announce | None = queue_posts if client is not None else None
+    announce = queue_posts if client is not None else None  # routing posts need Slack
+    webhook = _webhook_settings(settings, config)
     activity = Activity()  # deliveries in progress: HubSpot's worker steps aside for them
 
     syncs: dict[str, CrmSync] = {}
-    webhook = _webhook_settings(settings, config)
     if webhook is not None:
-        crm = hubspot_crm(settings, config, metrics=metrics, policy=policy)
+        hubspot = hubspot_crm(settings, config, metrics=core.metrics, policy=policy)
         every = settings.hubspot_sweep_seconds if sweep else None
-        syncs[crm.name] = _sync(
-            crm,
-            database=database,
-            metrics=metrics,
-            tagger=tagger,
-            announce=announce,
-            clock=clock,
-            sources=CRM_SOURCES,
-            every=every,
-            activity=activity,
-        )
+        syncs[hubspot.name] = _sync(core, hubspot, announce, CRM_SOURCES, every, activity=activity)
     if salesforce_configured(settings):
-        crm = salesforce_crm(settings, config, metrics=metrics, policy=policy)
-        budget = ApiBudget(crm, settings.salesforce_api_budget, metrics)
+        salesforce = salesforce_crm(settings, config, metrics=core.metrics, policy=policy)
+        budget = ApiBudget(salesforce, settings.salesforce_api_budget, core.metrics)
         every = settings.salesforce_poll_seconds if sweep else None
-        syncs[crm.name] = _sync(
-            crm,
-            database=database,
-            metrics=metrics,
-            tagger=tagger,
-            announce=announce,
-            clock=clock,
-            sources=SALESFORCE_SOURCES,
-            every=every,
-            hold=budget.exceeded,
+        syncs[salesforce.name] = _sync(
+            core, salesforce, announce, SALESFORCE_SOURCES, every, hold=budget.exceeded
         )
     pipelines = {name: sync.pipeline for name, sync in syncs.items()}
     workers = {name: sync.worker for name, sync in syncs.items()}
 
-    slack = (
-        _slack(
-            client,
-            settings,
-            config,
-            database=database,
-            metrics=metrics,
-            tagger=tagger,
-            pipelines=pipelines,
-            clock=clock,
-        )
-        if client is not None
-        else None
-    )
-    scheduler = _scheduler(
-        settings,
-        config,
-        database=database,
-        tagger=tagger,
-        client=client,
-        drains=list(workers.values()),
-        clock=clock,
-    )
-    hubspot = syncs.get("hubspot")
+    slack = _slack(core, client, settings, config, pipelines) if client is not None else None
+    scheduler = _scheduler(core, settings, config, client, drains=list(workers.values()))
+    hubspot_sync = syncs.get("hubspot")
     app = create_app(
-        database=database,
-        metrics=metrics,
+        database=core.database,
+        metrics=core.metrics,
         hubspot=webhook,
-        drain=hubspot.worker if hubspot else None,
+        drain=hubspot_sync.worker if hubspot_sync else None,
         clock=clock,
         activity=activity,
         extra_routes=slack.routes if slack else (),
     )
-
     background: list[Background] = []
     for sync in syncs.values():
-        background.append(sync.worker)
-        if sync.sweeper is not None:
-            background.append(sync.sweeper)
+        background += [sync.worker, *([sync.sweeper] if sync.sweeper else [])]
     if slack is not None:
-        background.append(slack.poster)
-        if slack.socket_mode is not None:
-            background.append(slack.socket_mode)
+        background += [slack.poster, *([slack.socket_mode] if slack.socket_mode else [])]
     background.append(scheduler)
     return Service(
         app=app,
-        database=database,
-        metrics=metrics,
+        database=core.database,
+        metrics=core.metrics,
         pipelines=pipelines,
         workers=workers,
         poster=slack.poster if slack else None,
@@ -238,36 +199,49 @@ def build_service(
     )
 
 
+def _core(settings: Settings, config: Config, clock: Clock) -> Core:
+    """The database migrated and this ICP version recorded before anything is scored."""
+    database = make_engine(settings.database_url)
+    migrate(database)
+    tagger = Tagger(Scorer(config.icp))
+    with open_session(database) as session:
+        tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
+    return Core(database, Metrics(database=database), tagger, clock)
+
+
 def _sync(
+    core: Core,
     crm: LiveCrm,
-    *,
-    database: Database,
-    metrics: Metrics,
-    tagger: Tagger,
     announce: Announce | None,
-    clock: Clock,
     sources: tuple[str, ...],
     every: float | None,
+    *,
     hold: Hold | None = None,
     activity: Activity | None = None,
 ) -> CrmSync:
-    """A CRM's pipeline, the worker that feeds it from the inbox, and (every `every` seconds)
-    the sweep or poll that asks the CRM what changed and wakes that worker."""
-    pipeline = Pipeline(crm=crm, database=database, tagger=tagger, announce=announce)
+    """A CRM's pipeline, the worker that feeds it from the inbox (events from `sources`),
+    and, every `every` seconds, the sweep or poll that asks the CRM what changed and wakes
+    that worker."""
+    pipeline = Pipeline(crm=crm, database=core.database, tagger=core.tagger, announce=announce)
     worker = Worker(
-        database=database,
+        database=core.database,
         pipeline=pipeline,
-        metrics=metrics,
-        clock=clock,
+        metrics=core.metrics,
+        clock=core.clock,
         name=_process_name(crm.name),
         activity=activity,
         sources=sources,
     )
-    sweeper = (
-        Sweeper(crm=crm, database=database, interval=every, drain=worker, clock=clock, hold=hold)
-        if every is not None
-        else None
-    )
+    sweeper = None
+    if every is not None:
+        sweeper = Sweeper(
+            crm=crm,
+            database=core.database,
+            interval=every,
+            drain=worker,
+            clock=core.clock,
+            hold=hold,
+        )
     return CrmSync(pipeline, worker, sweeper)
 
 
@@ -302,22 +276,23 @@ def _slack_client(settings: Settings) -> WebClient | None:
 
 
 def _slack(
+    core: Core,
     client: WebClient,
     settings: Settings,
     config: Config,
-    *,
-    database: Database,
-    metrics: Metrics,
-    tagger: Tagger,
     pipelines: dict[str, Pipeline],
-    clock: Clock,
 ) -> SlackParts:
-    """The Bolt app (over HTTP, or Socket Mode when an app token is set) and the poster."""
+    """The Bolt app (over HTTP, or Socket Mode when an app token is set) and the poster.
+
+    `/icp` and the buttons reach each CRM through its pipeline: an account not
+    stored yet is fetched, tagged and answered the way a webhook's would be.
+    """
+    database, clock = core.database, core.clock
     directory = Directory(client)
     crms = {name: pipeline.crm for name, pipeline in pipelines.items()}
     router = Router(database=database, routing=config.routing, directory=directory, crms=crms)
     answers = Answers(
-        database=database, icp=config.icp, tagger=tagger, pipelines=pipelines, clock=clock
+        database=database, icp=config.icp, tagger=core.tagger, pipelines=pipelines, clock=clock
     )
     context = SlackContext(
         database=database,
@@ -329,7 +304,7 @@ def _slack(
         admins=frozenset(settings.admins),
         crms=crms,
         clock=clock,
-        metrics=metrics,
+        metrics=core.metrics,
     )
     poster = Poster(
         database=database,
@@ -337,7 +312,7 @@ def _slack(
         router=router,
         clock=clock,
         name=_process_name("slack"),
-        metrics=metrics,
+        metrics=core.metrics,
     )
     if given(settings, "slack_app_token") and settings.slack_app_token is not None:
         app = build_app(context, signing_secret=None)
@@ -350,29 +325,28 @@ def _slack(
 
 
 def _scheduler(
+    core: Core,
     settings: Settings,
     config: Config,
-    *,
-    database: Database,
-    tagger: Tagger,
     client: WebClient | None,
+    *,
     drains: list[InboxDrain],
-    clock: Clock,
 ) -> Scheduler:
-    """The daily ageing of time-based scores, and the weekly digest when Slack has channels."""
-    ageing = AgeingJob(database=database, tagger=tagger, drains=drains, clock=clock)
+    """The daily ageing of time-based scores (its CRM records go to the inbox, `drains`
+    are woken), and the weekly digest when Slack has channels for it."""
+    ageing = AgeingJob(database=core.database, tagger=core.tagger, drains=drains, clock=core.clock)
     jobs: list[Scheduled] = [ageing.scheduled(settings.rescore_trigger(config.digest.timezone))]
     if client is not None and config.digest.channels:
         digest = DigestJob(
-            database=database,
+            database=core.database,
             client=client,
             icp=config.icp,
             config=config.digest,
             worker=_process_name("digest"),
-            clock=clock,
+            clock=core.clock,
         )
         jobs.append(digest.scheduled())
-    return Scheduler(database, jobs, timezone=config.digest.timezone)
+    return Scheduler(core.database, jobs, timezone=config.digest.timezone)
 
 
 def _process_name(part: str) -> str:
@@ -387,10 +361,10 @@ class SocketMode:
         self.handler = SocketModeHandler(app, app_token, web_client=client)
 
     def start(self) -> None:
-        self.handler.connect()
+        self.handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
 
     def stop(self) -> None:
-        self.handler.close()
+        self.handler.close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
 
 
 def run(*, config: Config, err: Console) -> int:

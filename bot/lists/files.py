@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 
 import orjson
 from more_itertools import chunked
@@ -159,7 +160,7 @@ def score_csv(
     config: Config,
     now: datetime,
     output: Output,
-    out: io.BufferedIOBase,
+    out: IO[bytes],
     jobs: int | None = None,
 ) -> BatchReport:
     """Score every row of `path` and write the rendered output to `out`, in file order."""

@@ -136,4 +136,4 @@ def _persona_tier(session: Session, domain: str) -> Tier | None:
     """The persona tier of the account's best-fitting known contact: what `persona_tier` tests."""
     best = repo.best_persona(session=session, domain=domain)
     tier = best[1].persona_tier if best else None
-    return Tier(tier) if tier in Tier.__members__ else None
+    return Tier(tier) if tier is not None and tier in Tier.__members__ else None

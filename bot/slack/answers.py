@@ -194,6 +194,8 @@ class Answers:
         )
 
     def _by_record(self, session: Session, request: Lookup) -> Answer | None:
+        if request.kind is None or request.crm is None or request.crm_id is None:
+            return None  # not a record link: _lookup asks by domain or name instead
         row = repo.by_crm_id(
             session=session, kind=request.kind, crm=request.crm, crm_id=request.crm_id
         )
@@ -290,6 +292,8 @@ class Answers:
 
     def _person(self, session: Session, domain: str, email: str | None) -> PersonView | None:
         """The named contact, else the account's contact with the best persona fit."""
+        row: Score | None
+        contact: Contact | None
         if email is None:
             best = repo.best_persona(session=session, domain=domain)
             if best is None:

@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import Subquery, Table, and_, case, func, insert, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -215,9 +216,11 @@ def by_crm_id(
     *, session: Session, kind: RecordKind, crm: str, crm_id: str
 ) -> Account | Contact | None:
     """The stored account (or person) a CRM record link points at."""
-    table: type[Account] | type[Contact] = Account if kind is RecordKind.ACCOUNT else Contact
-    query = select(table).where(col(table.crm) == crm, col(table.crm_id) == crm_id)
-    return session.exec(query).first()
+    if kind is RecordKind.ACCOUNT:
+        account = select(Account).where(col(Account.crm) == crm, col(Account.crm_id) == crm_id)
+        return session.exec(account).first()
+    person = select(Contact).where(col(Contact.crm) == crm, col(Contact.crm_id) == crm_id)
+    return session.exec(person).first()
 
 
 def find_accounts(*, session: Session, text: str, limit: int = 10) -> list[Account]:
@@ -461,23 +464,24 @@ def latest_for(
     if not wanted:
         return {}
     rank = _newest_first()
-    columns = (
-        col(Score.subject_key),
-        col(Score.score),
-        col(Score.tier),
-        col(Score.profile),
-        col(Score.icp_version),
-        col(Score.reasons),
-        col(Score.persona_score),
-        col(Score.input_hash),
-        col(Score.coverage),
+    names = (
+        "subject_key",
+        "score",
+        "tier",
+        "profile",
+        "icp_version",
+        "reasons",
+        "persona_score",
+        "input_hash",
+        "coverage",
     )
+    scores = table_of(Score)
     ranked = (
-        select(*columns, rank)
+        core_select(*(scores.c[name] for name in names), rank)
         .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key).in_(wanted))
         .subquery()
     )
-    statement = select(*(ranked.c[c.key] for c in columns)).where(ranked.c.rank == 1)
+    statement = core_select(*(ranked.c[name] for name in names)).where(ranked.c.rank == 1)
     found = {}
     for key, score, tier, profile, version, reasons, persona, digest, coverage in session.execute(
         statement
