@@ -18,7 +18,7 @@ from scoring.engine import Scorer
 from scoring.model import Tier, Tiers
 from scoring.result import AccountScore, Status
 from scoring.serialize import summary
-from tests.scoring.conftest import NOW, build_icp, flags_icp, flags_record, score_flags
+from tests.scoring.support import NOW, build_icp, flags_icp, flags_record, score_flags
 
 MATCHED, MISSED, UNKNOWN = Status.MATCHED, Status.MISSED, Status.UNKNOWN
 T, F, U = True, False, None  # matched, missed, unknown

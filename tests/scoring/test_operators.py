@@ -13,7 +13,7 @@ import pytest
 
 from scoring.engine import Scorer
 from scoring.result import Status
-from tests.scoring.conftest import NOW, evaluate, one_criterion_icp
+from tests.scoring.support import NOW, evaluate, one_criterion_icp
 
 MATCHED, MISSED, UNKNOWN = Status.MATCHED, Status.MISSED, Status.UNKNOWN
 ABSENT = object()

@@ -17,7 +17,7 @@ from scoring.serialize import (
     persona_to_dict,
     summary,
 )
-from tests.scoring.conftest import NOW, build_icp
+from tests.scoring.support import NOW, build_icp
 
 ICP = """\
 version: 4

@@ -16,7 +16,7 @@ from bot.config import load_config
 from scoring.model import Condition
 from scoring.problems import ConfigError, Problem
 from scoring.validation import parse_icp
-from tests.scoring.conftest import FIELDS, TODAY
+from tests.scoring.support import FIELDS, TODAY
 
 SOURCE = "config/icp.yaml"
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"

@@ -1,0 +1,42 @@
+"""`icpbot score DOMAIN` and `icpbot explain DOMAIN`: a stored account, as a user asks for it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import ROOT, SUMMARY_KEYS, icpbot
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A store backfilled from the sample CRM, once for the tests below."""
+    directory = tmp_path_factory.mktemp("store")
+    env = {"ICPBOT_DATABASE_URL": f"sqlite:///{directory / 'icpbot.db'}"}
+    source = directory / "sample"
+    shutil.copytree(ROOT / "config" / "sample", source)
+    done = icpbot(
+        "backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tagged 500 accounts" in " ".join(done.stderr.split())
+    yield env
+
+
+def test_score_and_explain_a_stored_domain(store: dict[str, str]) -> None:
+    done = icpbot("score", "zoquiera.com", "--json", "--as-of", "2026-11-20", env=store)
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout)
+    assert set(line) == SUMMARY_KEYS and line["tier"] == "A"
+    explained = icpbot("explain", "https://www.zoquiera.com/", "--as-of", "2026-11-20", env=store)
+    assert explained.returncode == 0, explained.stderr
+    assert "Zoquiera" in explained.stdout and "Matched" in explained.stdout
+
+
+def test_explain_an_unknown_domain(store: dict[str, str]) -> None:
+    done = icpbot("explain", "nowhere.example", env=store)
+    assert done.returncode == 1 and "not in the store" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,51 @@
+"""`icpbot check` and the config directory, run as a user runs them: a real process, real files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support import icpbot
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def broken_config(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    shutil.copytree(ROOT / "config", directory, ignore=shutil.ignore_patterns("sample"))
+    text = (directory / "icp.yaml").read_text()
+    text = text.replace("between: [200, 800]", "betwen: [200, 800]", 1)
+    text = text.replace("field: annual_revenue", "field: revenue_usd", 1)
+    (directory / "icp.yaml").write_text(text)
+    return directory
+
+
+def test_check_passes_on_the_shipped_config() -> None:
+    done = icpbot("check")
+    assert done.returncode == 0, done.stderr
+    assert "ICP v7" in done.stdout
+
+
+def test_check_names_file_line_criterion_and_problem(broken_config: Path) -> None:
+    done = icpbot("check", "--config-dir", str(broken_config))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    text = " ".join(done.stderr.split())
+    assert "icp.yaml:" in text
+    assert "midmarket-saas/headcount: unknown operator or key 'betwen'" in text
+    assert "did you mean 'between'?" in text
+    assert "midmarket-saas/revenue: unknown field 'revenue_usd'" in text
+
+
+def test_config_dir_from_the_environment(broken_config: Path) -> None:
+    done = icpbot("check", env={"ICPBOT_CONFIG_DIR": str(broken_config)})
+    assert done.returncode == 1 and "betwen" in done.stderr
+
+
+def test_a_missing_icp_file_is_named(tmp_path: Path) -> None:
+    done = icpbot("check", "--config-dir", str(tmp_path))
+    assert done.returncode == 1
+    assert "icp.yaml" in done.stderr and "not found" in done.stderr

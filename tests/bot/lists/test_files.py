@@ -1,0 +1,70 @@
+"""`icpbot score FILE.csv`: JSON lines or an annotated CSV, bad rows named and kept.
+
+Run as a user runs it: a real process, real files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support import SUMMARY_KEYS, icpbot
+
+OUTPUT_COLUMNS = ["icp_score", "icp_tier", "icp_profile", "icp_coverage", "icp_reasons"]
+ROWS = """domain,name,industry,employees,country,technologies,lifecycle_stage
+https://www.Acme.co.uk/pricing,Acme,software,450,United Kingdom,hubspot;slack,lead
+bad.com,Bad,software,lots,US,,
+,NoDomain,software,10,US,,
+cust.com,Cust,software,300,US,hubspot,customer
+short.com,Short
+"""
+
+
+@pytest.fixture
+def rows_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "rows.csv"
+    path.write_text(ROWS, encoding="utf-8")
+    return path
+
+
+def test_score_csv_json_lines_and_bad_rows(rows_csv: Path) -> None:
+    done = icpbot("score", str(rows_csv), "--json", "--as-of", "2026-11-20")
+    assert done.returncode == 1  # some rows could not be read
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["domain"] for line in lines] == ["acme.co.uk", "cust.com"]
+    assert all(set(line) == SUMMARY_KEYS for line in lines)
+    assert lines[1]["tier"] == "DQ" and lines[1]["disqualified_by"] == "customer"
+    assert all(set(c) == {"id", "status", "points"} for c in lines[0]["criteria"])
+    errors = " ".join(done.stderr.split())
+    assert "row 3: employees 'lots': not a number" in errors
+    assert "row 4: domain is missing" in errors
+    assert "row 6: has 2 cells, the header has 7" in errors
+    assert "scored 2 rows" in errors
+
+
+def test_score_csv_output_keeps_every_row(rows_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    done = icpbot("score", str(rows_csv), "-o", str(out), "--as-of", "2026-11-20")
+    assert done.returncode == 1
+    with out.open(newline="", encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ROWS.splitlines()[0].split(",") + OUTPUT_COLUMNS
+    assert len(table) == 6  # header + all five rows, the bad ones with empty score cells
+    assert table[1][-5:-1] == ["50", "C", "midmarket-saas", "0.5"]
+    assert table[2][-5:] == ["", "", "", "", ""]
+    assert table[1][-1].splitlines()[0].startswith("+")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "empty file"), ("name,industry\nAcme,software\n", "no 'domain' column")],
+    ids=["empty file", "no domain column"],
+)
+def test_unreadable_files_exit_1_with_a_message(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    done = icpbot("score", str(path), "--json")
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr

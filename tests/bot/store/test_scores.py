@@ -1,0 +1,193 @@
+"""The audit trail: every score stored as it was, read back newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session
+
+from bot.store import repo
+from bot.store.tables import Score
+from scoring.model import Tier
+from scoring.serialize import account_score_to_dict, persona_to_dict
+from tests.bot.store.factories import (
+    BEST,
+    CUSTOMER,
+    GOOD,
+    ICP,
+    ICP_YAML,
+    NOW,
+    POOR,
+    SCORER,
+    company,
+    score_account,
+    score_persona,
+)
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def db(db_session: Session) -> Session:
+    """A store that knows the ICP version the scores below refer to."""
+    repo.record_icp_version(
+        session=db_session,
+        version=ICP.version,
+        content=ICP_YAML,
+        reviewed_on=None,
+        now=NOW,
+        catalogue=SCORER.catalogue(),
+    )
+    return db_session
+
+
+def _save(db: Session, fields: dict[str, object], at: datetime) -> Score:
+    return repo.save_score(
+        session=db,
+        subject="account",
+        key=str(fields["domain"]),
+        result=score_account(fields, now=at),
+        snapshot=fields,
+    )
+
+
+def test_an_account_score_round_trips_exactly(db: Session) -> None:
+    original = score_account(CUSTOMER)
+    repo.save_score(
+        session=db, subject="account", key="Customer.io", result=original, snapshot=CUSTOMER
+    )
+    db.expire_all()
+    row = repo.latest_score(session=db, subject="account", key="customer.io")
+    assert row is not None
+    assert (row.subject, row.subject_key, row.icp_version) == ("account", "customer.io", 3)
+    assert (row.score, row.tier, row.profile, row.coverage) == (100, "DQ", "saas", 1.0)
+    assert row.disqualified_by == "customer"
+    assert row.reasons == list(original.reasons)
+    assert row.scored_at == NOW
+    assert row.input_snapshot == CUSTOMER
+    assert row.input_hash == repo.input_hash(CUSTOMER, 3)
+
+    restored = repo.account_score_of(row, session=db)
+    assert restored is not None
+    assert account_score_to_dict(restored) == account_score_to_dict(original)
+    assert (restored.tier, restored.scored_at, restored.disqualifier_id) == (
+        Tier.DQ,
+        NOW,
+        "customer",
+    )
+    assert [c.status for c in restored.criteria] == [c.status for c in original.criteria]
+    assert repo.persona_of(row, session=db) is None
+
+
+def test_a_contact_score_keeps_the_persona_alongside(db: Session) -> None:
+    person = {"email": "dana@best.io", "job_title": "VP of Sales", "seniority": "manager"}
+    persona = score_persona(person)
+    row = repo.save_score(
+        session=db,
+        subject="contact",
+        key="dana@best.io",
+        result=score_account(BEST),
+        snapshot={**BEST, **person},
+        persona=persona,
+    )
+    assert (row.score, row.tier, row.persona_score, row.persona_tier) == (100, "A", 60, "B")
+    restored = repo.persona_of(row, session=db)
+    assert restored is not None and persona_to_dict(restored) == persona_to_dict(persona)
+    assert repo.account_score_of(row, session=db) is not None
+    assert repo.latest_score(session=db, subject="account", key="dana@best.io") is None
+
+
+def test_a_persona_only_score_for_a_contact_without_an_account(db: Session) -> None:
+    person = {"email": "sam@gmail.com", "job_title": "Head of Revenue"}
+    persona = score_persona(person)
+    row = repo.save_persona_score(
+        session=db,
+        key="sam@gmail.com",
+        persona=persona,
+        icp_version=3,
+        snapshot=person,
+        scored_at=NOW,
+    )
+    assert (row.subject, row.score, row.tier, row.profile) == ("contact", 60, "B", None)
+    assert (row.persona_score, row.persona_tier, row.coverage) == (60, "B", 0.6)
+    assert repo.account_score_of(row, session=db) is None
+    assert repo.persona_of(row, session=db) == persona
+
+
+def test_a_score_needs_its_icp_version_recorded(db_session: Session) -> None:
+    with pytest.raises(Exception, match="(?i)foreign key"):
+        _save(db_session, BEST, NOW)
+
+
+def test_history_is_newest_first_and_rows_are_never_updated(db: Session) -> None:
+    days = [NOW + timedelta(days=d) for d in range(4)]
+    saved = [
+        _save(db, fields, at)
+        for fields, at in zip([GOOD, GOOD, POOR | {"domain": "good.io"}, GOOD], days, strict=True)
+    ]
+    history = repo.score_history(session=db, subject="account", key="good.io")
+    assert [s.id for s in history] == [s.id for s in reversed(saved)]
+    assert [s.score for s in history] == [70, 30, 70, 70]
+    assert repo.score_history(session=db, subject="account", key="good.io", limit=2) == history[:2]
+    assert repo.counts(session=db)["scores"] == 4
+
+
+def test_equal_timestamps_are_ordered_by_insertion(db: Session) -> None:
+    _save(db, GOOD, NOW)
+    last = _save(db, POOR | {"domain": "good.io"}, NOW)
+    latest = repo.latest_score(session=db, subject="account", key="good.io")
+    assert latest is not None and latest.id == last.id
+
+
+def test_previous_different_score_skips_rescores_that_said_the_same(db: Session) -> None:
+    key = "good.io"
+    assert repo.previous_different_score(session=db, subject="account", key=key) is None
+    _save(db, GOOD, NOW)
+    assert repo.previous_different_score(session=db, subject="account", key=key) is None
+    _save(db, GOOD, NOW + timedelta(days=1))
+    assert repo.previous_different_score(session=db, subject="account", key=key) is None
+    changed = _save(db, POOR | {"domain": key}, NOW + timedelta(days=2))
+    _save(db, GOOD, NOW + timedelta(days=3))
+    _save(db, GOOD, NOW + timedelta(days=4))
+    previous = repo.previous_different_score(session=db, subject="account", key=key)
+    assert previous is not None and (previous.id, previous.score) == (changed.id, 30)
+
+
+def test_input_hash_changes_with_the_input_or_the_icp_version_only() -> None:
+    same = repo.input_hash(company("a.io", employees=10, technologies=["x"]), 3)
+    reordered = repo.input_hash(
+        {"technologies": ["x"], "employees": 10, "name": "A", "domain": "a.io"}, 3
+    )
+    assert same == reordered
+    assert same != repo.input_hash(company("a.io", employees=11, technologies=["x"]), 3)
+    assert same != repo.input_hash(company("a.io", employees=10, technologies=["x"]), 4)
+    assert len(same) == 64
+
+
+def test_latest_scores_gives_one_row_per_key_in_one_query(db: Session) -> None:
+    for day, fields in enumerate([BEST, GOOD, POOR, GOOD, POOR | {"domain": "best.io"}]):
+        _save(db, fields, NOW + timedelta(days=day))
+    with _statements(db) as statements:
+        latest = {s.subject_key: s.score for s in repo.latest_scores(session=db)}
+    assert latest == {"best.io": 30, "good.io": 70, "poor.io": 30}
+    assert len(statements) == 1
+
+
+@contextmanager
+def _statements(db: Session) -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs."""
+    connection = db.connection()
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
