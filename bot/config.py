@@ -8,7 +8,6 @@ the bot never runs on half a config.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,10 +40,6 @@ class Config:
     routing: Routing
     warnings: tuple[Problem, ...] = ()
     digest: DigestConfig = field(default_factory=default_digest_config)
-
-    @property
-    def icp_sha256(self) -> str:
-        return hashlib.sha256(self.icp_text.encode()).hexdigest()
 
 
 def _read(path: Path, *, required: bool) -> str | None:

@@ -282,10 +282,6 @@ class Scorer:
             scopes["@persona"] = self._persona.compiled
         return {scope: {c.info.id: c.info for c in items} for scope, items in scopes.items()}
 
-    @property
-    def has_persona(self) -> bool:
-        return self._persona is not None
-
     def score_account(self, record: Record, now: datetime) -> AccountScore:
         """The best profile still in the running wins; ties go to the first listed."""
         prepared = self._slots.fresh()

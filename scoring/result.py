@@ -156,11 +156,3 @@ class AccountScore:
     def disqualifier_id(self) -> str | None:
         """The first disqualifier's id, the one a CRM field or CSV column shows."""
         return self.disqualified_by[0].id if self.disqualified_by else None
-
-
-@dataclass(slots=True)
-class LeadScore:
-    """Lead priority needs both: the account's fit and the person's."""
-
-    account: AccountScore | None
-    persona: PersonaResult

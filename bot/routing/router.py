@@ -10,15 +10,15 @@ opens: nothing waits on Slack while holding a lock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
 from bot.routing.rules import Routing, route
-from bot.slack.people import Directory
 from bot.store import leads, repo
 from bot.store.db import session as open_session
 from bot.store.tables import Account, RoutingDecision, Subject
@@ -39,6 +39,18 @@ class Lead:
     score: AccountScore
 
 
+class Reps(Protocol):
+    """Who the reps are in the chat tool (Slack's `bot.slack.people.Directory`).
+
+    Asked before a decision's transaction opens (`warm`) and from its cache
+    inside it (`cached_active`), so nothing waits on Slack while holding a lock.
+    """
+
+    def warm(self, emails: Iterable[str]) -> None: ...
+    def cached_active(self, email: str) -> bool: ...
+    def mention(self, email: str | None) -> str | None: ...
+
+
 class Router:
     """Decides where new accounts go and who gets them; says who owns them in Slack terms."""
 
@@ -47,7 +59,7 @@ class Router:
         *,
         database: Database,
         routing: Routing,
-        directory: Directory,
+        directory: Reps,
         crms: Mapping[str, LiveCrm] | None = None,
     ) -> None:
         self.database = database

@@ -86,13 +86,11 @@ class Directory:
         self._remember(person, user_id=user_id)
         return person
 
-    def is_active(self, email: str) -> bool:
-        """Can this rep take leads: not deactivated in Slack (unknown to Slack still counts)."""
-        person = self.by_email(email)
-        return person is None or not person.deleted
-
     def cached_active(self, email: str) -> bool:
-        """`is_active` from the cache alone: for use inside a transaction, never waits on Slack."""
+        """Can this rep take leads: not deactivated in Slack (unknown to Slack still counts).
+
+        From the cache alone: for use inside a transaction, never waits on Slack.
+        """
         cached = self._cached(self._by_email, email.strip().lower())
         person = cached[1] if cached else None
         return person is None or not person.deleted

@@ -114,16 +114,6 @@ def add_feedback(*, session: Session, values: Mapping[str, Any]) -> Feedback:
     return row
 
 
-def feedback_for(*, session: Session, domain: str) -> list[Feedback]:
-    """Everything reps said about an account, newest first."""
-    query = (
-        select(Feedback)
-        .where(col(Feedback.account_domain) == domain)
-        .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
-    )
-    return list(session.exec(query))
-
-
 def feedback_between(*, session: Session, start: datetime, end: datetime) -> list[Feedback]:
     """ "Not a fit" feedback given from `start` up to `end`, oldest first (the digest's week)."""
     query = (

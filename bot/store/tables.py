@@ -12,7 +12,7 @@ What would break is `Relationship()` with string annotations; these tables
 have none: they join on natural keys (domain, email), not object graphs.
 
 Every table must be created by a migration in `bot/store/migrations/versions`
-(the app never calls `create_all`); `tests/store/test_migrations.py` fails
+(the app never calls `create_all`); `tests/bot/store/test_migrations.py` fails
 when a model and the migrations disagree.
 """
 

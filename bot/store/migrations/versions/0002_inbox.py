@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-23
 
 Spelled like 0001 (the same JSON variant and timestamp type, constraint
-names from the naming convention); `tests/store/test_migrations.py` checks it
+names from the naming convention); `tests/bot/store/test_migrations.py` checks it
 against the models. Plain CREATE TABLE, no batch mode: both tables are new.
 """
 

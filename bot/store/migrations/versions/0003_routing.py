@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 
-Spelled like 0001 and 0002; `tests/store/test_migrations.py` checks it
+Spelled like 0001 and 0002; `tests/bot/store/test_migrations.py` checks it
 against the models. Plain CREATE TABLE: all three tables are new.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 
-Spelled like 0001 to 0003; `tests/store/test_migrations.py` checks it
+Spelled like 0001 to 0003; `tests/bot/store/test_migrations.py` checks it
 against the models.
 """
 
