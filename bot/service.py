@@ -38,7 +38,6 @@ from starlette.routing import BaseRoute
 
 from bot.config import Config
 from bot.digest.job import DigestJob
-from bot.intake.activity import Activity
 from bot.intake.web import WebhookSettings, create_app, serve
 from bot.metrics import Metrics
 from bot.routing.router import Router
@@ -53,6 +52,7 @@ from bot.slack.poster import Poster, queue_posts
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain
+from bot.sync.activity import Activity
 from bot.sync.ageing import AgeingJob
 from bot.sync.connect import (
     ApiBudget,

@@ -1,8 +1,9 @@
 """Scores as plain JSON-ready data, and back.
 
-One shape serves `icpbot score --json`, the audit trail in the store and
-anything else that needs a score outside the process: `criteria` is a list
-of `{id, status, points}` plus the detail an explanation needs later.
+Two shapes: the line `icpbot score --json` prints (`summary`: `criteria` is
+a list of `{id, status, points}`), and the compact form the audit trail
+stores (`compact_account`, `compact_persona`), which leaves out what the
+ICP version's catalogue already says and is read back with it.
 """
 
 from __future__ import annotations
@@ -44,22 +45,6 @@ def jsonable(value: object) -> object:
     return value
 
 
-def criterion_to_dict(result: CriterionResult) -> dict[str, Any]:
-    info = result.criterion
-    return {
-        "id": info.id,
-        "status": result.status.value,
-        "points": result.points,
-        **_info_to_dict(info),
-        "value": jsonable(result.value),
-    }
-
-
-def criterion_from_dict(data: dict[str, Any]) -> CriterionResult:
-    info = _info_from_dict(data["id"], data)
-    return CriterionResult(info, Status(data["status"]), float(data["points"]), data.get("value"))
-
-
 def disqualification_to_dict(dq: Disqualification) -> dict[str, Any]:
     return {
         "id": dq.id,
@@ -74,28 +59,6 @@ def disqualification_to_dict(dq: Disqualification) -> dict[str, Any]:
 def disqualification_from_dict(data: dict[str, Any]) -> Disqualification:
     return Disqualification(
         data["id"], data["scope"], data["field"], data["rule"], data["why"], data.get("value")
-    )
-
-
-def profile_to_dict(result: ProfileResult) -> dict[str, Any]:
-    return {
-        "id": result.profile_id,
-        "name": result.profile_name,
-        "score": result.score,
-        "coverage": round(result.coverage, 3),
-        "criteria": [criterion_to_dict(c) for c in result.criteria],
-        "disqualified_by": [disqualification_to_dict(d) for d in result.disqualified_by],
-    }
-
-
-def profile_from_dict(data: dict[str, Any]) -> ProfileResult:
-    return ProfileResult(
-        data["id"],
-        data["name"],
-        int(data["score"]),
-        float(data["coverage"]),
-        tuple(criterion_from_dict(c) for c in data["criteria"]),
-        tuple(disqualification_from_dict(d) for d in data["disqualified_by"]),
     )
 
 
@@ -120,57 +83,6 @@ def _brief(result: CriterionResult) -> dict[str, object]:
         "points": result.points,
     }
     return result.brief
-
-
-def account_score_to_dict(score: AccountScore) -> dict[str, Any]:
-    """Everything needed to show this score again later, exactly as it was."""
-    return {
-        "score": score.score,
-        "tier": score.tier.value,
-        "profile": score.profile_id,
-        "profile_name": score.profile_name,
-        "coverage": round(score.coverage, 3),
-        "icp_version": score.icp_version,
-        "scored_at": score.scored_at.isoformat(),
-        "reasons": list(score.reasons),
-        "disqualified_by": [disqualification_to_dict(d) for d in score.disqualified_by],
-        "criteria": [criterion_to_dict(c) for c in score.criteria],
-        "profiles": [profile_to_dict(p) for p in score.profiles],
-    }
-
-
-def account_score_from_dict(data: dict[str, Any]) -> AccountScore:
-    return AccountScore(
-        score=int(data["score"]),
-        tier=Tier(data["tier"]),
-        profile_id=data.get("profile"),
-        profile_name=data.get("profile_name"),
-        coverage=float(data["coverage"]),
-        criteria=tuple(criterion_from_dict(c) for c in data["criteria"]),
-        disqualified_by=tuple(disqualification_from_dict(d) for d in data["disqualified_by"]),
-        profiles=tuple(profile_from_dict(p) for p in data.get("profiles", [])),
-        icp_version=int(data["icp_version"]),
-        scored_at=datetime.fromisoformat(data["scored_at"]),
-        reasons=tuple(data.get("reasons", [])),
-    )
-
-
-def persona_to_dict(result: PersonaResult) -> dict[str, Any]:
-    return {
-        "score": result.score,
-        "tier": result.tier.value,
-        "coverage": round(result.coverage, 3),
-        "criteria": [criterion_to_dict(c) for c in result.criteria],
-    }
-
-
-def persona_from_dict(data: dict[str, Any]) -> PersonaResult:
-    return PersonaResult(
-        int(data["score"]),
-        Tier(data["tier"]),
-        float(data["coverage"]),
-        tuple(criterion_from_dict(c) for c in data["criteria"]),
-    )
 
 
 # --- compact form, for the audit trail --------------------------------------------

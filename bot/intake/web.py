@@ -31,12 +31,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.intake.activity import Activity
 from bot.intake.hubspot import BadPayload, BadSignature, parse_events, verify_v3
 from bot.metrics import Metrics
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain, NewEvent
+from bot.sync.activity import Activity
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from bot.routing.rules import Routing, route
 from bot.store import leads, repo
 from bot.store.db import session as open_session
 from bot.store.tables import Account, RoutingDecision, Subject
-from bot.views.models import AccountView
 from integrations.base import LiveCrm
 from scoring.model import Tier
 from scoring.result import AccountScore
@@ -35,7 +34,7 @@ class Lead:
     """Everything a routing post shows about one account."""
 
     decision: RoutingDecision
-    account: AccountView
+    account: Account
     score: AccountScore
 
 
@@ -79,7 +78,7 @@ class Router:
             decision = leads.get_decision(session=session, domain=domain)
             if decision is None:
                 decision = self._new_decision(session, account, score, now)
-        return Lead(decision, self.view(account, decision), score)
+        return Lead(decision, account, score)
 
     def _new_decision(
         self, session: Session, account: Account, score: AccountScore, now: datetime
@@ -116,11 +115,6 @@ class Router:
                 "summarized": False,
             },
         )
-
-    def view(self, account: Account, decision: RoutingDecision) -> AccountView:
-        """The account as its post shows it, the owner as a Slack mention where one is known."""
-        owner = self.owner_mention(decision)
-        return AccountView(account.domain, account.name, account.crm, account.url, owner)
 
     def owner_mention(self, decision: RoutingDecision) -> str | None:
         """`<@U123>` for the owner when Slack knows them, else their email or CRM id."""

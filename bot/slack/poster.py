@@ -32,8 +32,9 @@ from bot.store import inbox, leads, posts, repo
 from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
 from bot.store.posts import PostKind
-from bot.store.tables import InboxEvent, Subject
+from bot.store.tables import Account, InboxEvent, RoutingDecision, Subject
 from bot.sync.tagging import Tagged
+from bot.views.models import AccountView
 from bot.views.routing_post import (
     rescore_reply_blocks,
     rescore_reply_text,
@@ -186,8 +187,9 @@ class Poster:
     def _post(self, lead: Lead) -> None:
         decision = lead.decision
         channel = decision.channel or ""
-        blocks = routing_post_blocks(account=lead.account, score=lead.score, decision=_plain(lead))
-        text = routing_post_text(account=lead.account, score=lead.score, decision=_plain(lead))
+        view = self._view(lead.account, decision)
+        blocks = routing_post_blocks(account=view, score=lead.score, decision=_plain(lead))
+        text = routing_post_text(account=view, score=lead.score, decision=_plain(lead))
         answer = self._send(channel, text=text, blocks=blocks, kind="route")
         with open_session(self.database) as session:
             leads.mark_posted(
@@ -199,7 +201,9 @@ class Poster:
             )
 
     def _summary(self, channel: str, group: list[tuple[InboxEvent, Lead]]) -> None:
-        entries = [(lead.account, lead.score, _plain(lead)) for _, lead in group]
+        entries = [
+            (self._view(lead.account, lead.decision), lead.score, _plain(lead)) for _, lead in group
+        ]
         blocks = summary_post_blocks(entries, total=len(group))
         text = summary_post_text(len(group), [lead.score.tier.value for _, lead in group])
         answer = self._send(channel, text=text, blocks=blocks, kind="summary")
@@ -230,7 +234,7 @@ class Poster:
             previous = repo.account_score_of(before, session=session) if before else None
         if score is None:
             return
-        view = self.router.view(account, decision)
+        view = self._view(account, decision)
         blocks = rescore_reply_blocks(account=view, score=score, previous=previous)
         text = rescore_reply_text(account=view, score=score, previous=previous)
         self._send(
@@ -240,6 +244,11 @@ class Poster:
             thread_ts=decision.message_ts,
             kind="rescore",
         )
+
+    def _view(self, account: Account, decision: RoutingDecision) -> AccountView:
+        """The account as its post shows it, the owner as a Slack mention where one is known."""
+        owner = self.router.owner_mention(decision)
+        return AccountView(account.domain, account.name, account.crm, account.url, owner)
 
     # -- sending and settling ----------------------------------------------------------------
 

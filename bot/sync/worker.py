@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from more_itertools import chunked
 from sqlalchemy import Engine as Database
 
-from bot.intake.activity import Activity
 from bot.metrics import Metrics
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.tables import InboxEvent
+from bot.sync.activity import Activity
 from bot.sync.pipeline import Outcome, Pipeline
 from integrations.records import RecordKind
 

@@ -6,17 +6,20 @@ is the job it runs, posting through the fake Slack Web API.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import ref_to_obj
 from sqlalchemy import Engine as Database
+from sqlalchemy import text
 
 from bot.digest.config import DigestConfig
 from bot.digest.job import JOB_ID
-from bot.schedule import LeaderLock, Scheduled, Scheduler
+from bot.schedule import LeaderLock, Scheduled, Scheduler, run_stored_job
 from tests.fakes.slack import FakeSlack
 from tests.support import MONDAY_9, NEW_YORK, running, scheduler, wait_for
 
@@ -83,3 +86,22 @@ def test_the_stored_rescore_job_runs_and_a_dropped_digest_is_removed(
         assert ran.wait(5)
     finally:
         alone.stop()
+
+
+def test_stored_jobs_name_a_callable_that_does_not_move(database: Database) -> None:
+    """The job store keeps each job's callable as text; rows written by any earlier release
+    say `bot.schedule:run_stored_job`, so that text must keep resolving (or be migrated)."""
+    daily = Scheduled(
+        "daily-rescore",
+        "ageing",
+        CronTrigger.from_crontab("0 5 * * *"),
+        lambda: None,
+        timedelta(hours=20),
+    )
+    part = running(Scheduler(database, [daily], timezone=NEW_YORK, retry_leader=0.05))
+    part.stop()
+    with database.connect() as connection:
+        rows = connection.execute(text("SELECT id, job_state FROM apscheduler_jobs")).all()
+    stored = {job_id: pickle.loads(state)["func"] for job_id, state in rows}
+    assert stored == {"daily-rescore": "bot.schedule:run_stored_job"}
+    assert ref_to_obj(stored["daily-rescore"]) is run_stored_job

@@ -1,4 +1,4 @@
-"""Scores as JSON-ready data: the store's full form round-trips, and SPEC §9's summary line."""
+"""Scores as JSON-ready data: the store's compact form round-trips, and SPEC §9's summary line."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import pytest
 
 from scoring.engine import Scorer
 from scoring.explain import explain_lines
-from scoring.result import AccountScore
+from scoring.result import AccountScore, PersonaResult
 from scoring.serialize import (
-    account_score_from_dict,
-    account_score_to_dict,
-    persona_from_dict,
-    persona_to_dict,
+    Catalogue,
+    catalogue_from_dict,
+    catalogue_to_dict,
+    compact_account,
+    compact_persona,
+    expand_account,
+    expand_persona,
     summary,
 )
 from tests.scoring.support import NOW, build_icp
@@ -68,27 +71,42 @@ def score(record: dict[str, object]) -> AccountScore:
     return SCORER.score_account(record, NOW)
 
 
+def stored_catalogue(scorer: Scorer) -> Catalogue:
+    """The ICP version's catalogue as the store keeps it: JSON text."""
+    return catalogue_from_dict(json.loads(json.dumps(catalogue_to_dict(scorer.catalogue()))))
+
+
+def restored(original: AccountScore, scorer: Scorer = SCORER) -> AccountScore:
+    """The score as the audit trail keeps it (compact JSON text) and reads it back."""
+    data = json.loads(json.dumps(compact_account(original)))
+    return expand_account(data, stored_catalogue(scorer))
+
+
+def restored_persona(original: PersonaResult) -> PersonaResult:
+    data = json.loads(json.dumps(compact_persona(original)))
+    return expand_persona(data, stored_catalogue(SCORER))
+
+
 @pytest.mark.parametrize("record", RECORDS)
 def test_round_trip_gives_the_same_score(record: dict[str, object]) -> None:
     original = score(record)
-    restored = account_score_from_dict(account_score_to_dict(original))
-    assert restored == original
+    assert restored(original) == original
 
 
 @pytest.mark.parametrize("record", RECORDS)
 def test_round_trip_through_json_text(record: dict[str, object]) -> None:
-    data = account_score_to_dict(score(record))
-    again = account_score_to_dict(account_score_from_dict(json.loads(json.dumps(data))))
+    data = compact_account(score(record))
+    again = compact_account(expand_account(json.loads(json.dumps(data)), SCORER.catalogue()))
     assert again == data
 
 
 @pytest.mark.parametrize("record", RECORDS)
 def test_round_trip_explains_the_same(record: dict[str, object]) -> None:
     original = score(record)
-    restored = account_score_from_dict(json.loads(json.dumps(account_score_to_dict(original))))
-    assert explain_lines(restored) == explain_lines(original)
-    assert restored.reasons == original.reasons
-    assert restored.scored_at == NOW
+    restored_score = restored(original)
+    assert explain_lines(restored_score) == explain_lines(original)
+    assert restored_score.reasons == original.reasons
+    assert restored_score.scored_at == NOW
 
 
 def test_round_trip_keeps_a_date_valued_criterion_readable() -> None:
@@ -104,9 +122,9 @@ def test_round_trip_keeps_a_date_valued_criterion_readable() -> None:
                  weight: 10, why: Fresh budget.}
         """
     )
-    original = Scorer(icp).score_account({"last_funding_at": NOW - timedelta(days=30)}, NOW)
-    data = json.loads(json.dumps(account_score_to_dict(original)))
-    assert explain_lines(account_score_from_dict(data)) == explain_lines(original)
+    scorer = Scorer(icp)
+    original = scorer.score_account({"last_funding_at": NOW - timedelta(days=30)}, NOW)
+    assert explain_lines(restored(original, scorer)) == explain_lines(original)
 
 
 @pytest.mark.parametrize(
@@ -117,14 +135,13 @@ def test_round_trip_keeps_a_date_valued_criterion_readable() -> None:
     ],
 )
 def test_coverage_survives_as_a_fraction(record: dict[str, object], coverage: float) -> None:
-    restored = account_score_from_dict(account_score_to_dict(score(record)))
-    assert restored.coverage == pytest.approx(coverage)
+    assert restored(score(record)).coverage == pytest.approx(coverage)
 
 
 def test_persona_round_trip() -> None:
     persona = SCORER.score_persona({"job_title": "VP Sales", "seniority": "vp"}, NOW)
     assert persona is not None
-    assert persona_from_dict(json.loads(json.dumps(persona_to_dict(persona)))) == persona
+    assert restored_persona(persona) == persona
 
 
 # --- SPEC §9: `icpbot score --json`, one object a line ---

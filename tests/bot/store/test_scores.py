@@ -13,7 +13,6 @@ from sqlmodel import Session
 from bot.store import repo
 from bot.store.tables import Score
 from scoring.model import Tier
-from scoring.serialize import account_score_to_dict, persona_to_dict
 from tests.bot.store.factories import (
     BEST,
     CUSTOMER,
@@ -73,7 +72,7 @@ def test_an_account_score_round_trips_exactly(db: Session) -> None:
 
     restored = repo.account_score_of(row, session=db)
     assert restored is not None
-    assert account_score_to_dict(restored) == account_score_to_dict(original)
+    assert restored == original
     assert (restored.tier, restored.scored_at, restored.disqualifier_id) == (
         Tier.DQ,
         NOW,
@@ -96,7 +95,7 @@ def test_a_contact_score_keeps_the_persona_alongside(db: Session) -> None:
     )
     assert (row.score, row.tier, row.persona_score, row.persona_tier) == (100, "A", 60, "B")
     restored = repo.persona_of(row, session=db)
-    assert restored is not None and persona_to_dict(restored) == persona_to_dict(persona)
+    assert restored is not None and restored == persona
     assert repo.account_score_of(row, session=db) is not None
     assert repo.latest_score(session=db, subject="account", key="dana@best.io") is None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.intake.activity import Activity
+from bot.sync.activity import Activity
 
 
 def test_quiet_at_once_when_nothing_is_in_progress() -> None:
