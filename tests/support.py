@@ -52,6 +52,18 @@ from tests.fakes.slack import FakeSlack, SlackUser
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 
+# An account the shipped ICP puts in tier A, in canonical fields.
+A_TIER = {
+    "industry": "software",
+    "employees": 300,
+    "annual_revenue": 20_000_000,
+    "country": "US",
+    "technologies": ["hubspot"],
+    "sales_motion": "sales-led",
+    "has_revops": True,
+    "last_funding_at": "2026-06-01",
+}
+
 
 # -- the command line, run as a user runs it: a real process ---------------------------------------
 

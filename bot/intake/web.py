@@ -16,8 +16,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -270,10 +269,3 @@ class ServerThread:
         if self.thread.is_alive():
             self.thread.join(self.timeout)
         self.sock.close()
-
-
-@contextmanager
-def running_server(app: Starlette) -> Iterator[str]:
-    """`with running_server(app) as base_url:` — a ServerThread as a plain context manager."""
-    with ServerThread(app) as base_url:
-        yield base_url

@@ -3,8 +3,8 @@
 engine = make_engine(settings.database_url)
 migrate(engine)
 with session(engine) as db:
-    account = repo.upsert_account(session=db, record=record, now=now)
-    repo.save_score(session=db, subject="account", key=account.domain, ...)
+    repo.upsert_accounts(session=db, records=records, now=now)
+    repo.save_scores(session=db, rows=[repo.score_row(subject="account", key=domain, ...)])
 """
 
 from bot.store import repo

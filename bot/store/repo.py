@@ -12,7 +12,7 @@ then a write, so two replicas handling the same webhook cannot both insert.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
@@ -103,18 +103,6 @@ def contact_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
         "first_seen_at": now,
         "updated_at": now,
     }
-
-
-def upsert_account(*, session: Session, record: CrmRecord, now: datetime) -> Account:
-    """Our copy of a CRM company, found by domain; the latest record wins, first_seen_at stays."""
-    values = account_values(record, now)
-    return _upsert(session, Account, values, keys=("domain",), keep=("first_seen_at",))
-
-
-def upsert_contact(*, session: Session, record: CrmRecord, now: datetime) -> Contact:
-    """Our copy of a CRM person, found by email; `account_domain` is None for free mail."""
-    values = contact_values(record, now)
-    return _upsert(session, Contact, values, keys=("email",), keep=("first_seen_at",))
 
 
 def upsert_accounts(*, session: Session, records: Iterable[CrmRecord], now: datetime) -> None:
@@ -314,22 +302,6 @@ def input_hash(snapshot: Mapping[str, object], icp_version: int) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def save_score(
-    *,
-    session: Session,
-    subject: Subject | str,
-    key: str,
-    result: AccountScore,
-    snapshot: Mapping[str, object],
-    persona: PersonaResult | None = None,
-) -> Score:
-    """Append one account score (with the person's persona fit, for a contact)."""
-    row = Score(
-        **score_row(subject=subject, key=key, result=result, snapshot=snapshot, persona=persona)
-    )
-    return _append(session, row)
-
-
 def score_row(
     *,
     subject: Subject | str,
@@ -383,31 +355,6 @@ def save_scores(*, session: Session, rows: list[dict[str, Any]]) -> None:
     """
     if rows:
         session.execute(insert(table_of(Score)), rows)
-
-
-def save_persona_score(
-    *,
-    session: Session,
-    key: str,
-    persona: PersonaResult,
-    icp_version: int,
-    snapshot: Mapping[str, object],
-    scored_at: datetime,
-) -> Score:
-    """Append a contact's persona fit when its company is unknown (free mail, no account).
-
-    With no account score, the row's score, tier and coverage are the persona's.
-    """
-    values = score_row(
-        subject=Subject.CONTACT,
-        key=key,
-        result=None,
-        snapshot=snapshot,
-        persona=persona,
-        icp_version=icp_version,
-        scored_at=scored_at,
-    )
-    return _append(session, Score(**values))
 
 
 def catalogue_of(*, session: Session, version: int) -> Catalogue:
@@ -496,13 +443,6 @@ def latest_score(*, session: Session, subject: Subject | str, key: str) -> Score
     return session.exec(_history(subject, key).limit(1)).first()
 
 
-def score_history(
-    *, session: Session, subject: Subject | str, key: str, limit: int = 10
-) -> list[Score]:
-    """The newest `limit` scores of one account or person, newest first."""
-    return list(session.exec(_history(subject, key).limit(limit)))
-
-
 def previous_different_score(
     *, session: Session, subject: Subject | str, key: str, latest: Score | None = None
 ) -> Score | None:
@@ -546,35 +486,6 @@ def best_persona(*, session: Session, domain: str) -> tuple[Contact, Score] | No
     )
     found = session.exec(statement).first()
     return (found[0], found[1]) if found else None
-
-
-def latest_scores(*, session: Session, subject: Subject | str = Subject.ACCOUNT) -> Iterator[Score]:
-    """The latest score of every account (or person), in key order, streamed.
-
-    One query: a window function ranks each key's scores newest first and
-    keeps rank 1, riding the (subject, subject_key, scored_at) index.
-    Consume it inside the session block.
-    """
-    latest = _latest(subject)
-    statement = (
-        select(Score)
-        .join(latest, col(Score.id) == latest.c.id)
-        .order_by(col(Score.subject_key))
-        .execution_options(yield_per=1000)
-    )
-    yield from session.exec(statement)
-
-
-def tier_counts(*, session: Session) -> dict[str, int]:
-    """How many accounts are in each tier now (every tier present, zeros included)."""
-    latest = _latest(Subject.ACCOUNT)
-    statement = (
-        select(col(Score.tier), func.count())
-        .join(latest, col(Score.id) == latest.c.id)
-        .group_by(col(Score.tier))
-    )
-    found = {tier: int(count) for tier, count in session.exec(statement)}
-    return {tier.value: found.get(tier.value, 0) for tier in Tier}
 
 
 def top_accounts(
@@ -699,12 +610,6 @@ def _latest(subject: Subject | str) -> Subquery:
         .subquery("ranked")
     )
     return select(ranked.c.id).where(ranked.c.rank == 1).subquery("latest")
-
-
-def _append(session: Session, row: Score) -> Score:
-    session.add(row)
-    session.flush()
-    return row
 
 
 def table_of(model: type[SQLModel]) -> Table:

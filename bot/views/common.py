@@ -2,14 +2,15 @@
 
 Text from the CRM is untrusted: a company called `<!channel>` must not ping a
 channel, so every view escapes CRM data before it reaches mrkdwn. The limits
-below are Slack's published Block Kit limits; `check_limits` enforces them
-so a view that would be rejected by `chat.postMessage` fails in a test instead.
+below are Slack's published Block Kit limits, which the views cut their text
+and lists to; the tests check every view against the fake Slack's validation
+(`tests/fakes/slack.py`), so a view `chat.postMessage` would refuse fails there.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,14 +27,11 @@ MAX_HEADER_TEXT = 150
 MAX_FIELD_TEXT = 2000
 MAX_FIELDS = 10
 MAX_CONTEXT_ELEMENTS = 10
-MAX_ACTIONS_ELEMENTS = 25
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_ACTION_ID = 255
-MAX_BLOCK_ID = 255
 MAX_URL = 3000
 MAX_TEXT = 3000  # any text object
-MAX_ALT_TEXT = 2000
 
 TIER_EMOJI = {
     Tier.A: ":large_green_circle:",
@@ -52,7 +50,6 @@ CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "csv": "CSV"}
 
 _USER_MENTION = re.compile(r"^<@[UW][A-Z0-9]{2,}>$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-_SLACK_STYLES = {"primary", "danger"}
 
 
 def escape(text: object) -> str:
@@ -305,159 +302,3 @@ def fit_sections(packed: Sequence[tuple[str, int]], *, budget: int, more: str) -
     kept = packed[: budget - 1]
     left = sum(count for _, count in packed[budget - 1 :])
     return [section_block(text) for text, _ in kept] + [section_block(more.format(count=left))]
-
-
-def check_limits(blocks: Sequence[Mapping[str, Any]], *, max_blocks: int = MAX_BLOCKS) -> None:
-    """Raise ValueError naming the first Block Kit limit `blocks` break.
-
-    Covers the limits that make `chat.postMessage` answer `invalid_blocks`:
-    counts, lengths, empty text, duplicate ids, malformed URLs.
-    """
-    if len(blocks) > max_blocks:
-        raise ValueError(f"{len(blocks)} blocks: a message holds at most {max_blocks}")
-    block_ids: set[str] = set()
-    for index, block in enumerate(blocks):
-        where = f"block {index} ({block.get('type')})"
-        _check_block_id(block, where, block_ids)
-        checker = _BLOCK_CHECKS.get(str(block.get("type")))
-        if checker is None:
-            raise ValueError(f"{where}: unknown block type")
-        checker(block, where)
-
-
-def _check_block_id(block: Mapping[str, Any], where: str, seen: set[str]) -> None:
-    block_id = block.get("block_id")
-    if block_id is None:
-        return
-    _check_length(str(block_id), MAX_BLOCK_ID, f"{where}: block_id")
-    if block_id in seen:
-        raise ValueError(f"{where}: block_id {block_id!r} is not unique in the message")
-    seen.add(str(block_id))
-
-
-def _check_length(text: str, limit: int, what: str) -> None:
-    if len(text) > limit:
-        raise ValueError(f"{what} is {len(text)} characters; the limit is {limit}")
-
-
-def _check_text(obj: object, what: str, *, limit: int = MAX_TEXT, plain_only: bool = False) -> None:
-    if not isinstance(obj, Mapping) or obj.get("type") not in ("plain_text", "mrkdwn"):
-        raise ValueError(f"{what} must be a plain_text or mrkdwn text object")
-    if plain_only and obj.get("type") != "plain_text":
-        raise ValueError(f"{what} must be plain_text")
-    text = obj.get("text")
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"{what} text must be at least 1 character")
-    _check_length(text, limit, f"{what} text")
-
-
-def _check_section(block: Mapping[str, Any], where: str) -> None:
-    text, fields = block.get("text"), block.get("fields")
-    if text is None and not fields:
-        raise ValueError(f"{where}: a section needs text or fields")
-    if text is not None:
-        _check_text(text, f"{where}: section", limit=MAX_SECTION_TEXT)
-    if fields is not None:
-        if len(fields) > MAX_FIELDS:
-            raise ValueError(f"{where}: {len(fields)} fields; the limit is {MAX_FIELDS}")
-        for number, field in enumerate(fields):
-            _check_text(field, f"{where}: field {number}", limit=MAX_FIELD_TEXT)
-    if block.get("accessory") is not None:
-        _check_element(block["accessory"], f"{where}: accessory", set())
-
-
-def _check_header(block: Mapping[str, Any], where: str) -> None:
-    _check_text(block.get("text"), f"{where}: header", limit=MAX_HEADER_TEXT, plain_only=True)
-
-
-def _check_context(block: Mapping[str, Any], where: str) -> None:
-    elements = block.get("elements") or []
-    if not elements:
-        raise ValueError(f"{where}: a context needs at least one element")
-    if len(elements) > MAX_CONTEXT_ELEMENTS:
-        raise ValueError(
-            f"{where}: {len(elements)} context elements; the limit is {MAX_CONTEXT_ELEMENTS}"
-        )
-    for number, element in enumerate(elements):
-        if isinstance(element, Mapping) and element.get("type") == "image":
-            _check_image(element, f"{where}: element {number}")
-        else:
-            _check_text(element, f"{where}: element {number}")
-
-
-def _check_actions(block: Mapping[str, Any], where: str) -> None:
-    elements = block.get("elements") or []
-    if not elements:
-        raise ValueError(f"{where}: an actions block needs at least one element")
-    if len(elements) > MAX_ACTIONS_ELEMENTS:
-        raise ValueError(
-            f"{where}: {len(elements)} actions elements; the limit is {MAX_ACTIONS_ELEMENTS}"
-        )
-    action_ids: set[str] = set()
-    for number, element in enumerate(elements):
-        _check_element(element, f"{where}: element {number}", action_ids)
-
-
-def _check_element(element: Mapping[str, Any], what: str, action_ids: set[str]) -> None:
-    action_id = element.get("action_id")
-    if action_id is not None:
-        _check_length(str(action_id), MAX_ACTION_ID, f"{what} action_id")
-        if action_id in action_ids:
-            raise ValueError(f"{what}: action_id {action_id!r} is not unique in its block")
-        action_ids.add(str(action_id))
-    if element.get("type") == "button":
-        _check_button(element, what)
-    elif element.get("type") == "image":
-        _check_image(element, what)
-
-
-def _check_button(element: Mapping[str, Any], what: str) -> None:
-    _check_text(element.get("text"), f"{what}: button", limit=MAX_BUTTON_TEXT, plain_only=True)
-    if "value" in element:
-        _check_length(str(element["value"]), MAX_BUTTON_VALUE, f"{what}: button value")
-    if "url" in element:
-        _check_url(element["url"], f"{what}: button url")
-    style = element.get("style")
-    if style is not None and style not in _SLACK_STYLES:
-        raise ValueError(f"{what}: button style must be primary or danger, not {style!r}")
-
-
-def _check_image(element: Mapping[str, Any], what: str) -> None:
-    _check_url(element.get("image_url"), f"{what}: image_url")
-    _check_length(str(element.get("alt_text") or ""), MAX_ALT_TEXT, f"{what}: alt_text")
-
-
-def _check_url(url: object, what: str) -> None:
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise ValueError(f"{what} must be an http(s) URL")
-    _check_length(url, MAX_URL, what)
-
-
-def _check_input(block: Mapping[str, Any], where: str) -> None:
-    _check_text(block.get("label"), f"{where}: label", limit=MAX_FIELD_TEXT, plain_only=True)
-    if block.get("hint") is not None:
-        _check_text(block["hint"], f"{where}: hint", limit=MAX_FIELD_TEXT, plain_only=True)
-    element = block.get("element")
-    if not isinstance(element, Mapping):
-        raise ValueError(f"{where}: an input needs an element")
-    _check_element(element, f"{where}: element", set())
-
-
-def _check_image_block(block: Mapping[str, Any], where: str) -> None:
-    _check_image(block, where)
-
-
-def _no_check(block: Mapping[str, Any], where: str) -> None:
-    """Dividers have nothing to exceed; rich_text is Slack's own and passed through."""
-
-
-_BLOCK_CHECKS = {
-    "section": _check_section,
-    "header": _check_header,
-    "context": _check_context,
-    "actions": _check_actions,
-    "divider": _no_check,
-    "image": _check_image_block,
-    "input": _check_input,
-    "rich_text": _no_check,
-}

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.config import load_config
 from bot.intake.web import ServerThread
 from bot.schedule import Scheduler
 from bot.service import Service, build_service
@@ -38,6 +37,7 @@ from tests.fakes.slack_requests import (
 from tests.fakes.webhooks import creation_event, signed_delivery
 from tests.support import (
     CHANNELS,
+    CONFIG,
     MONDAY_9,
     NEW_YORK,
     SLACK_SECRET,
@@ -47,8 +47,6 @@ from tests.support import (
     wait_for,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 SECRET = "bench-client-secret"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -10,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.slack.client import make_client
-from tests.fakes.slack import FakeSlack, SlackUser
+from tests.fakes.slack import FakeSlack, SlackUser, block_problems
 
 
 @pytest.fixture
@@ -104,3 +105,128 @@ def test_files_upload_v2_and_response_urls(slack: FakeSlack, client: WebClient) 
     assert webhook.send(text="hi", blocks=[section("ok")]).status_code == 200
     assert webhook.send(text="x", blocks=[section("x")] * 51).status_code == 400
     assert slack.responses[0].body["text"] == "hi"
+
+
+def _message(**block: Any) -> list[dict[str, Any]]:
+    return [block]
+
+
+def _button(**extra: Any) -> dict[str, Any]:
+    return {"type": "button", "text": {"type": "plain_text", "text": "Go"}, **extra}
+
+
+def _image(**extra: Any) -> dict[str, Any]:
+    return {"type": "image", "image_url": "https://x.io/a.png", "alt_text": "a", **extra}
+
+
+@pytest.mark.parametrize(
+    ("blocks", "problem"),
+    [
+        ([{"type": "divider"}] * 51, "51 blocks; at most 50"),
+        (
+            _message(type="header", text={"type": "plain_text", "text": "h" * 151}),
+            "blocks[0].text: 151 characters; at most 150",
+        ),
+        (
+            _message(type="header", text={"type": "mrkdwn", "text": "h"}),
+            "blocks[0].text: must be plain_text",
+        ),
+        (
+            _message(type="section", text={"type": "mrkdwn", "text": "s" * 3001}),
+            "blocks[0].text: 3001 characters; at most 3000",
+        ),
+        (
+            _message(type="section", text={"type": "mrkdwn", "text": ""}),
+            "blocks[0].text: text must be a non-empty string",
+        ),
+        (_message(type="section"), "blocks[0]: a section needs text or fields"),
+        (_message(type="section", fields=[]), "blocks[0]: a section needs text or fields"),
+        (
+            _message(type="section", fields=[{"type": "mrkdwn", "text": "f"}] * 11),
+            "blocks[0].fields: 11; at most 10",
+        ),
+        (
+            _message(type="context", elements=[{"type": "mrkdwn", "text": "c"}] * 11),
+            "blocks[0].elements: 11; 1 to 10",
+        ),
+        (
+            _message(
+                type="actions", elements=[_button(text={"type": "plain_text", "text": "b" * 76})]
+            ),
+            "blocks[0].elements[0].text: 76 characters; at most 75",
+        ),
+        (
+            _message(type="actions", elements=[_button(action_id="a" * 256)]),
+            "blocks[0].elements[0].action_id: longer than 255 or not unique",
+        ),
+        (
+            _message(type="actions", elements=[_button(url="https://x.io/" + "u" * 3000)]),
+            "blocks[0].elements[0].url: 3013 characters; at most 3000",
+        ),
+        (
+            _message(type="actions", elements=[_button(url="ftp://x")]),
+            "blocks[0].elements[0].url: must be an http(s) URL",
+        ),
+        (
+            _message(type="actions", elements=[_button(style="green")]),
+            "blocks[0].elements[0].style must be primary or danger, not 'green'",
+        ),
+        (
+            _message(type="actions", elements=[_button(action_id="a"), _button(action_id="a")]),
+            "blocks[0].elements[1].action_id: longer than 255 or not unique",
+        ),
+        (
+            [{"type": "divider", "block_id": "x"}, {"type": "divider", "block_id": "x"}],
+            "blocks[1].block_id: longer than 255 or not unique",
+        ),
+        (_message(type="sectoin"), "blocks[0]: unknown block type"),
+        (
+            _message(type="context", elements=[_image(image_url="ftp://x/a.png")]),
+            "blocks[0].elements[0].image_url: must be an http(s) URL",
+        ),
+        (
+            _message(type="context", elements=[_image(alt_text="a" * 2001)]),
+            "blocks[0].elements[0].alt_text: 2001 characters; at most 2000",
+        ),
+        (
+            [{**_image(), "alt_text": None}],
+            "blocks[0].alt_text is required",
+        ),
+        (
+            _message(
+                type="section",
+                text={"type": "mrkdwn", "text": "s"},
+                accessory=_image(image_url="https://x.io/" + "i" * 3000),
+            ),
+            "blocks[0].accessory.image_url: 3013 characters; at most 3000",
+        ),
+        (
+            _message(
+                type="input",
+                label={"type": "plain_text", "text": "Why"},
+                hint={"type": "plain_text", "text": "h" * 2001},
+                element={"type": "plain_text_input", "action_id": "why"},
+            ),
+            "blocks[0].hint: 2001 characters; at most 2000",
+        ),
+    ],
+)
+def test_block_problems_name_the_broken_limit(blocks: list[dict[str, Any]], problem: str) -> None:
+    assert block_problems(blocks) == [problem]
+
+
+def test_block_problems_accept_exactly_the_limits() -> None:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3000}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 10},
+        {
+            "type": "actions",
+            "elements": [
+                _button(text={"type": "plain_text", "text": "b" * 75}, action_id="a" * 255),
+                _button(url="https://x.io/" + "u" * (3000 - 13), action_id="b", style="danger"),
+            ],
+        },
+        {**_image(alt_text="a" * 2000), "title": {"type": "plain_text", "text": "t" * 2000}},
+    ]
+    assert block_problems(blocks + [{"type": "divider"}] * 45) == []

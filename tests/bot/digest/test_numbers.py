@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from bot.config import load_config
 from bot.digest.config import parse_digest_config
 from bot.digest.numbers import Week, build_digest, review_warning
 from bot.digest.post import ALREADY, FAILED, POSTED, post_digest
@@ -30,21 +29,10 @@ from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Scorer
 from scoring.problems import ConfigError
 from tests.fakes.slack import FakeSlack, SlackUser
+from tests.support import A_TIER, CONFIG, ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=date(2026, 11, 20))
 NEW_YORK = ZoneInfo("America/New_York")
 W47 = Week(2026, 47, NEW_YORK)  # Monday 16 to Sunday 22 November 2026
-A_TIER = {
-    "industry": "software",
-    "employees": 300,
-    "annual_revenue": 20_000_000,
-    "country": "US",
-    "technologies": ["hubspot"],
-    "sales_motion": "sales-led",
-    "has_revops": True,
-    "last_funding_at": "2026-06-01",
-}
 D_TIER = {"industry": "retail", "employees": 50, "country": "US"}
 
 pytestmark = pytest.mark.db

@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bot.intake.web import ServerThread, WebhookSettings, create_app, running_server
+from bot.intake.web import ServerThread, WebhookSettings, create_app
 from bot.metrics import Metrics
 from bot.store import inbox
 from bot.store.db import make_engine, migrate
@@ -404,9 +404,9 @@ def test_the_other_counters_are_exposed_with_their_names() -> None:
     assert Metrics().render()[0] != body  # every instance has its own registry
 
 
-def test_running_server_serves_until_the_block_ends(database: Engine) -> None:
+def test_server_thread_serves_until_the_block_ends(database: Engine) -> None:
     app = create_app(database=database, metrics=Metrics(), hubspot=None)
-    with running_server(app) as base_url:
+    with ServerThread(app) as base_url:
         assert requests.get(base_url + "/healthz", timeout=10).status_code == 200
     with pytest.raises(requests.ConnectionError):
         requests.get(base_url + "/healthz", timeout=2)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import Engine as Database
 
-from bot.config import load_config
 from bot.routing.router import Router
 from bot.routing.rules import parse_routing
 from bot.slack.client import make_client
@@ -17,20 +15,9 @@ from bot.sync.tagging import Tagger
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Scorer
 from tests.fakes.slack import FakeSlack, SlackUser
+from tests.support import A_TIER, CONFIG
 
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-A_TIER = {
-    "industry": "software",
-    "employees": 300,
-    "annual_revenue": 20_000_000,
-    "country": "US",
-    "technologies": ["hubspot"],
-    "sales_motion": "sales-led",
-    "has_revops": True,
-    "last_funding_at": "2026-06-01",
-}
 
 
 def store(database: Database, *domains: str) -> None:

@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.config import load_config
 from bot.intake.web import ServerThread
 from bot.service import Service, build_service
 from bot.settings import Settings
@@ -43,10 +41,8 @@ from tests.fakes.slack_requests import (
     view_submission,
 )
 from tests.fakes.webhooks import creation_event, signed_delivery
-from tests.support import CHANNELS, SLACK_SECRET, USERS, wait_for
+from tests.support import CHANNELS, CONFIG, SLACK_SECRET, USERS, wait_for
 
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 HUBSPOT_SECRET = "hubspot-client-secret"
 A_TIER = {
     "industry": "software",

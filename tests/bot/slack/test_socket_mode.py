@@ -8,17 +8,13 @@ local WebSocket server (as `apps.connections.open` does), which delivers a
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
-from bot.config import load_config
 from bot.service import build_service
 from bot.settings import Settings
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_socket import FakeSocketMode
-
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
+from tests.support import CONFIG
 
 
 def test_slash_commands_arrive_and_are_answered_over_socket_mode(tmp_path: Path) -> None:

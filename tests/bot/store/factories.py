@@ -1,10 +1,15 @@
-"""Real scores for storage tests: a small ICP run through the real engine."""
+"""Real scores for storage tests: a small ICP run through the real engine, stored
+the way production stores records and scores, then read back."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
+from sqlmodel import Session, col, select
+
+from bot.store import repo
+from bot.store.tables import Account, Contact, Score, Subject
 from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Scorer
 from scoring.fields import known_fields
@@ -98,3 +103,49 @@ CUSTOMER = company(
     technologies=["hubspot"],
     lifecycle_stage="customer",
 )
+
+
+def stored_account(db: Session, record: CrmRecord, *, now: datetime = NOW) -> Account:
+    """`record` upserted as a sync batch upserts it (`repo.upsert_accounts`), read back."""
+    repo.upsert_accounts(session=db, records=[record], now=now)
+    db.expire_all()  # the upsert bypasses the ORM: read the row as stored now
+    account = repo.get_account(session=db, domain=str(record.domain))
+    assert account is not None
+    return account
+
+
+def stored_contact(db: Session, record: CrmRecord, *, now: datetime = NOW) -> Contact:
+    """`record` upserted as a sync batch upserts it (`repo.upsert_contacts`), read back."""
+    repo.upsert_contacts(session=db, records=[record], now=now)
+    db.expire_all()
+    contact = repo.get_contact(session=db, email=str(record.key).strip().lower())
+    assert contact is not None
+    return contact
+
+
+def stored_score(
+    db: Session,
+    *,
+    subject: Subject | str,
+    key: str,
+    result: AccountScore | None,
+    snapshot: Mapping[str, object],
+    persona: PersonaResult | None = None,
+    icp_version: int | None = None,
+    scored_at: datetime | None = None,
+) -> Score:
+    """One audit-trail row appended as tagging appends it (`repo.score_row`, then
+    `repo.save_scores`), read back: the row with the highest id is the one just inserted."""
+    row = repo.score_row(
+        subject=subject,
+        key=key,
+        result=result,
+        snapshot=snapshot,
+        persona=persona,
+        icp_version=icp_version,
+        scored_at=scored_at,
+    )
+    repo.save_scores(session=db, rows=[row])
+    newest = db.exec(select(Score).order_by(col(Score.id).desc()).limit(1)).one()
+    assert (newest.subject, newest.subject_key) == (row["subject"], row["subject_key"])
+    return newest

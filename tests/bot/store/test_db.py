@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot.store import repo
 from bot.store.db import database_url, make_engine, migrate, session
 from bot.store.tables import Account
-from tests.bot.store.factories import NOW, account_record
+from tests.bot.store.factories import NOW, account_record, stored_account
 
 pytestmark = pytest.mark.db
 
@@ -64,7 +64,7 @@ def test_an_in_memory_sqlite_database_is_one_database() -> None:
     engine = make_engine("sqlite://")
     migrate(engine)
     with session(engine) as db:
-        repo.upsert_account(session=db, record=account_record("acme.com"), now=NOW)
+        repo.upsert_accounts(session=db, records=[account_record("acme.com")], now=NOW)
     with session(engine) as db:
         assert repo.get_account(session=db, domain="acme.com") is not None
     engine.dispose()
@@ -74,10 +74,10 @@ def test_session_commits_at_the_end_and_rolls_back_on_error(tmp_path: Path) -> N
     engine = make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
     migrate(engine)
     with session(engine) as db:
-        kept = repo.upsert_account(session=db, record=account_record("kept.com"), now=NOW)
+        kept = stored_account(db, account_record("kept.com"))
     assert kept.domain == "kept.com"  # still readable after the block
     with pytest.raises(RuntimeError), session(engine) as db:
-        repo.upsert_account(session=db, record=account_record("lost.com"), now=NOW)
+        repo.upsert_accounts(session=db, records=[account_record("lost.com")], now=NOW)
         raise RuntimeError("boom")
     with session(engine) as db:
         assert [a.domain for a in db.exec(select(Account))] == ["kept.com"]
@@ -87,7 +87,7 @@ def test_session_commits_at_the_end_and_rolls_back_on_error(tmp_path: Path) -> N
 def test_timestamps_come_back_aware_and_in_utc(db_session: Session) -> None:
     paris = timezone(timedelta(hours=2))
     seen = datetime(2026, 6, 1, 14, 0, 0, 123456, tzinfo=paris)
-    repo.upsert_account(session=db_session, record=account_record("tz.com"), now=seen)
+    repo.upsert_accounts(session=db_session, records=[account_record("tz.com")], now=seen)
     db_session.expire_all()
     account = repo.get_account(session=db_session, domain="tz.com")
     assert account is not None
@@ -99,4 +99,4 @@ def test_timestamps_come_back_aware_and_in_utc(db_session: Session) -> None:
 def test_naive_timestamps_are_refused(db_session: Session) -> None:
     naive = datetime(2026, 6, 1, 12, 0)
     with pytest.raises(StatementError, match="naive datetime"):
-        repo.upsert_account(session=db_session, record=account_record("naive.com"), now=naive)
+        repo.upsert_accounts(session=db_session, records=[account_record("naive.com")], now=naive)

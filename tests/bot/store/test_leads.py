@@ -21,6 +21,9 @@ from tests.bot.store.factories import (
     account_record,
     score_account,
     score_persona,
+    stored_account,
+    stored_contact,
+    stored_score,
 )
 
 pytestmark = pytest.mark.db
@@ -104,21 +107,19 @@ def test_queued_posts_are_deduplicated_and_claimed_apart_from_crm_events(db: Ses
 
 
 def test_an_account_with_its_latest_score_and_best_contact(db: Session) -> None:
-    repo.upsert_account(session=db, record=account_record("best.io"), now=NOW)
-    repo.save_score(
-        session=db, subject="account", key="best.io", result=score_account(GOOD), snapshot=GOOD
-    )
-    latest = repo.save_score(
-        session=db, subject="account", key="best.io", result=score_account(BEST), snapshot=BEST
+    stored_account(db, account_record("best.io"))
+    stored_score(db, subject="account", key="best.io", result=score_account(GOOD), snapshot=GOOD)
+    latest = stored_score(
+        db, subject="account", key="best.io", result=score_account(BEST), snapshot=BEST
     )
     found = repo.account_and_score(session=db, domain="best.io")
     assert found is not None and found[1] is not None and found[1].id == latest.id
     assert repo.account_and_score(session=db, domain="none.io") is None
     for email, title in (("ann@best.io", "VP Sales"), ("bob@best.io", "Intern")):
         person = {"email": email, "job_title": title, "seniority": "director"}
-        repo.upsert_contact(session=db, record=contact(email, title), now=NOW)
-        repo.save_score(
-            session=db,
+        stored_contact(db, contact(email, title))
+        stored_score(
+            db,
             subject="contact",
             key=email,
             result=score_account(BEST),

@@ -1,4 +1,4 @@
-"""Tier counts and top accounts read only each account's latest score."""
+"""Top accounts read only each account's latest score."""
 
 from __future__ import annotations
 
@@ -48,28 +48,22 @@ def seeded(db_session: Session) -> Session:
         (POOR | {"domain": "rising.io"}, NOW),
         (BEST | {"domain": "rising.io"}, NOW + timedelta(days=1)),
     ]
-    for fields, at in scored:
-        repo.save_score(
-            session=db_session,
+    rows = [
+        repo.score_row(
             subject="account",
             key=str(fields["domain"]),
             result=score_account(fields, now=at),
             snapshot=fields,
         )
+        for fields, at in scored
+    ]
+    repo.save_scores(session=db_session, rows=rows)  # one batch, as tagging stores them
     return db_session
 
 
 def _top(session: Session, limit: int = 10, tier: str | None = None) -> list[tuple[str, int]]:
     rows = repo.top_accounts(session=session, limit=limit, tier=tier)
     return [(r.subject_key, r.score) for r in rows]
-
-
-def test_tier_counts_use_the_latest_score_of_each_account(seeded: Session) -> None:
-    assert repo.tier_counts(session=seeded) == {"A": 3, "B": 3, "C": 0, "D": 2, "DQ": 1}
-
-
-def test_tier_counts_of_an_empty_store_are_all_zero(db_session: Session) -> None:
-    assert repo.tier_counts(session=db_session) == {"A": 0, "B": 0, "C": 0, "D": 0, "DQ": 0}
 
 
 def test_top_accounts_rank_by_score_then_coverage_then_domain(seeded: Session) -> None:

@@ -1,4 +1,7 @@
-"""Accounts, contacts and deals: upserts by natural key, lookups, search."""
+"""Accounts, contacts and deals: upserts by natural key, lookups, search.
+
+Accounts and people are upserted as sync stores them (`repo.upsert_accounts`,
+`repo.upsert_contacts`) and read back."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from sqlmodel import Session
 from bot.store import repo
 from bot.store.tables import DealStage
 from integrations.records import CrmRecord, RecordKind
-from tests.bot.store.factories import NOW, account_record
+from tests.bot.store.factories import NOW, account_record, stored_account, stored_contact
 
 pytestmark = pytest.mark.db
 
@@ -21,11 +24,9 @@ def person(email: str, *, kind: RecordKind = RecordKind.CONTACT, **fields: objec
     return CrmRecord(kind, "hubspot", f"c-{email}", {"email": email, **fields}, None)
 
 
-def test_upsert_account_inserts_then_updates_by_domain(db_session: Session) -> None:
-    first = repo.upsert_account(
-        session=db_session,
-        record=account_record("acme.com", employees=120, created_at=date(2025, 3, 1)),
-        now=NOW,
+def test_upsert_accounts_inserts_then_updates_by_domain(db_session: Session) -> None:
+    first = stored_account(
+        db_session, account_record("acme.com", employees=120, created_at=date(2025, 3, 1)), now=NOW
     )
     assert (first.domain, first.name, first.crm, first.crm_id) == (
         "acme.com",
@@ -37,9 +38,9 @@ def test_upsert_account_inserts_then_updates_by_domain(db_session: Session) -> N
     assert first.crm_created_at == datetime(2025, 3, 1, tzinfo=UTC)
     assert first.url == "https://crm.example/acme.com"
 
-    second = repo.upsert_account(
-        session=db_session,
-        record=account_record("acme.com", employees=450, owner_id="42", name="Acme Inc"),
+    second = stored_account(
+        db_session,
+        account_record("acme.com", employees=450, owner_id="42", name="Acme Inc"),
         now=LATER,
     )
     assert second.id == first.id
@@ -56,7 +57,7 @@ def test_account_fields_are_stored_as_json_values(db_session: Session) -> None:
         last_funding_at=date(2026, 5, 1),
         annual_revenue=12.5e6,
     )
-    repo.upsert_account(session=db_session, record=record, now=NOW)
+    repo.upsert_accounts(session=db_session, records=[record], now=NOW)
     db_session.expire_all()
     account = repo.get_account(session=db_session, domain="json.io")
     assert account is not None
@@ -65,54 +66,48 @@ def test_account_fields_are_stored_as_json_values(db_session: Session) -> None:
     assert account.fields["annual_revenue"] == 12.5e6
 
 
-def test_upsert_account_refuses_records_without_a_domain(db_session: Session) -> None:
+def test_upsert_accounts_refuses_records_without_a_domain(db_session: Session) -> None:
     record = CrmRecord(RecordKind.ACCOUNT, "hubspot", "1", {"name": "Nameless"})
     with pytest.raises(ValueError, match="domain"):
-        repo.upsert_account(session=db_session, record=record, now=NOW)
+        repo.upsert_accounts(session=db_session, records=[record], now=NOW)
 
 
-def test_upsert_account_refuses_an_unknown_crm(db_session: Session) -> None:
+def test_upsert_accounts_refuses_an_unknown_crm(db_session: Session) -> None:
     with pytest.raises(ValueError):
-        repo.upsert_account(
-            session=db_session, record=account_record("x.com", crm="pipedrive"), now=NOW
+        repo.upsert_accounts(
+            session=db_session, records=[account_record("x.com", crm="pipedrive")], now=NOW
         )
 
 
 def test_get_account_ignores_case_and_whitespace(db_session: Session) -> None:
-    repo.upsert_account(session=db_session, record=account_record("acme.com"), now=NOW)
+    repo.upsert_accounts(session=db_session, records=[account_record("acme.com")], now=NOW)
     found = repo.get_account(session=db_session, domain="  ACME.com ")
     assert found is not None and found.domain == "acme.com"
     assert repo.get_account(session=db_session, domain="other.com") is None
 
 
-def test_upsert_contact_by_email_links_the_account_domain(db_session: Session) -> None:
-    first = repo.upsert_contact(
-        session=db_session, record=person("dana@acme.com", job_title="VP Sales"), now=NOW
-    )
+def test_upsert_contacts_by_email_links_the_account_domain(db_session: Session) -> None:
+    first = stored_contact(db_session, person("dana@acme.com", job_title="VP Sales"), now=NOW)
     assert (first.email, first.account_domain, first.kind) == (
         "dana@acme.com",
         "acme.com",
         "contact",
     )
-    again = repo.upsert_contact(
-        session=db_session, record=person("dana@acme.com", job_title="CRO"), now=LATER
-    )
+    again = stored_contact(db_session, person("dana@acme.com", job_title="CRO"), now=LATER)
     assert again.id == first.id
     assert again.fields["job_title"] == "CRO"
     assert (again.first_seen_at, again.updated_at) == (NOW, LATER)
 
 
 def test_free_mail_contacts_belong_to_no_account(db_session: Session) -> None:
-    lead = repo.upsert_contact(
-        session=db_session, record=person("sam@gmail.com", kind=RecordKind.LEAD), now=NOW
-    )
+    lead = stored_contact(db_session, person("sam@gmail.com", kind=RecordKind.LEAD), now=NOW)
     assert (lead.account_domain, lead.kind) == (None, "lead")
 
 
-def test_upsert_contact_refuses_records_without_an_email(db_session: Session) -> None:
+def test_upsert_contacts_refuses_records_without_an_email(db_session: Session) -> None:
     record = CrmRecord(RecordKind.CONTACT, "hubspot", "1", {"job_title": "VP"})
     with pytest.raises(ValueError, match="email"):
-        repo.upsert_contact(session=db_session, record=record, now=NOW)
+        repo.upsert_contacts(session=db_session, records=[record], now=NOW)
 
 
 def test_upsert_deal_updates_the_same_crm_deal(db_session: Session) -> None:
@@ -183,8 +178,8 @@ def searchable(db_session: Session) -> Session:
         "underxscore.io": "Underxscore",
         "quote.io": "O'Brien Ltd",
     }
-    for domain, name in names.items():
-        repo.upsert_account(session=db_session, record=account_record(domain, name=name), now=NOW)
+    records = [account_record(domain, name=name) for domain, name in names.items()]
+    repo.upsert_accounts(session=db_session, records=records, now=NOW)
     return db_session
 
 
@@ -232,8 +227,8 @@ def test_counts(db_session: Session) -> None:
         "deals": 0,
         "scores": 0,
     }
-    repo.upsert_account(session=db_session, record=account_record("a.com"), now=NOW)
-    repo.upsert_contact(session=db_session, record=person("x@a.com"), now=NOW)
+    repo.upsert_accounts(session=db_session, records=[account_record("a.com")], now=NOW)
+    repo.upsert_contacts(session=db_session, records=[person("x@a.com")], now=NOW)
     assert repo.counts(session=db_session) == {
         "accounts": 1,
         "contacts": 1,

@@ -1,4 +1,6 @@
-"""The audit trail: every score stored as it was, read back newest first."""
+"""The audit trail: every score stored as it was, read back newest first.
+
+Rows are written as tagging writes them (`repo.score_row`, then `repo.save_scores`)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from tests.bot.store.factories import (
     company,
     score_account,
     score_persona,
+    stored_score,
 )
 
 pytestmark = pytest.mark.db
@@ -45,8 +48,8 @@ def db(db_session: Session) -> Session:
 
 
 def _save(db: Session, fields: dict[str, object], at: datetime) -> Score:
-    return repo.save_score(
-        session=db,
+    return stored_score(
+        db,
         subject="account",
         key=str(fields["domain"]),
         result=score_account(fields, now=at),
@@ -56,9 +59,10 @@ def _save(db: Session, fields: dict[str, object], at: datetime) -> Score:
 
 def test_an_account_score_round_trips_exactly(db: Session) -> None:
     original = score_account(CUSTOMER)
-    repo.save_score(
-        session=db, subject="account", key="Customer.io", result=original, snapshot=CUSTOMER
+    row_values = repo.score_row(
+        subject="account", key="Customer.io", result=original, snapshot=CUSTOMER
     )
+    repo.save_scores(session=db, rows=[row_values])
     db.expire_all()
     row = repo.latest_score(session=db, subject="account", key="customer.io")
     assert row is not None
@@ -85,14 +89,17 @@ def test_an_account_score_round_trips_exactly(db: Session) -> None:
 def test_a_contact_score_keeps_the_persona_alongside(db: Session) -> None:
     person = {"email": "dana@best.io", "job_title": "VP of Sales", "seniority": "manager"}
     persona = score_persona(person)
-    row = repo.save_score(
-        session=db,
+    row_values = repo.score_row(
         subject="contact",
         key="dana@best.io",
         result=score_account(BEST),
         snapshot={**BEST, **person},
         persona=persona,
     )
+    repo.save_scores(session=db, rows=[row_values])
+    db.expire_all()
+    row = repo.latest_score(session=db, subject="contact", key="dana@best.io")
+    assert row is not None
     assert (row.score, row.tier, row.persona_score, row.persona_tier) == (100, "A", 60, "B")
     restored = repo.persona_of(row, session=db)
     assert restored is not None and restored == persona
@@ -103,14 +110,20 @@ def test_a_contact_score_keeps_the_persona_alongside(db: Session) -> None:
 def test_a_persona_only_score_for_a_contact_without_an_account(db: Session) -> None:
     person = {"email": "sam@gmail.com", "job_title": "Head of Revenue"}
     persona = score_persona(person)
-    row = repo.save_persona_score(
-        session=db,
+    # As tagging stores a person without a company: no account score, the ICP version given.
+    row_values = repo.score_row(
+        subject="contact",
         key="sam@gmail.com",
+        result=None,
+        snapshot=person,
         persona=persona,
         icp_version=3,
-        snapshot=person,
         scored_at=NOW,
     )
+    repo.save_scores(session=db, rows=[row_values])
+    db.expire_all()
+    row = repo.latest_score(session=db, subject="contact", key="sam@gmail.com")
+    assert row is not None
     assert (row.subject, row.score, row.tier, row.profile) == ("contact", 60, "B", None)
     assert (row.persona_score, row.persona_tier, row.coverage) == (60, "B", 0.6)
     assert repo.account_score_of(row, session=db) is None
@@ -122,17 +135,23 @@ def test_a_score_needs_its_icp_version_recorded(db_session: Session) -> None:
         _save(db_session, BEST, NOW)
 
 
-def test_history_is_newest_first_and_rows_are_never_updated(db: Session) -> None:
+def test_every_score_is_appended_and_rows_are_never_updated(db: Session) -> None:
     days = [NOW + timedelta(days=d) for d in range(4)]
     saved = [
         _save(db, fields, at)
         for fields, at in zip([GOOD, GOOD, POOR | {"domain": "good.io"}, GOOD], days, strict=True)
     ]
-    history = repo.score_history(session=db, subject="account", key="good.io")
-    assert [s.id for s in history] == [s.id for s in reversed(saved)]
-    assert [s.score for s in history] == [70, 30, 70, 70]
-    assert repo.score_history(session=db, subject="account", key="good.io", limit=2) == history[:2]
+    assert len({s.id for s in saved}) == 4
     assert repo.counts(session=db)["scores"] == 4
+    db.expire_all()
+    kept = [db.get(Score, s.id) for s in saved]
+    assert [(s.score, s.scored_at) for s in kept if s is not None] == list(
+        zip([70, 70, 30, 70], days, strict=True)
+    )
+    latest = repo.latest_score(session=db, subject="account", key="good.io")
+    assert latest is not None and latest.id == saved[-1].id
+    previous = repo.previous_different_score(session=db, subject="account", key="good.io")
+    assert previous is not None and previous.id == saved[2].id
 
 
 def test_equal_timestamps_are_ordered_by_insertion(db: Session) -> None:
@@ -167,11 +186,13 @@ def test_input_hash_changes_with_the_input_or_the_icp_version_only() -> None:
     assert len(same) == 64
 
 
-def test_latest_scores_gives_one_row_per_key_in_one_query(db: Session) -> None:
+def test_latest_for_gives_one_row_per_key_in_one_query(db: Session) -> None:
     for day, fields in enumerate([BEST, GOOD, POOR, GOOD, POOR | {"domain": "best.io"}]):
         _save(db, fields, NOW + timedelta(days=day))
+    keys = ["best.io", "good.io", "poor.io", "none.io"]
     with _statements(db) as statements:
-        latest = {s.subject_key: s.score for s in repo.latest_scores(session=db)}
+        found = repo.latest_for(session=db, subject="account", keys=keys)
+    latest = {key: row.score for key, row in found.items()}
     assert latest == {"best.io": 30, "good.io": 70, "poor.io": 30}
     assert len(statements) == 1
 

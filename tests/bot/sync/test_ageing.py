@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Database
 
-from bot.config import load_config
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import read_again
@@ -27,10 +25,8 @@ from integrations.records import CrmRecord, RecordKind
 from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
-from tests.support import Clock, Woken, a_tier, event, hubspot, salesforce, store, writes
+from tests.support import CONFIG, Clock, Woken, a_tier, event, hubspot, salesforce, store, writes
 
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 LATER = T0 + timedelta(days=70)  # a funding round 300 days before T0 is 370 days old by then
 SAAS = {

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hubspot.crm.companies.exceptions import ApiException
 from sqlalchemy import Engine as Database
 from sqlmodel import select
 
-from bot.config import load_config
 from bot.store import checkpoints
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact
@@ -22,9 +20,8 @@ from integrations.ratelimit import RateLimiter
 from integrations.retries import CrmCaller, RetryPolicy
 from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
+from tests.support import CONFIG
 
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 

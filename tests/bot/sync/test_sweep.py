@@ -9,12 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Database
 
-from bot.config import load_config
 from bot.store.db import session as open_session
 from bot.sync.connect import ApiBudget
 from bot.sync.pipeline import Pipeline
@@ -26,6 +24,7 @@ from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
 from tests.support import (
+    CONFIG,
     Clock,
     Woken,
     a_tier,
@@ -36,10 +35,6 @@ from tests.support import (
     worker,
     writes,
 )
-
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
-
 
 # -- HubSpot's sweep -----------------------------------------------------------------------------
 

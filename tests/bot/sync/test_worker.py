@@ -7,23 +7,19 @@ the clock is passed in so backoff and leases are tested without waiting.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine as Database
 from sqlmodel import select
 
-from bot.config import load_config
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.tables import Contact, Score
 from integrations.retries import RetryPolicy
 from tests.fakes.hubspot import FakeHubSpot
-from tests.support import Clock, event, hubspot, saas, store, worker, writes
+from tests.support import CONFIG, Clock, event, hubspot, saas, store, worker, writes
 
-ROOT = Path(__file__).resolve().parents[3]
-CONFIG = load_config(ROOT / "config", today=datetime(2026, 11, 20).date())
 ONE_TRY = RetryPolicy(attempts=1)
 
 

@@ -19,7 +19,6 @@ from bot.routing.rules import Decision
 from bot.views.common import (
     STATUS_EMOJI,
     TIER_EMOJI,
-    check_limits,
     escape,
     limit_text,
     relative_time,
@@ -34,6 +33,7 @@ from bot.views.routing_post import (
     status_changes,
 )
 from scoring.result import AccountScore, Status
+from tests.fakes.slack import block_problems
 from tests.support import GOOD_FIT, built_score, score_of, shipped_scorer
 from tests.support import VIEWS_NOW as NOW
 
@@ -93,7 +93,7 @@ def explain(
         person=person,
         now=NOW,
     )
-    check_limits(blocks)
+    assert block_problems(blocks) == []
     return blocks
 
 
@@ -267,7 +267,7 @@ def _routing(
     blocks = routing_post_blocks(
         account=account or AccountView("acme.com", "Acme"), score=score, decision=decision(owner)
     )
-    check_limits(blocks)
+    assert block_problems(blocks) == []
     return blocks
 
 
@@ -329,7 +329,7 @@ def test_rescore_reply_shows_old_and_new_and_what_changed() -> None:
     blocks = rescore_reply_blocks(
         account=AccountView("acme.com", "Acme"), score=after, previous=before
     )
-    check_limits(blocks)
+    assert block_problems(blocks) == []
     assert (
         f"{before.score} {before.tier.value} → *{after.score} {after.tier.value}*"
         in (blocks[0]["text"]["text"])
@@ -379,24 +379,24 @@ def test_pathological_input_stays_within_limits() -> None:
     score = built_score(60, why=evil, value=evil, criterion_id="crit<{index}>&")
     account = AccountView("acme.com", name, url="https://x.io/?q=<a>")
     blocks = explanation_blocks(account=account, score=score, now=NOW)
-    check_limits(blocks)
+    assert block_problems(blocks) == []
     assert_no_raw_markup(blocks)
     assert len(blocks[0]["text"]["text"]) <= 150 and blocks[0]["text"]["text"].endswith("…")
     text = all_texts(blocks)
     for index in range(60):
         assert f"*crit&lt;{index}&gt;&amp;*" in text  # split over sections, none dropped
     routing = routing_post_blocks(account=account, score=score, decision=decision(evil))
-    check_limits(routing)
+    assert block_problems(routing) == []
     assert_no_raw_markup(routing)
     reply = rescore_reply_blocks(account=account, score=score, previous=built_score(60, value=1))
-    check_limits(reply)
+    assert block_problems(reply) == []
     assert_no_raw_markup(reply)
 
 
 def test_too_many_criteria_for_one_message_are_counted_not_dropped() -> None:
     score = built_score(400, why="w" * 2500)
     blocks = explanation_blocks(account=AccountView("acme.com"), score=score, now=NOW)
-    check_limits(blocks)
+    assert block_problems(blocks) == []
     assert len(blocks) == 50
     more = [t for t in mrkdwn_texts(blocks) if t.startswith("_…and ")]
     assert len(more) == 1 and "more criteria: `icpbot explain acme.com` lists all." in more[0]
@@ -427,7 +427,7 @@ def test_fuzzed_crm_data_never_breaks_limits_or_escaping(
         rescore_reply_blocks(account=account, score=score, previous=score_of(GOOD_FIT)),
     ]
     for blocks in views:
-        check_limits(blocks)
+        assert block_problems(blocks) == []
         assert_no_raw_markup(blocks)
     for text in (
         explanation_text(account=account, score=score),
@@ -442,7 +442,7 @@ def test_fuzzed_crm_data_never_breaks_limits_or_escaping(
 def test_fuzzed_criteria_never_break_limits(why: str, value: str, count: int) -> None:
     score = built_score(count, why=why, value=value)
     blocks = explanation_blocks(account=AccountView("acme.com"), score=score, now=NOW)
-    check_limits(blocks)
+    assert block_problems(blocks) == []
     assert_no_raw_markup(blocks)
 
 
@@ -472,67 +472,3 @@ def test_relative_time() -> None:
     assert relative_time(NOW - timedelta(hours=3, minutes=59), NOW) == "3 hours ago"
     assert relative_time(NOW - timedelta(days=2), NOW) == "2 days ago"
     assert relative_time(NOW + timedelta(hours=1), NOW) == "in the future"
-
-
-def _message(**block: Any) -> list[dict[str, Any]]:
-    return [block]
-
-
-def _button(**extra: Any) -> dict[str, Any]:
-    return {"type": "button", "text": {"type": "plain_text", "text": "Go"}, **extra}
-
-
-@pytest.mark.parametrize(
-    ("blocks", "message"),
-    [
-        ([{"type": "divider"}] * 51, "at most 50"),
-        (_message(type="header", text={"type": "plain_text", "text": "h" * 151}), "limit is 150"),
-        (_message(type="header", text={"type": "mrkdwn", "text": "h"}), "must be plain_text"),
-        (_message(type="section", text={"type": "mrkdwn", "text": "s" * 3001}), "limit is 3000"),
-        (_message(type="section", text={"type": "mrkdwn", "text": ""}), "at least 1"),
-        (_message(type="section"), "needs text or fields"),
-        (
-            _message(type="section", fields=[{"type": "mrkdwn", "text": "f"}] * 11),
-            "limit is 10",
-        ),
-        (
-            _message(type="context", elements=[{"type": "mrkdwn", "text": "c"}] * 11),
-            "limit is 10",
-        ),
-        (
-            _message(
-                type="actions", elements=[_button(text={"type": "plain_text", "text": "b" * 76})]
-            ),
-            "limit is 75",
-        ),
-        (_message(type="actions", elements=[_button(action_id="a" * 256)]), "limit is 255"),
-        (_message(type="actions", elements=[_button(url="https://x.io/" + "u" * 3000)]), "3000"),
-        (_message(type="actions", elements=[_button(url="ftp://x")]), "http(s) URL"),
-        (_message(type="actions", elements=[_button(style="green")]), "primary or danger"),
-        (
-            _message(type="actions", elements=[_button(action_id="a"), _button(action_id="a")]),
-            "not unique",
-        ),
-        ([{"type": "divider", "block_id": "x"}, {"type": "divider", "block_id": "x"}], "unique"),
-        (_message(type="sectoin"), "unknown block type"),
-    ],
-)
-def test_check_limits_names_the_broken_limit(blocks: list[dict[str, Any]], message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        check_limits(blocks)
-
-
-def test_check_limits_accepts_exactly_the_limits() -> None:
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3000}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 10},
-        {
-            "type": "actions",
-            "elements": [
-                _button(text={"type": "plain_text", "text": "b" * 75}, action_id="a" * 255),
-                _button(url="https://x.io/" + "u" * (3000 - 13), action_id="b"),
-            ],
-        },
-    ]
-    check_limits(blocks + [{"type": "divider"}] * 46)
