@@ -10,7 +10,8 @@ and this is where to read what feeds what:
 
 Each callback between parts is named by what it does and typed (`InboxDrain`:
 new events are stored, drain the inbox now; `Announce`: records were tagged,
-queue their posts in the same transaction; `Hold`: skip this poll). Start-up
+queue their posts in the same transaction; `Hold`: skip this poll; `Reps`: who
+the reps are, Slack's directory as routing sees it). Start-up
 is where settings and config meet: the database is migrated, the ICP version
 recorded, and each CRM whose settings are present gets its sync. A required
 setting that is missing stops the start with its name; the config was
@@ -335,7 +336,7 @@ def _scheduler(
     """The daily ageing of time-based scores (its CRM records go to the inbox, `drains`
     are woken), and the weekly digest when Slack has channels for it."""
     ageing = AgeingJob(database=core.database, tagger=core.tagger, drains=drains, clock=core.clock)
-    jobs: list[Scheduled] = [ageing.scheduled(settings.rescore_trigger(config.digest.timezone))]
+    jobs: list[Scheduled] = [ageing.scheduled(settings.ageing_trigger(config.digest.timezone))]
     if client is not None and config.digest.channels:
         digest = DigestJob(
             database=core.database,

@@ -61,9 +61,9 @@ class Settings(BaseSettings):
     salesforce_rate_limit: int = Field(50, alias="ICPBOT_SALESFORCE_RATE_LIMIT", ge=1)
 
     # When scores with time-based criteria are re-checked, in digest.yaml's timezone.
-    rescore_cron: str = Field("0 5 * * *", alias="ICPBOT_RESCORE_CRON")
+    ageing_cron: str = Field("0 5 * * *", alias="ICPBOT_RESCORE_CRON")
 
-    @field_validator("rescore_cron")
+    @field_validator("ageing_cron")
     @classmethod
     def _cron_line(cls, value: str) -> str:
         """Read by APScheduler's own parser, so a bad line stops the start, not the job."""
@@ -73,8 +73,8 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a cron line: {exc}") from exc
         return value
 
-    def rescore_trigger(self, timezone: ZoneInfo) -> CronTrigger:
-        return CronTrigger.from_crontab(self.rescore_cron, timezone=timezone)
+    def ageing_trigger(self, timezone: ZoneInfo) -> CronTrigger:
+        return CronTrigger.from_crontab(self.ageing_cron, timezone=timezone)
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""The daily re-score of scores that age without any CRM change (SPEC §12).
+"""The daily ageing of scores that move without any CRM change (SPEC §12).
 
 A `within_days` criterion ("funded in the last 12 months") stops matching
 on a day no CRM event announces. Once a day the stored copies of the

@@ -98,7 +98,7 @@ class Position:
         return cls(data.get("after"), int(data.get("done") or 0))
 
 
-def checkpoint_name(crm: str, stage: str) -> str:
+def backfill_checkpoint(crm: str, stage: str) -> str:
     return f"{crm}.backfill.{stage}"
 
 
@@ -135,7 +135,7 @@ def backfill(
     with open_session(database) as session:
         run.report.deals = _load_deals(session, crm, run.progress)
         for stage, _ in STAGES:
-            checkpoints.clear(session=session, name=checkpoint_name(crm.name, stage))
+            checkpoints.clear(session=session, name=backfill_checkpoint(crm.name, stage))
     return run.finish()
 
 
@@ -162,7 +162,7 @@ class _Run:
         self.report = BackfillReport()
 
     def stage(self, stage: str, kind: RecordKind, *, resume: bool) -> None:
-        name = checkpoint_name(self.crm.name, stage)
+        name = backfill_checkpoint(self.crm.name, stage)
         with open_session(self.database) as session:
             saved = checkpoints.get(session=session, name=name) if resume else None
         position = Position.loads(saved)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def checkpoint_name(crm: str, kind: RecordKind) -> str:
+def sweep_checkpoint(crm: str, kind: RecordKind) -> str:
     return f"{crm}.sweep.{OBJECT_TYPES[kind]}"
 
 
@@ -57,7 +57,7 @@ def sweep(
 def _sweep_kind(
     crm: LiveCrm, database: Database, kind: RecordKind, now: datetime, lookback: timedelta
 ) -> int:
-    name = checkpoint_name(crm.name, kind)
+    name = sweep_checkpoint(crm.name, kind)
     with open_session(database) as session:
         saved = checkpoints.get(session=session, name=name)
     since = datetime.fromisoformat(saved) if saved else now - lookback

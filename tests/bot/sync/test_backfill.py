@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.store import checkpoints
 from bot.store.db import session as open_session
 from bot.store.tables import Account, Contact
-from bot.sync.backfill import NoProgress, backfill, checkpoint_name
+from bot.sync.backfill import NoProgress, backfill, backfill_checkpoint
 from bot.sync.tagging import Tagger
 from integrations.hubspot import HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
@@ -87,7 +87,7 @@ def test_every_company_and_contact_is_tagged_and_written_100_a_call(
     with open_session(database) as session:
         assert len(session.exec(select(Account)).all()) == 350
         assert len(session.exec(select(Contact)).all()) == 30
-        name = checkpoint_name("hubspot", "accounts")
+        name = backfill_checkpoint("hubspot", "accounts")
         assert checkpoints.get(session=session, name=name) is None
 
 
@@ -107,7 +107,7 @@ def test_an_interrupted_backfill_resumes_after_its_last_finished_page(
         run(fake, database, progress=Interrupt(fake, after_pages=2))
     assert tagged(fake) == 200
     with open_session(database) as session:
-        saved = checkpoints.get(session=session, name=checkpoint_name("hubspot", "accounts"))
+        saved = checkpoints.get(session=session, name=backfill_checkpoint("hubspot", "accounts"))
     assert saved is not None and '"done":200' in saved
     fake.fail_next(0)
     resumed_at = len(fake.requests)
