@@ -215,12 +215,13 @@ def age(
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
-    """Age the scores: re-score the stored records whose time-based criteria (within_days)
-    moved their result since they were scored.
+    """Age the scores: re-score what the calendar moved (within_days criteria).
 
-    `serve` runs this daily (ICPBOT_RESCORE_CRON); CRM records are queued for
-    its workers to read again and write back, CSV ones re-scored in the store.
-    With --dry-run --as-of DATE: what will have aged by then.
+    The stored records whose time-based criteria changed their result since
+    they were scored, one line each with what changed. `serve` runs this
+    daily (ICPBOT_RESCORE_CRON); CRM records are queued for its workers to
+    read again and write back, CSV ones re-scored in the store. With
+    --dry-run --as-of DATE: what will have aged by then.
     """
     from bot.cli.ageing import age_scores
 
