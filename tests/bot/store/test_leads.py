@@ -14,10 +14,7 @@ from integrations.records import CrmRecord, RecordKind
 from tests.bot.store.factories import (
     BEST,
     GOOD,
-    ICP,
-    ICP_YAML,
     NOW,
-    SCORER,
     account_record,
     score_account,
     score_persona,
@@ -27,19 +24,6 @@ from tests.bot.store.factories import (
 )
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def db(db_session: Session) -> Session:
-    repo.record_icp_version(
-        session=db_session,
-        version=ICP.version,
-        content=ICP_YAML,
-        reviewed_on=None,
-        now=NOW,
-        catalogue=SCORER.catalogue(),
-    )
-    return db_session
 
 
 def decision(domain: str, **values: object) -> dict[str, object]:

@@ -19,11 +19,8 @@ from tests.bot.store.factories import (
     BEST,
     CUSTOMER,
     GOOD,
-    ICP,
-    ICP_YAML,
     NOW,
     POOR,
-    SCORER,
     company,
     score_account,
     score_persona,
@@ -31,20 +28,6 @@ from tests.bot.store.factories import (
 )
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def db(db_session: Session) -> Session:
-    """A store that knows the ICP version the scores below refer to."""
-    repo.record_icp_version(
-        session=db_session,
-        version=ICP.version,
-        content=ICP_YAML,
-        reviewed_on=None,
-        now=NOW,
-        catalogue=SCORER.catalogue(),
-    )
-    return db_session
 
 
 def _save(db: Session, fields: dict[str, object], at: datetime) -> Score:
