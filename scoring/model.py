@@ -1,6 +1,6 @@
 """The ICP file as typed, immutable values.
 
-`scoring.config` builds these from `icp.yaml` after validating it; the engine
+`scoring.validation` builds these from `icp.yaml` after validating it; the engine
 only ever sees a model that passed validation, so it never re-checks shapes.
 """
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -20,11 +22,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import uvicorn
 from sqlalchemy import Engine as Database
+from starlette.applications import Starlette
 
 from bot.config import load_config
 from bot.digest.config import DigestConfig
 from bot.digest.job import DigestJob
+from bot.intake.web import server_config
 from bot.schedule import Scheduler
 from bot.slack.client import make_client
 from bot.store import inbox
@@ -336,3 +341,42 @@ def built_score(
         scored_at=VIEWS_NOW - timedelta(minutes=5),
         reasons=tuple(f"+{index} c{index}: {value}" for index in range(5)),
     )
+
+
+# -- the web app served in a thread ---------------------------------------------------------
+
+
+class ServerThread:
+    """The web app on 127.0.0.1 and a free port, in a thread, as `icpbot serve` runs it.
+
+    The socket is bound before the thread starts, so the port is known and
+    nothing else can take it; `with ServerThread(app) as base_url:` returns
+    once the server answers, and shuts it down when the block ends.
+    """
+
+    def __init__(self, app: Starlette, *, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        port: int = self.sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+        self.thread = threading.Thread(target=self._run, name=f"uvicorn:{port}", daemon=True)
+
+    def _run(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + self.timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"uvicorn did not start on {self.base_url}")
+            time.sleep(0.005)
+        return self.base_url
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(self.timeout)
+        self.sock.close()

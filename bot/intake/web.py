@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -214,7 +212,7 @@ def _metrics(metrics: Metrics) -> Endpoint:
     return render
 
 
-def _config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
+def server_config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
     # Requests are counted in /metrics; an access log line per webhook is noise. No
     # websockets here; httptools and uvloop (installed with uvicorn[standard]) parse and
     # loop in C, which is most of a delivery's time outside the database.
@@ -231,41 +229,5 @@ def _config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
 
 def serve(app: Starlette, *, host: str, port: int, sock: socket.socket | None = None) -> None:
     """Run uvicorn in the foreground until interrupted (on `sock` when given, else host:port)."""
-    server = uvicorn.Server(_config(app, host=host, port=port))
+    server = uvicorn.Server(server_config(app, host=host, port=port))
     server.run(sockets=[sock] if sock is not None else None)
-
-
-class ServerThread:
-    """uvicorn on 127.0.0.1 and a free port, in a thread: for tests and benchmarks.
-
-    The socket is bound before the thread starts, so the port is known and
-    nothing else can take it; `with ServerThread(app) as base_url:` returns
-    once the server answers, and shuts it down when the block ends.
-    """
-
-    def __init__(self, app: Starlette, *, timeout: float = 10.0) -> None:
-        self.timeout = timeout
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        port: int = self.sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(_config(app, host="127.0.0.1", port=port))
-        self.thread = threading.Thread(target=self._run, name=f"uvicorn:{port}", daemon=True)
-
-    def _run(self) -> None:
-        self.server.run(sockets=[self.sock])
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + self.timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"uvicorn did not start on {self.base_url}")
-            time.sleep(0.005)
-        return self.base_url
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(self.timeout)
-        self.sock.close()

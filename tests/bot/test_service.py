@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.intake.web import ServerThread
 from bot.schedule import Scheduler
 from bot.service import Service, build_service
 from bot.settings import Settings
@@ -42,6 +41,7 @@ from tests.support import (
     NEW_YORK,
     SLACK_SECRET,
     USERS,
+    ServerThread,
     a_tier,
     icpbot,
     wait_for,

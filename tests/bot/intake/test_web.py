@@ -18,13 +18,13 @@ import requests
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bot.intake.web import ServerThread, WebhookSettings, create_app
+from bot.intake.web import WebhookSettings, create_app
 from bot.metrics import Metrics
 from bot.store import inbox
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import InboxEvent
-from tests.support import Woken
+from tests.support import ServerThread, Woken
 
 SECRET = "test-client-secret"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

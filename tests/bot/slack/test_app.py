@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.intake.web import ServerThread
 from bot.service import Service, build_service
 from bot.settings import Settings
 from bot.store.db import session as open_session
@@ -41,7 +40,7 @@ from tests.fakes.slack_requests import (
     view_submission,
 )
 from tests.fakes.webhooks import creation_event, signed_delivery
-from tests.support import CHANNELS, CONFIG, SLACK_SECRET, USERS, wait_for
+from tests.support import CHANNELS, CONFIG, SLACK_SECRET, USERS, ServerThread, wait_for
 
 HUBSPOT_SECRET = "hubspot-client-secret"
 A_TIER = {
