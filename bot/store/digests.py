@@ -19,13 +19,20 @@ POSTING, POSTED = "posting", "posted"
 
 
 def claim(*, session: Session, channel: str, week: str, worker: str, now: datetime) -> bool:
-    """Take this channel's week; False when someone already has (posting or posted)."""
+    """Take this channel's week; False when someone already has (posting or posted).
+
+    Whether the row went in is read from what the insert returns, not from
+    `rowcount`: PostgreSQL's driver reports -1 for it once the statement has
+    a RETURNING clause (which SQLAlchemy may add by itself), and -1 is true.
+    """
+    posts = table_of(DigestPost)
     statement = (
-        dialect_insert(session, table_of(DigestPost))
+        dialect_insert(session, posts)
         .values(channel=channel, week=week, status=POSTING, claimed_by=worker, claimed_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "week"])
+        .returning(posts.c.id)
     )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return session.execute(statement).first() is not None
 
 
 def mark_posted(
