@@ -30,7 +30,7 @@ from sqlalchemy import Engine as Database
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 0x1C9B07  # pg_advisory_lock key: "only one scheduler"
+LOCK_KEY = 0x1C9B07  # pg_advisory_lock key: "only one scheduler" (held while leading)
 RETRY_LEADER = 30.0  # seconds between a standby's tries to take the lock
 
 
@@ -60,6 +60,18 @@ def run_stored_job(name: str) -> None:
         log.error("scheduled job %s has nothing to run in this process", name)
         return
     job()
+
+
+class _SharedEngineJobStore(SQLAlchemyJobStore):  # type: ignore[misc]  # APScheduler is untyped
+    """APScheduler's SQL job store on icpbot's own engine, which it only borrows.
+
+    The stock store disposes its engine when the scheduler shuts down; this
+    engine serves the whole process (and holds the leader lock's connection,
+    which would then be returned to a discarded pool and never closed).
+    """
+
+    def shutdown(self) -> None:
+        """Leave the engine to its owner."""
 
 
 class LeaderLock:
@@ -150,7 +162,7 @@ class Scheduler:
             self._stop.wait(self.retry_leader)
 
     def _scheduler(self) -> BackgroundScheduler:
-        store = SQLAlchemyJobStore(engine=self.database, tablename="apscheduler_jobs")
+        store = _SharedEngineJobStore(engine=self.database, tablename="apscheduler_jobs")
         scheduler = BackgroundScheduler(
             jobstores={"default": store},
             job_defaults={"coalesce": True, "max_instances": 1},

@@ -32,7 +32,10 @@ MIGRATIONS = "bot.store:migrations"
 _GATES: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 # Any constant works; replicas starting together take it so one migrates at a time.
-_MIGRATION_LOCK = 0x1C9B07
+# pg_advisory_xact_lock key: one migration at a time. Not the scheduler's leader lock
+# (bot.schedule.LOCK_KEY), which a leader holds for its lifetime: with one key for both,
+# a second replica waited at its migration for as long as the first one led.
+_MIGRATION_LOCK = 0x1C9B09
 
 
 def database_url(url: str) -> URL:

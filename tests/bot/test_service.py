@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import Engine
 
 from bot.schedule import Scheduler
 from bot.service import Service, build_service
@@ -265,3 +267,35 @@ def test_serve_schedules_the_daily_rescore_in_the_team_timezone(tmp_path: Path) 
     fire = part.jobs[0].trigger.get_next_fire_time(None, datetime(2026, 11, 23, tzinfo=UTC))
     assert fire is not None and (fire.hour, fire.minute) == (4, 30)
     service.database.dispose()
+
+
+@pytest.mark.db
+def test_a_second_replica_starts_while_the_first_leads_the_schedule(db_engine: Engine) -> None:
+    """A rolling deploy or a scale-out: the second `serve` migrates and stands by at once,
+    however long the first holds the scheduler's lock."""
+    url = db_engine.url.render_as_string(hide_password=False)
+    settings = Settings(_env_file=None, ICPBOT_DATABASE_URL=url)  # type: ignore[call-arg]
+    first = build_service(settings, CONFIG, sweep=False)
+    first.start()
+    second: list[Service] = []
+    starting = threading.Thread(
+        target=lambda: second.append(build_service(settings, CONFIG, sweep=False)), daemon=True
+    )
+    try:
+        (leader,) = [p for p in first.background if isinstance(p, Scheduler)]
+        wait_for(lambda: leader.scheduler is not None)
+        starting.start()
+        starting.join(20)
+        assert second, "the second replica did not finish starting while the first leads"
+        second[0].start()
+        (standby,) = [p for p in second[0].background if isinstance(p, Scheduler)]
+        time.sleep(0.3)
+        assert standby.scheduler is None  # one leader: the second waits to take over
+    finally:
+        first.stop()
+        first.database.dispose()
+        if starting.is_alive():
+            starting.join(20)
+        for service in second:
+            service.stop()
+            service.database.dispose()
