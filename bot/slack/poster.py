@@ -16,7 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -33,6 +33,7 @@ from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
 from bot.store.posts import PostKind
 from bot.store.tables import Account, InboxEvent, RoutingDecision, Subject
+from bot.sync.lease import LEASE, Renewal
 from bot.sync.tagging import Tagged
 from bot.views.models import AccountView
 from bot.views.routing_post import (
@@ -144,19 +145,27 @@ class Poster:
                 worker=self.name,
                 limit=200,
                 now=self.clock(),
-                lease=timedelta(minutes=5),
+                lease=LEASE,
                 sources=[posts.SOURCE],
             )
         if not events:
             return 0
         done: list[int] = []
         failed: dict[int, str] = {}
-        self._routing_posts([e for e in events if e.event_type == PostKind.ROUTE], done, failed)
-        for event in events:
-            if event.event_type == PostKind.REPLY:
-                self._settle_one(event, done, failed, self._reply)
-            elif event.event_type != PostKind.ROUTE:
-                done.append(_id(event))  # a kind this version does not know
+        renewal = Renewal(
+            database=self.database,
+            worker=self.name,
+            ids=[_id(e) for e in events],
+            lease=LEASE,
+            clock=self.clock,
+        )
+        with renewal:  # posts are paced at Slack's rate: a batch may outlast one lease
+            self._routing_posts([e for e in events if e.event_type == PostKind.ROUTE], done, failed)
+            for event in events:
+                if event.event_type == PostKind.REPLY:
+                    self._settle_one(event, done, failed, self._reply)
+                elif event.event_type != PostKind.ROUTE:
+                    done.append(_id(event))  # a kind this version does not know
         self._settle(done, failed)
         return len(events)
 

@@ -176,6 +176,25 @@ def claim(
     return list(session.exec(query.execution_options(populate_existing=True)))
 
 
+def renew(*, session: Session, ids: Sequence[int], worker: str, until: datetime) -> int:
+    """Extend `worker`'s lease on these events (a live worker renews while it works); how
+    many it still held. Events it no longer holds (settled, or leased to another after
+    its lease ran out) are left alone."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(InboxEvent)
+        .where(
+            col(InboxEvent.id).in_(list(ids)),
+            col(InboxEvent.claimed_by) == worker,
+            col(InboxEvent.status) == InboxStatus.PENDING.value,
+        )
+        .values(claimed_until=until),
+        execution_options=_NO_SYNC,
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def complete(*, session: Session, ids: Sequence[int], now: datetime) -> None:
     """These events are finished: never claimed again, pruned later."""
     if not ids:

@@ -1,10 +1,11 @@
 """The inbox worker: claims stored events, runs the pipeline on them, settles each.
 
 Events were stored before HubSpot got its 200, so the worker is where the
-work happens and where it is retried. It claims a batch under a lease (a
-process killed mid-batch leaves a lease that expires, and the events are
-claimed again), processes companies before contacts so contacts find their
-company, and settles every event: done, or failed with the reason and a
+work happens and where it is retried. It claims a batch under a short lease
+that it renews while it works (`bot.sync.lease`: a process killed mid-batch
+stops renewing, and its events are claimed again within 30 seconds),
+processes companies before contacts so contacts find their company, and
+settles every event: done, or failed with the reason and a
 backoff, or parked after too many failures, visible in `/metrics` and
 `icpbot status`. Several events for one object cost one fetch.
 """
@@ -26,6 +27,7 @@ from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.tables import InboxEvent
 from bot.sync.activity import Activity
+from bot.sync.lease import LEASE, Renewal
 from bot.sync.pipeline import Outcome, Pipeline
 from integrations.records import RecordKind
 
@@ -61,7 +63,7 @@ class Worker:
         metrics: Metrics | None = None,
         name: str = "worker",
         batch: int = 500,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
         idle: float = 1.0,
         max_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -133,7 +135,17 @@ class Worker:
                 sources=self.sources,
             )
         if events:
-            self._settle(self._process(events))
+            ids = [e.id for e in events if e.id is not None]
+            renewal = Renewal(
+                database=self.database,
+                worker=self.name,
+                ids=ids,
+                lease=self.lease,
+                clock=self.clock,
+            )
+            with renewal:
+                settled = self._process(events)
+            self._settle(settled)
         return len(events)
 
     def _process(self, events: list[InboxEvent]) -> Settled:

@@ -125,6 +125,22 @@ def test_claimed_events_stay_pending_and_keep_their_attempts(db_session: Session
     assert (row.status, row.attempts, row.claimed_by) == ("pending", 0, "w1")
 
 
+def test_a_live_worker_renews_only_the_leases_it_still_holds(db_session: Session) -> None:
+    first, second, settled = store(db_session, 1, 2, 3)
+    claim(db_session, "alive")
+    inbox.complete(session=db_session, ids=[settled], now=NOW)
+    later = NOW + LEASE - timedelta(seconds=1)
+    renewed = inbox.renew(
+        session=db_session, ids=[first, second, settled], worker="alive", until=later + LEASE
+    )
+    assert renewed == 2  # the settled one is no longer held
+    assert claim(db_session, "other", now=NOW + LEASE + timedelta(seconds=1)) == []
+    assert reload(db_session, first).claimed_until == later + LEASE
+    assert reload(db_session, settled).claimed_until is None
+    assert inbox.renew(session=db_session, ids=[first], worker="other", until=later) == 0
+    assert reload(db_session, first).claimed_by == "alive"
+
+
 def test_a_killed_workers_events_are_claimed_again_once_its_lease_ends(
     db_session: Session,
 ) -> None:
