@@ -422,7 +422,8 @@ class HubSpotCrm(LiveCrm):
 
     def _search_modified(self, obj: HubObject, since: datetime) -> Iterator[tuple[str, datetime]]:
         millis = str(int(since.timestamp() * 1000))
-        after: str | None = None
+        after: str | None = None  # HubSpot's cursor: opaque text, handed back as it came
+        fetched = 0
         while True:
             request = PublicObjectSearchRequest(
                 filter_groups=[
@@ -436,12 +437,14 @@ class HubSpotCrm(LiveCrm):
                 after=after,
             )
             answer = self._search(obj, request)
-            for result in answer.get("results") or []:
+            results = answer.get("results") or []
+            for result in results:
                 modified = _instant((result.get("properties") or {}).get(obj.modified))
                 yield str(result["id"]), modified or since
+            fetched += len(results)
             after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
-            if not after or int(after) + SEARCH_PAGE > SEARCH_CAP:
-                return
+            if not after or fetched + SEARCH_PAGE > SEARCH_CAP:
+                return  # past the cap the search refuses to page: modified_since starts anew
 
     def _search(self, obj: HubObject, request: PublicObjectSearchRequest) -> dict[str, Any]:
         api = self._apis[obj.name].search_api

@@ -32,6 +32,8 @@ are given, decimals included ("0.2"), to test how a client parses those.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import bisect
 import collections
 import contextlib
@@ -681,7 +683,7 @@ class SearchRequest:
         if not isinstance(body, dict):
             raise Refused(400, "The search body must be a JSON object.")
         limit = _count(body.get("limit", 10), "limit", SEARCH_LIMIT)
-        after = _count(body.get("after") or 0, "after", None)
+        after = _position(body["after"]) if body.get("after") else 0
         if after + limit > SEARCH_CAP:
             raise Refused(
                 400,
@@ -702,6 +704,21 @@ class SearchRequest:
     def key(self) -> bytes:
         """What decides the matches and their order (not the page), for the match cache."""
         return orjson.dumps([self.groups, self.sort, self.query])
+
+
+def cursor(position: int) -> str:
+    """A paging cursor as HubSpot hands them out: opaque text ("NTI1Cg=="), never a number a
+    client could do sums with. Here it is a position (the last id of a list page, a search
+    offset) in base64; a client that `int()`s one fails here as it would on HubSpot."""
+    return base64.b64encode(f"{position}\n".encode()).decode()
+
+
+def _position(value: object) -> int:
+    """The position a cursor of ours stands for; 400 for anything else, as HubSpot answers."""
+    try:
+        return int(base64.b64decode(str(value), validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Refused(400, f"after is not a valid paging cursor: {value!r}.") from None
 
 
 def _count(value: object, name: str, high: int | None) -> int:
@@ -1258,13 +1275,12 @@ class FakeHubSpot:
         """GET /crm/v3/objects/{type}: a page in id order; `after` is the last id given."""
         object_type = _object_type(call.params["type"])
         limit = _count(_one(call.query, "limit") or 10, "limit", LIST_LIMIT)
-        after = _one(call.query, "after") or "0"
-        if not after.isdigit():
-            raise Refused(400, f"after is not a valid paging cursor: {after!r}.")
+        cursor_given = _one(call.query, "after")
+        after = _position(cursor_given) if cursor_given else 0
         associations = [_object_type(a) for a in _listed(call.query, "associations") or []]
         with self._lock:
             order = self._order[object_type]
-            start = bisect.bisect_right(order, int(after))
+            start = bisect.bisect_right(order, after)
             page = [] if _flag(call.query, "archived") else order[start : start + limit]
             stored = [self._objects[object_type][str(i)] for i in page]
             results = self._views(object_type, stored, *_wanted(call.query))
@@ -1273,11 +1289,11 @@ class FakeHubSpot:
             more = bool(page) and start + limit < len(order)
         answer: dict[str, Any] = {"results": results}
         if more:
-            answer["paging"] = {"next": {"after": str(page[-1]), "link": self._link(call, page)}}
+            answer["paging"] = {"next": {"after": cursor(page[-1]), "link": self._link(call, page)}}
         return 200, answer
 
     def _link(self, call: Call, page: list[int]) -> str:
-        query = {**call.query, "after": [str(page[-1])]}
+        query = {**call.query, "after": [cursor(page[-1])]}
         path = "/crm/v3/objects/" + call.params["type"]
         return f"{self.url}{path}?{urlencode(query, doseq=True)}"
 
@@ -1493,7 +1509,7 @@ class FakeHubSpot:
         answer: dict[str, Any] = {"total": len(matches), "results": results}
         end = request.after + len(page)
         if page and end < len(matches):
-            answer["paging"] = {"next": {"after": str(end)}}
+            answer["paging"] = {"next": {"after": cursor(end)}}
         return 200, answer
 
     def _matching(self, object_type: str, request: SearchRequest) -> list[Stored]:

@@ -44,7 +44,7 @@ from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCre
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 from hubspot.crm.properties.exceptions import NotFoundException
 
-from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.hubspot import FakeHubSpot, cursor
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_RETRY = urllib3.util.Retry(total=0, connect=0, read=0, status=0, redirect=0)
@@ -167,7 +167,7 @@ def test_get_page_walks_250_companies_in_three_pages(fake: FakeHubSpot, sdk: Sdk
     first = fake.requests[0]
     assert first.query["properties"] == ["domain", "industry", "no_such"]  # the key repeated
     assert first.query["archived"] == ["False"]  # Python's spelling; HubSpot reads it
-    assert fake.requests[1].query["after"] == [ids[99]]
+    assert fake.requests[1].query["after"] == [cursor(int(ids[99]))]  # opaque, as HubSpot's
     props = page.results[0].properties  # the known ones asked for (unset: None), and the three
     assert props == {  # HubSpot always adds; the unknown one is left out, as HubSpot does
         "domain": "c200.com",
@@ -348,17 +348,26 @@ def test_search_pages_changes_oldest_first(fake: FakeHubSpot, sdk: Sdk) -> None:
         after = page.paging.next.after
     assert found == list(reversed(ids))
     assert totals == {5}
-    assert [r.body.get("after") for r in fake.requests[-3:]] == [None, "2", "4"]
+    assert [r.body.get("after") for r in fake.requests[-3:]] == [None, cursor(2), cursor(4)]
     iso = Filter(property_name="hs_lastmodifieddate", operator="GTE", value=since.isoformat())
     assert search(sdk, [iso], limit=10).total == 5
 
 
 def test_search_stops_at_10000_results(fake: FakeHubSpot, sdk: Sdk) -> None:
-    assert search(sdk, limit=200, after="9800").total == 0
+    assert search(sdk, limit=200, after=cursor(9800)).total == 0
     with pytest.raises(ApiException) as refused:
-        search(sdk, limit=200, after="9900")
+        search(sdk, limit=200, after=cursor(9900))
     assert refused.value.status == 400
     assert error_of(refused.value)["category"] == "VALIDATION_ERROR"
+
+
+def test_paging_cursors_are_opaque_and_a_number_is_refused(fake: FakeHubSpot, sdk: Sdk) -> None:
+    companies(fake, 3)
+    page = sdk("crm.companies.basic_api").get_page(limit=2)
+    assert not page.paging.next.after.isdigit()
+    with pytest.raises(ApiException) as refused:
+        sdk("crm.companies.basic_api").get_page(limit=2, after="1001")
+    assert refused.value.status == 400
 
 
 @pytest.fixture

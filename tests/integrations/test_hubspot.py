@@ -241,6 +241,15 @@ def test_modified_since_lists_changes_oldest_first(portal: FakeHubSpot) -> None:
     assert [i for i, _ in later] == [ids[3]]
 
 
+def test_modified_since_pages_through_opaque_cursors(portal: FakeHubSpot) -> None:
+    ids = portal.seed_companies(450)  # three search pages of 200
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    changed = [i for i, _ in adapter(portal).modified_since(RecordKind.ACCOUNT, since)]
+    assert sorted(changed) == sorted(ids)
+    cursors = [r.body.get("after") for r in portal.requests if r.path.endswith("/search")]
+    assert len(cursors) == 3 and all(c is None or not c.isdigit() for c in cursors)
+
+
 def test_count_asks_the_search_api_once(fake: FakeHubSpot) -> None:
     for n in range(7):
         company(fake, f"c{n}.com")
