@@ -26,6 +26,9 @@ from bot.store.inbox import NewEvent
 SOURCE = "hubspot"
 MAX_EVENTS = 1000  # HubSpot sends at most 100; anything far beyond is not HubSpot
 OBJECT_TYPES = frozenset({"company", "contact"})
+# HubSpot's generic subscriptions (`object.creation`, `object.propertyChange`) name the
+# object by its type id instead: 0-1 contacts, 0-2 companies.
+GENERIC_TYPES = {"0-1": "contact", "0-2": "company"}
 
 # Exactly the characters HubSpot's documentation says to decode before signing.
 _DECODED = {
@@ -109,10 +112,12 @@ def dedupe_key(event: Mapping[str, Any]) -> str:
     """The event's content (SPEC §12), hashed: a retried delivery has the same key.
 
     Not `eventId` alone: the same change can arrive under another id, and
-    two changes of one property differ in their value or time.
+    two changes of one property differ in their value or time. A generic
+    subscription's event is keyed as its legacy twin (`object.creation` of
+    0-2 as `company.creation`), so a portal subscribed both ways stores it once.
     """
     content = [
-        event.get("subscriptionType"),
+        _legacy_subscription(event) or event.get("subscriptionType"),
         event.get("objectId"),
         event.get("occurredAt"),
         event.get("propertyName"),
@@ -163,7 +168,7 @@ def _check(index: int, event: object) -> None:
 def _kept(
     event: dict[str, Any], watched: Mapping[str, frozenset[str]], ignored_prefix: str
 ) -> NewEvent | None:
-    subscription: str = event["subscriptionType"]
+    subscription = _legacy_subscription(event) or event["subscriptionType"]
     object_type, _, change = subscription.partition(".")
     if object_type not in OBJECT_TYPES:
         return None
@@ -180,6 +185,17 @@ def _kept(
         event_type=subscription,
         payload=event,
     )
+
+
+def _legacy_subscription(event: Mapping[str, Any]) -> str | None:
+    """`company.creation` for a generic `object.creation` of type 0-2, and so on; None for a
+    legacy event, or a generic one of an object icpbot does not score."""
+    object_type, _, change = str(event.get("subscriptionType")).partition(".")
+    if object_type != "object":
+        return None
+    type_id = event.get("objectTypeId")
+    name = GENERIC_TYPES.get(type_id) if isinstance(type_id, str) else None
+    return f"{name}.{change}" if name else None
 
 
 def _watched(name: object, properties: frozenset[str] | None, ignored_prefix: str) -> bool:

@@ -295,6 +295,51 @@ def test_the_ignored_prefix_can_be_renamed() -> None:
     assert [e.payload["propertyName"] for e in parsed.events] == ["icp_score"]
 
 
+def generic(change: str, type_id: str, **fields: Any) -> dict[str, Any]:
+    """An event of HubSpot's generic subscriptions: `object.*`, the type in `objectTypeId`."""
+    return hubspot_event(f"object.{change}", objectTypeId=type_id, **fields)
+
+
+def test_generic_subscriptions_are_kept_as_their_legacy_twins() -> None:
+    events = [
+        generic("creation", "0-2", objectId=11),
+        generic("creation", "0-1", objectId=22),
+        generic("propertyChange", "0-2", propertyName="industry", propertyValue="v"),
+    ]
+    parsed = parse(events)
+    assert parsed.ignored == 0
+    assert [(e.object_type, e.object_id, e.event_type) for e in parsed.events] == [
+        ("company", "11", "company.creation"),
+        ("contact", "22", "contact.creation"),
+        ("company", "123", "company.propertyChange"),
+    ]
+    assert parsed.events[0].payload == events[0]
+
+
+def test_one_change_in_both_formats_has_one_key() -> None:
+    """A portal subscribed both ways gets each change twice: it is stored once."""
+    legacy = parse([change("company", "industry")]).events
+    twin = parse([generic("propertyChange", "0-2", propertyName="industry", propertyValue="v")])
+    assert [e.dedupe_key for e in twin.events] == [e.dedupe_key for e in legacy]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        generic("creation", "0-3"),  # a deal
+        generic("creation", "2-1234"),  # a custom object
+        hubspot_event("object.creation"),  # no objectTypeId
+        generic("propertyChange", "0-2", propertyName="hs_lastmodifieddate"),  # not watched
+        generic("propertyChange", "0-2", propertyName="icp_score"),  # our own write-back
+        generic("deletion", "0-2"),
+        generic("creation", 2),  # objectTypeId is text
+    ],
+)
+def test_generic_events_of_other_objects_or_changes_are_ignored(event: dict[str, Any]) -> None:
+    parsed = parse([event, hubspot_event()])
+    assert (len(parsed.events), parsed.ignored) == (1, 1)
+
+
 @pytest.mark.parametrize(
     "event",
     [
