@@ -466,7 +466,7 @@ class HubSpotCrm(LiveCrm):
         )
         api = self._apis[obj.name].batch_api
         try:
-            self._json(
+            answer = self._json(
                 lambda: api.update(
                     batch_input_simple_public_object_batch_input=request,
                     _preload_content=False,
@@ -484,7 +484,10 @@ class HubSpotCrm(LiveCrm):
             self._update(obj, inputs[:middle], report)
             self._update(obj, inputs[middle:], report)
             return
-        report.written += len(inputs)
+        sent = {object_id for object_id, _ in inputs}
+        refused = {i: why for i, why in _batch_errors(answer).items() if i in sent}
+        report.failed.update(refused)  # 207 Multi-Status: retried or parked, with its reason
+        report.written += len(sent) - len(refused)
 
     def _ensure_group(self, obj: HubObject, report: SetupReport) -> None:
         api = self.client.crm.properties.groups_api
@@ -571,6 +574,16 @@ def _first_company(result: Mapping[str, Any]) -> str | None:
     associations = (result.get("associations") or {}).get("companies") or {}
     ids = [str(a["id"]) for a in associations.get("results") or [] if a.get("id")]
     return min(ids, key=int) if ids else None
+
+
+def _batch_errors(answer: dict[str, Any]) -> dict[str, str]:
+    """The records a 207 Multi-Status answer names in its `errors`, with HubSpot's message."""
+    refused: dict[str, str] = {}
+    for error in answer.get("errors") or []:
+        message = str(error.get("message") or error.get("category") or "refused")
+        for object_id in (error.get("context") or {}).get("ids") or []:
+            refused[str(object_id)] = message
+    return refused
 
 
 def _instant(value: object) -> datetime | None:

@@ -885,6 +885,7 @@ class FakeHubSpot:
         self._rate_limited = 0
         self._injected = 0
         self._faults: list[Fault] = []
+        self._refused_updates: dict[str, str] = {}  # object id → why a batch update refuses it
         self._owners: dict[str, dict[str, Any]] = {
             owner: _owner(owner, f"owner{n}@example.com") for n, owner in enumerate(_OWNERS, 1)
         }
@@ -1042,6 +1043,13 @@ class FakeHubSpot:
             }
 
     # -- faults ----------------------------------------------------------------------------
+
+    def refuse_updates(self, refusals: Mapping[str, str]) -> None:
+        """Batch updates refuse these objects (id → HubSpot's message) and write the others,
+        answering 207 Multi-Status with an `errors` entry per refusal, as HubSpot documents
+        for `.../batch/update` (`BatchResponseSimplePublicObjectWithErrors`). Empty: none."""
+        with self._lock:
+            self._refused_updates = dict(refusals)
 
     def fail_next(
         self,
@@ -1433,7 +1441,8 @@ class FakeHubSpot:
         return lambda value: by_value.get(value.lower())
 
     def _batch_update(self, call: Call) -> Answer:
-        """POST .../batch/update: all or nothing; any unknown id or bad value refuses it all."""
+        """POST .../batch/update: any unknown id or bad value refuses it all (400); objects
+        set to be refused (`refuse_updates`) are named in a 207's `errors`, the rest written."""
         object_type = _object_type(call.params["type"])
         body = _object(call.body)
         inputs = _inputs(body, BATCH_LIMIT)
@@ -1449,12 +1458,16 @@ class FakeHubSpot:
         with self._lock:
             found = self._all_found(object_type, ids, body.get("idProperty"))
             values = [self._checked(object_type, item["properties"]) for item in inputs]
-            results = []
+            results, errors = [], []
             for stored, changes in zip(found, values, strict=True):
+                refusal = self._refused_updates.get(stored.id)
+                if refusal is not None:
+                    errors.append(_batch_error("VALIDATION_ERROR", {"ids": [stored.id]}, refusal))
+                    continue
                 self._update(object_type, stored, changes)
                 names = self._selection(object_type, list(changes))
                 results.append(self._view(object_type, stored, names, []))
-        return 200, _batch(results)
+        return (207 if errors else 200), _batch(results, errors)
 
     def _all_found(self, object_type: str, ids: list[str], id_property: object) -> list[Stored]:
         """Every object a batch update names, or HubSpot's 400 naming those it cannot find."""

@@ -168,6 +168,17 @@ def test_a_record_hubspot_refuses_is_isolated_and_the_rest_written(portal: FakeH
     assert all(portal.company(i)["icp_tier"] == "A" for i in ids)
 
 
+def test_records_a_207_names_are_reported_with_hubspots_message(portal: FakeHubSpot) -> None:
+    ids = [company(portal, f"c{n}.com") for n in range(4)]
+    portal.refuse_updates({ids[1]: "Property values were not valid: icp_tier"})
+    report = adapter(portal).write_scores(
+        [ScoreUpdate(RecordKind.ACCOUNT, i, fields()) for i in ids]
+    )
+    assert report.failed == {ids[1]: "Property values were not valid: icp_tier"}
+    assert report.written == 3
+    assert [portal.company(i).get("icp_tier") for i in ids] == ["A", None, "A", "A"]
+
+
 def test_429_waits_what_hubspot_asks_and_succeeds(fake: FakeHubSpot) -> None:
     acme = company(fake, "acme.com")
     fake.fail_next(2, status=429, retry_after=0.2)

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from bot.store import inbox
 from bot.store.db import session as open_session
-from bot.store.tables import Contact, Score
+from bot.store.tables import Contact, InboxEvent, Score
 from bot.sync.lease import LEASE
 from integrations.retries import RetryPolicy
 from tests.fakes.hubspot import FakeHubSpot
@@ -55,6 +55,26 @@ def test_new_companies_are_scored_and_tagged_in_hubspot(
     assert len(writes(fake)) == 1
     with open_session(database) as session:
         assert len(session.exec(select(Score)).all()) == 3
+
+
+def test_a_record_refused_inside_a_207_is_retried_not_taken_as_written(
+    fake: FakeHubSpot, database: Database
+) -> None:
+    clock = Clock()
+    acme, globex = saas(fake, "acme.com"), saas(fake, "globex.com")
+    store(database, clock, event("company", acme), event("company", globex))
+    fake.refuse_updates({globex: "Property values were not valid"})
+    run = worker(fake, database, clock)
+    assert run.run_once() == 2
+    assert fake.company(acme)["icp_tier"] and not fake.company(globex).get("icp_tier")
+    with open_session(database) as session:
+        (waiting,) = session.exec(select(InboxEvent).where(InboxEvent.status == "pending")).all()
+    assert (waiting.object_id, waiting.attempts) == (globex, 1)
+    assert "Property values were not valid" in (waiting.last_error or "")
+    fake.refuse_updates({})
+    clock.advance(minutes=1)  # past its backoff
+    assert run.run_once() == 1
+    assert fake.company(globex)["icp_tier"] and counts(database)["done"] == 2
 
 
 def test_a_duplicate_delivery_changes_nothing(fake: FakeHubSpot, database: Database) -> None:
