@@ -39,7 +39,7 @@ from starlette.routing import BaseRoute
 
 from bot.config import Config
 from bot.digest.job import DigestJob
-from bot.intake.web import WebhookSettings, create_app, serve
+from bot.intake.web import WebhookSettings, create_app, serve, signature_base
 from bot.metrics import Metrics
 from bot.routing.router import Router
 from bot.schedule import Scheduled, Scheduler
@@ -394,8 +394,16 @@ def run(*, config: Config, err: Console) -> int:
     host, port = listener.getsockname()[:2]
     service.start()
     err.print(f"icpbot serving on http://{host}:{port}", highlight=False)
+    if "hubspot" in service.pipelines:
+        err.print(signature_base(settings.public_url, settings.trusted_proxies), highlight=False)
     try:
-        serve(service.app, host=host, port=port, sock=listener)
+        serve(
+            service.app,
+            host=host,
+            port=port,
+            sock=listener,
+            trusted_proxies=settings.trusted_proxies,
+        )
     finally:
         service.stop()
         listener.close()

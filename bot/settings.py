@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="ICPBOT_PORT")
     host: str = Field("127.0.0.1", alias="ICPBOT_HOST")  # 0.0.0.0 in a container
     public_url: str | None = Field(None, alias="ICPBOT_PUBLIC_URL")  # as HubSpot calls it
+    # Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and
+    # X-Forwarded-For are believed: a TLS-terminating proxy's https is what HubSpot signed.
+    trusted_proxies: str = Field("127.0.0.1", alias="ICPBOT_TRUSTED_PROXIES")
     log_level: str = Field("INFO", alias="ICPBOT_LOG_LEVEL")
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ICPBOT_ADMINS")
 

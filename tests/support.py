@@ -354,12 +354,15 @@ class ServerThread:
     once the server answers, and shuts it down when the block ends.
     """
 
-    def __init__(self, app: Starlette, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, app: Starlette, *, timeout: float = 10.0, trusted_proxies: str = "127.0.0.1"
+    ) -> None:
         self.timeout = timeout
         self.sock = socket.create_server(("127.0.0.1", 0))
         port: int = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+        config = server_config(app, host="127.0.0.1", port=port, trusted_proxies=trusted_proxies)
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name=f"uvicorn:{port}", daemon=True)
 
     def _run(self) -> None:

@@ -109,6 +109,19 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def signature_base(public_url: str | None, trusted_proxies: str) -> str:
+    """What HubSpot's signatures are checked against, said at start so a 401 can be read."""
+    if public_url:
+        return (
+            f"HubSpot signatures are checked against {public_url.rstrip('/')} (ICPBOT_PUBLIC_URL)"
+        )
+    return (
+        "HubSpot signatures are checked against the URL each delivery arrives at, with the "
+        f"scheme of X-Forwarded-Proto from {trusted_proxies} (ICPBOT_TRUSTED_PROXIES); behind "
+        "a proxy that rewrites the host, set ICPBOT_PUBLIC_URL"
+    )
+
+
 def signed_uri(request: Request, public_url: str | None) -> str:
     """The URI HubSpot signed: as sent on the wire (`raw_path`), not as the server decoded it."""
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
@@ -212,14 +225,20 @@ def _metrics(metrics: Metrics) -> Endpoint:
     return render
 
 
-def server_config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
+def server_config(
+    app: Starlette, *, host: str, port: int, trusted_proxies: str = "127.0.0.1"
+) -> uvicorn.Config:
     # Requests are counted in /metrics; an access log line per webhook is noise. No
     # websockets here; httptools and uvloop (installed with uvicorn[standard]) parse and
-    # loop in C, which is most of a delivery's time outside the database.
+    # loop in C, which is most of a delivery's time outside the database. Forwarded
+    # headers are believed from `trusted_proxies` only: behind a TLS-terminating proxy
+    # the scheme HubSpot signed (https) is the proxy's X-Forwarded-Proto.
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=trusted_proxies,
         log_level="warning",
         access_log=False,
         ws="none",
@@ -227,7 +246,15 @@ def server_config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def serve(app: Starlette, *, host: str, port: int, sock: socket.socket | None = None) -> None:
+def serve(
+    app: Starlette,
+    *,
+    host: str,
+    port: int,
+    sock: socket.socket | None = None,
+    trusted_proxies: str = "127.0.0.1",
+) -> None:
     """Run uvicorn in the foreground until interrupted (on `sock` when given, else host:port)."""
-    server = uvicorn.Server(server_config(app, host=host, port=port))
+    config = server_config(app, host=host, port=port, trusted_proxies=trusted_proxies)
+    server = uvicorn.Server(config)
     server.run(sockets=[sock] if sock is not None else None)

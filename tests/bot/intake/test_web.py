@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from bot.intake.web import WebhookSettings, create_app
+from bot.intake.web import WebhookSettings, create_app, signature_base
 from bot.metrics import Metrics
 from bot.store import inbox
 from bot.store.db import make_engine, migrate
@@ -112,7 +114,11 @@ def database(migrated: Path, tmp_path: Path) -> Iterator[Engine]:
 
 
 def serve_app(
-    database: Engine, *, hubspot: WebhookSettings | None, clock: Callable[[], datetime]
+    database: Engine,
+    *,
+    hubspot: WebhookSettings | None,
+    clock: Callable[[], datetime],
+    trusted_proxies: str = "127.0.0.1",
 ) -> Iterator[App]:
     metrics = Metrics(database=database)
     woken = Woken()
@@ -123,7 +129,7 @@ def serve_app(
         drain=woken,
         clock=clock,
     )
-    with ServerThread(app) as base_url:
+    with ServerThread(app, trusted_proxies=trusted_proxies) as base_url:
         yield App(database, metrics, base_url, woken)
 
 
@@ -281,6 +287,43 @@ def test_behind_a_proxy_the_public_url_is_what_was_signed(database: Engine) -> N
         response = post(local, body, sign(public + PATH + "?portal=1", body))
         assert response.status_code == 200
         assert response.json()["stored"] == 2
+
+
+def from_proxy(url: str, body: bytes, headers: dict[str, str], proxy: str) -> int:
+    """POST `body` from the address `proxy` (another loopback address), as a proxy sends on
+    what HubSpot delivered to it over TLS; the answer's status."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname or "", parts.port, timeout=10, source_address=(proxy, 0)
+    )
+    try:
+        forwarded = {**headers, "X-Forwarded-Proto": "https", "X-Forwarded-For": "54.174.62.1"}
+        connection.request("POST", f"{parts.path}?{parts.query}", body=body, headers=forwarded)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("trusted", "status"), [("127.0.0.2", 200), ("127.0.0.1", 401)])
+def test_behind_a_trusted_tls_proxy_the_https_url_is_what_was_signed(
+    database: Engine, trusted: str, status: int
+) -> None:
+    """No ICPBOT_PUBLIC_URL: the proxy at 127.0.0.2 says the delivery came as https; it is
+    believed only when the proxy is trusted (ICPBOT_TRUSTED_PROXIES)."""
+    settings = WebhookSettings(client_secret=SECRET, watched=WATCHED)
+    for app in serve_app(database, hubspot=settings, clock=lambda: NOW, trusted_proxies=trusted):
+        body = json.dumps(DELIVERY).encode()
+        local = app.base_url + PATH + "?portal=1"
+        signed_as = local.replace("http://", "https://")
+        assert from_proxy(local, body, sign(signed_as, body), proxy="127.0.0.2") == status
+
+
+def test_the_start_says_what_signatures_are_checked_against() -> None:
+    assert "https://icpbot.example.com (ICPBOT_PUBLIC_URL)" in signature_base(
+        "https://icpbot.example.com/", "127.0.0.1"
+    )
+    said = signature_base(None, "10.0.0.0/8")
+    assert "X-Forwarded-Proto from 10.0.0.0/8" in said and "ICPBOT_PUBLIC_URL" in said
 
 
 def test_percent_encoded_query_characters_are_signed_as_hubspot_decodes_them(
