@@ -2,8 +2,9 @@
 
 The only module that imports `simple_salesforce`. Reads are SOQL, paged
 with `nextRecordsUrl`; writes are sObject Collections, 200 records a call.
-Every call goes through one `CrmCaller` (pacing, retries on 5xx, timeouts
-and `REQUEST_LIMIT_EXCEEDED`), and an expired session is renewed once by
+Every call goes through one `CrmCaller` (pacing, retries on 5xx and
+timeouts; `REQUEST_LIMIT_EXCEEDED` is the org's daily limit, not retried but
+noted, so polling holds), and an expired session is renewed once by
 logging in again when icpbot holds credentials rather than a bare token.
 
 Every value that reaches SOQL goes through `quote` (or `like_pattern`):
@@ -150,7 +151,13 @@ class MissingFields(Exception):
 
 
 def classify(exc: BaseException) -> Failure | None:
-    """Which errors are worth another try: timeouts, dropped connections, 5xx, API limits."""
+    """Which errors are worth another try: timeouts, dropped connections, 5xx, 429.
+
+    `REQUEST_LIMIT_EXCEEDED` is not: it means the org's daily API requests are
+    spent, and another try minutes later is refused again until the day rolls
+    over. The call fails at once (its work is retried later or parked) and the
+    adapter notes it (`limit_refused`), so polling holds (`bot.sync.connect.ApiBudget`).
+    """
     if isinstance(exc, MissingFields):
         return Failure("client_error", transient=False)
     if isinstance(exc, requests.Timeout):
@@ -162,7 +169,9 @@ def classify(exc: BaseException) -> Failure | None:
     if not isinstance(exc, SalesforceError):
         return None
     codes = error_codes(exc)
-    if exc.status == 429 or "REQUEST_LIMIT_EXCEEDED" in codes:
+    if "REQUEST_LIMIT_EXCEEDED" in codes:
+        return Failure("limit_exceeded", transient=False)
+    if exc.status == 429:
         return Failure("rate_limited", transient=True)
     if exc.status >= 500 or "SERVER_UNAVAILABLE" in codes or "UNABLE_TO_LOCK_ROW" in codes:
         return Failure("server_error", transient=True)
@@ -338,6 +347,7 @@ class SalesforceCrm(LiveCrm):
         self.timeout = timeout
         self._errors: list[RowError] = []
         self._login_lock = threading.Lock()
+        self._limit_refused = False  # REQUEST_LIMIT_EXCEEDED seen since the limits were read
         self._selects: dict[str, str] = {}  # per sObject, the fields the org has
         self._coercers: dict[str, PropertyCoercer] = {}  # per sObject, reading its rows
         self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="salesforce-write")
@@ -357,6 +367,7 @@ class SalesforceCrm(LiveCrm):
         start-up, and when a spent budget is re-read, an answer now is the point.
         """
         limits = self.sf.limits(timeout=self.timeout)  # once: a start-up check answers now
+        self._limit_refused = False  # Salesforce answered: the org's limit lets calls through
         daily = (limits or {}).get("DailyApiRequests") or {}
         if "Max" in daily and "Remaining" in daily:
             return int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"])
@@ -434,6 +445,11 @@ class SalesforceCrm(LiveCrm):
 
     def errors(self) -> list[RowError]:
         return list(self._errors)
+
+    def limit_refused(self) -> bool:
+        """Salesforce refused a call with REQUEST_LIMIT_EXCEEDED since the limits were last
+        read (`check`): the org's daily API requests are spent."""
+        return self._limit_refused
 
     def api_usage(self) -> tuple[int, int] | None:
         """(used, limit) of the org's daily API requests, from the last `Sforce-Limit-Info`.
@@ -575,6 +591,10 @@ class SalesforceCrm(LiveCrm):
                     raise
                 self._forget(client)
                 return call()
+            except SalesforceError as exc:
+                if "REQUEST_LIMIT_EXCEEDED" in error_codes(exc):
+                    self._limit_refused = True
+                raise
 
         return self.call(once)
 

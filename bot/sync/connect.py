@@ -193,12 +193,19 @@ class ApiBudget:
     def exceeded(self) -> str | None:
         """Why to hold off this round, or None to poll."""
         usage = self.crm.api_usage()
-        if usage is not None and self._over(usage) and self._due():
+        spent = self.crm.limit_refused() or (usage is not None and self._over(usage))
+        if spent and self._due():
             self._checked_at = self.clock()
             try:
                 usage = self.crm.check()
             except Exception:
                 log.warning("could not re-read Salesforce's API limits", exc_info=True)
+        if self.crm.limit_refused():
+            return (
+                "Salesforce refuses calls: the org's daily API requests are spent "
+                "(REQUEST_LIMIT_EXCEEDED); trying its limits again every "
+                f"{self.recheck:.0f} s"
+            )
         if usage is None:
             return None
         used, limit = usage

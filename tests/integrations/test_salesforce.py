@@ -279,7 +279,7 @@ def test_a_domain_finds_accounts_by_website_whatever_its_form(fake: FakeSalesfor
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(500, "UNKNOWN_EXCEPTION"), (503, "SERVER_UNAVAILABLE"), (403, "REQUEST_LIMIT_EXCEEDED")],
+    [(500, "UNKNOWN_EXCEPTION"), (503, "SERVER_UNAVAILABLE"), (429, "")],
 )
 def test_passing_failures_are_retried_and_nothing_is_lost(
     fake: FakeSalesforce, status: int, code: str
@@ -290,6 +290,19 @@ def test_passing_failures_are_retried_and_nothing_is_lost(
     assert report.written == 3
     assert all(fake.row("Account", i)["ICP_Tier__c"] == "A" for i in ids)
     assert [r.status for r in fake.requests()][:3] == [status, status, 200]
+
+
+def test_the_daily_limit_is_not_retried_but_noted(fake: FakeSalesforce) -> None:
+    """REQUEST_LIMIT_EXCEEDED: the org's requests for the day are spent; minutes of retries
+    would be refused the same, so the call fails at once and the adapter remembers it."""
+    crm = adapter(fake)
+    fake.fail_next(1, status=403, code="REQUEST_LIMIT_EXCEEDED")
+    with pytest.raises(Exception) as raised:
+        crm.fetch(RecordKind.ACCOUNT, ["001000000000001AAA"])
+    assert client_error(raised.value) == "HTTP 403: REQUEST_LIMIT_EXCEEDED: injected failure"
+    assert len(fake.requests()) == 1 and crm.limit_refused()
+    crm.check()  # the limits read again, answered
+    assert not crm.limit_refused()
 
 
 def test_a_malformed_request_is_not_retried(fake: FakeSalesforce) -> None:

@@ -19,6 +19,7 @@ from bot.sync.pipeline import Pipeline
 from bot.sync.sweep import Sweeper, sweep
 from bot.sync.tagging import Tagger
 from bot.sync.worker import SALESFORCE_SOURCES, Worker
+from integrations.records import RecordKind
 from integrations.salesforce import SalesforceCrm
 from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
@@ -131,3 +132,26 @@ def test_polling_holds_while_the_daily_api_budget_is_spent(
     finally:
         poller.stop()
     assert not [q for q in fake.queries() if "SystemModstamp >=" in q]
+
+
+def test_polling_holds_after_salesforce_refuses_the_daily_limit_and_resumes(
+    fake: FakeSalesforce, database: Database
+) -> None:
+    """REQUEST_LIMIT_EXCEEDED is the org's daily limit: the poll holds and says why, the
+    limits are read again every `recheck`, and polling resumes once Salesforce answers."""
+    crm = salesforce(fake)
+    acme = a_tier(fake, "acme.com")
+    fake.fail_next(3, status=403, code="REQUEST_LIMIT_EXCEEDED")
+    with pytest.raises(Exception):  # noqa: B017  (the adapter's own error, not retried)
+        crm.fetch(RecordKind.ACCOUNT, [acme])
+    assert len(fake.requests()) == 1 and crm.limit_refused()
+    budget = ApiBudget(crm, 0.8, recheck=0.2)
+    said = budget.exceeded()  # the limits re-read is refused too (the 2nd injected failure)
+    assert said is not None and "REQUEST_LIMIT_EXCEEDED" in said
+    assert budget.exceeded() is not None  # within `recheck`: nothing asked
+    assert len(fake.requests()) == 2
+    time.sleep(0.25)
+    assert budget.exceeded() is not None  # refused again (the 3rd)
+    time.sleep(0.25)
+    assert budget.exceeded() is None  # Salesforce answers: poll again
+    assert not crm.limit_refused()
