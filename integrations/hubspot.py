@@ -51,6 +51,7 @@ from integrations.base import (
     WriteReport,
 )
 from integrations.fieldmap import FieldMap
+from integrations.ratelimit import RateLimiter
 from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, Failure, parse_retry_after
 
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 BATCH = 100  # HubSpot's batch read and update limit, and the list API's page size
 SEARCH_PAGE = 200  # the search API's page size limit
 SEARCH_CAP = 10_000  # the search API returns at most this many results per query
+# The search endpoints have a limit of their own, apart from the 10-second window: five
+# requests a second per token. Searches (the sweep, /icp lookups, counts) keep to four.
+SEARCH_RATE = (4, 1.0)
 TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 GROUP = "icp"
 FIND_LIMIT = 10  # companies sharing one domain or name: a handful at most
@@ -154,8 +158,10 @@ class HubSpotCrm(LiveCrm):
         properties: ScoreNames = SCORE_PROPERTIES,
         portal_id: str | None = None,
         timeout: tuple[float, float] = TIMEOUT,
+        search_limiter: RateLimiter | None = None,
     ) -> None:
         self.client = client
+        self.search_limiter = search_limiter or RateLimiter(*SEARCH_RATE)
         self.timeout = timeout
         self.call = caller
         self.field_map = field_map
@@ -448,13 +454,16 @@ class HubSpotCrm(LiveCrm):
 
     def _search(self, obj: HubObject, request: PublicObjectSearchRequest) -> dict[str, Any]:
         api = self._apis[obj.name].search_api
-        return self._json(
-            lambda: api.do_search(
-                public_object_search_request=request,
-                _preload_content=False,
-                _request_timeout=self.timeout,
-            )
-        )
+
+        def paced() -> Any:  # each attempt takes a search slot as well as the portal's
+            with self.search_limiter.slot():
+                return api.do_search(
+                    public_object_search_request=request,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )
+
+        return self._json(paced)
 
     def _update(
         self, obj: HubObject, inputs: list[tuple[str, dict[str, str]]], report: WriteReport

@@ -858,9 +858,13 @@ class FakeHubSpot:
         rate_limit: tuple[int, float] | None = (190, 10.0),
         latency: float = 0.0,
         retry_after: float = 1.0,
+        search_limit: int | None = 5,
     ) -> None:
         self.token = token
         self.rate_limit = rate_limit
+        self.search_limit = search_limit  # search requests a second, apart from rate_limit
+        self._searches: collections.deque[float] = collections.deque()
+        self._max_searches = 0  # the most searches seen in any second
         self.latency = latency
         self.retry_after = retry_after  # the least Retry-After a rate-limited answer sends
         self.url = ""
@@ -1035,6 +1039,7 @@ class FakeHubSpot:
             return {
                 "requests": len(self._requests),
                 "rate_limited": self._rate_limited,
+                "max_searches_in_a_second": self._max_searches,
                 "injected": self._injected,
                 "max_in_window": self._max_in_window,
                 "tagged_companies": len(self._tagged["companies"]),
@@ -1217,6 +1222,8 @@ class FakeHubSpot:
         with self._lock:
             self._note_seen(now)
             answer = self._limited(now)
+            if answer is None and path.endswith("/search"):
+                answer = self._search_limited(now)
             if answer is not None:
                 self._rate_limited += 1
             else:
@@ -1245,6 +1252,24 @@ class FakeHubSpot:
         wait = self._window[0] + window - now if self._window else window
         seconds = max(1, math.ceil(wait), math.ceil(self.retry_after))
         return Response(429, _rate_limit_body(), {"Retry-After": str(seconds)})
+
+    def _search_limited(self, now: float) -> Response | None:
+        """429 when this second already saw `search_limit` searches (HubSpot's "secondly"
+        limit of the search endpoints); counted whether or not it was refused."""
+        while self._searches and self._searches[0] <= now - 1.0:
+            self._searches.popleft()
+        self._searches.append(now)
+        self._max_searches = max(self._max_searches, len(self._searches))
+        if self.search_limit is None or len(self._searches) <= self.search_limit:
+            return None
+        body = {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": "00000000-0000-4000-8000-000000000000",
+            "policyName": "SECONDLY",
+        }
+        return Response(429, body, {"Retry-After": "1"})
 
     def _admit(self, now: float) -> None:
         if self.rate_limit is not None:

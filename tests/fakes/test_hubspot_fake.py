@@ -361,6 +361,19 @@ def test_search_stops_at_10000_results(fake: FakeHubSpot, sdk: Sdk) -> None:
     assert error_of(refused.value)["category"] == "VALIDATION_ERROR"
 
 
+def test_search_has_its_own_limit_of_five_a_second(fake: FakeHubSpot, sdk: Sdk) -> None:
+    answers = []
+    for _ in range(12):
+        try:
+            search(sdk, limit=1)
+            answers.append(200)
+        except ApiException as refused:
+            answers.append(refused.status)
+            assert json.loads(refused.body)["policyName"] == "SECONDLY"
+    assert answers[:5] == [200] * 5 and 429 in answers  # a sixth within the second: refused
+    sdk("crm.companies.basic_api").get_page(limit=1)  # other endpoints are not held back
+
+
 def test_paging_cursors_are_opaque_and_a_number_is_refused(fake: FakeHubSpot, sdk: Sdk) -> None:
     companies(fake, 3)
     page = sdk("crm.companies.basic_api").get_page(limit=2)

@@ -268,6 +268,17 @@ def test_count_asks_the_search_api_once(fake: FakeHubSpot) -> None:
     assert len(api_calls(fake, "/search")) == 1
 
 
+def test_searches_keep_to_the_search_apis_own_limit(fake: FakeHubSpot) -> None:
+    """Five searches a second per token, apart from the 10-second window: a burst of
+    lookups (an /icp flurry, a sweep) is paced, never refused."""
+    crm = adapter(fake)
+    for _ in range(10):
+        crm.count(RecordKind.ACCOUNT)
+    stats = fake.stats()
+    assert stats["rate_limited"] == 0
+    assert stats["max_searches_in_a_second"] <= 5
+
+
 def test_setup_creates_the_group_and_properties_once(fake: FakeHubSpot) -> None:
     crm = adapter(fake)
     first = crm.setup()
