@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
@@ -30,7 +30,7 @@ from bot.routing.router import Router
 from bot.slack.answers import Answers
 from bot.slack.command import Rescore, parse
 from bot.slack.people import Directory
-from bot.store import leads, repo
+from bot.store import leads, repo, slack_events
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Subject
@@ -93,6 +93,7 @@ def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 8
         logger=logging.getLogger("bot.slack.bolt"),
     )
     handlers = Handlers(ctx, ThreadPoolExecutor(workers, thread_name_prefix="slack-work"))
+    app.middleware(handlers.once_per_event)
     app.command(COMMAND)(handlers.icp)
     app.action(CLAIM)(handlers.claim_button)
     app.action(NOT_A_FIT)(handlers.not_a_fit_button)
@@ -348,6 +349,24 @@ class Handlers:
                     "created_at": self.ctx.clock(),
                 },
             )
+
+    # -- Events API --------------------------------------------------------------------------
+
+    def once_per_event(
+        self, body: dict[str, Any], next_: Callable[[], None]
+    ) -> BoltResponse | None:
+        """An event is handled once: Slack's retry of it (`X-Slack-Retry-Num`), which may
+        reach another replica, is acknowledged and nothing more."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str):
+            with open_session(self.ctx.database) as session:
+                first = slack_events.first_delivery(
+                    session=session, event_id=event_id, now=self.ctx.clock()
+                )
+            if not first:
+                return BoltResponse(status=200, body="")
+        next_()
+        return None
 
     # -- App Home ----------------------------------------------------------------------------
 

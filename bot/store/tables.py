@@ -322,3 +322,13 @@ class DigestPost(SQLModel, table=True):
     channel_id: str | None = None
     message_ts: str | None = None
     posted_at: datetime | None = _moment(nullable=True)
+
+
+class SlackEvent(SQLModel, table=True):
+    """An Events API event handled once: Slack retries a delivery it thinks was missed
+    (`X-Slack-Retry-Num`), and the retry may reach another replica."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True)
+    received_at: datetime = _moment(index=True)

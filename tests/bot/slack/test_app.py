@@ -377,6 +377,21 @@ def test_app_home_lists_the_viewers_routed_accounts_and_the_icp(bot: Bot) -> Non
     assert "acme.com" in text and "Our ICP, version" in text
 
 
+def test_a_retried_event_is_acknowledged_and_not_handled_again(bot: Bot) -> None:
+    opened = {"type": "app_home_opened", "user": "U0DANA", "tab": "home", "event_ts": "1.0"}
+    body = event_body(opened)
+    assert bot.slack_post(body, content_type="application/json").status_code == 200
+    wait_for(lambda: bot.slack.views)
+    retry = bot.slack_post(
+        body,
+        content_type="application/json",
+        **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert retry.status_code == 200
+    time.sleep(0.3)
+    assert len(bot.slack.views) == 1  # App Home published once
+
+
 def test_claim_from_a_summary_posts_menu_notes_it_in_the_thread(bot: Bot) -> None:
     ids = [bot.company(f"menu{i}.com") for i in range(5)]
     bot.webhook(*ids)
