@@ -25,7 +25,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from rich.console import Console
@@ -129,12 +129,14 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class Core:
-    """What every part shares: the database, the metrics, the tagger and the clock."""
+    """What every part shares: the database, the metrics, the tagger, the clock, and the
+    lease under which the inbox's workers claim their work."""
 
     database: Database
     metrics: Metrics
     tagger: Tagger
     clock: Clock
+    lease: timedelta
 
 
 def build_service(
@@ -157,11 +159,15 @@ def build_service(
 
     syncs: dict[str, CrmSync] = {}
     if webhook is not None:
-        hubspot = hubspot_crm(settings, config, metrics=core.metrics, policy=policy)
+        hubspot = hubspot_crm(
+            settings, config, metrics=core.metrics, policy=policy, database=core.database
+        )
         every = settings.hubspot_sweep_seconds if sweep else None
         syncs[hubspot.name] = _sync(core, hubspot, announce, CRM_SOURCES, every, activity=activity)
     if salesforce_configured(settings):
-        salesforce = salesforce_crm(settings, config, metrics=core.metrics, policy=policy)
+        salesforce = salesforce_crm(
+            settings, config, metrics=core.metrics, policy=policy, database=core.database
+        )
         budget = ApiBudget(salesforce, settings.salesforce_api_budget, core.metrics)
         every = settings.salesforce_poll_seconds if sweep else None
         syncs[salesforce.name] = _sync(
@@ -207,7 +213,8 @@ def _core(settings: Settings, config: Config, clock: Clock) -> Core:
     tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
-    return Core(database, Metrics(database=database), tagger, clock)
+    lease = timedelta(seconds=settings.lease_seconds)
+    return Core(database, Metrics(database=database), tagger, clock, lease)
 
 
 def _sync(
@@ -230,6 +237,7 @@ def _sync(
         metrics=core.metrics,
         clock=core.clock,
         name=_process_name(crm.name),
+        lease=core.lease,
         activity=activity,
         sources=sources,
     )
@@ -314,6 +322,7 @@ def _slack(
         clock=clock,
         name=_process_name("slack"),
         metrics=core.metrics,
+        lease=core.lease,
     )
     if given(settings, "slack_app_token") and settings.slack_app_token is not None:
         app = build_app(context, signing_secret=None)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # long-running ones at 25 at a time; this keeps a backfill from starving other apps).
     salesforce_rate_limit: int = Field(50, alias="ICPBOT_SALESFORCE_RATE_LIMIT", ge=1)
 
+    # How long work claimed by a replica that died (kill -9, a lost machine) waits before
+    # another takes it over; a live replica renews its claims every third of it.
+    lease_seconds: float = Field(30.0, alias="ICPBOT_LEASE_SECONDS", ge=3)
+
     # When scores with time-based criteria are re-checked, in digest.yaml's timezone.
     ageing_cron: str = Field("0 5 * * *", alias="ICPBOT_RESCORE_CRON")
 

@@ -51,7 +51,7 @@ from integrations.base import (
     WriteReport,
 )
 from integrations.fieldmap import FieldMap
-from integrations.ratelimit import RateLimiter
+from integrations.ratelimit import Limiter, RateLimiter
 from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, Failure, parse_retry_after
 
@@ -158,7 +158,7 @@ class HubSpotCrm(LiveCrm):
         properties: ScoreNames = SCORE_PROPERTIES,
         portal_id: str | None = None,
         timeout: tuple[float, float] = TIMEOUT,
-        search_limiter: RateLimiter | None = None,
+        search_limiter: Limiter | None = None,
     ) -> None:
         self.client = client
         self.search_limiter = search_limiter or RateLimiter(*SEARCH_RATE)

@@ -6,6 +6,12 @@ icpbot paces itself instead. A request's slot is timed from when its answer
 arrives, not when it was sent, so "N in any window" holds as the server
 counts it whatever the network does. One limiter is shared by every thread
 that talks to the same CRM account.
+
+The limit is the CRM account's, not a process's: where several processes
+share it (replicas of `serve`, a backfill beside them), the limiter they
+share lives in the database (`bot.store.ratelimit`), behind the same
+`Limiter` protocol. Calls made inside `background()` (re-scoring, sweeps,
+backfills) give way there to live ones (a webhook's new record, `/icp`).
 """
 
 from __future__ import annotations
@@ -14,11 +20,50 @@ import heapq
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
+from typing import Protocol
+
+_BACKGROUND: ContextVar[bool] = ContextVar("icpbot_background_calls", default=False)
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """CRM calls made inside (in this thread or task) wait while live ones need the slots.
+
+    A thread started inside does not inherit it: start it with
+    `contextvars.copy_context().run` to carry it over.
+    """
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
+def in_background() -> bool:
+    """Whether the calls made here are background work (see `background`)."""
+    return _BACKGROUND.get()
+
+
+class Limiter(Protocol):
+    """What a CRM caller needs of a rate limiter, in one process or shared by many."""
+
+    def slot(self) -> AbstractContextManager[float]:
+        """Hold one request's slot while it runs; yields how long it waited."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """The server asked for a pause (429 `Retry-After`): nobody sends until it ends."""
+        ...
 
 
 class RateLimiter:
-    """A sliding-window limiter with a pause for a server's `Retry-After`."""
+    """A sliding-window limiter with a pause for a server's `Retry-After`, in one process.
+
+    Live and background calls are alike here: it serves a process that has the
+    CRM account to itself (a test, a one-off command without a database).
+    """
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from integrations.ratelimit import RateLimiter
+from integrations.ratelimit import Limiter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class CrmCaller:
         self,
         *,
         crm: str,
-        limiter: RateLimiter,
+        limiter: Limiter,
         classify: Classify,
         policy: RetryPolicy | None = None,
         observer: Observer | None = None,

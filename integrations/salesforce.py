@@ -18,6 +18,7 @@ and cost a read, never a loop.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -531,7 +532,10 @@ class SalesforceCrm(LiveCrm):
         if len(chunks) == 1:
             self._update(*chunks[0], report)
             return report
-        for part in self._writers.map(self._update_chunk, chunks):
+        # Each in the caller's context: a background caller's writes stay background calls.
+        contexts = [contextvars.copy_context() for _ in chunks]
+        parts = self._writers.map(lambda c, part: c.run(self._update_chunk, part), contexts, chunks)
+        for part in parts:
             report.written += part.written
             report.failed.update(part.failed)
         return report

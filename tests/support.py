@@ -87,6 +87,60 @@ def icpbot(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
+class ServeProcess:
+    """`icpbot serve` in a process of its own, as a replica runs in production.
+
+    Started with `env` over this environment minus every icpbot, CRM and Slack
+    setting; it binds 127.0.0.1 on a free port (`url` once it serves). Its
+    output goes to `log` (read it when a test fails). `kill()` is `kill -9`;
+    `stop()` is SIGTERM, as a deploy stops it. Every wait is bounded.
+    """
+
+    OWN = ("ICPBOT_", "HUBSPOT_", "SLACK_", "SALESFORCE_")
+
+    def __init__(self, env: Mapping[str, str], log: Path, *, timeout: float = 60.0) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(self.OWN)}
+        settings = {"ICPBOT_HOST": "127.0.0.1", "ICPBOT_PORT": "0", "PYTHONPATH": str(ROOT)}
+        self.log = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=ROOT,
+                env={**base, **settings, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.url = self._wait_serving(timeout)
+
+    def _wait_serving(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            found = [line for line in text.splitlines() if "icpbot serving on http://" in line]
+            if found:
+                return found[-1].split("serving on ", 1)[1].strip()
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"icpbot serve did not start; its output:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no goodbye, as a lost machine or the OOM killer ends it."""
+        self.proc.kill()
+        self.proc.wait(timeout=15)
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 # The keys of one `icpbot score --json` line.
 SUMMARY_KEYS = {"domain", "score", "tier", "profile", "coverage", "disqualified_by", "criteria"}
 

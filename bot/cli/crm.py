@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy import Engine as Database
 
 from bot.cli.progress import print_backfill_report, progress_bar
 from bot.cli.store import open_database
@@ -41,14 +42,14 @@ def backfill_crm(
 ) -> int:
     """Load, score, store and write back every record of a CRM, with a progress bar."""
     settings = Settings()
+    database = open_database(settings.database_url)  # shares the CRM's rate limit with serve
     try:
-        crm = _crm(crm_name, source, config, settings, err)
+        crm = _crm(crm_name, source, config, settings, err, database)
     except MissingSettings as exc:
         err.print(f"[red]error[/red] {exc}")
         return 1
     if crm is None:
         return 1
-    database = open_database(settings.database_url)
     tagger = Tagger(Scorer(config.icp))
     with progress_bar(err) as bars:
         try:
@@ -97,7 +98,12 @@ def crm_failure(exc: BaseException) -> str | None:
 
 
 def _crm(
-    name: str, source: Path | None, config: Config, settings: Settings, err: Console
+    name: str,
+    source: Path | None,
+    config: Config,
+    settings: Settings,
+    err: Console,
+    database: Database,
 ) -> Crm | None:
     if name == "csv":
         if source is None or not source.is_dir():
@@ -105,9 +111,9 @@ def _crm(
             return None
         return CsvCrm(source, types=config.fields.types)
     if name == "hubspot":
-        return hubspot_crm(settings, config)
+        return hubspot_crm(settings, config, database=database)
     if name == "salesforce":
-        return salesforce_crm(settings, config)
+        return salesforce_crm(settings, config, database=database)
     err.print(f"[red]error[/red] --crm {name}: use hubspot, salesforce or csv")
     return None
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -96,8 +96,10 @@ class Poster:
         max_attempts: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         metrics: Metrics | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.metrics = metrics
+        self.lease = lease
         self.database = database
         self.client = client
         self.router = router
@@ -145,7 +147,7 @@ class Poster:
                 worker=self.name,
                 limit=200,
                 now=self.clock(),
-                lease=LEASE,
+                lease=self.lease,
                 sources=[posts.SOURCE],
             )
         if not events:
@@ -156,7 +158,7 @@ class Poster:
             database=self.database,
             worker=self.name,
             ids=[_id(e) for e in events],
-            lease=LEASE,
+            lease=self.lease,
             clock=self.clock,
         )
         with renewal:  # posts are paced at Slack's rate: a batch may outlast one lease

@@ -10,7 +10,9 @@ retries for hours are stored once. A claim leases the due rows nobody holds;
 on PostgreSQL it first locks them `FOR UPDATE SKIP LOCKED`, so two replicas
 claiming at once get disjoint rows instead of waiting on each other. A lease
 that runs out (its worker was killed) makes the event claimable again:
-nothing claimed is ever lost.
+nothing claimed is ever lost. Live events (a webhook's, a sweep's) are
+claimed before background ones (the daily re-score), which may be
+thousands at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.store.repo import dialect_insert
@@ -35,6 +37,8 @@ OBJECT_TYPES = {
     RecordKind.LEAD: "lead",
 }
 MAX_BACKOFF = timedelta(minutes=15)
+AGEING = "aging"  # `read_again`'s reason when a time-based score is due to change
+BACKGROUND = frozenset({AGEING})  # reasons whose work gives way to live traffic
 # The claimed rows are read back afresh (`populate_existing`); no in-session syncing needed.
 _NO_SYNC = {"synchronize_session": False}
 
@@ -153,7 +157,8 @@ def claim(
     if limit <= 0:
         return []
     claimable = _claimable(now, sources)
-    due = select(InboxEvent.id).where(claimable).order_by(col(InboxEvent.id)).limit(limit)
+    later = case((col(InboxEvent.event_type).in_(BACKGROUND), 1), else_=0)  # live first
+    due = select(InboxEvent.id).where(claimable).order_by(later, col(InboxEvent.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         # Lock first, then update: inside `UPDATE ... WHERE id IN (subquery)` PostgreSQL
         # may run a LIMIT ... SKIP LOCKED subquery more than once and claim past the limit.
@@ -174,6 +179,11 @@ def claim(
         return []
     query = select(InboxEvent).where(col(InboxEvent.id).in_(ids)).order_by(col(InboxEvent.id))
     return list(session.exec(query.execution_options(populate_existing=True)))
+
+
+def in_background(event: InboxEvent) -> bool:
+    """Whether this event's CRM calls give way to live ones (see `BACKGROUND`)."""
+    return event.event_type in BACKGROUND
 
 
 def renew(*, session: Session, ids: Sequence[int], worker: str, until: datetime) -> int:

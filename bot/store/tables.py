@@ -332,3 +332,26 @@ class SlackEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True)
     received_at: datetime = _moment(index=True)
+
+
+class ApiLimit(SQLModel, table=True):
+    """One CRM API's rate limit as every replica sees it. Its row is also the lock: a
+    replica taking a slot locks it first, so two cannot both take the last one."""
+
+    __tablename__ = "api_limit"
+
+    api: str = Field(primary_key=True)  # hubspot, hubspot-search, salesforce
+    paused_until: float = 0.0  # epoch seconds: the API asked everyone to wait (Retry-After)
+    live_waiting_until: float = 0.0  # a live call waits for a slot: background calls hold back
+
+
+class ApiCall(SQLModel, table=True):
+    """A request counted against its API's limit: sent (in flight) or answered at `at`."""
+
+    __tablename__ = "api_call"
+    __table_args__ = (Index("ix_api_call_api_at", "api", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    api: str
+    at: float  # epoch seconds: when sent while in flight, when answered once done
+    done: bool = False

@@ -32,7 +32,7 @@ from bot.schedule import Scheduled
 from bot.store import inbox, repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
-from bot.store.inbox import InboxDrain, read_again
+from bot.store.inbox import AGEING, InboxDrain, read_again
 from bot.store.tables import Account, Contact
 from bot.sync.tagging import Due, Tagger
 from integrations.records import CrmRecord
@@ -90,7 +90,7 @@ def requeue(*, database: Database, tagger: Tagger, due: Sequence[Due], now: date
     live = [d.record for d in due if d.record.crm in LIVE_CRMS]
     local = [d.record for d in due if d.record.crm not in LIVE_CRMS]
     stamp = now.date().isoformat()  # asked once a day per record, however often this runs
-    events = [read_again(r.crm, r.kind, r.crm_id, reason="aging", stamp=stamp) for r in live]
+    events = [read_again(r.crm, r.kind, r.crm_id, reason=AGEING, stamp=stamp) for r in live]
     with open_session(database) as session:
         inbox.store_events(session=session, events=events, now=now)
         if local:

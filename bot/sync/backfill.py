@@ -12,6 +12,7 @@ transaction that is rolled back and touches no checkpoint.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections import Counter
@@ -29,6 +30,7 @@ from bot.store import checkpoints, repo
 from bot.store.db import session as open_session
 from bot.sync.tagging import Tagged, Tagger
 from integrations.base import Crm, Deal, LiveCrm, Page, RowError, ScoreUpdate, WriteReport
+from integrations.ratelimit import background
 from integrations.records import RecordKind
 
 BATCH_SIZE = 500
@@ -118,25 +120,27 @@ def backfill(
     """Tag every account, then every person, then load deals; resume where a run stopped.
 
     Pages are as large as the CRM serves best (`crm.page_size`) unless `batch_size` says.
+    Its CRM calls are background calls: live traffic goes first.
     """
-    size = batch_size or crm.page_size
-    run = _Run(crm, database, tagger, now, progress or NoProgress(), keep_tagged, size)
-    if dry_run:
+    with background():
+        size = batch_size or crm.page_size
+        run = _Run(crm, database, tagger, now, progress or NoProgress(), keep_tagged, size)
+        if dry_run:
+            with open_session(database) as session:
+                tagger.record_version(session=session, icp_text=icp_text, now=now)
+                for stage, kind in STAGES:
+                    run.dry(session, stage, kind)
+                session.rollback()
+            return run.finish()
         with open_session(database) as session:
             tagger.record_version(session=session, icp_text=icp_text, now=now)
-            for stage, kind in STAGES:
-                run.dry(session, stage, kind)
-            session.rollback()
+        for stage, kind in STAGES:
+            run.stage(stage, kind, resume=resume)
+        with open_session(database) as session:
+            run.report.deals = _load_deals(session, crm, run.progress)
+            for stage, _ in STAGES:
+                checkpoints.clear(session=session, name=backfill_checkpoint(crm.name, stage))
         return run.finish()
-    with open_session(database) as session:
-        tagger.record_version(session=session, icp_text=icp_text, now=now)
-    for stage, kind in STAGES:
-        run.stage(stage, kind, resume=resume)
-    with open_session(database) as session:
-        run.report.deals = _load_deals(session, crm, run.progress)
-        for stage, _ in STAGES:
-            checkpoints.clear(session=session, name=backfill_checkpoint(crm.name, stage))
-    return run.finish()
 
 
 class _Run:
@@ -235,7 +239,11 @@ class _Writer:
         self.name = name
         self.error: BaseException | None = None
         self.queue: queue.Queue[tuple[list[ScoreUpdate], Position, int] | None] = queue.Queue(2)
-        self.thread = threading.Thread(target=self._drain, name="write-back", daemon=True)
+        # In the caller's context: a backfill's CRM calls stay background calls.
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=context.run, args=(self._drain,), name="write-back", daemon=True
+        )
         self.thread.start()
 
     def put(self, updates: list[ScoreUpdate], at: Position, page: Page) -> None:
@@ -284,7 +292,8 @@ def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
         except BaseException as exc:
             slots.put((None, exc))
 
-    thread = threading.Thread(target=fetch, name="prefetch", daemon=True)
+    context = contextvars.copy_context()  # the caller's: background calls stay background
+    thread = threading.Thread(target=context.run, args=(fetch,), name="prefetch", daemon=True)
     thread.start()
     try:
         while True:

@@ -3,6 +3,10 @@
 Adapters take ready-made clients and callers; this module turns settings
 into them (token, host, rate limit) and connects their call outcomes to
 the metrics, so `integrations/` stays free of settings and Prometheus.
+
+Given the database, an adapter's rate limits are shared with every other
+process using that database (`bot.store.ratelimit`): the limit is the CRM
+account's, and replicas, or a backfill beside `serve`, spend it together.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy import Engine as Database
+
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.settings import Settings, given, missing
-from integrations.hubspot import HubSpotCrm, classify, make_client
-from integrations.ratelimit import RateLimiter
+from bot.store.ratelimit import SharedRateLimiter
+from integrations.hubspot import SEARCH_RATE, HubSpotCrm, classify, make_client
+from integrations.ratelimit import Limiter, RateLimiter
 from integrations.retries import CrmCaller, Failure, Observer, RetryPolicy
 from integrations.salesforce import (
     Connect,
@@ -55,7 +62,7 @@ class MetricsObserver(Observer):
 
 def _caller(
     crm: str,
-    limiter: RateLimiter,
+    limiter: Limiter,
     classifier: Callable[[BaseException], Failure | None],
     policy: RetryPolicy | None,
     metrics: Metrics | None,
@@ -65,6 +72,13 @@ def _caller(
     return CrmCaller(
         crm=crm, limiter=limiter, classify=classifier, policy=policy, observer=observer
     )
+
+
+def _limiter(database: Database | None, api: str, limit: int, window: float) -> Limiter:
+    """Shared through the database when there is one; else this process's own."""
+    if database is None:
+        return RateLimiter(limit, window)
+    return SharedRateLimiter(database, api, limit, window)
 
 
 def hubspot_configured(settings: Settings) -> bool:
@@ -77,19 +91,24 @@ def hubspot_crm(
     *,
     metrics: Metrics | None = None,
     policy: RetryPolicy | None = None,
+    database: Database | None = None,
 ) -> HubSpotCrm:
     """The HubSpot adapter for these settings; MissingSettings names what is not set."""
     absent = missing(settings, "hubspot_access_token")
     if absent or settings.hubspot_access_token is None:
         raise MissingSettings("HubSpot", absent)
-    limiter = RateLimiter(settings.hubspot_rate_limit, HUBSPOT_WINDOW)
+    limiter = _limiter(database, "hubspot", settings.hubspot_rate_limit, HUBSPOT_WINDOW)
     caller = _caller("hubspot", limiter, classify, policy, metrics)
     client = make_client(
         access_token=settings.hubspot_access_token.get_secret_value(),
         host=settings.hubspot_api_url,
     )
     return HubSpotCrm(
-        client=client, caller=caller, field_map=config.fields, portal_id=settings.hubspot_portal_id
+        client=client,
+        caller=caller,
+        field_map=config.fields,
+        portal_id=settings.hubspot_portal_id,
+        search_limiter=_limiter(database, "hubspot-search", *SEARCH_RATE),
     )
 
 
@@ -108,10 +127,12 @@ def salesforce_crm(
     *,
     metrics: Metrics | None = None,
     policy: RetryPolicy | None = None,
+    database: Database | None = None,
 ) -> SalesforceCrm:
     """The Salesforce adapter for these settings; MissingSettings names what is not set."""
     connect, renew = _salesforce_connect(settings)
-    limiter = RateLimiter(settings.salesforce_rate_limit, SALESFORCE_WINDOW)
+    limit = settings.salesforce_rate_limit
+    limiter = _limiter(database, "salesforce", limit, SALESFORCE_WINDOW)
     caller = _caller("salesforce", limiter, salesforce_classify, policy, metrics)
     return SalesforceCrm(connect=connect, caller=caller, field_map=config.fields, renew=renew)
 

@@ -25,6 +25,7 @@ from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import OBJECT_TYPES, InboxDrain, NewEvent, read_again
 from integrations.base import LiveCrm
+from integrations.ratelimit import background
 from integrations.records import RecordKind
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ class Sweeper:
             if reason:
                 continue
             try:
-                stored = sweep(crm=self.crm, database=self.database, now=self.clock())
+                with background():  # a safety net: webhooks' and lookups' calls go first
+                    stored = sweep(crm=self.crm, database=self.database, now=self.clock())
             except Exception:
                 log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.interval)
                 continue

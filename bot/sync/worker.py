@@ -16,6 +16,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,7 @@ from bot.store.tables import InboxEvent
 from bot.sync.activity import Activity
 from bot.sync.lease import LEASE, Renewal
 from bot.sync.pipeline import Outcome, Pipeline
+from integrations.ratelimit import background
 from integrations.records import RecordKind
 
 # What this worker claims from the inbox: CRM changes (Slack posts have their own worker).
@@ -171,8 +173,10 @@ class Worker:
         settled: Settled,
     ) -> None:
         self._yield()
+        quiet = all(inbox.in_background(e) for i in ids for e in objects[i])
         try:
-            outcome = self.pipeline.process(kind, ids, now=self.clock())
+            with background() if quiet else nullcontext():  # re-scoring lets live calls go first
+                outcome = self.pipeline.process(kind, ids, now=self.clock())
         except Exception as exc:
             log.warning("processing %d %s records failed: %s", len(ids), kind.value, exc)
             reason = f"{type(exc).__name__}: {exc}"[:2000]

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from bot.store import checkpoints, inbox
 from bot.store.inbox import NewEvent, backoff
 from bot.store.tables import InboxEvent, InboxStatus
+from integrations.records import RecordKind
 
 pytestmark = pytest.mark.db
 
@@ -116,6 +117,19 @@ def test_claim_takes_the_oldest_first_up_to_the_limit(db_session: Session) -> No
     assert [e.id for e in claim(db_session, "w3", limit=2)] == ids[4:]
     assert claim(db_session, "w4") == []
     assert claim(db_session, limit=0) == []
+
+
+def test_live_events_are_claimed_before_the_daily_rescore_ones(db_session: Session) -> None:
+    """Thousands of ageing events queued at 05:00 must not hold back a new lead's webhook."""
+    aging = [
+        inbox.read_again("hubspot", RecordKind.ACCOUNT, str(n), reason=inbox.AGEING, stamp="d")
+        for n in range(3)
+    ]
+    inbox.store_events(session=db_session, events=aging, now=NOW - timedelta(minutes=1))
+    (live,) = store(db_session, 1)
+    (first,) = claim(db_session, limit=1)
+    assert first.id == live and not inbox.in_background(first)
+    assert [inbox.in_background(e) for e in claim(db_session, "w2")] == [True] * 3
 
 
 def test_claimed_events_stay_pending_and_keep_their_attempts(db_session: Session) -> None:
