@@ -14,7 +14,10 @@ Runs on PostgreSQL when ICPBOT_TEST_DATABASE_URL names one (`.ci/with-postgres`
 sets it; each run gets a schema of its own, dropped afterwards), else on a
 SQLite file. The replicas run as shipped, with the production lease (30 s):
 the killed one's claimed events wait that long before the other takes them.
-The fake HubSpot runs in a process of its own with HubSpot's 190 per 10 s.
+The fake HubSpot runs in a process of its own with HubSpot's 190 per 10 s,
+answering each request after `--latency` seconds (HubSpot's batch calls
+take a few hundred milliseconds), so the killed replica dies holding work;
+the script says how many claimed events it held.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from harness import (  # noqa: E402
 from sqlalchemy import make_url  # noqa: E402
 
 from bot.store.db import make_engine  # noqa: E402
-from tests.support import ServeProcess  # noqa: E402
+from tests.support import ServeProcess, held_by  # noqa: E402
 
 SHARED_LIMIT = 30
 WINDOW = 10.0
@@ -62,6 +65,7 @@ def main() -> int:
     parser.add_argument("--companies", type=int, default=600)
     parser.add_argument("--deliveries", type=int, default=30)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--latency", type=float, default=0.2)
     args = parser.parse_args()
     postgres = os.environ.get("ICPBOT_TEST_DATABASE_URL", "")
     print(f"database: {'PostgreSQL' if postgres else 'SQLite'}; {args.runs} runs")
@@ -69,7 +73,7 @@ def main() -> int:
     steal = cpu_steal()
     for run in range(args.runs):
         with database(postgres) as url:
-            tagged, peak = scenario(url, args.companies, args.deliveries)
+            tagged, peak = scenario(url, args.companies, args.deliveries, args.latency)
         print(
             f"run {run + 1}: all tagged {tagged:.1f} s after the first delivery; "
             f"peak {peak} requests in a rolling 10 s"
@@ -113,19 +117,19 @@ def database(postgres: str) -> Iterator[str]:
         admin.dispose()
 
 
-def scenario(url: str, companies: int, deliveries: int) -> tuple[float, int]:
+def scenario(url: str, companies: int, deliveries: int, latency: float) -> tuple[float, int]:
     """One run: seconds from the first delivery until all are tagged, and the peak window."""
-    fake = FakeProcess("--companies", "0")
+    fake = FakeProcess("--companies", "0", "--latency", str(latency))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             env = bot_env(
                 fake.url,
                 Path(tmp) / "unused.db",
-                ICPBOT_DATABASE_URL=url,
                 ICPBOT_HUBSPOT_RATE_LIMIT=str(SHARED_LIMIT),
                 ICPBOT_HUBSPOT_SWEEP_SECONDS="3600",
                 ICPBOT_LOG_LEVEL="WARNING",
             )
+            env["ICPBOT_DATABASE_URL"] = url
             crm_setup(env)
             setup_done = time.monotonic()
             logs = Path(tmp)
@@ -134,7 +138,7 @@ def scenario(url: str, companies: int, deliveries: int) -> tuple[float, int]:
             try:
                 # The fake's peak window counts every request: let crm setup's leave it.
                 time.sleep(max(0.0, setup_done + WINDOW - time.monotonic()))
-                return burst(fake, [first, second], companies, deliveries)
+                return burst(fake, [first, second], companies, deliveries, url)
             finally:
                 for replica in (first, second):
                     replica.stop()
@@ -143,7 +147,7 @@ def scenario(url: str, companies: int, deliveries: int) -> tuple[float, int]:
 
 
 def burst(
-    fake: FakeProcess, replicas: list[ServeProcess], companies: int, deliveries: int
+    fake: FakeProcess, replicas: list[ServeProcess], companies: int, deliveries: int, url: str
 ) -> tuple[float, int]:
     ids = fake.post("/_fake/companies", {"count": companies})["ids"]
     size = max(1, companies // deliveries)
@@ -155,7 +159,8 @@ def burst(
     with ThreadPoolExecutor(10) as pool:
         for number, payload in enumerate(payloads):
             if number == len(payloads) // 2:
-                replicas[0].kill()  # mid-burst, holding claimed events
+                replicas[0].kill()  # mid-burst
+                print(f"  killed a replica holding {held(url, replicas[0])} claimed events")
             alive = [r for r in replicas if r.proc.poll() is None]
             list(pool.map(lambda r, p=payload: deliver(r.url, p), alive))
     tagged = wait_tagged(fake, ids)
@@ -164,6 +169,14 @@ def burst(
         print(f"  only {len(tagged)} of {len(ids)} tagged within {DEADLINE:.0f} s")
         return float("inf"), int(stats["max_in_window"])
     return max(tagged.values()) - first_delivery, int(stats["max_in_window"])
+
+
+def held(url: str, replica: ServeProcess) -> int:
+    engine = make_engine(url)
+    try:
+        return held_by(engine, replica)
+    finally:
+        engine.dispose()
 
 
 def deliver(url: str, events: list[dict]) -> None:

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from sqlalchemy import Engine as Database
+from sqlalchemy import func, select
+from sqlmodel import col
 from starlette.applications import Starlette
 
 from bot.config import load_config
@@ -35,6 +37,7 @@ from bot.slack.client import make_client
 from bot.store import inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import NewEvent
+from bot.store.tables import InboxEvent, InboxStatus
 from bot.sync.pipeline import Pipeline
 from bot.sync.tagging import Tagger
 from bot.sync.worker import Worker
@@ -139,6 +142,16 @@ class ServeProcess:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def held_by(database: Database, process: ServeProcess) -> int:
+    """Inbox events the process has claimed and not settled (its worker names carry its pid)."""
+    with open_session(database) as session:
+        query = select(func.count()).where(
+            col(InboxEvent.status) == InboxStatus.PENDING.value,
+            col(InboxEvent.claimed_by).like(f"%:{process.proc.pid}:%"),
+        )
+        return int(session.execute(query).scalar_one())
 
 
 # The keys of one `icpbot score --json` line.

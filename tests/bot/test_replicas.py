@@ -32,7 +32,16 @@ from bot.sync.connect import hubspot_crm
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack
 from tests.fakes.webhooks import creation_event, signed_delivery
-from tests.support import CHANNELS, CONFIG, ROOT, SLACK_SECRET, USERS, ServeProcess, wait_for
+from tests.support import (
+    CHANNELS,
+    CONFIG,
+    ROOT,
+    SLACK_SECRET,
+    USERS,
+    ServeProcess,
+    held_by,
+    wait_for,
+)
 
 pytestmark = pytest.mark.db
 
@@ -58,7 +67,7 @@ class Deployment:
 @pytest.fixture
 def deployment(db_engine: Engine, tmp_path: Path) -> Iterator[Deployment]:
     with (
-        FakeHubSpot(rate_limit=(190, WINDOW)) as hubspot,
+        FakeHubSpot(rate_limit=(190, WINDOW), latency=0.05) as hubspot,
         FakeSlack(channels=CHANNELS, users=USERS) as slack,
     ):
         portal = Settings(
@@ -135,9 +144,11 @@ def test_two_replicas_survive_a_kill_a_storm_and_a_restart(
     second = deployment.replica("second")  # starts while the first serves and leads
     replicas = [first, second]
     try:
-        for batch in batches[: DELIVERIES // 2]:
+        for batch in batches[: DELIVERIES // 2 - 1]:
             deliver([r.url for r in replicas], batch)
-        first.kill()  # mid-burst: its claimed events are mid-flight
+        deliver([first.url], batches[DELIVERIES // 2 - 1])  # woken first, it claims them
+        wait_for(lambda: held_by(db_engine, first), seconds=10.0)
+        first.kill()  # mid-burst, holding claimed events: another replica must take them over
         hubspot.fail_next(3, status=503)  # a storm: more failures in a row than a call retries
         hubspot.fail_next(6, status=429, retry_after=1)
         for batch in batches[DELIVERIES // 2 : -2]:
