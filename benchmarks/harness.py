@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,20 @@ class FakeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def wait_tagged(fake: FakeProcess, ids: list[str], *, limit: float) -> dict[str, float]:
+    """When each company was first tagged (the fake's wall clock), waiting at most `limit`
+    seconds for all of them; those not tagged by then are left out."""
+    wanted = set(ids)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        tagged = fake.stats()["first_tagged_at"]
+        if wanted <= tagged.keys():
+            return {i: tagged[i] for i in ids}
+        time.sleep(0.05)
+    tagged = fake.stats()["first_tagged_at"]
+    return {i: tagged[i] for i in ids if i in tagged}
 
 
 def bot_env(fake_url: str, database: Path, **extra: str) -> dict[str, str]:

@@ -47,6 +47,7 @@ from harness import (  # noqa: E402
     crm_setup,
     signed_delivery,
     steal_share,
+    wait_tagged,
 )
 from sqlalchemy import make_url  # noqa: E402
 
@@ -163,7 +164,7 @@ def burst(
                 print(f"  killed a replica holding {held(url, replicas[0])} claimed events")
             alive = [r for r in replicas if r.proc.poll() is None]
             list(pool.map(lambda r, p=payload: deliver(r.url, p), alive))
-    tagged = wait_tagged(fake, ids)
+    tagged = wait_tagged(fake, ids, limit=DEADLINE)
     stats = fake.stats()
     if len(tagged) < len(ids):
         print(f"  only {len(tagged)} of {len(ids)} tagged within {DEADLINE:.0f} s")
@@ -184,19 +185,6 @@ def deliver(url: str, events: list[dict]) -> None:
     with urllib.request.urlopen(request, timeout=30) as answer:
         if answer.status != 200:
             raise RuntimeError(f"delivery answered {answer.status}")
-
-
-def wait_tagged(fake: FakeProcess, ids: list[str]) -> dict[str, float]:
-    """When each company was first tagged (the fake's wall clock), waiting at most DEADLINE."""
-    wanted = set(ids)
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        tagged = fake.stats()["first_tagged_at"]
-        if wanted <= tagged.keys():
-            return {i: tagged[i] for i in ids}
-        time.sleep(0.1)
-    tagged = fake.stats()["first_tagged_at"]
-    return {i: tagged[i] for i in ids if i in tagged}
 
 
 if __name__ == "__main__":

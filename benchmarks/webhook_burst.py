@@ -40,6 +40,7 @@ from harness import (  # noqa: E402
     percentile,
     signed_delivery,
     steal_share,
+    wait_tagged,
 )
 
 CONCURRENCY = 10
@@ -112,19 +113,6 @@ def deliver(url: str, events: list[dict]) -> float:
     return time.perf_counter() - started
 
 
-def wait_tagged(fake: FakeProcess, ids: list[str], limit: float = DEADLINE) -> dict[str, float]:
-    """When each company was first tagged, waiting (bounded) until all are."""
-    wanted = set(ids)
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        tagged = fake.stats()["first_tagged_at"]
-        if wanted <= tagged.keys():
-            return {i: tagged[i] for i in ids}
-        time.sleep(0.05)
-    tagged = fake.stats()["first_tagged_at"]
-    return {i: tagged[i] for i in ids if i in tagged}
-
-
 def singles(fake: FakeProcess, url: str, count: int) -> bool:
     """One new company at a time: delivery to tagged, p95."""
     latencies = []
@@ -156,7 +144,7 @@ def burst(fake: FakeProcess, url: str, events: int, deliveries: int) -> bool:
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         answers = list(pool.map(lambda p: deliver(url, p), payloads))
     last_delivered = time.time()
-    tagged = wait_tagged(fake, ids)
+    tagged = wait_tagged(fake, ids, limit=DEADLINE)
     p99 = percentile(answers, 0.99)
     behind = max(tagged.values()) - last_delivered if len(tagged) == len(ids) else float("inf")
     print(f"burst of {events:,} company.creation events in {len(payloads)} deliveries:")
