@@ -8,9 +8,11 @@ on PostgreSQL, the write lock on SQLite): at most `limit` requests are in
 flight or were answered within any `window` seconds, whoever sent them.
 
 Live traffic first: a call made inside `integrations.ratelimit.background()`
-(re-scoring, sweeps, backfills) may fill only `background_share` of the
-window, and waits while a live call (a webhook's new record, `/icp`) waits
-for a slot anywhere, so live calls find one when they need it.
+(re-scoring, sweeps, backfills) waits while a live call (a webhook's new
+record, `/icp`) waits for a slot anywhere, and while live calls were made
+within the last window it fills only `background_share` of the window, so
+live calls find a slot when they need one. Alone (a backfill at night) it
+may use the whole limit.
 
 A slot is timed from the answer, as the server counts it. A process killed
 mid-request leaves its call counted as in flight; it stops counting after
@@ -121,13 +123,14 @@ class SharedRateLimiter:
 
     def _turn(self, session: Session, *, live: bool) -> _Turn:
         """Take a slot if the window has one for this call; else how long to wait."""
-        paused_until, live_waiting_until = self._lock(session)
+        paused_until, live_waiting_until, live_seen_until = self._lock(session)
         now = self._clock()
         poll = LIVE_POLL if live else BACKGROUND_POLL
         if now < paused_until:
             return _Turn(None, min(paused_until - now, poll))
         if not live and now < live_waiting_until:
             return _Turn(None, min(live_waiting_until - now, poll))
+        room = self.limit if live or now >= live_seen_until else self.background_limit
         counted = session.execute(
             select(col(ApiCall.at), col(ApiCall.done)).where(
                 col(ApiCall.api) == self.api,
@@ -137,20 +140,23 @@ class SharedRateLimiter:
                 ),
             )
         ).all()
-        if len(counted) < (self.limit if live else self.background_limit):
+        if len(counted) < room:
+            if live:
+                self._mark(session, live_seen_until=now + self.window)
             return _Turn(self._take(session, now))
         if live:
-            session.execute(
-                update(ApiLimit)
-                .where(col(ApiLimit.api) == self.api)
-                .values(live_waiting_until=now + LIVE_WAIT)
-            )
+            self._mark(session, live_waiting_until=now + LIVE_WAIT)
         answered = [at for at, done in counted if done]
         frees = min(answered) + self.window - now if answered else IN_FLIGHT_POLL
         return _Turn(None, max(0.001, min(frees, poll)))
 
-    def _lock(self, session: Session) -> tuple[float, float]:
-        """Lock this API's row (creating it once); its pause and live-waiting times.
+    def _mark(self, session: Session, **until: float) -> None:
+        """Note on the locked row until when live calls wait, or were made."""
+        session.execute(update(ApiLimit).where(col(ApiLimit.api) == self.api).values(**until))
+
+    def _lock(self, session: Session) -> tuple[float, float, float]:
+        """Lock this API's row (creating it once); until when it is paused, a live call
+        waits, and live calls were made.
 
         An UPDATE first, not a SELECT: it takes PostgreSQL's row lock and SQLite's
         write lock at once, so the look at the window and the slot taken are one step.
@@ -158,17 +164,17 @@ class SharedRateLimiter:
         row = table_of(ApiLimit)
         locked = update(ApiLimit).where(col(ApiLimit.api) == self.api)
         returning = locked.values(paused_until=row.c.paused_until).returning(
-            row.c.paused_until, row.c.live_waiting_until
+            row.c.paused_until, row.c.live_waiting_until, row.c.live_seen_until
         )
         found = session.execute(returning).first()
         if found is None:
             session.execute(
                 dialect_insert(session, row)
-                .values(api=self.api, paused_until=0.0, live_waiting_until=0.0)
+                .values(api=self.api, paused_until=0.0, live_waiting_until=0.0, live_seen_until=0.0)
                 .on_conflict_do_nothing(index_elements=["api"])
             )
             found = session.execute(returning).one()
-        return float(found[0]), float(found[1])
+        return float(found[0]), float(found[1]), float(found[2])
 
     def _take(self, session: Session, now: float) -> int:
         """Count a new call as in flight from now; old calls are forgotten now and then."""

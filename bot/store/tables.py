@@ -343,6 +343,7 @@ class ApiLimit(SQLModel, table=True):
     api: str = Field(primary_key=True)  # hubspot, hubspot-search, salesforce
     paused_until: float = 0.0  # epoch seconds: the API asked everyone to wait (Retry-After)
     live_waiting_until: float = 0.0  # a live call waits for a slot: background calls hold back
+    live_seen_until: float = 0.0  # live calls were made within a window: background leaves room
 
 
 class ApiCall(SQLModel, table=True):

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("api", sa.String(), nullable=False),
         sa.Column("paused_until", sa.Float(), nullable=False),
         sa.Column("live_waiting_until", sa.Float(), nullable=False),
+        sa.Column("live_seen_until", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("api", name=op.f("pk_api_limit")),
     )
     op.create_table(
