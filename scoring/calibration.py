@@ -23,23 +23,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from scipy.stats import binomtest
 
+from scoring.model import DealStage, Tier
 from scoring.result import Status
 
 MIN_KNOWN = 10  # good and bad accounts each, with the field known, to say anything
 SMOOTHING = 0.5  # accounts added to each count in WoE and IV
-
-
-class Stage(StrEnum):
-    """A deal's outcome as the store keeps it (SPEC §8's `stage`)."""
-
-    WON = "closed_won"
-    LOST = "closed_lost"
-    CHURNED = "churned"
-    OPEN = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +38,7 @@ class DealOutcome:
     """One deal, as calibration needs it."""
 
     domain: str
-    stage: Stage
+    stage: DealStage
     created_at: datetime
     closed_at: datetime | None
 
@@ -71,11 +62,11 @@ def examples(deals: Sequence[DealOutcome]) -> list[Example]:
     found = []
     for domain in sorted(by_domain):
         own = by_domain[domain]
-        closed = [d for d in own if d.stage is not Stage.OPEN and d.closed_at is not None]
+        closed = [d for d in own if d.stage is not DealStage.OPEN and d.closed_at is not None]
         if not closed:
             continue
         stages = {d.stage for d in closed}
-        good = Stage.WON in stages and Stage.CHURNED not in stages
+        good = DealStage.CLOSED_WON in stages and DealStage.CHURNED not in stages
         first_close = min(d.closed_at for d in closed if d.closed_at is not None)
         found.append(Example(domain, good, first_close, min(d.created_at for d in own)))
     return found
@@ -191,7 +182,7 @@ class TierRate:
 
 def tier_win_rates(tiers: Sequence[str], good: Sequence[bool]) -> list[TierRate]:
     """Win rate per tier (the tier each account had when its deal was created), A to DQ."""
-    order = ["A", "B", "C", "D", "DQ"]
+    order = [t.value for t in Tier]
     found = sorted(set(tiers), key=lambda t: (order.index(t) if t in order else len(order), t))
     return [
         TierRate(t, Rate(*_count(g for tier, g in zip(tiers, good, strict=True) if tier == t)))

@@ -41,6 +41,15 @@ class Tier(StrEnum):
     DQ = "DQ"
 
 
+class DealStage(StrEnum):
+    """One outcome per deal; `churned` is a win that was later lost (anti-ICP, SPEC §8)."""
+
+    CLOSED_WON = "closed_won"
+    CLOSED_LOST = "closed_lost"
+    CHURNED = "churned"
+    OPEN = "open"
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """One operator applied to one canonical field."""

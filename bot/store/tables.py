@@ -37,6 +37,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from scoring.model import DealStage as DealStage  # deals are kept in the model's stages
+
 # Named constraints, so a later SQLite batch migration can drop or alter them by name.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -98,15 +100,6 @@ class Subject(StrEnum):
 
     ACCOUNT = "account"
     CONTACT = "contact"
-
-
-class DealStage(StrEnum):
-    """One outcome per deal row; `churned` is a win that was later lost."""
-
-    CLOSED_WON = "closed_won"
-    CLOSED_LOST = "closed_lost"
-    CHURNED = "churned"
-    OPEN = "open"
 
 
 class Account(SQLModel, table=True):

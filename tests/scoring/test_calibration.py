@@ -11,12 +11,12 @@ from scoring.calibration import (
     DealOutcome,
     Example,
     Rate,
-    Stage,
     evidence,
     examples,
     holdout_split,
     tier_win_rates,
 )
+from scoring.model import DealStage as Stage
 from scoring.result import Status
 
 DAY0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -33,13 +33,13 @@ def deal(domain: str, stage: Stage, created: int, closed: int | None = None) -> 
 def test_each_account_with_a_closed_deal_is_one_example_labelled_as_the_spec_says() -> None:
     found = examples(
         [
-            deal("won.com", Stage.WON, 0, 30),
-            deal("lost.com", Stage.LOST, 0, 20),
-            deal("lost.com", Stage.LOST, 40, 60),
-            deal("churned.com", Stage.WON, 0, 10),
+            deal("won.com", Stage.CLOSED_WON, 0, 30),
+            deal("lost.com", Stage.CLOSED_LOST, 0, 20),
+            deal("lost.com", Stage.CLOSED_LOST, 40, 60),
+            deal("churned.com", Stage.CLOSED_WON, 0, 10),
             deal("churned.com", Stage.CHURNED, 100, 400),  # churn is anti-ICP
-            deal("mixed.com", Stage.LOST, 0, 10),
-            deal("mixed.com", Stage.WON, 20, 50),  # won in the end, never churned
+            deal("mixed.com", Stage.CLOSED_LOST, 0, 10),
+            deal("mixed.com", Stage.CLOSED_WON, 20, 50),  # won in the end, never churned
             deal("open.com", Stage.OPEN, 0),  # no outcome yet: left out
         ]
     )
@@ -55,8 +55,8 @@ def test_an_examples_date_is_its_first_close_and_its_features_date_its_first_dea
     (example,) = examples(
         [
             deal("acme.com", Stage.OPEN, 5),
-            deal("acme.com", Stage.LOST, 10, 40),
-            deal("acme.com", Stage.WON, 50, 90),
+            deal("acme.com", Stage.CLOSED_LOST, 10, 40),
+            deal("acme.com", Stage.CLOSED_WON, 50, 90),
         ]
     )
     assert example.closed_at == DAY0 + timedelta(days=40)
