@@ -24,7 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from scipy.stats import binomtest
+from sklearn.metrics import roc_auc_score
 
 from scoring.model import DealStage, Tier
 from scoring.result import Status
@@ -188,3 +190,32 @@ def tier_win_rates(tiers: Sequence[str], good: Sequence[bool]) -> list[TierRate]
         TierRate(t, Rate(*_count(g for tier, g in zip(tiers, good, strict=True) if tier == t)))
         for t in found
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Auc:
+    """A ROC AUC and its 95% bootstrap interval (percentiles of resampled AUCs)."""
+
+    value: float
+    low: float
+    high: float
+
+
+def auc(scores: Sequence[float], good: Sequence[bool], *, resamples: int = 1000) -> Auc | None:
+    """How well `scores` rank good accounts above bad ones, on these (held-out) examples;
+    None unless both outcomes are present. Resampling is seeded: a report is reproducible."""
+    if len(scores) != len(good):
+        raise ValueError("one score per example")
+    y = np.asarray(good, dtype=bool)
+    x = np.asarray(scores, dtype=float)
+    if y.all() or not y.any():
+        return None
+    rng = np.random.default_rng(0)
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(y), len(y))
+        if y[pick].all() or not y[pick].any():
+            continue  # a resample with one outcome has no AUC
+        values.append(roc_auc_score(y[pick], x[pick]))
+    low, high = np.percentile(values, [2.5, 97.5]) if values else (np.nan, np.nan)
+    return Auc(float(roc_auc_score(y, x)), float(low), float(high))

@@ -11,6 +11,7 @@ from scoring.calibration import (
     DealOutcome,
     Example,
     Rate,
+    auc,
     evidence,
     examples,
     holdout_split,
@@ -153,3 +154,27 @@ def test_win_rates_by_tier_come_in_tier_order() -> None:
         ("C", 0, 1),
         ("DQ", 0, 1),
     ]
+
+
+# -- AUC ------------------------------------------------------------------------------------------
+
+
+def test_auc_of_a_perfect_ranking_is_one() -> None:
+    found = auc([0.9, 0.8, 0.2, 0.1], [True, True, False, False], resamples=200)
+    assert found is not None and found.value == 1.0 and found.high == 1.0
+
+
+def test_auc_of_a_random_ranking_is_near_a_half_inside_its_interval() -> None:
+    rng = random.Random(11)
+    good = [rng.random() < 0.4 for _ in range(600)]
+    scores = [rng.random() for _ in good]
+    found = auc(scores, good, resamples=300)
+    assert found is not None
+    assert abs(found.value - 0.5) < 0.07 and found.low < 0.5 < found.high
+    assert found.high - found.low < 0.2
+
+
+def test_auc_needs_both_outcomes() -> None:
+    assert auc([0.3, 0.7], [True, True]) is None
+    with pytest.raises(ValueError, match="one score per example"):
+        auc([0.3], [True, False])
