@@ -144,6 +144,18 @@ class ServeProcess:
             self.kill()
 
 
+def most_in_any_window(times: list[float], window: float) -> int:
+    """The most of `times` inside any `window` seconds (ending at one of them): what a
+    server counting a rolling window saw at its busiest."""
+    ordered = sorted(times)
+    counts, first = [], 0
+    for last, at in enumerate(ordered):
+        while ordered[first] <= at - window:
+            first += 1
+        counts.append(last - first + 1)
+    return max(counts, default=0)
+
+
 def held_by(database: Database, process: ServeProcess) -> int:
     """Inbox events the process has claimed and not settled (its worker names carry its pid)."""
     with open_session(database) as session:

@@ -40,6 +40,7 @@ from tests.support import (
     USERS,
     ServeProcess,
     held_by,
+    most_in_any_window,
     wait_for,
 )
 
@@ -102,16 +103,6 @@ def deliver(urls: list[str], events: list[dict]) -> None:
 
     with ThreadPoolExecutor(len(urls)) as pool:
         list(pool.map(send, urls))
-
-
-def most_in_any_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    counts, first = [], 0
-    for last, at in enumerate(ordered):
-        while ordered[first] <= at - window:
-            first += 1
-        counts.append(last - first + 1)
-    return max(counts, default=0)
 
 
 def routed(database: Engine) -> list[RoutingDecision]:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from bot.store.db import make_engine
 from bot.store.ratelimit import SharedRateLimiter
 from integrations.ratelimit import background
+from tests.support import most_in_any_window
 
 pytestmark = pytest.mark.db
 
@@ -37,14 +38,6 @@ def replicas(db_engine: Engine) -> Iterator[tuple[Engine, Engine]]:
 def api() -> str:
     """A name of its own per test: the module's database keeps earlier tests' calls."""
     return f"test-{uuid.uuid4().hex[:8]}"
-
-
-def most_in_any_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    return max(
-        (sum(1 for t in ordered[: i + 1] if t > at - window) for i, at in enumerate(ordered)),
-        default=0,
-    )
 
 
 def hammer(
