@@ -181,7 +181,7 @@ def claim(
     return list(session.exec(query.execution_options(populate_existing=True)))
 
 
-def in_background(event: InboxEvent) -> bool:
+def gives_way(event: InboxEvent) -> bool:
     """Whether this event's CRM calls give way to live ones (see `BACKGROUND`)."""
     return event.event_type in BACKGROUND
 

@@ -173,7 +173,7 @@ class Worker:
         settled: Settled,
     ) -> None:
         self._yield()
-        quiet = all(inbox.in_background(e) for i in ids for e in objects[i])
+        quiet = all(inbox.gives_way(e) for i in ids for e in objects[i])
         try:
             with background() if quiet else nullcontext():  # re-scoring lets live calls go first
                 outcome = self.pipeline.process(kind, ids, now=self.clock())

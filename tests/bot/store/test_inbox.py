@@ -128,8 +128,8 @@ def test_live_events_are_claimed_before_the_daily_rescore_ones(db_session: Sessi
     inbox.store_events(session=db_session, events=aging, now=NOW - timedelta(minutes=1))
     (live,) = store(db_session, 1)
     (first,) = claim(db_session, limit=1)
-    assert first.id == live and not inbox.in_background(first)
-    assert [inbox.in_background(e) for e in claim(db_session, "w2")] == [True] * 3
+    assert first.id == live and not inbox.gives_way(first)
+    assert [inbox.gives_way(e) for e in claim(db_session, "w2")] == [True] * 3
 
 
 def test_claimed_events_stay_pending_and_keep_their_attempts(db_session: Session) -> None:
