@@ -165,15 +165,16 @@ def _woe_iv(
     """WoE of the matched group and IV over both groups; None without any known account."""
     if not known_good + known_bad:
         return None, None
-    iv, woe_matched = 0.0, 0.0
-    for index, group in enumerate((matched, missed)):
-        good_share = (group.good + SMOOTHING) / (known_good + 2 * SMOOTHING)
-        bad_share = (group.total - group.good + SMOOTHING) / (known_bad + 2 * SMOOTHING)
-        woe = math.log(good_share / bad_share)
-        iv += (good_share - bad_share) * woe
-        if index == 0:
-            woe_matched = woe
-    return woe_matched, iv
+    woe_matched, gap_matched = _woe(matched, known_good, known_bad)
+    woe_missed, gap_missed = _woe(missed, known_good, known_bad)
+    return woe_matched, gap_matched * woe_matched + gap_missed * woe_missed
+
+
+def _woe(group: Rate, known_good: int, known_bad: int) -> tuple[float, float]:
+    """A group's WoE, and its share of the good accounts less its share of the bad ones."""
+    good_share = (group.good + SMOOTHING) / (known_good + 2 * SMOOTHING)
+    bad_share = (group.total - group.good + SMOOTHING) / (known_bad + 2 * SMOOTHING)
+    return math.log(good_share / bad_share), good_share - bad_share
 
 
 @dataclass(frozen=True, slots=True)
