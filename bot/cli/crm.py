@@ -15,9 +15,9 @@ from rich.console import Console
 from sqlalchemy import Engine as Database
 
 from bot.cli.progress import print_backfill_report, progress_bar
-from bot.cli.store import open_database
 from bot.config import Config
 from bot.settings import Settings
+from bot.store.db import make_engine, migrate
 from bot.store.repo import IcpVersionConflict
 from bot.sync.backfill import backfill
 from bot.sync.connect import MissingSettings, hubspot_crm, salesforce_crm
@@ -42,7 +42,9 @@ def backfill_crm(
 ) -> int:
     """Load, score, store and write back every record of a CRM, with a progress bar."""
     settings = Settings()
-    database = open_database(settings.database_url)  # shares the CRM's rate limit with serve
+    # The CRM's rate limit is shared with serve through the database; an engine connects
+    # at its first use, so a missing setting is said before the database is touched.
+    database = make_engine(settings.database_url)
     try:
         crm = _crm(crm_name, source, config, settings, err, database)
     except MissingSettings as exc:
@@ -50,6 +52,7 @@ def backfill_crm(
         return 1
     if crm is None:
         return 1
+    migrate(database)
     tagger = Tagger(Scorer(config.icp))
     with progress_bar(err) as bars:
         try:
