@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.stats import binomtest
-from sklearn.metrics import roc_auc_score
+from numpy.typing import NDArray
+from scipy.stats import binomtest, rankdata
+from sklearn.metrics import roc_curve
 
 from scoring.model import DealStage, Tier
 from scoring.result import Status
@@ -205,18 +206,87 @@ class Auc:
 def auc(scores: Sequence[float], good: Sequence[bool], *, resamples: int = 1000) -> Auc | None:
     """How well `scores` rank good accounts above bad ones, on these (held-out) examples;
     None unless both outcomes are present. Resampling is seeded: a report is reproducible."""
-    if len(scores) != len(good):
-        raise ValueError("one score per example")
+    found = _bootstrap([scores], good, resamples)
+    if found is None:
+        return None
+    (value,), samples = found
+    low, high = _percentiles(samples[:, 0])
+    return Auc(value, low, high)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Two rankings of the same held-out examples: each one's AUC, and the gain of the second
+    over the first with a paired interval (both ranked on each resample), which says whether
+    a gain is more than the luck of the hold-out."""
+
+    current: Auc
+    proposed: Auc
+    gain: Auc
+
+
+def compare(
+    current: Sequence[float],
+    proposed: Sequence[float],
+    good: Sequence[bool],
+    *,
+    resamples: int = 1000,
+) -> Comparison | None:
+    """Current and proposed scores on the same examples, compared (None without both outcomes)."""
+    found = _bootstrap([current, proposed], good, resamples)
+    if found is None:
+        return None
+    (before, after), samples = found
+    return Comparison(
+        Auc(before, *_percentiles(samples[:, 0])),
+        Auc(after, *_percentiles(samples[:, 1])),
+        Auc(after - before, *_percentiles(samples[:, 1] - samples[:, 0])),
+    )
+
+
+def _bootstrap(
+    scorings: Sequence[Sequence[float]], good: Sequence[bool], resamples: int
+) -> tuple[list[float], NDArray[np.float64]] | None:
+    """Each scoring's AUC, and their AUCs on the same seeded resamples (one row a resample;
+    resamples with a single outcome have no AUC and are skipped)."""
     y = np.asarray(good, dtype=bool)
-    x = np.asarray(scores, dtype=float)
+    xs = [np.asarray(x, dtype=float) for x in scorings]
+    if any(len(x) != len(y) for x in xs):
+        raise ValueError("one score per example")
     if y.all() or not y.any():
         return None
     rng = np.random.default_rng(0)
-    values = []
+    rows = []
     for _ in range(resamples):
         pick = rng.integers(0, len(y), len(y))
         if y[pick].all() or not y[pick].any():
-            continue  # a resample with one outcome has no AUC
-        values.append(roc_auc_score(y[pick], x[pick]))
-    low, high = np.percentile(values, [2.5, 97.5]) if values else (np.nan, np.nan)
-    return Auc(float(roc_auc_score(y, x)), float(low), float(high))
+            continue
+        rows.append([_auc(y[pick], x[pick]) for x in xs])
+    samples = np.asarray(rows, dtype=float).reshape(-1, len(xs))
+    return [_auc(y, x) for x in xs], samples
+
+
+def _auc(y: NDArray[np.bool_], x: NDArray[np.float64]) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half), the same value as
+    scikit-learn's `roc_auc_score` at a fraction of its cost, which matters a thousand
+    resamples over."""
+    ranks = rankdata(x)
+    good = int(y.sum())
+    bad = len(y) - good
+    return float((ranks[y].sum() - good * (good + 1) / 2) / (good * bad))
+
+
+def _percentiles(values: NDArray[np.float64]) -> tuple[float, float]:
+    if not values.size:
+        return math.nan, math.nan
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def roc_points(scores: Sequence[float], good: Sequence[bool]) -> list[tuple[float, float]]:
+    """The ROC curve as (false positive rate, true positive rate) points, for a chart."""
+    y = np.asarray(good, dtype=bool)
+    if y.all() or not y.any():
+        return []
+    fpr, tpr, _ = roc_curve(y, np.asarray(scores, dtype=float))
+    return [(float(f), float(t)) for f, t in zip(fpr, tpr, strict=True)]

@@ -18,7 +18,9 @@ What the data models, so a demo and a calibration run have something real to fin
   and technologies are in vendor casing. An empty cell always means "missing".
 - Deals follow a hidden "true fit" that is deliberately *not* `config/icp.yaml`: it agrees
   on industry, size and CRM but weighs RevOps and SDR hiring more and the revenue band,
-  geography and funding less, so calibration has something to propose. Win probability
+  geography and funding less, so calibration has something to propose; and mid-market
+  teams that run a sales-engagement tool (Outreach, Salesloft) win more often, a pattern
+  `icp.yaml` does not test, for calibration to discover. Win probability
   rises from under 10% (poor fit) to ~55% (A-tier mid-market SaaS on HubSpot). Unserved
   markets never get deals.
 - Churn: a won deal whose customer later left keeps its single row, with stage `churned`
@@ -1031,6 +1033,7 @@ def _true_fit(
     mid += 0.15 if revops else 0.0
     mid += 0.05 if funded else 0.0
     mid += 0.18 if hiring >= ago[90] else 0.08 if hiring >= ago[180] else 0.0
+    mid += 0.25 if "outreach" in tools or "salesloft" in tools else 0.0  # not in icp.yaml
     ent = 0.25 if 1000 <= employees <= 10000 else 0.12 if employees >= 600 else 0.0
     ent += 0.28 if salesforce else 0.0
     ent += 0.17 if sdrs >= 10 else 0.0

@@ -44,6 +44,7 @@ _Model = TypeVar("_Model", bound=SQLModel)
 _Stored = TypeVar("_Stored", Account, Contact)
 
 MAX_SEARCH_RESULTS = 100
+CHUNK = 1000  # keys in one IN (...): well under every database's limit on parameters
 # Each database's ICP catalogues by version: immutable once stored, so cached for good.
 _CATALOGUES: WeakKeyDictionary[Any, dict[int, Catalogue]] = WeakKeyDictionary()
 
@@ -120,10 +121,13 @@ def upsert_contacts(*, session: Session, records: Iterable[CrmRecord], now: date
 def accounts_by_domain(*, session: Session, domains: Iterable[str]) -> dict[str, Account]:
     """The stored accounts among `domains`, in one query."""
     keys = sorted({_key(d) for d in domains if d})
-    if not keys:
-        return {}
-    rows = session.exec(select(Account).where(col(Account.domain).in_(keys)))
-    return {row.domain: row for row in rows}
+    found: dict[str, Account] = {}
+    for start in range(0, len(keys), CHUNK):
+        rows = session.exec(
+            select(Account).where(col(Account.domain).in_(keys[start : start + CHUNK]))
+        )
+        found.update((row.domain, row) for row in rows)
+    return found
 
 
 def stored_page(
@@ -546,13 +550,10 @@ def new_account_tiers(*, session: Session, start: datetime, end: datetime) -> di
     return {tier.value: found.get(tier.value, 0) for tier in Tier}
 
 
-def closed_deals(*, session: Session, start: datetime, end: datetime) -> list[tuple[Deal, str]]:
-    """Deals won or lost in [start, end), each with its account's current tier."""
-    latest = _latest(Subject.ACCOUNT)
+def closed_deals(*, session: Session, start: datetime, end: datetime) -> list[Deal]:
+    """Deals won, churned or lost in [start, end), oldest first."""
     statement = (
-        select(Deal, col(Score.tier))
-        .join(Score, col(Score.subject_key) == col(Deal.account_domain))
-        .join(latest, col(Score.id) == latest.c.id)
+        select(Deal)
         .where(
             col(Deal.stage).in_(
                 [s.value for s in (DealStage.CLOSED_WON, DealStage.CHURNED, DealStage.CLOSED_LOST)]
@@ -560,8 +561,37 @@ def closed_deals(*, session: Session, start: datetime, end: datetime) -> list[tu
             col(Deal.closed_at) >= start,
             col(Deal.closed_at) < end,
         )
+        .order_by(col(Deal.closed_at), col(Deal.id))
     )
-    return [(deal, tier) for deal, tier in session.exec(statement)]
+    return list(session.exec(statement))
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One audit-trail entry of an account: when, the tier it got, the fields it was given."""
+
+    scored_at: datetime
+    tier: str
+    snapshot: dict[str, Any]
+
+
+def account_history(*, session: Session, domains: Iterable[str]) -> dict[str, list[Seen]]:
+    """Every stored scoring of these accounts, oldest first, by domain: what icpbot saw and
+    said of each before its deals (calibration's features and tiers as they were)."""
+    keys = sorted({_key(d) for d in domains if d})
+    found: dict[str, list[Seen]] = {}
+    for start in range(0, len(keys), CHUNK):
+        statement = (
+            select(Score.subject_key, Score.scored_at, Score.tier, Score.input_snapshot)
+            .where(
+                col(Score.subject) == Subject.ACCOUNT.value,
+                col(Score.subject_key).in_(keys[start : start + CHUNK]),
+            )
+            .order_by(col(Score.subject_key), col(Score.scored_at), col(Score.id))
+        )
+        for key, scored_at, tier, snapshot in session.exec(statement):
+            found.setdefault(key, []).append(Seen(scored_at, tier, dict(snapshot)))
+    return found
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -178,3 +178,21 @@ def test_auc_needs_both_outcomes() -> None:
     assert auc([0.3, 0.7], [True, True]) is None
     with pytest.raises(ValueError, match="one score per example"):
         auc([0.3], [True, False])
+
+
+def test_the_fast_auc_is_scikit_learns_with_ties_counting_half() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from scoring.calibration import compare
+
+    rng = random.Random(3)
+    good = [rng.random() < 0.3 for _ in range(300)]
+    current = [float(rng.randint(0, 10)) + (3 if g else 0) for g in good]  # many ties
+    proposed = [float(rng.randint(0, 10)) + (5 if g else 0) for g in good]
+    found = compare(current, proposed, good)
+    assert found is not None
+    assert found.current.value == pytest.approx(roc_auc_score(good, current))
+    assert found.proposed.value == pytest.approx(roc_auc_score(good, proposed))
+    assert found.gain.value == pytest.approx(found.proposed.value - found.current.value)
+    assert found.gain.low < found.gain.value < found.gain.high
+    assert found.gain.low > 0  # a real gain on 300 examples: the paired interval says so
