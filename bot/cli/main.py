@@ -208,6 +208,65 @@ def digest(
 
 
 @app.command()
+def calibrate(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="A directory with companies.csv and deals.csv instead of the store.",
+            file_okay=False,
+        ),
+    ] = None,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            "--holdout",
+            help="Share of the most recent examples held out of the fit; every AUC is on it.",
+            min=0.05,
+            max=0.5,
+        ),
+    ] = 0.25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the proposed icp.yaml here and print its diff.", dir_okay=False
+        ),
+    ] = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option(
+            "--chart", help="Draw lift per criterion and the ROC curves (PNG).", dir_okay=False
+        ),
+    ] = None,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """The ICP checked against won, lost and churned deals, and a better one proposed.
+
+    One example per account with a closed deal (won and never churned is good; lost or
+    churned is bad), its fields as they were before the deal (the audit trail), the most
+    recent share held out: per criterion its lift, WoE and information value; win rate
+    by tier; the held-out ROC AUC of the current and the proposed weights; suggested new
+    criteria. Never rewrites icp.yaml: --out writes a proposal to review.
+    """
+    from bot.cli.calibrate import run_calibration
+
+    config = _load(config_dir)
+    code = run_calibration(
+        config=config,
+        source=source,
+        holdout=holdout,
+        as_json=as_json,
+        out=out,
+        chart=chart,
+        now=_now(as_of),
+        err=err,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
 def age(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what is due; change nothing.")

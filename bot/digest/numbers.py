@@ -14,8 +14,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.calibration.outcomes import tiers_as_they_were
 from bot.store import leads, repo
 from bot.store.tables import Account, Score
+from scoring.engine import Scorer
+from scoring.fit import learnable
 from scoring.model import Icp, Tier
 from scoring.result import Status
 
@@ -145,7 +148,7 @@ def build_digest(*, session: Session, icp: Icp, week: Week, history_weeks: int =
     digest = Digest(week, icp.version, _tier_counts(new), before)
     digest.top_a = _top_a(session, new)
     digest.not_a_fit = _not_a_fit(session, week)
-    digest.win_rates = _win_rates(session, week.end)
+    digest.win_rates = _win_rates(session, icp, week.end)
     digest.missing = _missing(session, new)
     digest.review_warning = review_warning(icp, week.end.date())
     digest.history = _history(session, week, history_weeks, digest.tiers, digest.tiers_before)
@@ -161,7 +164,8 @@ def review_warning(icp: Icp, today: date) -> str | None:
         return None
     return (
         f"icp.yaml was last reviewed {age} days ago ({icp.reviewed_on.isoformat()}): "
-        "time to recalibrate against recent wins and losses (`icpbot calibrate`)."
+        "time to recalibrate against recent wins and losses: `/icp calibration` here, or "
+        "`icpbot calibrate --out proposed.yaml` for a proposal to review."
     )
 
 
@@ -201,12 +205,16 @@ def _not_a_fit(session: Session, week: Week) -> list[NotAFit]:
     return [NotAFit(f.account_domain, f.reason, f.note, f.slack_user) for f in rows]
 
 
-def _win_rates(session: Session, end: datetime) -> list[WinRate]:
-    """Won (churned ones included: they were won) and lost deals closed in the last 90 days."""
+def _win_rates(session: Session, icp: Icp, end: datetime) -> list[WinRate]:
+    """Won (churned ones included: they were won) and lost deals closed in the last 90 days,
+    by the tier each account had when its deal was created, not its tier now: a won account
+    is a customer now, and so DQ (`bot.calibration.outcomes`)."""
     deals = repo.closed_deals(session=session, start=end - timedelta(days=WIN_RATE_DAYS), end=end)
+    fair, _ = learnable(icp)
+    tiers = tiers_as_they_were(session, deals, Scorer(fair), now=end)
     won: Counter[str] = Counter()
     lost: Counter[str] = Counter()
-    for deal, tier in deals:
+    for deal, tier in zip(deals, tiers, strict=True):
         (lost if deal.stage == "closed_lost" else won)[tier] += 1
     return [WinRate(t, won[t], lost[t]) for t in TIERS if won[t] + lost[t]]
 

@@ -81,11 +81,14 @@ def _feedback(digest: Digest) -> str:
     return f"*Not a fit* — {len(digest.not_a_fit)} this week: {reasons}\n" + "\n".join(lines)
 
 
+WIN_RATES = "*Win rate by tier when the deal was created, last 90 days*\n"
+
+
 def _win_rates(digest: Digest) -> str:
     if not digest.win_rates:
-        return "*Win rate by tier, last 90 days*\nNo closed deals recorded yet."
+        return WIN_RATES + "No closed deals recorded yet."
     cells = [f"*{w.tier}*: {w.rate:.0%} ({w.won} of {w.won + w.lost})" for w in digest.win_rates]
-    return "*Win rate by tier, last 90 days*\n" + " · ".join(cells)
+    return WIN_RATES + " · ".join(cells)
 
 
 def _missing(digest: Digest) -> str:

@@ -38,9 +38,14 @@ D_TIER = {"industry": "retail", "employees": 50, "country": "US"}
 pytestmark = pytest.mark.db
 
 
-def seed(session: Session, domain: str, created: datetime, fields: dict) -> None:
+def seed(
+    session: Session,
+    domain: str,
+    created: datetime,
+    fields: dict,
+    now: datetime = datetime(2026, 11, 23, 8, tzinfo=UTC),
+) -> None:
     tagger = Tagger(Scorer(CONFIG.icp))
-    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
     tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=now)
     record = CrmRecord(
         RecordKind.ACCOUNT,
@@ -163,6 +168,40 @@ def test_the_post_stays_within_block_kit_limits_and_says_it_all(store: Session) 
         assert expected in posted, expected
     text = digest_text(digest)
     assert "3* new accounts" in text and "+2 vs last week" in text
+
+
+def test_win_rates_use_the_tier_each_account_had_when_its_deal_was_created(
+    db_session: Session,
+) -> None:
+    """A won account is a customer now, so DQ; its win counts for the tier it had then."""
+    before_deal = datetime(2026, 9, 1, tzinfo=UTC)
+    deal_created = datetime(2026, 9, 15, tzinfo=UTC)
+    seen = {**A_TIER, "lifecycle_stage": "opportunity"}
+    seed(db_session, "snapshot.com", before_deal, seen, now=before_deal)
+    seed(db_session, "snapshot.com", before_deal, {**A_TIER, "lifecycle_stage": "customer"})
+    seed(db_session, "rescored.com", before_deal, {**A_TIER, "lifecycle_stage": "customer"})
+    seed(db_session, "d-then.com", before_deal, D_TIER, now=before_deal)
+    seed(db_session, "d-then.com", before_deal, {**A_TIER, "lifecycle_stage": "customer"})
+    for n, domain in enumerate(["snapshot.com", "rescored.com", "d-then.com"]):
+        repo.upsert_deal(
+            session=db_session,
+            crm="hubspot",
+            crm_id=f"deal-{n}",
+            account_domain=domain,
+            name=domain,
+            stage="closed_won",
+            amount=1000.0,
+            created_at=deal_created,
+            closed_at=local(18),
+        )
+    db_session.flush()
+    assert repo.latest_score(session=db_session, subject="account", key="snapshot.com").tier == "DQ"
+    digest = build_digest(session=db_session, icp=CONFIG.icp, week=W47)
+    rates = {w.tier: (w.won, w.lost) for w in digest.win_rates}
+    # snapshot.com: A in the audit trail before the deal; rescored.com: no snapshot from
+    # before, so its fields now without lifecycle_stage (A); d-then.com: D back then.
+    assert rates == {"A": (2, 0), "D": (1, 0)}
+    assert "when the deal was created" in digest_text(digest)
 
 
 def test_weeks_are_local_and_dst_weeks_are_an_hour_longer() -> None:
