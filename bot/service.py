@@ -314,6 +314,7 @@ def _slack(
         crms=crms,
         clock=clock,
         metrics=core.metrics,
+        field_types=config.fields.types,
     )
     poster = Poster(
         database=database,

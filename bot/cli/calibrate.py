@@ -21,14 +21,8 @@ from bot.calibration.run import Calibration, calibrate
 from bot.cli.store import open_database
 from bot.config import Config
 from bot.store.db import read_session
-from bot.views.calibration import calibration_json, report_lines
+from bot.views.calibration import calibration_json, no_deals, report_lines
 from bot.views.calibration_chart import calibration_chart_png
-
-NO_DEALS = (
-    "no closed deals to learn from in {where}: load them with `icpbot backfill --crm "
-    "hubspot|salesforce` (or let `icpbot serve` sync them), or pass --source DIR with "
-    "companies.csv and deals.csv (deal_id, domain, name, stage, amount, created_at, closed_at)"
-)
 
 
 def run_calibration(
@@ -85,7 +79,7 @@ def _observations(
 ) -> Observations | None:
     if source is not None:
         if not (source / "deals.csv").is_file() or not (source / "companies.csv").is_file():
-            err.print(f"[red]error[/red] --source {source}: {NO_DEALS.format(where=source)}")
+            err.print(f"[red]error[/red] --source {source}: {no_deals(str(source))}")
             return None
         found = from_directory(source, types=config.fields.types, now=now)
         where = str(source)
@@ -97,7 +91,7 @@ def _observations(
     for note in found.skipped:
         err.print(f"[yellow]warning[/yellow] {note}")
     if not found.observed:
-        err.print(f"[red]error[/red] {NO_DEALS.format(where=where)}")
+        err.print(f"[red]error[/red] {no_deals(where)}")
         return None
     return found
 

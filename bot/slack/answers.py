@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.slack.command import Help, Lookup, Profile, Recent, Request, Rescore, Top, Usage
+from bot.slack.command import (
+    Calibrate,
+    Help,
+    Lookup,
+    Profile,
+    Recent,
+    Request,
+    Rescore,
+    Top,
+    Usage,
+)
 from bot.store import repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
@@ -88,8 +98,8 @@ class Answers:
             return self._top(request)
         if isinstance(request, Recent):
             return self._recent(request)
-        if isinstance(request, Rescore):
-            return None
+        if isinstance(request, Rescore | Calibrate):
+            return None  # a re-score asks the CRM; a calibration is sent by `slack.calibration`
         return self._lookup_stored(request)
 
     def slow(self, request: Request) -> Answer:

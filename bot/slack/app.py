@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,8 @@ from sqlalchemy import Engine as Database
 from bot.metrics import Metrics
 from bot.routing.router import Router
 from bot.slack.answers import Answers
-from bot.slack.command import Rescore, parse
+from bot.slack.calibration import send_calibration
+from bot.slack.command import Calibrate, Rescore, parse
 from bot.slack.people import Directory
 from bot.store import leads, repo, slack_events
 from bot.store.db import read_session
@@ -51,11 +52,16 @@ from bot.views.home import Routed, home_view
 from bot.views.routing_post import CLAIM, LEAD_MENU, NOT_A_FIT, OPEN_CRM, claimed_blocks
 from integrations.base import LiveCrm
 from integrations.records import RecordKind
+from scoring.fields import FieldType, known_fields
 from scoring.model import Icp
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/icp"
+CALIBRATING = (
+    ":hourglass_flowing_sand: Calibrating the ICP against the won, lost and churned deals in "
+    "the store; the summary and its chart will arrive in a direct message from me."
+)
 Clock = Callable[[], datetime]
 
 
@@ -73,6 +79,7 @@ class SlackContext:
     crms: Mapping[str, LiveCrm]  # the listened-to CRMs, by name
     clock: Clock
     metrics: Metrics | None = None
+    field_types: Mapping[str, FieldType] = field(default_factory=known_fields)
 
 
 def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 8) -> App:
@@ -135,8 +142,13 @@ class Handlers:
         started = time.perf_counter()
         request = parse(command.get("text"))
         user = str(command.get("user_id") or "")
-        if isinstance(request, Rescore) and user not in self.ctx.admins:
-            ack(**reply(notice("`/icp rescore` is for admins (the `ICPBOT_ADMINS` setting).")))
+        if isinstance(request, Rescore | Calibrate) and user not in self.ctx.admins:
+            verb = "rescore" if isinstance(request, Rescore) else "calibration"
+            ack(**reply(notice(f"`/icp {verb}` is for admins (the `ICPBOT_ADMINS` setting).")))
+            return
+        if isinstance(request, Calibrate):
+            ack(**reply(notice(CALIBRATING)))
+            self._later(self._calibration, user, respond)
             return
         try:
             answer = self.ctx.answers.quick(request)
@@ -155,6 +167,28 @@ class Handlers:
             self._observe("crm", started)
 
         self._later(finish)
+
+    def _calibration(self, user: str, respond: Respond) -> None:
+        try:
+            send_calibration(
+                client=self.ctx.client,
+                database=self.ctx.database,
+                icp=self.ctx.icp,
+                types=self.ctx.field_types,
+                user=user,
+                now=self.ctx.clock(),
+            )
+        except Exception as exc:
+            log.warning("/icp calibration failed", exc_info=True)
+            respond(
+                **reply(
+                    notice(
+                        f":warning: The calibration failed ({escape(one_line(type(exc).__name__))})"
+                        "; `icpbot calibrate` on the command line says more."
+                    )
+                ),
+                replace_original=True,
+            )
 
     def _observe(self, path: str, started: float) -> None:
         if self.ctx.metrics is not None:

@@ -76,6 +76,12 @@ class Rescore:
 
 
 @dataclass(frozen=True, slots=True)
+class Calibrate:
+    """The ICP checked against won, lost and churned deals; the summary and chart go to the
+    asker (admins)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     pass
 
@@ -87,7 +93,7 @@ class Usage:
     problem: str
 
 
-Request = Lookup | Top | Recent | Profile | Rescore | Help | Usage
+Request = Lookup | Top | Recent | Profile | Rescore | Calibrate | Help | Usage
 
 
 def parse(text: str | None) -> Request:
@@ -104,6 +110,8 @@ def parse(text: str | None) -> Request:
         return Help()
     if verb == "profile" and not rest:
         return Profile()
+    if verb in ("calibration", "calibrate") and not rest:
+        return Calibrate()
     if verb == "top":
         return _top(rest)
     if verb == "recent":

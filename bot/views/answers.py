@@ -41,6 +41,8 @@ USAGE = "\n".join(
         "*`/icp recent [N]`* · the accounts that arrived last",
         "*`/icp profile`* · the current ICP in words",
         "*`/icp rescore acme.com`* · score again from fresh CRM data (admins)",
+        "*`/icp calibration`* · the ICP checked against won, lost and churned deals, with a "
+        "chart, sent to you (admins)",
         "*`/icp help`* · this list",
     ]
 )

@@ -19,6 +19,16 @@ from scoring.operators import describe
 NEXT_STEP = "icpbot calibrate --out proposed-icp.yaml  (writes the proposal and prints its diff)"
 
 
+def no_deals(where: str) -> str:
+    """Nothing to learn from, and how to get something."""
+    return (
+        f"No closed deals to learn from in {where}: load them with `icpbot backfill --crm "
+        "hubspot|salesforce` (or let `icpbot serve` sync them), or run `icpbot calibrate "
+        "--source DIR` with companies.csv and deals.csv (deal_id, domain, name, stage, amount, "
+        "created_at, closed_at)."
+    )
+
+
 def _pct(rate: Rate) -> str:
     if not rate.total:
         return "—"

@@ -395,6 +395,17 @@ class FakeSlack:
         channel = self._channel(params.get("channel"))
         return {"channel": {"id": channel, "name": self._names.get(channel, channel)}}
 
+    def _open_conversation(self, params: Json) -> Json:
+        """A direct message with one user: its channel id (`D` + the user id here), made once
+        and then returned again, as Slack returns the existing DM."""
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1 or users[0] not in self._users:
+            raise Refused("user_not_found" if users else "invalid_arguments")
+        channel = f"D{users[0]}"
+        self._ids.setdefault(f"dm-{users[0]}", channel)
+        self._names.setdefault(channel, f"dm-{users[0]}")
+        return {"channel": {"id": channel}}
+
     def _upload_url(self, params: Json) -> Json:
         if not params.get("filename") or not str(params.get("length") or "").isdigit():
             raise Refused("invalid_arguments", "filename and length are required")
@@ -436,6 +447,7 @@ _METHODS = {
     "users.info": FakeSlack._users_info,
     "users.list": FakeSlack._users_list,
     "conversations.info": FakeSlack._conversation,
+    "conversations.open": FakeSlack._open_conversation,
     "files.getUploadURLExternal": FakeSlack._upload_url,
     "files.completeUploadExternal": FakeSlack._complete_upload,
 }

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,14 @@ from bot.service import Service, build_service
 from bot.settings import Settings
 from bot.store.db import session as open_session
 from bot.store.tables import Feedback, InboxEvent, RoundRobin, RoutingDecision
+from bot.sync.backfill import backfill
 from bot.sync.connect import MissingSettings, hubspot_crm
+from bot.sync.tagging import Tagger
 from bot.views.feedback import NOT_A_FIT_VIEW, NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK
 from bot.views.routing_post import CLAIM, NOT_A_FIT
+from integrations.csv import CsvCrm
 from integrations.retries import RetryPolicy
+from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import (
@@ -40,7 +45,7 @@ from tests.fakes.slack_requests import (
     view_submission,
 )
 from tests.fakes.webhooks import creation_event, signed_delivery
-from tests.support import CHANNELS, CONFIG, SLACK_SECRET, USERS, ServerThread, wait_for
+from tests.support import CHANNELS, CONFIG, ROOT, SLACK_SECRET, USERS, ServerThread, wait_for
 
 HUBSPOT_SECRET = "hubspot-client-secret"
 A_TIER = {
@@ -198,6 +203,30 @@ def test_rescore_is_for_admins_only(bot: Bot) -> None:
     assert wait_for(lambda: bot.slack.responses)
     reply = wait_for(lambda: [m for m in bot.slack.messages("C0A") if m.thread_ts == post.ts])[0]
     assert "Re-scored" in reply.text
+
+
+def test_calibration_is_for_admins_and_arrives_as_a_direct_message_with_its_chart(
+    bot: Bot,
+) -> None:
+    refused = bot.command("calibration", user="U0DANA").json()
+    assert "for admins" in refused["text"]
+    answer = bot.command("calibration", user="U0ADMIN").json()
+    assert "direct message" in answer["text"]
+    empty = wait_for(lambda: bot.slack.messages("DU0ADMIN"))  # nothing loaded yet: says how
+    assert "No closed deals" in empty[0].text and "icpbot backfill" in empty[0].text
+    sample = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types)
+    tagger = Tagger(Scorer(CONFIG.icp))
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    backfill(
+        sample, database=bot.service.database, tagger=tagger, now=now, icp_text=CONFIG.icp_text
+    )
+    bot.command("calibrate", user="U0ADMIN")
+    messages = wait_for(lambda: bot.slack.messages("DU0ADMIN")[1:])
+    summary = json.dumps(messages[0].blocks)
+    for expected in ("Held-out ROC AUC", "accounts with closed deals", "icpbot calibrate --out"):
+        assert expected in summary, expected
+    chart = wait_for(lambda: [f for f in bot.slack.files if f["channel"] == "DU0ADMIN"])
+    assert chart[0]["title"].startswith("Lift per criterion")
 
 
 def test_bad_signature_stale_timestamp_and_malformed_payloads(bot: Bot) -> None:
