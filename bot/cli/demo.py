@@ -3,8 +3,8 @@
 Loads the sample companies, contacts and deals into a throwaway SQLite
 store, scores everything, writes the scores back (to a CSV standing in for
 the CRM), shows the tier distribution, the first routing posts as Slack
-would show them, and the `/icp` answer for one account. Nothing leaves the
-machine. The sample data is dated; the demo scores it as of that date so
+would show them, the `/icp` answer for one account, and what calibrating the ICP
+against the sample's deals finds. Nothing leaves the machine. The sample data is dated; the demo scores it as of that date so
 time-based criteria (funding in the last year...) read as intended.
 """
 
@@ -20,14 +20,18 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine as Database
 
+from bot.calibration.outcomes import from_store
+from bot.calibration.run import calibrate
 from bot.cli.progress import TIERS, progress_bar
 from bot.cli.terminal import print_blocks
 from bot.config import Config
 from bot.routing.rules import Decision, route
-from bot.store.db import make_engine, migrate
+from bot.store.db import make_engine, migrate, read_session
 from bot.sync.backfill import BackfillReport, backfill
 from bot.sync.tagging import Tagged, Tagger
+from bot.views.calibration import summary_lines
 from bot.views.explanation import explanation_blocks
 from bot.views.models import AccountView, PersonView
 from bot.views.routing_post import routing_post_blocks
@@ -82,7 +86,6 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
                 progress=step,
                 keep_tagged=True,
             )
-        database.dispose()
         _summary(out, report)
         accounts = [t for t in report.tagged if not t.record.kind.is_person]
         _tier_table(out, accounts)
@@ -90,8 +93,28 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
         chosen = _routing_posts(out, config, accounts, now)
         if chosen:
             _explanation(out, _with_best_contact(chosen, report.tagged), report.tagged, now)
+        _calibration(out, config, database, now, report.deals)
+        database.dispose()
     where = f" · store kept at {keep}" if keep else ""
     out.rule(f"done in {time.perf_counter() - started:.1f} s{where}")
+
+
+def _calibration(
+    out: Console, config: Config, database: Database, now: datetime, deals: int
+) -> None:
+    """The other half of the loop: the ICP checked against the sample's won and lost deals."""
+    out.rule(f"icpbot calibrate · the ICP checked against {deals} deals")
+    with read_session(database) as session:
+        observations = from_store(session, now=now)
+    found = calibrate(observations, config.icp, types=config.fields.types)
+    for line in summary_lines(found):
+        out.print(line, highlight=False, markup=False)
+    out.print(
+        "The full report, a proposed icp.yaml and its diff: "
+        f"icpbot calibrate --source {sample_dir(config)} --out proposed-icp.yaml",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _summary(out: Console, report: BackfillReport) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from bot.calibration.run import Calibration, CriterionReport
 from bot.views.common import Block, context_block, header_block, section_block
 from scoring.calibration import Auc, Rate
+from scoring.discovery import Suggestion
 from scoring.model import Condition
 from scoring.operators import describe
 
@@ -119,6 +120,35 @@ def report_lines(found: Calibration, *, next_step: bool = True) -> list[str]:
     if found.proposed is not None and next_step:
         lines += ["", f"Next: {NEXT_STEP}"]
     return lines
+
+
+def summary_lines(found: Calibration) -> list[str]:
+    """The few lines that say what calibration found: counts, AUCs, verdict, suggestions."""
+    lines = [
+        f"{found.good + found.bad} accounts with closed deals ({found.good} good, {found.bad} "
+        f"bad); the {found.holdout} most recent held out of the fit."
+    ]
+    if found.current and found.proposed_curve:
+        lines.append(
+            f"Held-out ROC AUC: current {_auc(found.current.auc)} → proposed "
+            f"{_auc(found.proposed_curve.auc)}."
+        )
+    lines.append(verdict(found))
+    lines += [f"Suggested: {_suggestion_text(s)}" for s in found.suggestions]
+    rates = " · ".join(f"{t.tier} {t.rate.value:.0%}" for t in found.tiers if t.rate.total)
+    lines.append(f"Win rate by tier when the deal was created: {rates}.")
+    return lines
+
+
+def _suggestion_text(s: Suggestion) -> str:
+    criterion = s.criterion
+    operator = next(k for k in criterion if k not in {"id", "layer", "field", "weight", "why"})
+    rule = describe(Condition(s.field, operator, criterion[operator]))
+    return (
+        f"{s.profile}: {rule} → weight {criterion['weight']} · hold-out lift "
+        f"{_number(s.evidence.lift)}, IV {_number(s.evidence.iv)}, "
+        f"{s.evidence.matched.total} accounts"
+    )
 
 
 def _criterion_line(c: CriterionReport) -> str:
