@@ -14,6 +14,7 @@ from datetime import datetime
 from itertools import islice
 
 from integrations.records import CrmRecord, RecordKind
+from scoring.model import DealStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +116,24 @@ class ScoreUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Deal:
-    """A won, lost, churned or open deal: the evidence calibration learns from."""
+    """A won, lost, churned or open deal: the evidence calibration learns from.
+
+    `domain` is its account's; `closed_at` is None while it is open (a CRM's
+    close date on an open deal is only the date it is expected to close).
+    """
 
     crm_id: str
     domain: str | None
     name: str
-    stage: str  # closed_won | closed_lost | churned | open
+    stage: DealStage
     amount: float | None
     created_at: datetime | None
     closed_at: datetime | None
+
+
+# A deal changed at a moment; None for one that cannot be loaded (named in `errors()`), whose
+# moment still moves a poll's checkpoint past it.
+DealChange = tuple[Deal | None, datetime]
 
 
 @dataclass(slots=True)
@@ -180,7 +190,11 @@ class Crm(abc.ABC):
 
     @abc.abstractmethod
     def deals(self) -> Iterator[Deal]:
-        """Every deal, for win rates and calibration."""
+        """Every deal, for win rates and calibration, its stage read as `DealStage`.
+
+        A deal whose account cannot be told (no company, no website) is
+        skipped and named in `errors()`: it is evidence about nobody.
+        """
 
     @abc.abstractmethod
     def write_scores(self, updates: Sequence[ScoreUpdate]) -> WriteReport:
@@ -221,6 +235,12 @@ class LiveCrm(Crm):
     @abc.abstractmethod
     def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
         """(CRM id, modified at) of records changed at or after `since`, oldest first."""
+
+    @abc.abstractmethod
+    def deals_modified_since(self, since: datetime) -> Iterator[DealChange]:
+        """Deals changed at or after `since`, oldest first, each with when it changed: how a
+        running sync keeps outcomes current between backfills. Read as `deals()` reads them;
+        one that cannot be loaded comes as None (and is named in `errors()`)."""
 
     def count(self, kind: RecordKind) -> int | None:
         """How many records there are, when the CRM can say cheaply (a progress bar's total)."""

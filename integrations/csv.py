@@ -3,7 +3,9 @@
 A CSV has the canonical field names as its header (SPEC §3); list fields
 are `;`-separated. Rows stream one at a time, so a million-row export
 costs no more memory than ten. A row that cannot be read is reported by
-number with what is wrong, and the rest go on.
+number with what is wrong, and the rest go on. `deals.csv` gives each
+deal's stage in canonical words already (`closed_won`, `closed_lost`,
+`churned`, `open`, SPEC §8).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from integrations.base import Crm, Deal, RowError, ScoreUpdate, WriteReport
 from integrations.domains import normalize_domain
 from integrations.records import CrmRecord, RecordKind, RowCoercer, to_datetime
 from scoring.fields import FieldType
+from scoring.model import DealStage
 from scoring.serialize import jsonable
 
 COMPANIES = "companies.csv"
@@ -39,6 +42,7 @@ SCORE_COLUMNS = (
 # The order of ScoreFields.as_dict(), prefixed by kind and id.
 Numbered = tuple[int, list[str]]  # a row's line number and its cells
 KEY_COLUMN = {RecordKind.ACCOUNT: "domain", RecordKind.CONTACT: "email"}
+STAGES = ", ".join(stage.value for stage in DealStage)
 
 
 class CsvFormatError(Exception):
@@ -162,14 +166,15 @@ class CsvCrm(Crm):
         return self._records(CONTACTS, RecordKind.CONTACT)
 
     def deals(self) -> Iterator[Deal]:
+        """Every row of deals.csv that reads as a deal; the others are named by row."""
         path = self.directory / DEALS
         if not path.exists():
             return
         with open_csv(path) as handle:
             for number, row in enumerate(csv.DictReader(handle), start=2):
                 deal = _deal(row)
-                if deal is None:
-                    self._errors.append(RowError(str(path), number, "needs deal_id and stage"))
+                if isinstance(deal, str):
+                    self._errors.append(RowError(str(path), number, deal))
                 else:
                     yield deal
 
@@ -191,20 +196,43 @@ class CsvCrm(Crm):
         return list(self._errors)
 
 
-def _deal(row: Mapping[str, str]) -> Deal | None:
-    crm_id, stage = (row.get("deal_id") or "").strip(), (row.get("stage") or "").strip()
+def _deal(row: Mapping[str, str | None]) -> Deal | str:
+    """One deals.csv row as a deal, or what is wrong with it."""
+    crm_id, stage = _cell(row, "deal_id"), _cell(row, "stage")
     if not crm_id or not stage:
-        return None
-    amount = (row.get("amount") or "").strip()
-    return Deal(
-        crm_id=crm_id,
-        domain=normalize_domain(row.get("domain") or ""),
-        name=(row.get("name") or "").strip(),
-        stage=stage,
-        amount=float(amount) if amount else None,
-        created_at=_when(row.get("created_at")),
-        closed_at=_when(row.get("closed_at")),
-    )
+        return "needs deal_id and stage"
+    if stage not in {s.value for s in DealStage}:
+        return f"stage {stage!r} is not one of {STAGES}"
+    domain = normalize_domain(_cell(row, "domain"))
+    if domain is None:
+        given = _cell(row, "domain")
+        return f"domain {given!r}: not a domain or URL" if given else "has no domain"
+    try:
+        amount = float(_cell(row, "amount")) if _cell(row, "amount") else None
+    except ValueError:
+        return f"amount {_cell(row, 'amount')!r}: not a number"
+    dates = _dates(row)
+    if isinstance(dates, str):
+        return dates
+    created, closed = dates
+    if stage == DealStage.OPEN:
+        closed = None  # an open deal's date is only when it is expected to close
+    return Deal(crm_id, domain, _cell(row, "name"), DealStage(stage), amount, created, closed)
+
+
+def _cell(row: Mapping[str, str | None], column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+def _dates(row: Mapping[str, str | None]) -> tuple[datetime | None, datetime | None] | str:
+    """created_at and closed_at, or which of them is not a date."""
+    found: list[datetime | None] = []
+    for column in ("created_at", "closed_at"):
+        try:
+            found.append(_when(row.get(column)))
+        except ValueError:
+            return f"{column} {_cell(row, column)!r}: not a date"
+    return found[0], found[1]
 
 
 def _when(text: str | None) -> datetime | None:

@@ -5,6 +5,11 @@ file only needs what a team does differently, plus its custom fields (with
 a type, so the ICP can be validated against them). Value translations turn
 CRM picklist values into the canonical vocabulary (`Customer - Direct` →
 `customer`) so one `icp.yaml` scores both CRMs.
+
+Deals have no canonical fields, only outcomes: HubSpot and Salesforce record
+won and lost themselves, but neither has a standard churn stage, so the
+file names the stages a team uses for it (`deal` / `opportunity`:
+`churned_stages`). Calibration reads a churned deal as anti-ICP (SPEC §8).
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ from scoring.problems import ConfigError, Problem, line_of, load_yaml
 OBJECTS: Mapping[str, tuple[str, ...]] = {
     "hubspot": ("company", "contact"),
     "salesforce": ("account", "lead"),
+}
+
+# Each CRM's deal object: not mapped to canonical fields, only how its stages read.
+DEAL_OBJECTS: Mapping[str, str] = {"hubspot": "deal", "salesforce": "opportunity"}
+_DEAL_SETTINGS = ("churned_stages",)
+# The won stage of each CRM's default pipeline: naming it as churn would turn every win.
+_WON_STAGES: Mapping[str, frozenset[str]] = {
+    "hubspot": frozenset({"closedwon", "closed won"}),
+    "salesforce": frozenset({"closed won"}),
 }
 
 _ACCOUNT_DEFAULTS = {
@@ -99,12 +113,24 @@ class PropertyMap:
         return self.values.get(value.strip().casefold(), value)
 
 
+def stage_key(stage: object) -> str:
+    """A deal stage as stages are compared: its text, trimmed, in any case."""
+    return str(stage).strip().casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class FieldMap:
-    """The whole mapping: custom field types and, per CRM object, canonical → property."""
+    """The whole mapping: custom field types and, per CRM object, canonical → property;
+    per CRM, the deal stages that mean churn (as `stage_key`s)."""
 
     custom: Mapping[str, FieldType]
     objects: Mapping[tuple[str, str], Mapping[str, PropertyMap]]
+    churned: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def churned_stages(self, crm: str) -> frozenset[str]:
+        """The stages (ids or labels, as `stage_key`s) whose deals were won and then lost
+        as customers; none unless fields.yaml names them."""
+        return self.churned.get(crm, frozenset())
 
     @property
     def types(self) -> dict[str, FieldType]:
@@ -170,11 +196,13 @@ def parse_field_map(text: str | None, *, source: str) -> tuple[FieldMap, list[Pr
     custom = _custom(data.get("custom"), source, problems)
     defaults = default_field_map(custom)
     objects = {key: dict(mapping) for key, mapping in defaults.objects.items()}
+    churned: dict[str, frozenset[str]] = {}
     for crm, objs in OBJECTS.items():
         _overlay(data.get(crm), crm, objs, defaults.types, objects, source, problems)
+        churned[crm] = _churned(data.get(crm), crm, source, problems)
     if any(not p.warning for p in problems):
         raise ConfigError(problems)
-    return FieldMap(custom, objects), problems
+    return FieldMap(custom, objects, churned), problems
 
 
 def _custom(raw: object, source: str, problems: list[Problem]) -> dict[str, FieldType]:
@@ -215,8 +243,10 @@ def _overlay(
         problems.append(Problem(source, crm, f"must map objects ({', '.join(objs)}) to fields"))
         return
     for obj, fields in raw.items():
+        if obj == DEAL_OBJECTS[crm]:
+            continue  # its settings are read by `_churned`
         if obj not in objs:
-            message = f"unknown object {obj!r}; {crm} has {', '.join(objs)}"
+            message = f"unknown object {obj!r}; {crm} has {', '.join((*objs, DEAL_OBJECTS[crm]))}"
             problems.append(Problem(source, f"{crm}/{obj}", message, line_of(raw)))
             continue
         if not isinstance(fields, dict):
@@ -249,3 +279,44 @@ def _property_map(
     message = "must be a property name or {property: NAME, values: {...}}"
     problems.append(Problem(source, where, message, line_of(parent)))
     return None
+
+
+def _churned(raw: object, crm: str, source: str, problems: list[Problem]) -> frozenset[str]:
+    """The `churned_stages` of the CRM's deal object, as `stage_key`s; none when absent."""
+    obj = DEAL_OBJECTS[crm]
+    section = raw.get(obj) if isinstance(raw, dict) else None
+    if section is None:
+        return frozenset()
+    where = f"{crm}/{obj}"
+    if not isinstance(section, dict):
+        message = "must map deal settings: churned_stages: [STAGE, ...]"
+        problems.append(Problem(source, where, message, line_of(raw)))
+        return frozenset()
+    for key in section:
+        if key not in _DEAL_SETTINGS:
+            message = f"unknown setting; {obj} takes {', '.join(_DEAL_SETTINGS)}"
+            problems.append(Problem(source, f"{where}/{key}", message, line_of(section)))
+    setting = f"{where}/churned_stages"
+    stages = _stages(section.get("churned_stages"), setting, source, problems, line_of(section))
+    won = sorted(stages & _WON_STAGES[crm])
+    if won:
+        message = f"names the won stage ({', '.join(won)}): every won deal would count as churned"
+        problems.append(Problem(source, setting, message, line_of(section), warning=True))
+    return stages
+
+
+def _stages(
+    raw: object, where: str, source: str, problems: list[Problem], line: int | None
+) -> frozenset[str]:
+    """A list of stage ids or labels (an unquoted numeric id reads as a number: taken as text)."""
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list) or not all(_is_stage(s) for s in raw):
+        message = "must be a list of stage ids or labels, e.g. [churned]"
+        problems.append(Problem(source, where, message, line))
+        return frozenset()
+    return frozenset(stage_key(s) for s in raw)
+
+
+def _is_stage(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and bool(str(value).strip())

@@ -11,12 +11,18 @@ What HubSpot already holds in the `icp_*` properties is read with each
 record, so a write-back sends only what differs from the CRM itself:
 icpbot's own writes come back as property-change events and sweep hits,
 and comparing with HubSpot is what makes those cost a read, never a loop.
+
+Deals are read for calibration and win rates: a deal's account is its
+primary associated company, whose domain is read 100 companies a call.
+HubSpot says itself whether a deal is closed and won (`hs_is_closed`,
+`hs_is_closed_won`); churn is a stage the team names in fields.yaml, by
+internal id or by label (labels are looked up in the pipelines API).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,9 +44,11 @@ from hubspot.crm.companies import (
     SimplePublicObjectId,
 )
 from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate
+from more_itertools import chunked
 
 from integrations.base import (
     Deal,
+    DealChange,
     LiveCrm,
     Page,
     RowError,
@@ -50,10 +58,12 @@ from integrations.base import (
     SetupReport,
     WriteReport,
 )
-from integrations.fieldmap import FieldMap
+from integrations.domains import normalize_domain
+from integrations.fieldmap import FieldMap, stage_key
 from integrations.ratelimit import Limiter, RateLimiter
 from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, Failure, parse_retry_after
+from scoring.model import DealStage
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,21 @@ class HubObject:
 COMPANIES = HubObject(RecordKind.ACCOUNT, "companies", "company", "0-2", "hs_lastmodifieddate")
 CONTACTS = HubObject(RecordKind.CONTACT, "contacts", "contact", "0-1", "lastmodifieddate")
 OBJECTS = {RecordKind.ACCOUNT: COMPANIES, RecordKind.CONTACT: CONTACTS}
+
+DEALS = "deals"  # the API's path segment
+DEAL_MODIFIED = "hs_lastmodifieddate"
+# What a deal is read with: its name, stage (and pipeline), amount, dates, and HubSpot's
+# own verdict on whether it is closed and won (calculated from the stage's settings).
+DEAL_PROPERTIES = [
+    "dealname",
+    "dealstage",
+    "pipeline",
+    "amount",
+    "createdate",
+    "closedate",
+    "hs_is_closed",
+    "hs_is_closed_won",
+]
 
 
 # Property names of SPEC §4, the defaults; a portal may be given others.
@@ -174,6 +199,7 @@ class HubSpotCrm(LiveCrm):
         self._apis: dict[str, Any] = {
             "companies": client.crm.companies,
             "contacts": client.crm.contacts,
+            DEALS: client.crm.deals,
         }
 
     # -- reading ---------------------------------------------------------------------------
@@ -187,34 +213,35 @@ class HubSpotCrm(LiveCrm):
             yield from page.records
 
     def deals(self) -> Iterator[Deal]:
-        """HubSpot deals are not read yet: win rates and calibration take them from a CSV."""
-        return iter(())
+        """Every deal, 100 a call with its company associations (list API), each page's
+        companies' domains in one batch read; a deal without a company is named, not read."""
+        churned: frozenset[str] | None = None
+        for results, _ in self._list(DEALS, DEAL_PROPERTIES, ["companies"]):
+            churned = self._churned_stages() if churned is None else churned
+            yield from (d for d in self._deals(results, churned) if d is not None)
+
+    def deals_modified_since(self, since: datetime) -> Iterator[DealChange]:
+        """Deals whose `hs_lastmodifieddate` is at or after `since`, oldest first (search API,
+        as `modified_since`); the search answers no associations, so they are read in one v4
+        batch call per 100 deals, then their companies' domains in one batch read."""
+        churned: frozenset[str] | None = None
+        changed = self._changed(DEALS, DEAL_MODIFIED, since, [*DEAL_PROPERTIES, DEAL_MODIFIED])
+        for batch in chunked(changed, BATCH):
+            churned = self._churned_stages() if churned is None else churned
+            results = [result for result, _ in batch]
+            self._attach_companies(DEALS, results)
+            deals = self._deals(results, churned)
+            yield from zip(deals, (at for _, at in batch), strict=True)
 
     def pages(
         self, kind: RecordKind, *, after: str | None = None, size: int = BATCH
     ) -> Iterator[Page]:
         """Every company or contact, 100 a call, contacts with their company association."""
         obj = OBJECTS[kind]
-        api = self._apis[obj.name].basic_api
         associations = ["companies"] if kind.is_person else None
-        properties = self._properties(obj)
-        while True:
-            cursor = after
-            answer = self._json(
-                lambda cursor=cursor: api.get_page(
-                    limit=min(size, BATCH),
-                    after=cursor,
-                    properties=properties,
-                    associations=associations,
-                    archived=False,
-                    _preload_content=False,
-                    _request_timeout=self.timeout,
-                )
-            )
-            after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
-            yield Page(self._records(obj, answer.get("results") or []), after)
-            if not after:
-                return
+        answers = self._list(obj.name, self._properties(obj), associations, after, size)
+        for results, cursor in answers:
+            yield Page(self._records(obj, results), cursor)
 
     def fetch(self, kind: RecordKind, ids: Sequence[str]) -> list[CrmRecord]:
         """These objects by id, 100 a call; deleted ones are simply absent."""
@@ -224,7 +251,7 @@ class HubSpotCrm(LiveCrm):
             chunk = list(dict.fromkeys(ids[start : start + BATCH]))
             results = self._batch_read(obj, chunk)
             if kind.is_person:
-                self._attach_companies(results)
+                self._attach_companies(obj.name, results)
             records.extend(self._records(obj, results))
         return records
 
@@ -235,22 +262,14 @@ class HubSpotCrm(LiveCrm):
         starts again from the last modification time seen.
         """
         obj = OBJECTS[kind]
-        while True:
-            seen = 0
-            last = since
-            for object_id, modified in self._search_modified(obj, since):
-                seen += 1
-                last = modified
-                yield object_id, modified
-            if seen < SEARCH_CAP or last == since:
-                return
-            since = last
+        for result, modified in self._changed(obj.name, obj.modified, since, [obj.modified]):
+            yield str(result["id"]), modified
 
     def count(self, kind: RecordKind) -> int | None:
         """How many objects there are (one search call), for a progress bar's total."""
         obj = OBJECTS[kind]
         request = PublicObjectSearchRequest(filter_groups=[], properties=["hs_object_id"], limit=1)
-        answer = self._search(obj, request)
+        answer = self._search(obj.name, request)
         total = answer.get("total")
         return int(total) if isinstance(total, int) else None
 
@@ -315,7 +334,7 @@ class HubSpotCrm(LiveCrm):
             properties=self._properties(COMPANIES),
             limit=FIND_LIMIT,
         )
-        answer = self._search(COMPANIES, request)
+        answer = self._search(COMPANIES.name, request)
         return self._records(COMPANIES, list(answer.get("results") or []))
 
     def owner_email(self, owner_id: str) -> str | None:
@@ -384,10 +403,41 @@ class HubSpotCrm(LiveCrm):
         written = self.score_properties.names(obj.kind).values()
         return sorted({*mapped, *written})
 
-    def _batch_read(self, obj: HubObject, ids: list[str]) -> list[dict[str, Any]]:
+    def _list(
+        self,
+        name: str,
+        properties: list[str],
+        associations: list[str] | None,
+        after: str | None = None,
+        size: int = BATCH,
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Every object of a type in id order (list API, 100 a call at most): each page's
+        results and the opaque cursor after it (None after the last)."""
+        api = self._apis[name].basic_api
+        while True:
+            cursor = after
+            answer = self._json(
+                lambda cursor=cursor: api.get_page(
+                    limit=min(size, BATCH),
+                    after=cursor,
+                    properties=properties,
+                    associations=associations,
+                    archived=False,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )
+            )
+            after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
+            yield list(answer.get("results") or []), after
+            if not after:
+                return
+
+    def _batch_read(
+        self, obj: HubObject, ids: list[str], properties: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         request = BatchReadInputSimplePublicObjectId(
             inputs=[SimplePublicObjectId(id=i) for i in ids],
-            properties=self._properties(obj),
+            properties=self._properties(obj) if properties is None else properties,
             properties_with_history=[],
         )
         api = self._apis[obj.name].batch_api
@@ -401,8 +451,9 @@ class HubSpotCrm(LiveCrm):
         )
         return list(answer.get("results") or [])
 
-    def _attach_companies(self, results: list[dict[str, Any]]) -> None:
-        """Contacts' company associations (v4 batch read), in the list API's answer shape."""
+    def _attach_companies(self, from_type: str, results: list[dict[str, Any]]) -> None:
+        """Contacts' or deals' company associations (one v4 batch read), in the list API's
+        answer shape: a primary one typed `<object>_to_company`, others `..._unlabeled`."""
         if not results:
             return
         request = BatchInputPublicFetchAssociationsBatchRequest(
@@ -411,22 +462,50 @@ class HubSpotCrm(LiveCrm):
         api = self.client.crm.associations.v4.batch_api
         answer = self._json(
             lambda: api.get_page(
-                from_object_type="contacts",
+                from_object_type=from_type,
                 to_object_type="companies",
                 batch_input_public_fetch_associations_batch_request=request,
                 _preload_content=False,
                 _request_timeout=self.timeout,
             )
         )
+        kind = f"{from_type.removesuffix('s')}_to_company"
         companies = {
-            str(row["from"]["id"]): [str(to["toObjectId"]) for to in row.get("to") or []]
+            str(row["from"]["id"]): [
+                {
+                    "id": str(to["toObjectId"]),
+                    "type": kind if _is_primary(to) else f"{kind}_unlabeled",
+                }
+                for to in row.get("to") or []
+            ]
             for row in answer.get("results") or []
         }
         for result in results:
-            ids = companies.get(str(result["id"]), [])
-            result["associations"] = {"companies": {"results": [{"id": i} for i in ids]}}
+            found = companies.get(str(result["id"]), [])
+            result["associations"] = {"companies": {"results": found}}
 
-    def _search_modified(self, obj: HubObject, since: datetime) -> Iterator[tuple[str, datetime]]:
+    def _changed(
+        self, name: str, modified: str, since: datetime, properties: list[str]
+    ) -> Iterator[tuple[dict[str, Any], datetime]]:
+        """Every object of a type modified at or after `since`, oldest first, with when.
+
+        The search API stops at 10,000 results a query; past that the search
+        starts again from the last modification time seen.
+        """
+        while True:
+            seen = 0
+            last = since
+            for result, at in self._search_modified(name, modified, since, properties):
+                seen += 1
+                last = at
+                yield result, at
+            if seen < SEARCH_CAP or last == since:
+                return
+            since = last
+
+    def _search_modified(
+        self, name: str, modified: str, since: datetime, properties: list[str]
+    ) -> Iterator[tuple[dict[str, Any], datetime]]:
         millis = str(int(since.timestamp() * 1000))
         after: str | None = None  # HubSpot's cursor: opaque text, handed back as it came
         fetched = 0
@@ -434,26 +513,26 @@ class HubSpotCrm(LiveCrm):
             request = PublicObjectSearchRequest(
                 filter_groups=[
                     FilterGroup(
-                        filters=[Filter(property_name=obj.modified, operator="GTE", value=millis)]
+                        filters=[Filter(property_name=modified, operator="GTE", value=millis)]
                     )
                 ],
-                sorts=[{"propertyName": obj.modified, "direction": "ASCENDING"}],
-                properties=[obj.modified],
+                sorts=[{"propertyName": modified, "direction": "ASCENDING"}],
+                properties=properties,
                 limit=SEARCH_PAGE,
                 after=after,
             )
-            answer = self._search(obj, request)
+            answer = self._search(name, request)
             results = answer.get("results") or []
             for result in results:
-                modified = _instant((result.get("properties") or {}).get(obj.modified))
-                yield str(result["id"]), modified or since
+                at = _instant((result.get("properties") or {}).get(modified))
+                yield result, at or since
             fetched += len(results)
             after = (((answer.get("paging") or {}).get("next")) or {}).get("after")
             if not after or fetched + SEARCH_PAGE > SEARCH_CAP:
-                return  # past the cap the search refuses to page: modified_since starts anew
+                return  # past the cap the search refuses to page: `_changed` starts anew
 
-    def _search(self, obj: HubObject, request: PublicObjectSearchRequest) -> dict[str, Any]:
-        api = self._apis[obj.name].search_api
+    def _search(self, name: str, request: PublicObjectSearchRequest) -> dict[str, Any]:
+        api = self._apis[name].search_api
 
         def paced() -> Any:  # each attempt takes a search slot as well as the portal's
             with self.search_limiter.slot():
@@ -541,6 +620,72 @@ class HubSpotCrm(LiveCrm):
             return
         report.existing.append(where)
 
+    # -- deals -----------------------------------------------------------------------------
+
+    def _deals(self, results: list[dict[str, Any]], churned: frozenset[str]) -> list[Deal | None]:
+        """These deals read, each None where its account cannot be told (named in `errors()`);
+        their companies' domains come from one batch read per 100 companies."""
+        domains = self._company_domains(c for r in results if (c := _primary_company(r)))
+        return [self._deal(result, domains, churned) for result in results]
+
+    def _deal(
+        self, result: Mapping[str, Any], domains: Mapping[str, str | None], churned: frozenset[str]
+    ) -> Deal | None:
+        crm_id = str(result["id"])
+        company = _primary_company(result)
+        domain = domains.get(company) if company else None
+        if domain is None:
+            self._note(RowError("hubspot deal", int(crm_id), _no_account(company, domains)))
+            return None
+        props: Mapping[str, Any] = result.get("properties") or {}
+        stage = _deal_stage(props, churned)
+        return Deal(
+            crm_id=crm_id,
+            domain=domain,
+            name=str(props.get("dealname") or ""),
+            stage=stage,
+            amount=_amount(props.get("amount")),
+            created_at=_instant(props.get("createdate")),
+            closed_at=None if stage is DealStage.OPEN else _instant(props.get("closedate")),
+        )
+
+    def _company_domains(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """The domain of each of these companies that HubSpot has (None: it has none),
+        read with the property fields.yaml maps to `domain`, 100 companies a call."""
+        prop = self.field_map.property_for("hubspot", COMPANIES.field_object, "domain") or "domain"
+        domains: dict[str, str | None] = {}
+        for chunk in chunked(dict.fromkeys(ids), BATCH):
+            for result in self._batch_read(COMPANIES, chunk, [prop]):
+                value = (result.get("properties") or {}).get(prop)
+                domains[str(result["id"])] = normalize_domain(str(value)) if value else None
+        return domains
+
+    def _churned_stages(self) -> frozenset[str]:
+        """The stage ids fields.yaml names as churn, by id or by label (`stage_key`s).
+
+        Labels are found in the deal pipelines (one call); a portal that
+        refuses that read still has its stage ids matched.
+        """
+        wanted = self.field_map.churned_stages("hubspot")
+        if not wanted:
+            return frozenset()
+        api = self.client.crm.pipelines.pipelines_api
+        try:
+            answer = self._json(
+                lambda: api.get_all(
+                    object_type=DEALS, _preload_content=False, _request_timeout=self.timeout
+                )
+            )
+        except Exception as exc:
+            message = client_error(exc)
+            if message is None:
+                raise
+            log.warning("HubSpot refused the deal pipelines (%s): churn matches stage ids", message)
+            return wanted
+        stages = [s for p in answer.get("results") or [] for s in p.get("stages") or []]
+        labelled = {stage_key(s["id"]) for s in stages if stage_key(s.get("label", "")) in wanted}
+        return wanted | labelled
+
     # -- records ---------------------------------------------------------------------------
 
     def _records(self, obj: HubObject, results: list[dict[str, Any]]) -> list[CrmRecord]:
@@ -583,6 +728,54 @@ def _first_company(result: Mapping[str, Any]) -> str | None:
     associations = (result.get("associations") or {}).get("companies") or {}
     ids = [str(a["id"]) for a in associations.get("results") or [] if a.get("id")]
     return min(ids, key=int) if ids else None
+
+
+def _primary_company(result: Mapping[str, Any]) -> str | None:
+    """The company a deal belongs to: its primary association (typed `deal_to_company`; the
+    others are `..._unlabeled`), else the lowest of its companies' ids."""
+    associations = (result.get("associations") or {}).get("companies") or {}
+    entries = [a for a in associations.get("results") or [] if a.get("id")]
+    primary = [str(a["id"]) for a in entries if not str(a.get("type", "")).endswith("_unlabeled")]
+    ids = primary or [str(a["id"]) for a in entries]
+    return min(ids, key=int) if ids else None
+
+
+def _is_primary(to: Mapping[str, Any]) -> bool:
+    """A v4 association entry carrying HubSpot's `Primary` label among its types."""
+    return any(t.get("label") == "Primary" for t in to.get("associationTypes") or [])
+
+
+def _no_account(company: str | None, domains: Mapping[str, str | None]) -> str:
+    """Why a deal's account cannot be told, for the skipped-rows report."""
+    if company is None:
+        return "has no associated company"
+    if company not in domains:
+        return f"its company {company} is not found"
+    return f"its company {company} has no domain"
+
+
+def _deal_stage(props: Mapping[str, Any], churned: frozenset[str]) -> DealStage:
+    """Churned when its stage is one fields.yaml names; else HubSpot's own verdict."""
+    if props.get("dealstage") and stage_key(props["dealstage"]) in churned:
+        return DealStage.CHURNED
+    if _true(props.get("hs_is_closed_won")):
+        return DealStage.CLOSED_WON
+    if _true(props.get("hs_is_closed")):
+        return DealStage.CLOSED_LOST
+    return DealStage.OPEN
+
+
+def _true(value: object) -> bool:
+    """A HubSpot boolean property's value ("true"/"false" text)."""
+    return str(value).strip().lower() == "true"
+
+
+def _amount(value: object) -> float | None:
+    """A number property's text as a number; None when empty or not a number."""
+    try:
+        return float(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _batch_errors(answer: dict[str, Any]) -> dict[str, str]:

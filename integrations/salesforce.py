@@ -14,6 +14,10 @@ What Salesforce already holds in the `ICP_*__c` fields is read with each
 record, so a write-back sends only what differs: icpbot's own writes move
 `SystemModstamp` and come back through the poll, where they compare equal
 and cost a read, never a loop.
+
+Deals are Opportunities, their account's domain its Account's `Website`:
+`IsWon` and `IsClosed` tell won from lost; churn is a `StageName` the team
+names in fields.yaml (Salesforce has no standard one).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from simple_salesforce.login import SalesforceLogin, token_login
 
 from integrations.base import (
     Deal,
+    DealChange,
     LiveCrm,
     Page,
     RowError,
@@ -50,9 +55,10 @@ from integrations.base import (
     WriteReport,
 )
 from integrations.domains import normalize_domain
-from integrations.fieldmap import FieldMap
+from integrations.fieldmap import FieldMap, stage_key
 from integrations.records import CrmRecord, PropertyCoercer, RecordKind
 from integrations.retries import CrmCaller, Failure
+from scoring.model import DealStage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,6 +95,11 @@ class SfObject:
 ACCOUNTS = SfObject(RecordKind.ACCOUNT, "Account", "account")
 LEADS = SfObject(RecordKind.LEAD, "Lead", "lead")
 OBJECTS = {RecordKind.ACCOUNT: ACCOUNTS, RecordKind.LEAD: LEADS}
+# What an Opportunity is read with (its Account's website gives the deal its domain).
+DEAL_FIELDS = (
+    "Id, Name, StageName, IsWon, IsClosed, Amount, CreatedDate, CloseDate, SystemModstamp, "
+    "AccountId, Account.Website"
+)
 
 
 # Custom field API names of SPEC §4, the defaults; an org may be given others.
@@ -430,14 +441,22 @@ class SalesforceCrm(LiveCrm):
         return int(total) if isinstance(total, int) else None
 
     def deals(self) -> Iterator[Deal]:
-        """Closed Opportunities with their Account's website: the evidence for calibration."""
+        """Every Opportunity, won, lost, churned or open, with its Account's website: the
+        evidence for calibration. One without an Account or a website is named, not read."""
+        churned = self.field_map.churned_stages("salesforce")
+        for rows in self._query_pages(f"SELECT {DEAL_FIELDS} FROM Opportunity ORDER BY Id"):
+            yield from (d for d in (self._deal(row, churned) for row in rows) if d is not None)
+
+    def deals_modified_since(self, since: datetime) -> Iterator[DealChange]:
+        """Opportunities whose `SystemModstamp` is at or after `since`, oldest first."""
+        churned = self.field_map.churned_stages("salesforce")
         soql = (
-            "SELECT Id, Name, StageName, IsWon, IsClosed, Amount, CreatedDate, CloseDate, "
-            "Account.Website FROM Opportunity WHERE IsClosed = true ORDER BY Id"
+            f"SELECT {DEAL_FIELDS} FROM Opportunity "
+            f"WHERE SystemModstamp >= {soql_datetime(since)} ORDER BY SystemModstamp, Id"
         )
         for rows in self._query_pages(soql):
             for row in rows:
-                yield _deal(row)
+                yield self._deal(row, churned), _instant(row.get("SystemModstamp")) or since
 
     def record_url(self, kind: RecordKind, crm_id: str) -> str | None:
         """The Lightning record page (the org's domain redirects to its Lightning host)."""
@@ -736,20 +755,35 @@ class SalesforceCrm(LiveCrm):
         if len(self._errors) > 1000:
             del self._errors[:500]
 
+    def _deal(self, row: Mapping[str, Any], churned: frozenset[str]) -> Deal | None:
+        """An Opportunity as a deal; None (and named) when its account cannot be told."""
+        account = row.get("Account") or {}
+        website = account.get("Website")
+        domain = normalize_domain(str(website)) if website else None
+        if domain is None:
+            why = "its Account has no website" if row.get("AccountId") else "has no Account"
+            self._note(RowError("salesforce Opportunity", 0, f"{row['Id']} {why}"))
+            return None
+        stage = _deal_stage(row, churned)
+        amount = row.get("Amount")
+        return Deal(
+            crm_id=str(row["Id"]),
+            domain=domain,
+            name=str(row.get("Name") or ""),
+            stage=stage,
+            amount=float(amount) if isinstance(amount, int | float) else None,
+            created_at=_instant(row.get("CreatedDate")),
+            closed_at=None if stage is DealStage.OPEN else _instant(row.get("CloseDate")),
+        )
 
-def _deal(row: Mapping[str, Any]) -> Deal:
-    website = (row.get("Account") or {}).get("Website")
-    stage = "closed_won" if row.get("IsWon") else "closed_lost" if row.get("IsClosed") else "open"
-    amount = row.get("Amount")
-    return Deal(
-        crm_id=str(row["Id"]),
-        domain=normalize_domain(str(website)) if website else None,
-        name=str(row.get("Name") or ""),
-        stage=stage,
-        amount=float(amount) if isinstance(amount, int | float) else None,
-        created_at=_instant(row.get("CreatedDate")),
-        closed_at=_instant(row.get("CloseDate")),
-    )
+
+def _deal_stage(row: Mapping[str, Any], churned: frozenset[str]) -> DealStage:
+    """Churned when its `StageName` is one fields.yaml names; else `IsWon` and `IsClosed`."""
+    if row.get("StageName") and stage_key(row["StageName"]) in churned:
+        return DealStage.CHURNED
+    if row.get("IsWon"):
+        return DealStage.CLOSED_WON
+    return DealStage.CLOSED_LOST if row.get("IsClosed") else DealStage.OPEN
 
 
 def _instant(value: object) -> datetime | None:

@@ -26,10 +26,11 @@ from more_itertools import chunked
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.store import checkpoints, repo
+from bot.store import checkpoints
 from bot.store.db import session as open_session
+from bot.sync.deals import store_deal
 from bot.sync.tagging import Tagged, Tagger
-from integrations.base import Crm, Deal, LiveCrm, Page, RowError, ScoreUpdate, WriteReport
+from integrations.base import Crm, LiveCrm, Page, RowError, ScoreUpdate, WriteReport
 from integrations.ratelimit import background
 from integrations.records import RecordKind
 
@@ -309,27 +310,11 @@ def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
 
 
 def _load_deals(session: Session, crm: Crm, progress: Progress) -> int:
+    """Every deal the CRM has, upserted 500 a transaction; how many were stored."""
     loaded = 0
     progress.begin("deals", total=None, done=0)
     for batch in chunked(crm.deals(), BATCH_SIZE):
-        loaded += sum(_load_deal(session, crm.name, deal) for deal in batch)
+        loaded += sum(store_deal(session=session, crm=crm.name, deal=deal) for deal in batch)
         session.commit()
         progress("deals", len(batch))
     return loaded
-
-
-def _load_deal(session: Session, crm: str, deal: Deal) -> bool:
-    if deal.domain is None or deal.created_at is None:
-        return False
-    repo.upsert_deal(
-        session=session,
-        crm=crm,
-        crm_id=deal.crm_id,
-        account_domain=deal.domain,
-        name=deal.name,
-        stage=deal.stage,
-        amount=deal.amount,
-        created_at=deal.created_at,
-        closed_at=deal.closed_at,
-    )
-    return True

@@ -7,7 +7,9 @@ misconfigured. For Salesforce it is how changes are heard at all (SOQL on
 event. Its keys are the object and its modification time, so a
 sweep that overlaps the webhooks or the previous sweep stores nothing new.
 icpbot's own write-backs show up here too; they cost a read and compare
-equal, so nothing loops.
+equal, so nothing loops. Each round also stores the deals changed since
+the deal checkpoint (`bot.sync.deals`): HubSpot sends no webhook for them,
+and calibration wants the outcomes of deals closed since the backfill.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import Engine as Database
 from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import OBJECT_TYPES, InboxDrain, NewEvent, read_again
+from bot.sync.deals import sweep_deals
 from integrations.base import LiveCrm
 from integrations.ratelimit import background
 from integrations.records import RecordKind
@@ -92,7 +95,8 @@ class Hold(Protocol):
 
 class Sweeper:
     """Runs `sweep` every `interval` seconds in a background thread; what it stores is
-    drained by the CRM's worker, woken at once."""
+    drained by the CRM's worker, woken at once. Then `sweep_deals`: a failure of either
+    (a token without the deals scope, say) leaves the other to run."""
 
     def __init__(
         self,
@@ -111,6 +115,7 @@ class Sweeper:
         self.clock = clock
         self.hold = hold or (lambda: None)
         self._held: str | None = None  # why the last round held off, said once
+        self._deals_failed: str | None = None  # why the last deal sweep failed, said once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -125,27 +130,63 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                reason = self.hold()
-            except Exception:  # a hold that cannot tell must not stop the poll for good
-                log.exception("%s: could not tell whether to hold off", self.crm.name)
-                reason = None
-            if reason != self._held:
-                if reason:
-                    log.warning("%s: not asking for changes for now: %s", self.crm.name, reason)
-                else:
-                    log.info("%s: asking for changes again", self.crm.name)
-                self._held = reason
+            if self._holding():
+                continue
+            with background():  # a safety net: webhooks' and lookups' calls go first
+                self._records()
+                self._deals()
+
+    def _holding(self) -> bool:
+        """Whether to skip this round; a change of reason is said once."""
+        try:
+            reason = self.hold()
+        except Exception:  # a hold that cannot tell must not stop the poll for good
+            log.exception("%s: could not tell whether to hold off", self.crm.name)
+            reason = None
+        if reason != self._held:
             if reason:
-                continue
-            try:
-                with background():  # a safety net: webhooks' and lookups' calls go first
-                    stored = sweep(crm=self.crm, database=self.database, now=self.clock())
-            except Exception:
-                log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.interval)
-                continue
-            if stored:
-                log.info(
-                    "%s sweep found %d changes webhooks had not delivered", self.crm.name, stored
+                log.warning("%s: not asking for changes for now: %s", self.crm.name, reason)
+            else:
+                log.info("%s: asking for changes again", self.crm.name)
+            self._held = reason
+        return bool(reason)
+
+    def _records(self) -> None:
+        try:
+            stored = sweep(crm=self.crm, database=self.database, now=self.clock())
+        except Exception:
+            log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.interval)
+            return
+        if stored:
+            log.info("%s sweep found %d changes webhooks had not delivered", self.crm.name, stored)
+            self.drain.wake()
+
+    def _deals(self) -> None:
+        """Load the changed deals; a failure that repeats itself is logged once."""
+        try:
+            done = sweep_deals(crm=self.crm, database=self.database, now=self.clock())
+        except Exception as exc:
+            said = _gist(exc)
+            if said != self._deals_failed:
+                log.exception(
+                    "%s deal sweep failed; trying every %.0fs", self.crm.name, self.interval
                 )
-                self.drain.wake()
+            self._deals_failed = said
+            return
+        if self._deals_failed:
+            log.info("%s deal sweep works again", self.crm.name)
+        self._deals_failed = None
+        if done.stored or done.skipped:
+            log.info(
+                "%s: %d changed deals stored, %d without an account skipped",
+                self.crm.name,
+                done.stored,
+                done.skipped,
+            )
+
+
+def _gist(exc: BaseException) -> str:
+    """What kind of failure it is, without what changes from one try to the next (an
+    error body's correlation id): a repeat of the same failure is not logged again."""
+    first = str(exc).strip().splitlines()[:1]
+    return f"{type(exc).__name__}: {first[0] if first else ''}"

@@ -5,9 +5,12 @@ SDK's request encoding, its answer decoding and its silent retries are all
 part of the test, and a test asserts on what crossed the wire.
 
 What it answers, with HubSpot's shapes (the SDK's models decode every one):
-companies and contacts (list, get, batch read, batch update, search),
-contact-company associations (`associations=` on the list API and the v4
-batch read), and properties and property groups (read and create). What it
+companies, contacts and deals (list, get, batch read, batch update, search),
+their company associations (`associations=` on the list API and the v4
+batch read), properties and property groups (read and create), and the deal
+pipelines (read). A deal's `hs_is_closed` and `hs_is_closed_won` follow its
+`dealstage` as HubSpot calculates them, from the stage's `isClosed` and
+`probability` (1.0: won). What it
 refuses, as HubSpot does: a missing or wrong bearer token, batches over the
 limits, unknown, read-only or ill-typed property values, enumeration values
 outside their options, search requests over the filter limits or past the
@@ -76,7 +79,7 @@ ASSOCIATION_BATCH_LIMIT = 1_000  # inputs of the v4 associations batch read
 DEFAULT_WINDOW = 10.0  # seconds; what max_in_window measures when there is no limit
 FIRST_ID = 1000
 
-OBJECT_TYPES = ("companies", "contacts")
+OBJECT_TYPES = ("companies", "contacts", "deals")
 _ALIASES = {
     "companies": "companies",
     "company": "companies",
@@ -84,17 +87,22 @@ _ALIASES = {
     "contacts": "contacts",
     "contact": "contacts",
     "0-1": "contacts",
+    "deals": "deals",
+    "deal": "deals",
+    "0-3": "deals",
 }
-_SINGULAR = {"companies": "company", "contacts": "contact"}
+_SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}
 # Kept by HubSpot: moved forward on every write (contacts have both names).
 _MODIFIED = {
     "companies": ("hs_lastmodifieddate",),
     "contacts": ("hs_lastmodifieddate", "lastmodifieddate"),
+    "deals": ("hs_lastmodifieddate",),
 }
 # Always in an answer's properties, whatever was asked for.
 _ALWAYS = {
     "companies": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
     "contacts": ("createdate", "hs_lastmodifieddate", "hs_object_id", "lastmodifieddate"),
+    "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
 }
 # What an answer holds when no `properties` were asked for.
 _DEFAULTS = {
@@ -108,14 +116,42 @@ _DEFAULTS = {
         "lastmodifieddate",
         "lastname",
     ),
+    # The deals spec's defaults: dealname, amount, closedate, pipeline, dealstage.
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
 }
 # What the search API's free-text `query` looks in.
 _SEARCHABLE = {
     "companies": ("name", "domain", "website", "phone"),
     "contacts": ("firstname", "lastname", "email", "phone", "company"),
+    "deals": ("dealname", "pipeline", "dealstage", "description", "dealtype"),
 }
 # (typeId of the primary association, typeId of an unlabeled one), per direction.
-_ASSOCIATION_TYPE_IDS = {("contacts", "companies"): (1, 279), ("companies", "contacts"): (2, 280)}
+_ASSOCIATION_TYPE_IDS = {
+    ("contacts", "companies"): (1, 279),
+    ("companies", "contacts"): (2, 280),
+    ("deals", "companies"): (5, 341),
+    ("companies", "deals"): (6, 342),
+}
+# HubSpot's default deal pipeline: stage id, label, probability, closed.
+_DEAL_STAGES = (
+    ("appointmentscheduled", "Appointment Scheduled", 0.2, False),
+    ("qualifiedtobuy", "Qualified To Buy", 0.4, False),
+    ("presentationscheduled", "Presentation Scheduled", 0.6, False),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", 0.8, False),
+    ("contractsent", "Contract Sent", 0.9, False),
+    ("closedwon", "Closed Won", 1.0, True),
+    ("closedlost", "Closed Lost", 0.0, True),
+)
+DEFAULT_PIPELINE = "default"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS = 86_400_000
@@ -320,7 +356,33 @@ _CATALOGUE: dict[str, tuple[str, tuple[_Row, ...]]] = {
         ),
     ),
 }
+_DEAL_TYPES = (("newbusiness", "New Business"), ("existingbusiness", "Existing Business"))
+_CATALOGUE["deals"] = (
+    "dealinformation",
+    (
+        *_COMMON[:4],  # createdate, hs_lastmodifieddate, hs_object_id, hubspot_owner_id
+        ("dealname", "Deal Name", "string", "text", (), False),
+        ("amount", "Amount", "number", "number", (), False),
+        ("closedate", "Close Date", "datetime", "date", (), False),
+        (
+            "pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            ((DEFAULT_PIPELINE, "Sales Pipeline"),),
+            False,
+        ),
+        ("dealstage", "Deal Stage", "enumeration", "radio", [s[:2] for s in _DEAL_STAGES], False),
+        ("dealtype", "Deal Type", "enumeration", "radio", _DEAL_TYPES, False),
+        ("description", "Deal Description", "string", "textarea", (), False),
+        # Calculated by HubSpot from the deal's stage: read-only.
+        ("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox", _BOOL_OPTIONS, True),
+        ("hs_is_closed_won", "Is Closed Won", "bool", "booleancheckbox", _BOOL_OPTIONS, True),
+    ),
+)
+_CALCULATED = {"hs_is_closed", "hs_is_closed_won"}
 _GROUPS = {
+    "deals": (("dealinformation", "Deal information"), ("deal_activity", "Deal activity")),
     "companies": (
         ("companyinformation", "Company information"),
         ("socialmediainformation", "Social media information"),
@@ -390,7 +452,36 @@ def _custom(name: str, group: str, stamp: str) -> dict[str, Any]:
 
 def _catalogue(object_type: str) -> dict[str, dict[str, Any]]:
     group, rows = _CATALOGUE[object_type]
-    return {row[0]: _definition(row, group) for row in rows}
+    catalogue = {row[0]: _definition(row, group) for row in rows}
+    for name in _CALCULATED & set(catalogue):
+        catalogue[name]["calculated"] = True
+    return catalogue
+
+
+def _stage(id: str, label: str, probability: float, closed: bool, order: int) -> dict[str, Any]:
+    """A deal pipeline stage as the pipelines API shows one (metadata values are text)."""
+    return {
+        "id": id,
+        "label": label,
+        "displayOrder": order,
+        "metadata": {"isClosed": str(closed).lower(), "probability": str(probability)},
+        "createdAt": _iso(0),  # the default pipeline's stages were created at 0, says the spec
+        "updatedAt": _DEFINED_AT,
+        "archived": False,
+        "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+    }
+
+
+def _default_pipeline() -> dict[str, Any]:
+    return {
+        "id": DEFAULT_PIPELINE,
+        "label": "Sales Pipeline",
+        "displayOrder": 0,
+        "stages": [_stage(*row, order) for order, row in enumerate(_DEAL_STAGES)],
+        "createdAt": _iso(0),
+        "updatedAt": _DEFINED_AT,
+        "archived": False,
+    }
 
 
 def _owner(id: str, email: str, first: str = "", last: str = "") -> dict[str, Any]:
@@ -893,6 +984,7 @@ class FakeHubSpot:
         self._owners: dict[str, dict[str, Any]] = {
             owner: _owner(owner, f"owner{n}@example.com") for n, owner in enumerate(_OWNERS, 1)
         }
+        self._pipelines: dict[str, dict[str, Any]] = {DEFAULT_PIPELINE: _default_pipeline()}
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -950,8 +1042,46 @@ class FakeHubSpot:
         with self._lock:
             contact = self._insert("contacts", properties, id).id
             if company_id is not None:
-                self._associate(contact, company_id)
+                self._associate("contacts", contact, company_id)
             return contact
+
+    def add_deal(
+        self, properties: Properties, *, company_id: str | None = None, id: str | None = None
+    ) -> str:
+        """A deal; with `company_id`, its primary company (the first one associated).
+        `hs_is_closed` and `hs_is_closed_won` follow its `dealstage`, as HubSpot's do."""
+        with self._lock:
+            deal = self._insert("deals", properties, id).id
+            if company_id is not None:
+                self._associate("deals", deal, company_id)
+            return deal
+
+    def update_deal(self, id: str, properties: Properties) -> None:
+        """A change made in HubSpot by a person (a deal moved to another stage, say)."""
+        with self._lock:
+            self._update("deals", self._objects["deals"][id], dict(properties))
+
+    def associate_deal(self, deal: str, company: str) -> None:
+        """One more company for a deal (its first one stays the primary)."""
+        with self._lock:
+            self._associate("deals", deal, company)
+
+    def add_deal_stage(
+        self,
+        id: str,
+        label: str,
+        *,
+        probability: float,
+        closed: bool,
+        pipeline: str = DEFAULT_PIPELINE,
+    ) -> None:
+        """A stage of the team's own in a deal pipeline: listed by the pipelines API, and a
+        valid `dealstage` value."""
+        with self._lock:
+            stages = self._pipelines[pipeline]["stages"]
+            stages.append(_stage(id, label, probability, closed, len(stages)))
+            options = self._properties["deals"]["dealstage"]["options"]
+            options.append(_option(id, label, len(options)))
 
     def add_owner(self, id: str, email: str, *, first: str = "", last: str = "") -> None:
         """A HubSpot user who can own records: listed by the owners API, valid as an owner id."""
@@ -998,7 +1128,7 @@ class FakeHubSpot:
                 domain = company.properties.get("domain") if company else None
                 contact = self._insert("contacts", _plausible_contact(rng, i, domain), None)
                 if company is not None:
-                    self._associate(contact.id, company.id)
+                    self._associate("contacts", contact.id, company.id)
                 ids.append(contact.id)
             return ids
 
@@ -1012,6 +1142,10 @@ class FakeHubSpot:
     def contact(self, id: str) -> Properties:
         with self._lock:
             return dict(self._objects["contacts"][id].properties)
+
+    def deal(self, id: str) -> Properties:
+        with self._lock:
+            return dict(self._objects["deals"][id].properties)
 
     def properties_of(self, object_type: str) -> dict[str, dict[str, Any]]:
         """The property definitions of an object type, by name (copies)."""
@@ -1087,6 +1221,7 @@ class FakeHubSpot:
         created = _iso(_epoch_ms(properties.get("createdate")) or now)
         modified = _iso(now)
         props: Properties = {**properties, "hs_object_id": id, "createdate": created}
+        props.update(self._calculated(object_type, props))
         props.update(dict.fromkeys(_MODIFIED[object_type], modified))
         self._define_seeded(object_type, props)
         stored = Stored(id, props, created, modified, now)
@@ -1130,18 +1265,37 @@ class FakeHubSpot:
         else:
             self._tagged[object_type].discard(stored.id)
 
-    def _associate(self, contact: str, company: str) -> None:
+    def _associate(self, object_type: str, object_id: str, company: str) -> None:
+        """A contact's or deal's company; its first one is its primary one."""
         if company not in self._objects["companies"]:
-            raise ValueError(f"no company {company} to associate contact {contact} with")
-        companies = self._links[("contacts", "companies")].setdefault(contact, [])
+            what = _SINGULAR[object_type]
+            raise ValueError(f"no company {company} to associate {what} {object_id} with")
+        companies = self._links[(object_type, "companies")].setdefault(object_id, [])
         if company not in companies:
             companies.append(company)
-            self._links[("companies", "contacts")].setdefault(company, []).append(contact)
-        self._objects["contacts"][contact].properties["associatedcompanyid"] = companies[0]
-        self._versions["contacts"] += 1
+            self._links[("companies", object_type)].setdefault(company, []).append(object_id)
+        if object_type == "contacts":
+            self._objects["contacts"][object_id].properties["associatedcompanyid"] = companies[0]
+        self._versions[object_type] += 1
+
+    def _calculated(self, object_type: str, values: Mapping[str, str | None]) -> Properties:
+        """What HubSpot calculates from these values: a deal's closed and won flags from
+        its stage (`isClosed`, and `probability` 1.0 for won); a stage no pipeline has is
+        neither."""
+        if object_type != "deals" or "dealstage" not in values:
+            return {}
+        stage = self._deal_stage(values["dealstage"])
+        closed = stage is not None and stage["metadata"]["isClosed"] == "true"
+        won = closed and stage is not None and float(stage["metadata"]["probability"]) == 1.0
+        return {"hs_is_closed": str(closed).lower(), "hs_is_closed_won": str(won).lower()}
+
+    def _deal_stage(self, id: str | None) -> dict[str, Any] | None:
+        stages = (s for p in self._pipelines.values() for s in p["stages"])
+        return next((s for s in stages if s["id"] == id), None)
 
     def _update(self, object_type: str, stored: Stored, values: Properties) -> None:
         """Write checked values; the modification time moves forward on every write."""
+        values = {**values, **self._calculated(object_type, values)}
         stamp = max(_now_ms(), stored.modified_ms + 1)
         for name, value in values.items():
             self._remember(stored, name, value, stamp)
@@ -1402,17 +1556,18 @@ class FakeHubSpot:
         for to_type in to_types:
             ids = self._links.get((object_type, to_type), {}).get(view["id"], [])
             if ids:
-                primary = self._primary(object_type, view["id"], ids)
+                primary = self._primary(object_type, to_type, view["id"], ids)
                 found[to_type] = {"results": _associated(object_type, to_type, ids, primary)}
         if found:
             view["associations"] = found
 
-    def _primary(self, from_type: str, from_id: str, to_ids: list[str]) -> set[str]:
-        """Which of these associations are primary: a contact's first company, both ways."""
-        if from_type == "contacts":
+    def _primary(self, from_type: str, to_type: str, from_id: str, to_ids: list[str]) -> set[str]:
+        """Which of these associations are primary: a contact's or a deal's first company,
+        both ways."""
+        if from_type != "companies":
             return {to_ids[0]}
-        companies = self._links[("contacts", "companies")]
-        return {c for c in to_ids if companies.get(c, [None])[0] == from_id}
+        firsts = self._links[(to_type, "companies")]
+        return {c for c in to_ids if firsts.get(c, [None])[0] == from_id}
 
     def _batch_read(self, call: Call) -> Answer:
         """POST .../batch/read: the objects found; 207 with an error naming the others."""
@@ -1594,12 +1749,21 @@ class FakeHubSpot:
             for object_id in dict.fromkeys(_input_ids(inputs)):
                 to_ids = links.get(object_id)
                 if to_ids:
-                    primary = self._primary(from_type, object_id, to_ids)
+                    primary = self._primary(from_type, to_type, object_id, to_ids)
                     to = _associated_v4(from_type, to_type, to_ids, primary)
                     results.append({"from": {"id": object_id}, "to": to})
                 else:
                     errors.append(_no_associations(from_type, to_type, object_id))
         return (207 if errors else 200), _batch(results, errors)
+
+    # -- pipelines API ---------------------------------------------------------------------
+
+    def _all_pipelines(self, call: Call) -> Answer:
+        """GET /crm/v3/pipelines/{type}: every deal pipeline with its stages."""
+        if _object_type(call.params["type"]) != "deals":
+            raise Refused(400, f"The fake has pipelines for deals only, not {call.params['type']}.")
+        with self._lock:
+            return 200, {"results": [_copy(p) for p in self._pipelines.values()]}
 
     # -- properties API --------------------------------------------------------------------
 
@@ -1971,6 +2135,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Callable[[FakeHubSpot, Call], Answer]]
         re.compile(r"/crm/v4/associations/(?P<from>[^/]+)/(?P<to>[^/]+)/batch/read"),
         FakeHubSpot._association_read,
     ),
+    ("GET", re.compile(rf"/crm/v3/pipelines/{_T}"), FakeHubSpot._all_pipelines),
     ("GET", re.compile(rf"/crm/v3/properties/{_T}/groups"), FakeHubSpot._all_groups),
     ("GET", re.compile(rf"/crm/v3/properties/{_T}/groups/(?P<name>[^/]+)"), FakeHubSpot._get_group),
     ("POST", re.compile(rf"/crm/v3/properties/{_T}/groups"), FakeHubSpot._create_group),

@@ -325,6 +325,146 @@ def test_batch_read_gives_property_history_and_finds_contacts_by_email(
     assert (status, [r["id"] for r in answer["results"]]) == (207, [dana])
 
 
+# -- deals -----------------------------------------------------------------------------------
+
+DEAL_PROPERTIES = [
+    "dealname",
+    "dealstage",
+    "amount",
+    "closedate",
+    "hs_is_closed",
+    "hs_is_closed_won",
+]
+
+
+def test_deals_page_with_their_companies_and_hubspots_closed_flags(
+    fake: FakeHubSpot, sdk: Sdk
+) -> None:
+    acme = fake.add_company({"domain": "acme.com"})
+    initech = fake.add_company({"domain": "initech.com"})
+    stages = ["closedwon", "closedlost", "qualifiedtobuy"]
+    ids = [fake.add_deal({"dealname": f"D{n}", "dealstage": stages[n % 3]}) for n in range(150)]
+    fake.associate_deal(ids[0], initech)
+    fake.associate_deal(ids[0], acme)  # a second company: unlabeled, not the primary
+    seen, after = [], None
+    while True:
+        page = sdk("crm.deals.basic_api").get_page(
+            limit=100, after=after, properties=DEAL_PROPERTIES, associations=["companies"]
+        )
+        seen += page.results
+        if page.paging is None:
+            break
+        after = page.paging.next.after
+    assert [d.id for d in seen] == ids
+    assert not after.isdigit()  # an opaque cursor, as for companies
+    first = seen[0]
+    assert [(a.id, a.type) for a in first.associations["companies"].results] == [
+        (initech, "deal_to_company"),
+        (initech, "deal_to_company_unlabeled"),
+        (acme, "deal_to_company_unlabeled"),
+    ]
+    assert seen[1].associations is None  # no company: no `associations` at all
+    flags = [(d.properties["hs_is_closed"], d.properties["hs_is_closed_won"]) for d in seen[:3]]
+    assert flags == [("true", "true"), ("true", "false"), ("false", "false")]
+    assert fake.requests[0].path == "/crm/v3/objects/deals"
+
+
+def test_a_deal_read_by_id_has_the_specs_default_properties(fake: FakeHubSpot, sdk: Sdk) -> None:
+    deal = fake.add_deal({"dealname": "Acme", "dealstage": "closedwon", "amount": "5000"})
+    answer = sdk("crm.deals.basic_api").get_by_id(deal)
+    # The deals spec: dealname, amount, closedate, pipeline, dealstage by default.
+    assert set(answer.properties) == {
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    }
+    status, by_type_id = api(fake, "GET", f"/crm/v3/objects/0-3/{deal}")  # the spec's path
+    assert (status, by_type_id["properties"]["dealname"]) == (200, "Acme")
+
+
+def test_a_deal_moved_to_another_stage_is_recalculated_and_found_by_search(
+    fake: FakeHubSpot, sdk: Sdk
+) -> None:
+    deal = fake.add_deal({"dealname": "Acme", "dealstage": "contractsent"})
+    before = fake.deal(deal)
+    assert (before["hs_is_closed"], before["hs_is_closed_won"]) == ("false", "false")
+    time.sleep(0.002)
+    since = datetime.now(UTC)
+    fake.update_deal(deal, {"dealstage": "closedwon"})
+    after = fake.deal(deal)
+    assert (after["hs_is_closed"], after["hs_is_closed_won"]) == ("true", "true")
+    assert after["hs_lastmodifieddate"] > before["hs_lastmodifieddate"]
+    changed = Filter(property_name="hs_lastmodifieddate", operator="GTE", value=millis(since))
+    request = PublicObjectSearchRequest(
+        filter_groups=[FilterGroup(filters=[changed])], properties=DEAL_PROPERTIES, limit=200
+    )
+    found = sdk("crm.deals.search_api").do_search(public_object_search_request=request)
+    assert [(d.id, d.properties["hs_is_closed_won"]) for d in found.results] == [(deal, "true")]
+    lost = {"inputs": [{"id": deal, "properties": {"dealstage": "closedlost"}}]}
+    assert api(fake, "POST", "/crm/v3/objects/deals/batch/update", lost)[0] == 200
+    assert fake.deal(deal)["hs_is_closed_won"] == "false"
+    won = {"inputs": [{"id": deal, "properties": {"hs_is_closed_won": "true"}}]}
+    status, refused = api(fake, "POST", "/crm/v3/objects/deals/batch/update", won)
+    assert status == 400 and "READ_ONLY_VALUE" in json.dumps(refused)
+
+
+def test_deal_company_associations_in_v4_carry_the_primary_type(
+    fake: FakeHubSpot, sdk: Sdk
+) -> None:
+    acme = fake.add_company({"domain": "acme.com"})
+    initech = fake.add_company({"domain": "initech.com"})
+    deal = fake.add_deal({"dealname": "Acme"}, company_id=acme)
+    fake.associate_deal(deal, initech)
+    alone = fake.add_deal({"dealname": "Alone"})
+    request = BatchInputPublicFetchAssociationsBatchRequest(
+        inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in (deal, alone)]
+    )
+    answer = sdk("crm.associations.v4.batch_api").get_page(
+        from_object_type="deals",
+        to_object_type="companies",
+        batch_input_public_fetch_associations_batch_request=request,
+    )
+    (row,) = answer.results
+    assert [(t.to_object_id, [a.type_id for a in t.association_types]) for t in row.to] == [
+        (acme, [5, 341]),
+        (initech, [341]),
+    ]
+    assert row.to[0].association_types[0].label == "Primary"
+    (error,) = answer.errors
+    assert error.context == {"fromObjectId": [alone]}
+    companies = sdk("crm.companies.basic_api").get_page(associations=["deals"])
+    by_id = {c.id: c for c in companies.results}
+    assert [a.type for a in by_id[acme].associations["deals"].results] == [
+        "company_to_deal",
+        "company_to_deal_unlabeled",
+    ]
+
+
+def test_deal_pipelines_list_their_stages_with_closed_and_probability(
+    fake: FakeHubSpot, sdk: Sdk
+) -> None:
+    fake.add_deal_stage("87654321", "Churned", probability=0.0, closed=True)
+    (pipeline,) = sdk("crm.pipelines.pipelines_api").get_all("deals").results
+    assert (pipeline.id, pipeline.label) == ("default", "Sales Pipeline")
+    stages = {s.id: (s.label, s.metadata) for s in pipeline.stages}
+    assert stages["closedwon"] == ("Closed Won", {"isClosed": "true", "probability": "1.0"})
+    assert stages["appointmentscheduled"][1] == {"isClosed": "false", "probability": "0.2"}
+    assert stages["87654321"] == ("Churned", {"isClosed": "true", "probability": "0.0"})
+    churned = fake.add_deal({"dealstage": "87654321"})
+    assert (fake.deal(churned)["hs_is_closed"], fake.deal(churned)["hs_is_closed_won"]) == (
+        "true",
+        "false",
+    )
+    options = [o["value"] for o in fake.properties_of("deals")["dealstage"]["options"]]
+    assert options[-1] == "87654321"
+    assert api(fake, "GET", "/crm/v3/pipelines/companies")[0] == 400
+
+
 # -- search ----------------------------------------------------------------------------------
 
 

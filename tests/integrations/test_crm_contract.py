@@ -13,6 +13,12 @@ the CRM holds in icpbot's own fields into `CrmRecord.written`, in
 only the updates that differ from it. So the contract tested here is that
 `written` tells the truth about the CRM, and that what a caller then sends
 (nothing, or only what differs) is all that reaches the CRM.
+
+Deals are seeded in each CRM's own words (HubSpot's `dealstage` ids, whose
+closed and won flags the fake calculates; Salesforce's `StageName`, `IsWon`
+and `IsClosed`; deals.csv's canonical stages) and read back as `DealStage`s.
+Churn is a stage the contract's fields.yaml names: by label for HubSpot (its
+stage id is looked up), by `StageName` for Salesforce.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
 from integrations.salesforce import SalesforceCrm, token_connection
 from integrations.salesforce import classify as salesforce_classify
+from scoring.model import DealStage
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.salesforce import ID_PREFIX, FakeSalesforce, Field, case_safe
 
@@ -57,12 +64,25 @@ ICP_NAMES = {
     "persona_score": "icp_persona_score",
 }
 
-# The shipped defaults, plus Salesforce's custom technologies field (HubSpot maps its own).
+# The shipped defaults, plus Salesforce's custom technologies field (HubSpot maps its own),
+# and each CRM's churn stage.
 FIELDS_YAML = """
+hubspot:
+  deal:
+    churned_stages: [Churned]
 salesforce:
   account:
     technologies: Technologies__c
+  opportunity:
+    churned_stages: [Churned]
 """
+WON, LOST, CHURNED, OPEN = (
+    DealStage.CLOSED_WON,
+    DealStage.CLOSED_LOST,
+    DealStage.CHURNED,
+    DealStage.OPEN,
+)
+CREATED = "2026-09-01"
 
 
 def field_map() -> FieldMap:
@@ -118,6 +138,25 @@ class Harness(abc.ABC):
         what an error about its row says to name it."""
 
     @abc.abstractmethod
+    def add_deal(
+        self,
+        name: str,
+        *,
+        account: str | None,
+        stage: DealStage,
+        amount: float | None = None,
+        created: str | None = CREATED,
+        closed: str | None = None,
+    ) -> str:
+        """A deal of the account added with this `domain` (None: of no account), its stage
+        in the CRM's own words, created on `created` (None: now); returns what an error
+        about it says to name it."""
+
+    def move_deal(self, deal: str, stage: DealStage, closed: str) -> None:
+        """Someone moves a deal (as `add_deal` named it) to another stage in the CRM."""
+        raise NotImplementedError(self.name)
+
+    @abc.abstractmethod
     def held(self, kind: RecordKind, crm_id: str) -> dict[str, object]:
         """What the CRM holds in the score fields: `comparable()` text, and `scored_at`."""
 
@@ -167,6 +206,11 @@ def _wire(value: object) -> str:
     return ";".join(value) if isinstance(value, list) else str(value)
 
 
+def _hs_date(day: str | None) -> str | None:
+    """A date as HubSpot's datetime properties hold one: midnight UTC, in milliseconds."""
+    return None if day is None else f"{day}T00:00:00.000Z"
+
+
 def _held(values: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, object]:
     held: dict[str, object] = {key: _text(values.get(names[key])) for key in SCORE_KEYS}
     held["scored_at"] = _moment(values.get(names["scored_at"]))
@@ -196,9 +240,13 @@ class HubSpotHarness(Harness):
         "job_title": "jobtitle",
     }
     SCORES = ICP_NAMES
+    CHURNED_STAGE = "87654321"  # a stage of the team's own: fields.yaml names it by label
+    STAGES = {WON: "closedwon", LOST: "closedlost", CHURNED: CHURNED_STAGE, OPEN: "qualifiedtobuy"}
 
     def __init__(self, fake: FakeHubSpot) -> None:
         self.fake = fake
+        self.companies: dict[str, str] = {}  # id by the domain it was added with
+        fake.add_deal_stage(self.CHURNED_STAGE, "Churned", probability=0.0, closed=True)
         self.crm = HubSpotCrm(
             client=make_client(access_token=fake.token, host=fake.url + "/"),
             caller=_caller("hubspot", hubspot_classify),
@@ -209,10 +257,32 @@ class HubSpotHarness(Harness):
         self.crm.setup()  # the portal has the icp_* properties (`icpbot crm setup hubspot`)
 
     def add_account(self, **fields: object) -> str:
-        return self.fake.add_company({self.COMPANY[k]: _wire(v) for k, v in fields.items()})
+        company = self.fake.add_company({self.COMPANY[k]: _wire(v) for k, v in fields.items()})
+        self.companies[str(fields.get("domain"))] = company
+        return company
 
     def add_person(self, **fields: object) -> str:
         return self.fake.add_contact({self.CONTACT[k]: _wire(v) for k, v in fields.items()})
+
+    def add_deal(
+        self,
+        name: str,
+        *,
+        account: str | None,
+        stage: DealStage,
+        amount: float | None = None,
+        created: str | None = CREATED,
+        closed: str | None = None,
+    ) -> str:
+        props = {"dealname": name, "dealstage": self.STAGES[stage], "createdate": created}
+        props.update(amount=None if amount is None else f"{amount:g}", closedate=_hs_date(closed))
+        company = self.companies[account] if account is not None else None
+        return self.fake.add_deal(props, company_id=company)
+
+    def move_deal(self, deal: str, stage: DealStage, closed: str) -> None:
+        self.fake.update_deal(
+            deal, {"dealstage": self.STAGES[stage], "closedate": _hs_date(closed)}
+        )
 
     def held(self, kind: RecordKind, crm_id: str) -> dict[str, object]:
         props = self.fake.contact(crm_id) if kind.is_person else self.fake.company(crm_id)
@@ -274,9 +344,17 @@ class SalesforceHarness(Harness):
         "persona_score": "ICP_Persona_Score__c",
     }
     NUMBERS = {"NumberOfEmployees", "AnnualRevenue"}
+    # StageName, IsWon, IsClosed; the org's own Churned stage counts as won, as some do.
+    STAGES = {
+        WON: ("Closed Won", True, True),
+        LOST: ("Closed Lost", False, True),
+        CHURNED: ("Churned", True, True),
+        OPEN: ("Prospecting", False, False),
+    }
 
     def __init__(self, fake: FakeSalesforce) -> None:
         self.fake = fake
+        self.accounts: dict[str, str] = {}  # id by the domain it was added with
         self.crm = SalesforceCrm(
             connect=lambda: token_connection(
                 instance_url=fake.url, access_token="test-token", version="62.0"
@@ -292,10 +370,36 @@ class SalesforceHarness(Harness):
         return {k: v if k in self.NUMBERS else _wire(v) for k, v in values.items()}
 
     def add_account(self, **fields: object) -> str:
-        return self.fake.add("Account", self._values(self.ACCOUNT, fields))
+        account = self.fake.add("Account", self._values(self.ACCOUNT, fields))
+        self.accounts[str(fields.get("domain"))] = account
+        return account
 
     def add_person(self, **fields: object) -> str:
         return self.fake.add("Lead", self._values(self.LEAD, fields))
+
+    def add_deal(
+        self,
+        name: str,
+        *,
+        account: str | None,
+        stage: DealStage,
+        amount: float | None = None,
+        created: str | None = CREATED,
+        closed: str | None = None,
+    ) -> str:
+        values: dict[str, object] = {"Name": name, "Amount": amount, "CloseDate": closed}
+        values.update(self._stage(stage))
+        if account is not None:
+            values["AccountId"] = self.accounts[account]
+        moment = None if created is None else datetime.fromisoformat(created).replace(tzinfo=UTC)
+        return self.fake.add("Opportunity", values, created=moment)
+
+    def move_deal(self, deal: str, stage: DealStage, closed: str) -> None:
+        self.fake.touch("Opportunity", deal, CloseDate=closed, **self._stage(stage))
+
+    def _stage(self, stage: DealStage) -> dict[str, object]:
+        name, won, closed = self.STAGES[stage]
+        return {"StageName": name, "IsWon": won, "IsClosed": closed}
 
     def held(self, kind: RecordKind, crm_id: str) -> dict[str, object]:
         return _held(self.fake.row("Lead" if kind.is_person else "Account", crm_id), self.SCORES)
@@ -340,7 +444,11 @@ class CsvHarness(Harness):
     def __init__(self, directory: Path) -> None:
         directory.mkdir()
         self.directory = directory
-        self.rows: dict[str, list[dict[str, object]]] = {"companies.csv": [], "contacts.csv": []}
+        self.rows: dict[str, list[dict[str, object]]] = {
+            "companies.csv": [],
+            "contacts.csv": [],
+            "deals.csv": [],
+        }
         self.crm = CsvCrm(directory, types=field_map().types)
 
     def _add(self, filename: str, key: str, fields: Mapping[str, object]) -> str:
@@ -359,6 +467,27 @@ class CsvHarness(Harness):
 
     def add_person(self, **fields: object) -> str:
         return self._add("contacts.csv", "email", fields)
+
+    def add_deal(
+        self,
+        name: str,
+        *,
+        account: str | None,
+        stage: DealStage,
+        amount: float | None = None,
+        created: str | None = CREATED,
+        closed: str | None = None,
+    ) -> str:
+        row = {
+            "deal_id": f"deal-{len(self.rows['deals.csv']) + 1}",
+            "domain": account or "",
+            "name": name,
+            "stage": stage.value,
+            "amount": "" if amount is None else amount,
+            "created_at": created or NOW.date().isoformat(),
+            "closed_at": closed or "",
+        }
+        return self._add("deals.csv", "deal_id", row)
 
     def _scores(self) -> list[dict[str, str]]:
         path = self.directory / "scores.csv"
@@ -798,3 +927,66 @@ def test_record_url_links_to_the_record_in_the_crm(h: Harness) -> None:
     for url, crm_id in zip(urls, [*ids.values(), dana.crm_id], strict=True):
         assert url is not None and url.startswith("https://") and crm_id in url
     assert len(set(urls)) == 3
+
+
+# -- deals -----------------------------------------------------------------------------------
+
+
+def test_deals_are_read_with_their_outcome_and_their_accounts_domain(h: Harness) -> None:
+    h.add_account(domain="https://www.Acme.com/", name="Acme")
+    h.add_account(domain="initech.com", name="Initech")
+    acme = "https://www.Acme.com/"
+    h.add_deal("Acme won", account=acme, stage=WON, amount=5000, closed="2026-10-01")
+    h.add_deal("Initech lost", account="initech.com", stage=LOST, closed="2026-10-02")
+    h.add_deal("Acme churned", account=acme, stage=CHURNED, closed="2026-06-30")
+    h.add_deal("Initech open", account="initech.com", stage=OPEN, closed="2027-01-31")
+    deals = {d.name: d for d in h.crm.deals()}
+    assert {name: (d.domain, d.stage) for name, d in deals.items()} == {
+        "Acme won": ("acme.com", WON),
+        "Initech lost": ("initech.com", LOST),
+        "Acme churned": ("acme.com", CHURNED),  # the stage fields.yaml names as churn
+        "Initech open": ("initech.com", OPEN),
+    }
+    won = deals["Acme won"]
+    assert (won.amount, deals["Initech lost"].amount) == (5000.0, None)
+    assert won.created_at == datetime(2026, 9, 1, tzinfo=UTC)
+    assert won.closed_at == datetime(2026, 10, 1, tzinfo=UTC)
+    assert deals["Acme churned"].closed_at == datetime(2026, 6, 30, tzinfo=UTC)
+    assert deals["Initech open"].closed_at is None  # an open deal's close date is a forecast
+    ids = sorted(d.crm_id for d in deals.values())
+    assert len(set(ids)) == 4
+    assert sorted(d.crm_id for d in h.crm.deals()) == ids  # read again: the same ids
+    assert h.crm.errors() == []
+
+
+def test_a_deal_without_an_account_is_skipped_and_named_and_the_rest_read(h: Harness) -> None:
+    h.add_account(domain="acme.com", name="Acme")
+    h.add_deal("Acme", account="acme.com", stage=WON, closed="2026-10-01")
+    orphan = h.add_deal("Nobody's", account=None, stage=WON, closed="2026-10-01")
+    h.add_deal("Acme again", account="acme.com", stage=LOST, closed="2026-10-02")
+    assert sorted(d.name for d in h.crm.deals()) == ["Acme", "Acme again"]
+    (error,) = h.crm.errors()
+    assert orphan in str(error)
+
+
+def test_deals_modified_since_lists_a_deal_closed_since_with_its_new_outcome(
+    h: Harness,
+) -> None:
+    h.require("live")
+    h.add_account(domain="acme.com", name="Acme")
+    h.add_deal("Old", account="acme.com", stage=LOST, closed="2026-03-01")
+    deal = h.add_deal("Acme", account="acme.com", stage=OPEN, closed="2027-01-31")
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.005)
+    h.move_deal(deal, WON, closed="2026-11-19")
+    time.sleep(0.005)
+    orphan = h.add_deal("Nobody's", account=None, stage=LOST, created=None, closed="2026-11-19")
+    changed = list(h.live.deals_modified_since(since))
+    assert [(d.name, d.stage) if d else None for d, _ in changed] == [("Acme", WON), None]
+    first = changed[0][0]
+    assert first is not None and first.closed_at == datetime(2026, 11, 19, tzinfo=UTC)
+    assert all(at >= since - timedelta(milliseconds=1) for _, at in changed)
+    assert changed[0][1] <= changed[1][1]  # oldest first
+    (error,) = h.crm.errors()  # the one it could not give an account is named
+    assert orphan in str(error)

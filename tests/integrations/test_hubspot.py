@@ -10,8 +10,8 @@ import pytest
 from hubspot.crm.companies.exceptions import ApiException
 
 from integrations.base import ScoreFields, ScoreUpdate
-from integrations.fieldmap import default_field_map
-from integrations.hubspot import HubSpotCrm, classify, make_client
+from integrations.fieldmap import FieldMap, default_field_map, parse_field_map
+from integrations.hubspot import DEAL_PROPERTIES, HubSpotCrm, classify, make_client
 from integrations.ratelimit import RateLimiter
 from integrations.records import RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
@@ -41,6 +41,7 @@ def adapter(
     limit: int = 1000,
     window: float = 10.0,
     timeout: tuple[float, float] = (2.0, 5.0),
+    field_map: FieldMap | None = None,
 ) -> HubSpotCrm:
     caller = CrmCaller(
         crm="hubspot", limiter=RateLimiter(limit, window), classify=classify, policy=policy
@@ -48,7 +49,7 @@ def adapter(
     return HubSpotCrm(
         client=make_client(access_token=fake.token, host=fake.url + "/"),
         caller=caller,
-        field_map=default_field_map(),
+        field_map=field_map or default_field_map(),
         portal_id="4242",
         timeout=timeout,
     )
@@ -293,3 +294,111 @@ def test_setup_creates_the_group_and_properties_once(fake: FakeHubSpot) -> None:
     second = crm.setup()
     assert not second.created
     assert sorted(second.existing) == sorted(first.created)
+
+
+# -- deals -----------------------------------------------------------------------------------
+
+
+def deals_adapter(fake: FakeHubSpot, fields_yaml: str) -> HubSpotCrm:
+    field_map, problems = parse_field_map(fields_yaml, source="fields.yaml")
+    assert not problems
+    return adapter(fake, field_map=field_map)
+
+
+def test_deals_are_read_100_a_call_with_one_company_read_per_page(fake: FakeHubSpot) -> None:
+    companies = [company(fake, f"c{n}.com") for n in range(5)]
+    for n in range(250):
+        fake.add_deal({"dealname": f"D{n}", "dealstage": "closedwon"}, company_id=companies[n % 5])
+    deals = list(adapter(fake).deals())
+    assert len(deals) == 250
+    assert {d.domain for d in deals} == {f"c{n}.com" for n in range(5)}
+    lists = api_calls(fake, "/crm/v3/objects/deals")
+    assert len(lists) == 3 and all(r.method == "GET" for r in lists)
+    assert lists[0].query["limit"] == ["100"]
+    assert lists[0].query["associations"] == ["companies"]
+    assert lists[0].query["properties"] == DEAL_PROPERTIES  # the names HubSpot's deals use
+    reads = api_calls(fake, "/crm/v3/objects/companies/batch/read")
+    assert len(reads) == 3  # one per page of deals, never one per deal
+    assert all(r.body["properties"] == ["domain"] for r in reads)
+    assert not api_calls(fake, "/crm/v3/pipelines")  # no churn stage named: nothing to look up
+
+
+def test_a_deals_account_is_its_primary_company(fake: FakeHubSpot) -> None:
+    acme = company(fake, "acme.com")
+    initech = company(fake, "initech.com")
+    deal = fake.add_deal({"dealname": "Initech", "dealstage": "closedwon"}, company_id=initech)
+    fake.associate_deal(deal, acme)  # a lower id, but not the primary one
+    (found,) = adapter(fake).deals()
+    assert found.domain == "initech.com"
+
+
+def test_a_deal_whose_company_has_no_domain_is_named(fake: FakeHubSpot) -> None:
+    nameless = fake.add_company({"name": "No Website Ltd"})
+    deal = fake.add_deal({"dealname": "X", "dealstage": "closedwon"}, company_id=nameless)
+    crm = adapter(fake)
+    assert list(crm.deals()) == []
+    assert [str(e) for e in crm.errors()] == [
+        f"hubspot deal row {deal}: its company {nameless} has no domain"
+    ]
+
+
+def test_churn_is_a_stage_named_by_internal_id_or_by_label(fake: FakeHubSpot) -> None:
+    fake.add_deal_stage("87654321", "Churned", probability=0.0, closed=True)
+    fake.add_deal_stage("99887766", "Lost At Renewal", probability=1.0, closed=True)
+    acme = company(fake, "acme.com")
+    for stage in ("87654321", "99887766", "closedwon", "closedlost", "contractsent"):
+        fake.add_deal({"dealname": stage, "dealstage": stage}, company_id=acme)
+    churn = "hubspot:\n  deal:\n    churned_stages: [87654321, lost at renewal]\n"
+    deals = {d.name: d.stage for d in deals_adapter(fake, churn).deals()}
+    assert deals == {
+        "87654321": "churned",  # by id (unquoted in YAML: a number, read as text)
+        "99887766": "churned",  # by label, in any case, though HubSpot counts it as won
+        "closedwon": "closed_won",
+        "closedlost": "closed_lost",
+        "contractsent": "open",
+    }
+    assert len(api_calls(fake, "/crm/v3/pipelines/deals")) == 1  # looked up once a read
+
+
+def test_a_portal_that_refuses_the_pipelines_still_has_churn_by_stage_id(
+    fake: FakeHubSpot, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add_deal_stage("87654321", "Churned", probability=0.0, closed=True)
+    acme = company(fake, "acme.com")
+    fake.add_deal({"dealname": "by id", "dealstage": "87654321"}, company_id=acme)
+    fake.fail_next(1, status=403, path="/crm/v3/pipelines")
+    churn = "hubspot:\n  deal:\n    churned_stages: ['87654321', Churned]\n"
+    assert [d.stage for d in deals_adapter(fake, churn).deals()] == ["churned"]
+    assert "HubSpot refused the deal pipelines (HTTP 403" in caplog.text
+
+
+def test_deals_modified_since_reads_associations_and_companies_in_batches(
+    fake: FakeHubSpot,
+) -> None:
+    acme = company(fake, "acme.com")
+    ids = [fake.add_deal({"dealname": f"D{n}", "dealstage": "closedlost"}) for n in range(150)]
+    for deal in ids:
+        fake.associate_deal(deal, acme)
+    since = datetime.now(UTC)
+    for deal in reversed(ids):
+        fake.update_deal(deal, {"dealstage": "closedwon"})
+    changed = list(adapter(fake).deals_modified_since(since))
+    assert sorted(d.crm_id for d, _ in changed if d) == ids
+    assert [at for _, at in changed] == sorted(at for _, at in changed)  # oldest change first
+    assert {(d.domain, d.stage) for d, _ in changed if d} == {("acme.com", "closed_won")}
+    (search,) = api_calls(fake, "/crm/v3/objects/deals/search")
+    assert search.body["filterGroups"][0]["filters"][0]["propertyName"] == "hs_lastmodifieddate"
+    assert set(DEAL_PROPERTIES) <= set(search.body["properties"])
+    associations = api_calls(fake, "/crm/v4/associations/deals/companies/batch/read")
+    assert [len(r.body["inputs"]) for r in associations] == [100, 50]
+    assert len(api_calls(fake, "/crm/v3/objects/companies/batch/read")) == 2
+
+
+def test_deal_reads_keep_under_the_portals_limit(fake: FakeHubSpot) -> None:
+    fake.rate_limit = (3, 0.5)
+    companies = [company(fake, f"c{n}.com") for n in range(3)]
+    for n in range(250):
+        fake.add_deal({"dealname": f"D{n}", "dealstage": "open"}, company_id=companies[n % 3])
+    assert len(list(adapter(fake, limit=3, window=0.5).deals())) == 250
+    assert fake.stats()["rate_limited"] == 0
+    assert fake.stats()["max_in_window"] <= 3

@@ -18,7 +18,7 @@ from bot.config import load_config
 from bot.sync.connect import ApiBudget
 from integrations import salesforce_metadata
 from integrations.base import ScoreFields, ScoreUpdate
-from integrations.fieldmap import default_field_map
+from integrations.fieldmap import default_field_map, parse_field_map
 from integrations.ratelimit import RateLimiter
 from integrations.records import RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
@@ -60,10 +60,10 @@ def adapter(
     def connect() -> object:
         return token_connection(instance_url=fake.url, access_token="test-token", version="62.0")
 
+    options.setdefault("field_map", default_field_map())
     return SalesforceCrm(
         connect=connect,
         caller=caller(policy),
-        field_map=default_field_map(),
         **options,  # type: ignore[arg-type]
     )
 
@@ -146,32 +146,73 @@ def test_modified_since_pages_by_system_modstamp(fake: FakeSalesforce) -> None:
     )
 
 
-def test_closed_opportunities_are_deals_with_their_account_domain(fake: FakeSalesforce) -> None:
+def opportunity(fake: FakeSalesforce, name: str, stage: str, **values: object) -> str:
+    won, closed = stage == "Closed Won", stage.startswith("Closed")
+    body = {"Name": name, "StageName": stage, "IsWon": won, "IsClosed": closed, **values}
+    return fake.add("Opportunity", body)
+
+
+def test_opportunities_are_deals_with_their_account_domain_and_outcome(
+    fake: FakeSalesforce,
+) -> None:
     acme = account(fake, "https://acme.com")
-    fake.add(
+    opportunity(fake, "Won", "Closed Won", Amount=5000.0, CloseDate="2026-10-01", AccountId=acme)
+    opportunity(fake, "Lost", "Closed Lost", CloseDate="2026-10-02", AccountId=acme)
+    opportunity(fake, "Open", "Prospecting", CloseDate="2027-01-31", AccountId=acme)
+    deals = [(d.name, d.domain, d.stage, d.amount, d.closed_at) for d in adapter(fake).deals()]
+    assert deals == [
+        ("Won", "acme.com", "closed_won", 5000.0, datetime(2026, 10, 1, tzinfo=UTC)),
+        ("Lost", "acme.com", "closed_lost", None, datetime(2026, 10, 2, tzinfo=UTC)),
+        ("Open", "acme.com", "open", None, None),  # its CloseDate is only a forecast
+    ]
+    (query,) = fake.queries()
+    assert "Account.Website FROM Opportunity ORDER BY Id" in query  # one query, no lookups
+
+
+def test_a_stage_fields_yaml_names_is_churn_whatever_salesforce_says(
+    fake: FakeSalesforce,
+) -> None:
+    churn = "salesforce:\n  opportunity:\n    churned_stages: ['Closed - Churned']\n"
+    field_map, _ = parse_field_map(churn, source="fields.yaml")
+    acme = account(fake, "https://acme.com")
+    opportunity(fake, "Left us", "closed - churned", IsWon=True, IsClosed=True, AccountId=acme)
+    opportunity(fake, "Still here", "Closed Won", AccountId=acme)
+    crm = adapter(fake, field_map=field_map)
+    assert [(d.name, d.stage) for d in crm.deals()] == [
+        ("Left us", "churned"),  # StageName compared in any case
+        ("Still here", "closed_won"),
+    ]
+    assert [d.stage for d in adapter(fake).deals()] == ["closed_won", "closed_won"]  # default
+
+
+def test_an_opportunity_without_an_account_website_is_named(fake: FakeSalesforce) -> None:
+    bare = fake.add("Account", {"Name": "No Website Inc"})
+    no_site = opportunity(fake, "A", "Closed Won", AccountId=bare)
+    no_account = opportunity(fake, "B", "Closed Won")
+    crm = adapter(fake)
+    assert list(crm.deals()) == []
+    assert [str(e) for e in crm.errors()] == [
+        f"salesforce Opportunity row 0: {no_site} its Account has no website",
+        f"salesforce Opportunity row 0: {no_account} has no Account",
+    ]
+
+
+def test_deals_modified_since_asks_by_system_modstamp(fake: FakeSalesforce) -> None:
+    acme = account(fake, "https://acme.com")
+    earlier = datetime.now(UTC) - timedelta(days=30)
+    old = fake.add(
         "Opportunity",
-        {
-            "Name": "Acme 1",
-            "StageName": "Closed Won",
-            "IsWon": True,
-            "IsClosed": True,
-            "Amount": 5000.0,
-            "CloseDate": "2026-10-01",
-            "AccountId": acme,
-        },
+        {"Name": "Old", "StageName": "Closed Lost", "IsClosed": True, "AccountId": acme},
+        created=earlier,
     )
-    fake.add(
-        "Opportunity",
-        {
-            "Name": "Open",
-            "StageName": "Prospecting",
-            "IsWon": False,
-            "IsClosed": False,
-            "AccountId": acme,
-        },
-    )
-    deals = list(adapter(fake).deals())
-    assert [(d.domain, d.stage, d.amount) for d in deals] == [("acme.com", "closed_won", 5000.0)]
+    deal = opportunity(fake, "New", "Prospecting", AccountId=acme)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    fake.touch("Opportunity", deal, StageName="Closed Won", IsWon=True, IsClosed=True)
+    changed = list(adapter(fake).deals_modified_since(since))
+    assert [(d.crm_id, d.stage) for d, _ in changed if d] == [(deal, "closed_won")]
+    assert old not in {d.crm_id for d, _ in changed if d}
+    (query,) = fake.queries()
+    assert "WHERE SystemModstamp >= " in query and "ORDER BY SystemModstamp, Id" in query
 
 
 # -- writing ---------------------------------------------------------------------------------
