@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bot.calibration.outcomes import Observations, from_directory, from_store
 from bot.calibration.proposal import ProposalError, proposed_text, unified_diff
@@ -53,7 +54,7 @@ def run_calibration(
         try:
             diff = _write_proposal(config, found, out, err)
         except ProposalError as exc:
-            err.print(f"[red]error[/red] {exc}")
+            err.print(f"[red]error[/red] {escape(str(exc))}", soft_wrap=True)
             return 1
     if chart is not None:
         chart.write_bytes(calibration_chart_png(found))
@@ -79,7 +80,9 @@ def _observations(
 ) -> Observations | None:
     if source is not None:
         if not (source / "deals.csv").is_file() or not (source / "companies.csv").is_file():
-            err.print(f"[red]error[/red] --source {source}: {no_deals(str(source))}")
+            err.print(
+                f"[red]error[/red] --source {source}: {no_deals(str(source))}", soft_wrap=True
+            )
             return None
         found = from_directory(source, types=config.fields.types, now=now)
         where = str(source)
@@ -89,9 +92,9 @@ def _observations(
             found = from_store(session, now=now)
         where = f"the store ({database.url.render_as_string(hide_password=True)})"
     for note in found.skipped:
-        err.print(f"[yellow]warning[/yellow] {note}")
+        err.print(f"[yellow]warning[/yellow] {escape(note)}", soft_wrap=True, highlight=False)
     if not found.observed:
-        err.print(f"[red]error[/red] {no_deals(where)}")
+        err.print(f"[red]error[/red] {no_deals(where)}", soft_wrap=True)
         return None
     return found
 

@@ -4,8 +4,9 @@ Loads the sample companies, contacts and deals into a throwaway SQLite
 store, scores everything, writes the scores back (to a CSV standing in for
 the CRM), shows the tier distribution, the first routing posts as Slack
 would show them, the `/icp` answer for one account, and what calibrating the ICP
-against the sample's deals finds. Nothing leaves the machine. The sample data is dated; the demo scores it as of that date so
-time-based criteria (funding in the last year...) read as intended.
+against the sample's deals finds. Nothing leaves the machine. The sample data is
+dated; the demo scores it as of that date so time-based criteria (funding in the
+last year...) read as intended.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ def test_sample_has_the_intended_shape(sample: dict[str, list[dict[str, str]]]) 
     messy = sum(1 for row in companies if row["domain"] != _plain_host(row["domain"]))
     assert 0.04 <= messy / len(companies) <= 0.12
     lifecycle = Counter(row["lifecycle_stage"] for row in companies)
-    assert 0.03 <= lifecycle["customer"] / len(companies) <= 0.09
+    assert 0.03 <= lifecycle["customer"] / len(companies) <= 0.12
     owned = sum(1 for row in companies if row["owner_id"]) / len(companies)
     assert 0.3 <= owned <= 0.5
     free = sum(1 for c in contacts if c["email"].partition("@")[2] in FREE_MAIL_DOMAINS)
@@ -298,7 +298,10 @@ def test_optional_fields_are_often_but_not_mostly_missing(
 
 
 def test_wins_rise_with_fit(sample: dict[str, list[dict[str, str]]]) -> None:
-    """A crude fit proxy (SaaS on HubSpot or Salesforce, 200-5000 people) must show lift."""
+    """A crude fit proxy (SaaS on HubSpot or Salesforce, 200-5000 people) must show lift.
+
+    Less than the hidden fit's own: it ignores the sales-engagement tools the hidden fit
+    rewards and `icp.yaml` does not test (calibration's find), which lift the others."""
     by_domain = {registrable_domain(row["domain"]): row for row in sample["companies"]}
     outcomes: dict[bool, list[bool]] = {True: [], False: []}
     for deal in sample["deals"]:
@@ -315,8 +318,8 @@ def test_wins_rise_with_fit(sample: dict[str, list[dict[str, str]]]) -> None:
     good_rate = sum(outcomes[True]) / len(outcomes[True])
     other_rate = sum(outcomes[False]) / len(outcomes[False])
     assert good_rate >= 0.35
-    assert other_rate <= 0.2
-    assert good_rate >= 2.5 * other_rate
+    assert other_rate <= 0.22
+    assert good_rate >= 2.2 * other_rate
 
 
 # --------------------------------------------------------------------------- files and CLI

@@ -206,7 +206,7 @@ def test_rescore_is_for_admins_only(bot: Bot) -> None:
 
 
 def test_calibration_is_for_admins_and_arrives_as_a_direct_message_with_its_chart(
-    bot: Bot,
+    bot: Bot, tmp_path: Path
 ) -> None:
     refused = bot.command("calibration", user="U0DANA").json()
     assert "for admins" in refused["text"]
@@ -214,7 +214,8 @@ def test_calibration_is_for_admins_and_arrives_as_a_direct_message_with_its_char
     assert "direct message" in answer["text"]
     empty = wait_for(lambda: bot.slack.messages("DU0ADMIN"))  # nothing loaded yet: says how
     assert "No closed deals" in empty[0].text and "icpbot backfill" in empty[0].text
-    sample = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types)
+    scores = tmp_path / "scores.csv"  # not into config/sample
+    sample = CsvCrm(ROOT / "config" / "sample", types=CONFIG.fields.types, out=scores)
     tagger = Tagger(Scorer(CONFIG.icp))
     now = datetime(2026, 11, 20, tzinfo=UTC)
     backfill(
