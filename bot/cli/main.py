@@ -242,13 +242,14 @@ def calibrate(
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
-    """The ICP checked against won, lost and churned deals, and a better one proposed.
+    """The ICP checked against won, lost and churned deals; a better one proposed.
 
-    One example per account with a closed deal (won and never churned is good; lost or
-    churned is bad), its fields as they were before the deal (the audit trail), the most
-    recent share held out: per criterion its lift, WoE and information value; win rate
-    by tier; the held-out ROC AUC of the current and the proposed weights; suggested new
-    criteria. Never rewrites icp.yaml: --out writes a proposal to review.
+    One example per account with a closed deal (won and never churned is
+    good; lost or churned is bad), its fields as they were before the deal
+    (the audit trail); the most recent share is held out. Per criterion:
+    lift, WoE and information value; win rate by tier; the held-out ROC AUC
+    of the current and the proposed weights; suggested new criteria. Never
+    rewrites icp.yaml: --out writes a proposal to review, with its diff.
     """
     from bot.cli.calibrate import run_calibration
 

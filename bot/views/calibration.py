@@ -87,7 +87,7 @@ def report_lines(found: Calibration, *, next_step: bool = True) -> list[str]:
     lines += ["", verdict(found)]
     for profile in found.icp.profiles:
         rows = [c for c in found.criteria if c.profile == profile.id]
-        lines += ["", f"Criteria of {profile.id} (on the accounts it scored)"]
+        lines += ["", f"Criteria of {profile.id} (on the accounts it scored)", CRITERIA_HEADER]
         lines += [_criterion_line(c) for c in rows]
         lines += [f"    {c.id}: {c.evidence.too_few}" for c in rows if c.evidence.too_few]
     silent = [f"{c.profile}.{c.id}" for c in found.criteria if c.no_signal]
@@ -151,13 +151,20 @@ def _suggestion_text(s: Suggestion) -> str:
     )
 
 
+CRITERIA_HEADER = (
+    f"  {'criterion':<16} {'known':>5}  {'won if matched':<22} {'won if not':<22} "
+    f"{'lift':>5} {'WoE':>6} {'IV':>6} {'signal':<8} weight"
+)
+
+
 def _criterion_line(c: CriterionReport) -> str:
+    """One row under `CRITERIA_HEADER`; rates as `23% of 60 (14–35%)`."""
     e = c.evidence
-    proposed = "" if c.proposed_weight is None else f" → {c.proposed_weight:>4}"
+    proposed = "" if c.proposed_weight is None else f" → {c.proposed_weight}"
     return (
-        f"  {c.id:<16} known {e.known:>4.0%} · won {_pct(e.matched)} matched vs "
-        f"{_pct(e.missed)} not · lift {_number(e.lift)} · WoE {_number(e.woe)} · "
-        f"IV {_number(e.iv, 3)} ({e.signal}) · weight {c.weight:>4}{proposed}"
+        f"  {c.id[:16]:<16} {e.known:>5.0%}  {_pct(e.matched):<22} {_pct(e.missed):<22} "
+        f"{_number(e.lift):>5} {_number(e.woe):>6} {_number(e.iv, 3):>6} {e.signal:<8} "
+        f"{c.weight}{proposed}"
     )
 
 
