@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 from sqlalchemy import Engine as Database
 from sqlalchemy import func, select
-from sqlmodel import col
+from sqlmodel import Session, col
 from starlette.applications import Starlette
 
 from bot.config import load_config
@@ -45,6 +45,7 @@ from integrations.hubspot import HubSpotCrm
 from integrations.hubspot import classify as hubspot_classify
 from integrations.hubspot import make_client as hubspot_client
 from integrations.ratelimit import RateLimiter
+from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
 from integrations.salesforce import SalesforceCrm, token_connection
 from integrations.salesforce import classify as salesforce_classify
@@ -74,6 +75,18 @@ A_TIER = {
 
 
 # -- the command line, run as a user runs it: a real process ---------------------------------------
+
+
+def tag_account(session: Session, domain: str, fields: Mapping[str, object], now: datetime) -> None:
+    """Score one HubSpot account with the shipped ICP at `now`, as a sync would: stored, with
+    its audit-trail row (the ICP version recorded first)."""
+    tagger = Tagger(Scorer(CONFIG.icp))
+    tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=now)
+    name = domain.split(".")[0].title()
+    record = CrmRecord(
+        RecordKind.ACCOUNT, "hubspot", domain, {"domain": domain, "name": name, **fields}
+    )
+    tagger.tag_many(session=session, records=[record], now=now)
 
 
 def icpbot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,22 +9,12 @@ from sqlmodel import Session
 
 from bot.calibration.outcomes import from_store
 from bot.store import repo
-from bot.sync.tagging import Tagger
-from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Scorer
-from tests.support import A_TIER, CONFIG
+from tests.support import A_TIER, tag_account
 
 pytestmark = pytest.mark.db
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 BEFORE = datetime(2026, 3, 1, tzinfo=UTC)
 DEAL = datetime(2026, 4, 1, tzinfo=UTC)
-
-
-def tag(session: Session, domain: str, fields: dict[str, object], now: datetime) -> None:
-    tagger = Tagger(Scorer(CONFIG.icp))
-    tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=now)
-    record = CrmRecord(RecordKind.ACCOUNT, "hubspot", domain, {"domain": domain, **fields})
-    tagger.tag_many(session=session, records=[record], now=now)
 
 
 def deal(session: Session, domain: str, stage: str, n: int) -> None:
@@ -43,9 +33,9 @@ def deal(session: Session, domain: str, stage: str, n: int) -> None:
 
 def test_an_account_is_read_as_it_was_before_its_first_deal(db_session: Session) -> None:
     small = {**A_TIER, "employees": 150, "lifecycle_stage": "opportunity"}
-    tag(db_session, "then.com", small, BEFORE)  # what icpbot saw before the deal
-    tag(db_session, "then.com", {**A_TIER, "lifecycle_stage": "customer"}, NOW)  # after it
-    tag(db_session, "now.com", {**A_TIER, "lifecycle_stage": "customer"}, NOW)  # no history
+    tag_account(db_session, "then.com", small, BEFORE)  # what icpbot saw before the deal
+    tag_account(db_session, "then.com", {**A_TIER, "lifecycle_stage": "customer"}, NOW)  # after it
+    tag_account(db_session, "now.com", {**A_TIER, "lifecycle_stage": "customer"}, NOW)  # no history
     deal(db_session, "then.com", "closed_won", 1)
     deal(db_session, "now.com", "closed_won", 2)
     deal(db_session, "gone.com", "closed_lost", 3)  # an account never stored

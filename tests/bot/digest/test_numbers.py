@@ -21,15 +21,12 @@ from bot.store import digests, leads, repo
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import Feedback
-from bot.sync.tagging import Tagger
 from bot.views.common import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.views.digest import digest_blocks, digest_text
 from bot.views.digest_chart import chart_alt_text, tier_chart_png
-from integrations.records import CrmRecord, RecordKind
-from scoring.engine import Scorer
 from scoring.problems import ConfigError
 from tests.fakes.slack import FakeSlack, SlackUser
-from tests.support import A_TIER, CONFIG, ROOT
+from tests.support import A_TIER, CONFIG, ROOT, tag_account
 
 NEW_YORK = ZoneInfo("America/New_York")
 W47 = Week(2026, 47, NEW_YORK)  # Monday 16 to Sunday 22 November 2026
@@ -45,15 +42,7 @@ def seed(
     fields: dict,
     now: datetime = datetime(2026, 11, 23, 8, tzinfo=UTC),
 ) -> None:
-    tagger = Tagger(Scorer(CONFIG.icp))
-    tagger.record_version(session=session, icp_text=CONFIG.icp_text, now=now)
-    record = CrmRecord(
-        RecordKind.ACCOUNT,
-        "hubspot",
-        domain,
-        {"domain": domain, "name": domain.split(".")[0].title(), "created_at": created, **fields},
-    )
-    tagger.tag_many(session=session, records=[record], now=now)
+    tag_account(session, domain, {"created_at": created, **fields}, now)
 
 
 def local(day: int, hour: int = 12) -> datetime:
