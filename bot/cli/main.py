@@ -268,6 +268,41 @@ def calibrate(
 
 
 @app.command()
+def impact(
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown, for a pull-request comment.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    top: Annotated[
+        int, typer.Option("--top", help="Accounts listed per group, owners listed.", min=1)
+    ] = 10,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """What the ICP in --config-dir would change, before it is merged.
+
+    Scores every stored account and person with it and with the deployed
+    version (the one the store's newest scores were made with) and shows
+    what moves: tier before → after, the accounts entering or leaving tier
+    A and newly disqualified ones with the criteria that moved them, the
+    owners whose books change most, and the CRM writes the rollout will
+    cost. Reads the store; changes nothing.
+    """
+    from bot.cli.impact import show_impact
+
+    config = _load(config_dir)
+    code = show_impact(
+        config=config,
+        as_markdown=as_markdown,
+        as_json=as_json,
+        top=top,
+        now=_now(as_of),
+        err=err,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
 def age(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what is due; change nothing.")

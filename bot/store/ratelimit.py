@@ -54,6 +54,9 @@ class _Turn:
     wait: float = 0.0
 
 
+BACKGROUND_SHARE = 0.8  # of a window, at most, for background calls while live ones are made
+
+
 class SharedRateLimiter:
     """At most `limit` requests to `api` in any `window` seconds, across every process."""
 
@@ -64,7 +67,7 @@ class SharedRateLimiter:
         limit: int,
         window: float,
         *,
-        background_share: float = 0.8,
+        background_share: float = BACKGROUND_SHARE,
         stale: float = STALE,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,

@@ -361,6 +361,14 @@ def save_scores(*, session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(table_of(Score)), rows)
 
 
+def deployed_version(*, session: Session) -> IcpVersion | None:
+    """The ICP version loaded last (what `serve` or the last backfill scored with)."""
+    query = select(IcpVersion).order_by(
+        col(IcpVersion.loaded_at).desc(), col(IcpVersion.version).desc()
+    )
+    return session.exec(query.limit(1)).first()
+
+
 def catalogue_of(*, session: Session, version: int) -> Catalogue:
     """What each criterion of an ICP version is; cached per database for the process's life.
 
