@@ -95,6 +95,7 @@ class Metrics:
         )
         if database is not None:
             registry.register(InboxCollector(database))
+            registry.register(RolloutCollector(database))
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
@@ -144,3 +145,64 @@ class InboxCollector:
             "Age of the oldest pending inbox event (0 when none is pending).",
         )
         return events, age
+
+
+class RolloutCollector:
+    """The newest ICP rollout's progress, read at each scrape: records done and remaining,
+    its rate, its ETA, and whether it is running (1), paused (0.5) or done (0)."""
+
+    STATES = {"running": 1.0, "paused": 0.5, "done": 0.0}
+
+    def __init__(
+        self, database: Engine, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.database = database
+        self.clock = clock
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        from bot.change.rollout import current  # the rollout reads the store; metrics only ask
+
+        try:
+            found = current(self.database, now=self.clock())
+        except SQLAlchemyError:
+            log.warning("metrics: could not read the rollout", exc_info=True)
+            return
+        if found is None:
+            return
+        records, rate, eta, state = self._families()
+        version = str(found.version)
+        records.add_metric([version, "done"], found.done)
+        records.add_metric([version, "remaining"], found.remaining)
+        records.add_metric([version, "parked"], found.parked)
+        rate.add_metric([version], found.rate)
+        eta.add_metric([version], found.eta.total_seconds() if found.eta else 0.0)
+        state.add_metric([version], self.STATES.get(found.state, 0.0))
+        yield from (records, rate, eta, state)
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily(
+                "icpbot_rollout_records",
+                "Records of the newest ICP rollout by state (done, remaining, parked).",
+                labels=["version", "state"],
+            ),
+            GaugeMetricFamily(
+                "icpbot_rollout_records_per_second",
+                "The rollout's pace since it started.",
+                labels=["version"],
+            ),
+            GaugeMetricFamily(
+                "icpbot_rollout_eta_seconds",
+                "Time left at that pace (0 when done or not yet measurable).",
+                labels=["version"],
+            ),
+            GaugeMetricFamily(
+                "icpbot_rollout_running",
+                "1 while the rollout runs, 0.5 paused, 0 done.",
+                labels=["version"],
+            ),
+        )

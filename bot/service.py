@@ -2,8 +2,10 @@
 and this is where to read what feeds what:
 
     HubSpot webhook ─► intake.web ──────┐
-    HubSpot sweep, Salesforce poll ─────┼─► inbox ─► sync.worker ─► sync.pipeline ─► CRM write-back
-    ageing (daily, schedule) ───────────┘                                │ announce
+    HubSpot sweep, Salesforce poll ─────┤
+    ageing (daily, schedule) ───────────┤
+    a new ICP version: change.rollout ──┴─► inbox ─► sync.worker ─► sync.pipeline ─► CRM write-back
+                                                                         │ announce
                                                                          ▼
     Slack: /icp, buttons ─► slack.http ─► slack.app          slack.poster ─► routing posts
     weekly digest (schedule) ─► digest.post ─► Slack
@@ -37,6 +39,7 @@ from sqlalchemy import Engine as Database
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from bot.change.rollout import RolloutDriver, begin_rollout
 from bot.config import Config
 from bot.digest.job import DigestJob
 from bot.intake.web import WebhookSettings, create_app, serve, signature_base
@@ -193,6 +196,11 @@ def build_service(
         background += [sync.worker, *([sync.sweeper] if sync.sweeper else [])]
     if slack is not None:
         background += [slack.poster, *([slack.socket_mode] if slack.socket_mode else [])]
+    if begin_rollout(core.database, version=config.icp.version, now=clock()) is not None:
+        log.info("ICP v%d is new to this store: rolling it out", config.icp.version)
+    background.append(
+        RolloutDriver(database=core.database, tagger=core.tagger, drains=workers, clock=clock)
+    )
     background.append(scheduler)
     return Service(
         app=app,

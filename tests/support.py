@@ -77,6 +77,22 @@ A_TIER = {
 # -- the command line, run as a user runs it: a real process ---------------------------------------
 
 
+def icp_v8_text() -> str:
+    """The shipped ICP as a v8 a RevOps engineer might propose: geography weighs 60 instead
+    of 10 (US accounts climb, others fall), and a new top-level disqualifier takes out
+    accounts on Pipedrive."""
+    text = CONFIG.icp_text.replace("version: 7", "version: 8", 1)
+    text = text.replace(
+        "        in: [US, CA, GB]\n        weight: 10",
+        "        in: [US, CA, GB]\n        weight: 60",
+    )
+    return text.replace(
+        "disqualify:\n  - id: customer",
+        "disqualify:\n  - id: on-pipedrive\n    field: technologies\n"
+        "    contains_any: [pipedrive]\n    why: Too small a CRM for us.\n  - id: customer",
+    )
+
+
 def tag_account(session: Session, domain: str, fields: Mapping[str, object], now: datetime) -> None:
     """Score one HubSpot account with the shipped ICP at `now`, as a sync would: stored, with
     its audit-trail row (the ICP version recorded first)."""

@@ -303,6 +303,29 @@ def impact(
 
 
 @app.command()
+def rollout(
+    pause: Annotated[
+        bool, typer.Option("--pause", help="Stop queueing; hold back what is queued.")
+    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Carry on where it paused.")] = False,
+    status: Annotated[bool, typer.Option("--status", help="Where it is (the default).")] = False,
+) -> None:
+    """The rollout of a new ICP version to every stored record: where it is, pause, resume.
+
+    `serve` starts it by itself when it runs an ICP version the store has
+    not rolled out: every record is scored again in the background and
+    written back where it differs, leaving the rate limit to live traffic.
+    """
+    from bot.cli.rollout import steer_rollout
+
+    if pause and resume:
+        err.print("[red]error[/red] --pause or --resume, not both")
+        raise typer.Exit(2)
+    action = "pause" if pause else "resume" if resume else None
+    raise typer.Exit(steer_rollout(action=action, now=_now(None), err=err))
+
+
+@app.command()
 def age(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what is due; change nothing.")

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from rich.console import Console
 
+from bot.change.rollout import current
+from bot.cli.rollout import progress_line
 from bot.cli.store import open_database
 from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
@@ -26,6 +28,7 @@ def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:
         oldest = inbox.oldest_pending(session=session)
         parked = inbox.parked(session=session, limit=20)
         saved = checkpoints.every(session=session)
+    rolling = current(database, now=now)
     line = ", ".join(f"{status} {n:,}" for status, n in counts.items())
     sys.stdout.write(f"inbox: {line}\n")
     if oldest is not None:
@@ -37,6 +40,8 @@ def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:
         )
     if counts.get("parked", 0) > len(parked):
         sys.stdout.write(f"... and {counts['parked'] - len(parked):,} more parked\n")
+    if rolling is not None:
+        sys.stdout.write(progress_line(rolling) + "\n")
     for checkpoint in saved:
         sys.stdout.write(f"checkpoint {checkpoint.name}: {checkpoint.value}\n")
     return 1 if counts.get("parked", 0) else 0

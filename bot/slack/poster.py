@@ -16,6 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -39,11 +40,14 @@ from bot.views.models import AccountView
 from bot.views.routing_post import (
     rescore_reply_blocks,
     rescore_reply_text,
+    rescore_summary_blocks,
+    rescore_summary_text,
     routing_post_blocks,
     routing_post_text,
     summary_post_blocks,
     summary_post_text,
 )
+from scoring.result import AccountScore
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +167,9 @@ class Poster:
         )
         with renewal:  # posts are paced at Slack's rate: a batch may outlast one lease
             self._routing_posts([e for e in events if e.event_type == PostKind.ROUTE], done, failed)
+            self._replies([e for e in events if e.event_type == PostKind.REPLY], done, failed)
             for event in events:
-                if event.event_type == PostKind.REPLY:
-                    self._settle_one(event, done, failed, self._reply)
-                elif event.event_type != PostKind.ROUTE:
+                if event.event_type not in (PostKind.ROUTE, PostKind.REPLY):
                     done.append(_id(event))  # a kind this version does not know
         self._settle(done, failed)
         return len(events)
@@ -230,13 +233,39 @@ class Poster:
 
     # -- re-score replies --------------------------------------------------------------------
 
-    def _reply(self, event: InboxEvent) -> None:
-        domain = event.object_id
+    def _replies(self, events: list[InboxEvent], done: list[int], failed: dict[int, str]) -> None:
+        """Each moved account's reply in its post's thread; when more than `burst` wait for
+        one channel (an ICP rollout, a day's ageing), one summary post in the channel says
+        how many moved and where instead, so a rollout never floods a channel."""
+        waiting: dict[str, list[tuple[InboxEvent, Moved]]] = defaultdict(list)
+        for event in events:
+            try:
+                moved = self._moved(event.object_id)
+            except Exception as exc:
+                log.warning("re-score reply for %s failed: %s", event.object_id, exc)
+                failed[_id(event)] = f"re-score reply failed: {exc}"
+                continue
+            if moved is None:
+                done.append(_id(event))  # never posted (tag only, or gone): nothing to thread
+                continue
+            waiting[moved.channel].append((event, moved))
+        for channel, group in waiting.items():
+            if len(group) > self.burst:
+                send = partial(self._moved_summary, channel, [m for _, m in group])
+                self._settle_group([(e, None) for e, _ in group], done, failed, send)
+            else:
+                for event, moved in group:
+                    self._settle_one(
+                        event, done, failed, partial(_ignore_moved, self._reply, moved)
+                    )
+
+    def _moved(self, domain: str) -> Moved | None:
+        """What a re-score reply shows: the account, its post, its score before and now."""
         with open_session(self.database) as session:
             decision = leads.get_decision(session=session, domain=domain)
             account = repo.get_account(session=session, domain=domain)
             if decision is None or account is None or not decision.message_ts:
-                return  # never posted (tag only, or routed before posts existed): nothing to thread
+                return None
             row = repo.latest_score(session=session, subject=Subject.ACCOUNT, key=domain)
             before = repo.previous_different_score(
                 session=session, subject=Subject.ACCOUNT, key=domain
@@ -244,16 +273,30 @@ class Poster:
             score = repo.account_score_of(row, session=session) if row else None
             previous = repo.account_score_of(before, session=session) if before else None
         if score is None:
-            return
-        view = self._view(account, decision)
-        blocks = rescore_reply_blocks(account=view, score=score, previous=previous)
-        text = rescore_reply_text(account=view, score=score, previous=previous)
+            return None
+        channel = decision.channel_id or decision.channel or ""
+        return Moved(self._view(account, decision), decision, score, previous, channel)
+
+    def _reply(self, moved: Moved) -> None:
+        blocks = rescore_reply_blocks(
+            account=moved.view, score=moved.score, previous=moved.previous
+        )
+        text = rescore_reply_text(account=moved.view, score=moved.score, previous=moved.previous)
         self._send(
-            decision.channel_id or decision.channel or "",
+            moved.channel,
             text=text,
             blocks=blocks,
-            thread_ts=decision.message_ts,
+            thread_ts=moved.decision.message_ts,
             kind="rescore",
+        )
+
+    def _moved_summary(self, channel: str, group: list[Moved]) -> None:
+        entries = [(m.view, m.score, m.previous) for m in group]
+        self._send(
+            channel,
+            text=rescore_summary_text(entries),
+            blocks=rescore_summary_blocks(entries),
+            kind="rescore-summary",
         )
 
     def _view(self, account: Account, decision: RoutingDecision) -> AccountView:
@@ -320,7 +363,7 @@ class Poster:
 
     def _settle_group(
         self,
-        group: list[tuple[InboxEvent, Lead]],
+        group: Sequence[tuple[InboxEvent, object]],
         done: list[int],
         failed: dict[int, str],
         send: Callable[[], None],
@@ -351,6 +394,21 @@ class Poster:
 
 def _ignore_event(send: Callable[[Lead], None], lead: Lead, _event: InboxEvent) -> None:
     send(lead)
+
+
+def _ignore_moved(send: Callable[[Moved], None], moved: Moved, _event: InboxEvent) -> None:
+    send(moved)
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """An account whose verdict moved, with the post its reply threads under."""
+
+    view: AccountView
+    decision: RoutingDecision
+    score: AccountScore
+    previous: AccountScore | None
+    channel: str
 
 
 def _id(row: object) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_, update
@@ -38,7 +38,9 @@ OBJECT_TYPES = {
 }
 MAX_BACKOFF = timedelta(minutes=15)
 AGEING = "aging"  # `read_again`'s reason when a time-based score is due to change
-BACKGROUND = frozenset({AGEING})  # reasons whose work gives way to live traffic
+ROLLOUT = "rollout"  # `read_again`'s reason when a new ICP version is rolled out
+BACKGROUND = frozenset({AGEING, ROLLOUT})  # reasons whose work gives way to live traffic
+HELD = datetime(9000, 1, 1, tzinfo=UTC)  # `available_at` of events held back (a paused rollout)
 # The claimed rows are read back afresh (`populate_existing`); no in-session syncing needed.
 _NO_SYNC = {"synchronize_session": False}
 
@@ -279,12 +281,50 @@ def counts(*, session: Session) -> dict[str, int]:
 
 
 def oldest_pending(*, session: Session) -> datetime | None:
-    """When the oldest event still waiting arrived: how far behind the workers are."""
+    """When the oldest event still waiting arrived: how far behind the workers are (events
+    held back on purpose, a paused rollout's, are not behind)."""
     query = select(func.min(InboxEvent.received_at)).where(
-        col(InboxEvent.status) == InboxStatus.PENDING.value
+        col(InboxEvent.status) == InboxStatus.PENDING.value, col(InboxEvent.available_at) < HELD
     )
     oldest: datetime | None = session.execute(query).scalar_one()
     return oldest
+
+
+def hold_back(*, session: Session, reason: str) -> int:
+    """Pending events for `reason` wait until `release_held` (a paused rollout); claimed ones
+    finish under their lease. How many were held."""
+    statement = (
+        update(InboxEvent)
+        .where(
+            col(InboxEvent.event_type) == reason,
+            col(InboxEvent.status) == InboxStatus.PENDING.value,
+        )
+        .values(available_at=HELD)
+    )
+    result = session.execute(statement, execution_options=_NO_SYNC)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_held(*, session: Session, reason: str, now: datetime) -> int:
+    """Held events for `reason` claimable again from `now`; how many."""
+    statement = (
+        update(InboxEvent)
+        .where(col(InboxEvent.event_type) == reason, col(InboxEvent.available_at) >= HELD)
+        .values(available_at=now)
+    )
+    result = session.execute(statement, execution_options=_NO_SYNC)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def counts_for(*, session: Session, reason: str) -> dict[str, int]:
+    """Events for one reason by status (every status present)."""
+    query = (
+        select(InboxEvent.status, func.count())
+        .where(col(InboxEvent.event_type) == reason)
+        .group_by(col(InboxEvent.status))
+    )
+    found = {status: int(n) for status, n in session.execute(query).all()}
+    return {status.value: found.get(status.value, 0) for status in InboxStatus}
 
 
 def parked(*, session: Session, limit: int = 50) -> list[InboxEvent]:

@@ -361,6 +361,12 @@ def save_scores(*, session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(table_of(Score)), rows)
 
 
+def has_scores_other_than(*, session: Session, version: int) -> bool:
+    """Whether any stored score was made under another ICP version."""
+    query = select(Score.id).where(col(Score.icp_version) != version).limit(1)
+    return session.exec(query).first() is not None
+
+
 def deployed_version(*, session: Session) -> IcpVersion | None:
     """The ICP version loaded last (what `serve` or the last backfill scored with)."""
     query = select(IcpVersion).order_by(

@@ -349,3 +349,32 @@ class ApiCall(SQLModel, table=True):
     api: str
     at: float  # epoch seconds: when sent while in flight, when answered once done
     done: bool = False
+
+
+class RolloutState(StrEnum):
+    """Where the rollout of one ICP version is."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+
+
+class Rollout(SQLModel, table=True):
+    """Every stored record scored again under one new ICP version (SPEC §8a), resumable.
+
+    The row is also the lock: the replica that queues the next page holds it, so two
+    replicas never queue the same page. `after_account` / `after_person` are the last
+    stored row ids queued; `queued` counts the records handed on, `skipped` those live
+    traffic had already scored under this version.
+    """
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    state: str = RolloutState.RUNNING.value
+    total: int = 0
+    queued: int = 0
+    skipped: int = 0
+    after_account: int = 0
+    after_person: int = 0
+    started_at: datetime = _moment()
+    updated_at: datetime = _moment()
+    finished_at: datetime | None = _moment(nullable=True)

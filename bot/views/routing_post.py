@@ -8,6 +8,7 @@ the domain so the action handler needs no lookup to know which account.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from bot.routing.rules import Decision
@@ -262,6 +263,47 @@ def summary_post_blocks(
 def summary_post_text(total: int, channel_tiers: Sequence[str]) -> str:
     counts = ", ".join(f"{channel_tiers.count(t)} {t}" for t in dict.fromkeys(channel_tiers))
     return f"{total} new leads ({counts})"
+
+
+def rescore_summary_blocks(
+    entries: Sequence[tuple[AccountView, AccountScore, AccountScore | None]],
+) -> list[Block]:
+    """Many accounts of one channel re-scored at once (a new ICP version rolled out, a day's
+    ageing) in one post instead of a reply in each thread: how many moved, and where."""
+    moves = [f"{_tier(p)} → {s.tier.value}" for _, s, p in entries]
+    counts = ", ".join(f"{n} {move}" for move, n in Counter(moves).most_common())
+    blocks: list[Block] = [
+        section_block(
+            f":arrows_counterclockwise: *{len(entries)} accounts re-scored* here: {counts}"
+        )
+    ]
+    lines = []
+    for account, score, previous in entries:
+        name = link(account.url, escape(one_line(limit_text(account.title, 80))))
+        domain = escape(one_line(limit_text(account.domain, 80)))
+        was = f"{short_score(previous)} → " if previous is not None else ""
+        lines.append(f"{name} `{domain}`: {was}*{short_score(score)}*")
+    chunks = [lines[i : i + 10] for i in range(0, len(lines), 10)][: MAX_BLOCKS - 2]
+    blocks += [section_block("\n".join(chunk)) for chunk in chunks]
+    shown = sum(len(chunk) for chunk in chunks)
+    footer = "`/icp DOMAIN` explains any of them, criterion by criterion."
+    if len(lines) > shown:
+        footer = f"…and {len(lines) - shown} more. " + footer
+    blocks.append(context_block(footer))
+    return blocks
+
+
+def rescore_summary_text(
+    entries: Sequence[tuple[AccountView, AccountScore, AccountScore | None]],
+) -> str:
+    moves = Counter(f"{_tier(p)} → {s.tier.value}" for _, s, p in entries)
+    return f"{len(entries)} accounts re-scored: " + ", ".join(
+        f"{n} {m}" for m, n in moves.most_common()
+    )
+
+
+def _tier(score: AccountScore | None) -> str:
+    return score.tier.value if score is not None else "new"
 
 
 def _menu(account: AccountView, index: int) -> Block:

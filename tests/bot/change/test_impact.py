@@ -13,29 +13,14 @@ from sqlmodel import Session, func, select
 from bot.change.impact import NothingDeployed, deployed_icp, measure
 from bot.store.tables import Score
 from scoring.validation import parse_icp
-from tests.support import A_TIER, CONFIG, ROOT, icpbot, tag_account
+from tests.support import A_TIER, CONFIG, ROOT, icp_v8_text, icpbot, tag_account
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 RATES = {"hubspot": 19.0, "salesforce": 50.0}
 TYPES = CONFIG.fields.types
 
 
-def proposed_text() -> str:
-    """v8: geography weighs 60 instead of 10 (US accounts climb), and a new top-level
-    disqualifier takes out accounts on Pipedrive."""
-    text = CONFIG.icp_text.replace("version: 7", "version: 8", 1)
-    text = text.replace(
-        "        in: [US, CA, GB]\n        weight: 10",
-        "        in: [US, CA, GB]\n        weight: 60",
-    )
-    return text.replace(
-        "disqualify:\n  - id: customer",
-        "disqualify:\n  - id: on-pipedrive\n    field: technologies\n"
-        "    contains_any: [pipedrive]\n    why: Too small a CRM for us.\n  - id: customer",
-    )
-
-
-PROPOSED, _ = parse_icp(proposed_text(), source="icp.yaml", fields=TYPES)
+PROPOSED, _ = parse_icp(icp_v8_text(), source="icp.yaml", fields=TYPES)
 B_TIER_US = {**A_TIER, "has_revops": False, "sales_motion": "product-led"}  # B 70 → A 80
 
 
@@ -92,7 +77,7 @@ def store(tmp_path: Path) -> dict[str, str]:
 def proposed_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "proposed"
     shutil.copytree(ROOT / "config", directory, ignore=shutil.ignore_patterns("sample"))
-    (directory / "icp.yaml").write_text(proposed_text(), encoding="utf-8")
+    (directory / "icp.yaml").write_text(icp_v8_text(), encoding="utf-8")
     return directory
 
 
