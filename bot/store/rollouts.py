@@ -11,19 +11,31 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from bot.store.repo import dialect_insert
 from bot.store.tables import Account, Contact, Rollout, RolloutState
 
 
 def begin(*, session: Session, version: int, now: datetime) -> Rollout:
-    """The rollout of `version`, created (over every stored record) if it does not exist."""
-    found = session.get(Rollout, version)
-    if found is not None:
-        return found
+    """The rollout of `version`, created (over every stored record) if it does not exist.
+
+    Replicas starting together with the same new version both get here: the insert skips
+    a row another one made first, so there is one rollout, not an error."""
     total = _count(session, Account) + _count(session, Contact)
-    row = Rollout(version=version, total=total, started_at=now, updated_at=now)
-    session.add(row)
-    session.flush()
-    return row
+    values = {
+        "version": version,
+        "state": RolloutState.RUNNING.value,
+        "total": total,
+        "queued": 0,
+        "skipped": 0,
+        "after_account": 0,
+        "after_person": 0,
+        "started_at": now,
+        "updated_at": now,
+    }
+    session.execute(dialect_insert(session, Rollout).values(values).on_conflict_do_nothing())
+    found = session.get(Rollout, version, populate_existing=True)
+    assert found is not None
+    return found
 
 
 def _count(session: Session, model: type[Account] | type[Contact]) -> int:
