@@ -4,7 +4,8 @@ and this is where to read what feeds what:
     HubSpot webhook ─► intake.web ──────┐
     HubSpot sweep, Salesforce poll ─────┤
     ageing (daily, schedule) ───────────┤
-    a new ICP version: change.rollout ──┴─► inbox ─► sync.worker ─► sync.pipeline ─► CRM write-back
+    a new ICP version (start, SIGHUP):  │
+      change.rollout ───────────────────┴─► inbox ─► sync.worker ─► sync.pipeline ─► CRM write-back
                                                                          │ announce
                                                                          ▼
     Slack: /icp, buttons ─► slack.http ─► slack.app          slack.poster ─► routing posts
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,7 +43,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from bot.change.rollout import RolloutDriver, begin_rollout
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.digest.job import DigestJob
 from bot.intake.web import WebhookSettings, create_app, serve, signature_base
 from bot.metrics import Metrics
@@ -56,6 +59,7 @@ from bot.slack.poster import Poster, queue_posts
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain
+from bot.store.repo import IcpVersionConflict
 from bot.sync.activity import Activity
 from bot.sync.ageing import AgeingJob
 from bot.sync.connect import (
@@ -75,6 +79,7 @@ from integrations.retries import RetryPolicy
 from integrations.salesforce import SalesforceCrm
 from integrations.salesforce import client_error as salesforce_client_error
 from scoring.engine import Scorer
+from scoring.problems import ConfigError
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -120,6 +125,48 @@ class Service:
     poster: Poster | None = None
     client: WebClient | None = None
     background: list[Background] = field(default_factory=list)  # started in this order
+    tagger: Tagger | None = None  # what every part scores with; `reload` swaps its ICP
+    config: Config | None = None
+    clock: Clock = lambda: datetime.now(UTC)
+
+    def reload(self) -> str:
+        """Read the config directory again (`SIGHUP`): a new ICP version is served from the
+        next batch on and rolled out to every stored record; an invalid config, or a changed
+        ICP that kept its version, is refused with `icpbot check`'s words and the running
+        version stays. What happened, in one message (also logged)."""
+        if self.tagger is None or self.config is None:
+            return "nothing to reload"
+        running = self.tagger.version
+        try:
+            config = load_config(self.config.directory, today=self.clock().date())
+        except ConfigError as exc:
+            message = f"reload refused, still serving ICP v{running}:\n{exc}"
+            log.error("%s", message)
+            return message
+        if config.icp.version == running:
+            if config.icp_text == self.config.icp_text:
+                return f"reload: ICP v{running} unchanged"
+            message = (
+                f"reload refused, still serving ICP v{running}: icp.yaml changed but kept "
+                f"version {running}; bump `version` so every score names the ICP that made it"
+            )
+            log.error("%s", message)
+            return message
+        scorer = Scorer(config.icp)
+        try:
+            with open_session(self.database) as session:
+                Tagger(scorer).record_version(
+                    session=session, icp_text=config.icp_text, now=self.clock()
+                )
+        except IcpVersionConflict as exc:
+            log.error("reload refused, still serving ICP v%d: %s", running, exc)
+            return f"reload refused, still serving ICP v{running}: {exc}"
+        self.tagger.use(scorer)
+        self.config = config
+        begin_rollout(self.database, version=config.icp.version, now=self.clock())
+        message = f"reload: serving ICP v{config.icp.version} (was v{running}); rolling it out"
+        log.info("%s", message)
+        return message
 
     def start(self) -> None:
         for part in self.background:
@@ -211,6 +258,9 @@ def build_service(
         poster=slack.poster if slack else None,
         client=client,
         background=background,
+        tagger=core.tagger,
+        config=config,
+        clock=clock,
     )
 
 
@@ -308,16 +358,13 @@ def _slack(
     directory = Directory(client)
     crms = {name: pipeline.crm for name, pipeline in pipelines.items()}
     router = Router(database=database, routing=config.routing, directory=directory, crms=crms)
-    answers = Answers(
-        database=database, icp=config.icp, tagger=core.tagger, pipelines=pipelines, clock=clock
-    )
+    answers = Answers(database=database, tagger=core.tagger, pipelines=pipelines, clock=clock)
     context = SlackContext(
         database=database,
         client=client,
         answers=answers,
         router=router,
         directory=directory,
-        icp=config.icp,
         admins=frozenset(settings.admins),
         crms=crms,
         clock=clock,
@@ -359,7 +406,7 @@ def _scheduler(
         digest = DigestJob(
             database=core.database,
             client=client,
-            icp=config.icp,
+            icp=lambda: core.tagger.scorer.icp,
             config=config.digest,
             worker=_process_name("digest"),
             clock=core.clock,
@@ -411,6 +458,7 @@ def run(*, config: Config, err: Console) -> int:
     listener = socket.create_server((settings.host, settings.port))  # port 0: any free port
     host, port = listener.getsockname()[:2]
     service.start()
+    _reload_on_hangup(service)
     err.print(f"icpbot serving on http://{host}:{port}", highlight=False)
     if "hubspot" in service.pipelines:
         err.print(signature_base(settings.public_url, settings.trusted_proxies), highlight=False)
@@ -426,6 +474,15 @@ def run(*, config: Config, err: Console) -> int:
         service.stop()
         listener.close()
     return 0
+
+
+def _reload_on_hangup(service: Service) -> None:
+    """`kill -HUP`: read the config again, in a thread (a handler must return at once)."""
+
+    def hangup(_signum: int, _frame: object) -> None:
+        threading.Thread(target=service.reload, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, hangup)
 
 
 def _salesforce_problem(crm: SalesforceCrm) -> str | None:

@@ -367,7 +367,7 @@ def scheduler(database: Database, slack: FakeSlack, config: DigestConfig) -> Sch
     job = DigestJob(
         database=database,
         client=make_client(token=slack.token, base_url=slack.api_url),
-        icp=CONFIG.icp,
+        icp=lambda: CONFIG.icp,
         config=config,
         worker="test",
         clock=lambda: datetime(2026, 11, 23, 14, tzinfo=UTC),

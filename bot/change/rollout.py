@@ -122,12 +122,16 @@ class RolloutDriver:
     ) -> None:
         self.database = database
         self.tagger = tagger
-        self.version = tagger.version
         self.drains = drains
         self.clock = clock
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def version(self) -> int:
+        """The version being served, which a reload (`SIGHUP`) may have changed."""
+        return self.tagger.version
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="rollout", daemon=True)
@@ -211,17 +215,18 @@ class RolloutDriver:
         now: datetime,
     ) -> tuple[list[NewEvent], int, int]:
         latest = repo.latest_for(session=session, subject=subject, keys=keys)
+        version = self.version
         events: list[NewEvent] = []
         stored: list[CrmRecord] = []
         skipped = 0
         for stored_row, key in zip(rows, keys, strict=True):
             previous = latest.get(key)
-            if previous is not None and previous.icp_version == self.version:
+            if previous is not None and previous.icp_version == version:
                 skipped += 1
                 continue
             record = repo.stored_record(stored_row)
             if record.crm in LIVE_CRMS and stored_row.crm_id:
-                events.append(_event(record, self.version))
+                events.append(_event(record, version))
             else:
                 stored.append(record)
         if stored:

@@ -34,14 +34,14 @@ class DigestJob:
         *,
         database: Database,
         client: WebClient,
-        icp: Icp,
+        icp: Callable[[], Icp],
         config: DigestConfig,
         worker: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.database = database
         self.client = client
-        self.icp = icp
+        self.icp = icp  # the ICP being served when it runs (a reload may change it)
         self.config = config
         self.worker = worker
         self.clock = clock
@@ -52,7 +52,7 @@ class DigestJob:
         outcomes = post_digest(
             database=self.database,
             client=self.client,
-            icp=self.icp,
+            icp=self.icp(),
             week=week,
             channels=self.config.channels,
             now=now,

@@ -65,17 +65,20 @@ class Answers:
         self,
         *,
         database: Database,
-        icp: Icp,
         tagger: Tagger,
         pipelines: Mapping[str, Pipeline] | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         """`pipelines`: each listened-to CRM's pipeline, by CRM name (`hubspot`, `salesforce`)."""
         self.database = database
-        self.icp = icp
         self.tagger = tagger
         self.pipelines = dict(pipelines or {})
         self.clock = clock
+
+    @property
+    def icp(self) -> Icp:
+        """The ICP being served (a reload may have changed it since the start)."""
+        return self.tagger.scorer.icp
 
     @property
     def crm_name(self) -> str:

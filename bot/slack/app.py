@@ -53,7 +53,6 @@ from bot.views.routing_post import CLAIM, LEAD_MENU, NOT_A_FIT, OPEN_CRM, claime
 from integrations.base import LiveCrm
 from integrations.records import RecordKind
 from scoring.fields import FieldType, known_fields
-from scoring.model import Icp
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,6 @@ class SlackContext:
     answers: Answers
     router: Router
     directory: Directory
-    icp: Icp
     admins: frozenset[str]
     crms: Mapping[str, LiveCrm]  # the listened-to CRMs, by name
     clock: Clock
@@ -173,7 +171,7 @@ class Handlers:
             send_calibration(
                 client=self.ctx.client,
                 database=self.ctx.database,
-                icp=self.ctx.icp,
+                icp=self.ctx.answers.icp,
                 types=self.ctx.field_types,
                 user=user,
                 now=self.ctx.clock(),
@@ -437,7 +435,7 @@ class Handlers:
             )
             for d in decisions
         ]
-        return home_view(routed=routed, icp=self.ctx.icp, now=self.ctx.clock())
+        return home_view(routed=routed, icp=self.ctx.answers.icp, now=self.ctx.clock())
 
     def on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("slack listener failed: %s", error, exc_info=error)

@@ -8,6 +8,7 @@ duplicate webhook or a re-run backfill costs a read, not a CRM write.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,8 +135,20 @@ class Tagger:
     """
 
     def __init__(self, scorer: Scorer) -> None:
-        self.scorer = scorer
-        self.version = scorer.icp.version
+        self._state = (scorer, scorer.icp.version)
+
+    @property
+    def scorer(self) -> Scorer:
+        return self._state[0]
+
+    @property
+    def version(self) -> int:
+        return self._state[1]
+
+    def use(self, scorer: Scorer) -> None:
+        """Score with another ICP from the next batch on (`serve` reloading its config): one
+        assignment, so a batch never mixes two ICPs (each batch works on a copy, below)."""
+        self._state = (scorer, scorer.icp.version)
 
     def record_version(self, *, session: Session, icp_text: str, now: datetime) -> None:
         """Store this ICP version (text and catalogue) before any score that names it."""
@@ -157,6 +170,11 @@ class Tagger:
         self, *, session: Session, records: Sequence[CrmRecord], now: datetime
     ) -> list[Tagged]:
         """Store, score and audit a batch; accounts before people, order kept."""
+        return copy.copy(self)._tag_many(session=session, records=records, now=now)
+
+    def _tag_many(
+        self, *, session: Session, records: Sequence[CrmRecord], now: datetime
+    ) -> list[Tagged]:
         accounts = [r for r in records if not r.kind.is_person]
         people = [r for r in records if r.kind.is_person]
         done = {id(t.record): t for t in self._accounts(session, accounts, now)}
@@ -169,6 +187,9 @@ class Tagger:
         Only records last scored under this ICP version count: a different
         result under an older version is the ICP's change, not the calendar's.
         """
+        return copy.copy(self)._due(session=session, records=records, now=now)
+
+    def _due(self, *, session: Session, records: Sequence[CrmRecord], now: datetime) -> list[Due]:
         accounts = [r for r in records if not r.kind.is_person]
         people = [r for r in records if r.kind.is_person]
         found = []

@@ -4,7 +4,9 @@ over HTTP, exactly what `icpbot impact` said it would."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from bot.sync.tagging import Tagger
 from integrations.records import RecordKind
 from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
-from tests.support import CONFIG, ROOT, icp_v8_text, wait_for
+from tests.support import CONFIG, ROOT, ServeProcess, icp_v8_text, wait_for
 
 COMPANIES = 150
 SECRET = "rollout-client-secret"
@@ -164,4 +166,64 @@ def test_pause_holds_the_rollout_and_resume_finishes_it(
         )
     finally:
         service.stop()
+    assert {v for _, v in tiers(hubspot).values()} == {"8"}
+
+
+@pytest.fixture
+def v7_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "deployed"
+    directory.mkdir()
+    for name in ("fields.yaml", "routing.yaml", "digest.yaml", "icp.yaml"):
+        (directory / name).write_text((ROOT / "config" / name).read_text())
+    return directory
+
+
+def test_a_reload_serves_a_new_version_and_refuses_a_bad_one(
+    hubspot: FakeHubSpot, settings: Settings, store: Engine, v7_dir: Path
+) -> None:
+    service = build_service(settings, load_config(v7_dir), sweep=False)
+    service.start()
+    try:
+        icp = v7_dir / "icp.yaml"
+        assert service.reload() == "reload: ICP v7 unchanged"
+        icp.write_text(CONFIG.icp_text.replace("between: [200, 800]", "betwen: [200, 800]", 1))
+        refused = service.reload()
+        assert "still serving ICP v7" in refused
+        assert "icp.yaml:" in refused and "midmarket-saas/headcount" in refused
+        icp.write_text(CONFIG.icp_text.replace("weight: 15", "weight: 25", 1))
+        assert "bump `version`" in service.reload()
+        assert service.tagger is not None and service.tagger.version == 7
+        assert current(store, now=datetime.now(UTC)) is None  # nothing to roll out yet
+        icp.write_text(icp_v8_text())
+        assert service.reload() == "reload: serving ICP v8 (was v7); rolling it out"
+        assert service.pipelines["hubspot"].tagger.version == 8
+        wait_for(
+            lambda: (p := current(store, now=datetime.now(UTC))) and p.state == "done", seconds=60
+        )
+    finally:
+        service.stop()
+    assert {v for _, v in tiers(hubspot).values()} == {"8"}
+
+
+def test_sighup_reloads_a_running_serve(
+    hubspot: FakeHubSpot, settings: Settings, store: Engine, v7_dir: Path, tmp_path: Path
+) -> None:
+    env = {
+        "ICPBOT_DATABASE_URL": settings.database_url,
+        "ICPBOT_CONFIG_DIR": str(v7_dir),
+        "ICPBOT_HUBSPOT_SWEEP_SECONDS": "3600",
+        "HUBSPOT_ACCESS_TOKEN": hubspot.token,
+        "HUBSPOT_CLIENT_SECRET": SECRET,
+        "HUBSPOT_API_URL": hubspot.url,
+    }
+    served = ServeProcess(env, tmp_path / "serve.log")
+    try:
+        (v7_dir / "icp.yaml").write_text(icp_v8_text())
+        os.kill(served.proc.pid, signal.SIGHUP)
+        wait_for(
+            lambda: (p := current(store, now=datetime.now(UTC))) and p.state == "done", seconds=60
+        )
+    finally:
+        served.stop()
+    assert "serving ICP v8 (was v7)" in (tmp_path / "serve.log").read_text()
     assert {v for _, v in tiers(hubspot).values()} == {"8"}
