@@ -28,7 +28,17 @@ from bot.sync.tagging import Tagger
 from integrations.records import RecordKind
 from scoring.engine import Scorer
 from tests.fakes.hubspot import FakeHubSpot
-from tests.support import CONFIG, ROOT, ServeProcess, icp_v8_text, wait_for
+from tests.fakes.slack import FakeSlack
+from tests.support import (
+    CHANNELS,
+    CONFIG,
+    ROOT,
+    SLACK_SECRET,
+    USERS,
+    ServeProcess,
+    icp_v8_text,
+    wait_for,
+)
 
 COMPANIES = 150
 SECRET = "rollout-client-secret"
@@ -227,3 +237,57 @@ def test_sighup_reloads_a_running_serve(
         served.stop()
     assert "serving ICP v8 (was v7)" in (tmp_path / "serve.log").read_text()
     assert {v for _, v in tiers(hubspot).values()} == {"8"}
+
+
+def test_a_rollout_replies_in_threads_and_sums_up_a_crowded_channel(
+    hubspot: FakeHubSpot, settings: Settings, tmp_path: Path, v8: Config
+) -> None:
+    """No new routing post; a moved account's post gets a reply in its thread, or, when
+    more than a handful moved in one channel, one summary post there says so."""
+    with FakeSlack(channels=CHANNELS, users=USERS) as slack:
+        chat = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            ICPBOT_DATABASE_URL=settings.database_url,
+            ICPBOT_LEASE_SECONDS="5",
+            HUBSPOT_ACCESS_TOKEN=hubspot.token,
+            HUBSPOT_CLIENT_SECRET=SECRET,
+            HUBSPOT_API_URL=hubspot.url,
+            SLACK_BOT_TOKEN=slack.token,
+            SLACK_SIGNING_SECRET=SLACK_SECRET,
+            SLACK_API_URL=slack.api_url,
+        )
+        deployed = build_service(chat, CONFIG, sweep=False)  # v7, routing new leads
+        deployed.start()
+        try:
+            for start in range(0, COMPANIES, 10):  # as webhooks would bring them
+                batch = IDS[start : start + 10]
+                deployed.pipelines["hubspot"].process(
+                    RecordKind.ACCOUNT, batch, now=datetime.now(UTC)
+                )
+            assert deployed.poster is not None
+            wait_for(lambda: slack.messages() and deployed.poster.run_once() == 0, seconds=60)
+        finally:
+            deployed.stop()
+        posts_before = {(m.channel, m.ts) for m in slack.messages() if m.thread_ts is None}
+        assert posts_before
+        rolled = build_service(chat, v8, sweep=False)
+        rolled.start()
+        try:
+            database = rolled.database
+            wait_for(
+                lambda: (p := current(database, now=datetime.now(UTC))) and p.state == "done",
+                seconds=60,
+            )
+            assert rolled.poster is not None
+            wait_for(lambda: rolled.poster.run_once() == 0, seconds=30)
+        finally:
+            rolled.stop()
+        new_posts = [
+            m
+            for m in slack.messages()
+            if m.thread_ts is None and (m.channel, m.ts) not in posts_before
+        ]
+        replies = [m for m in slack.messages() if m.thread_ts is not None]
+    assert new_posts and replies, "v8 moves many accounts of one channel and a few of another"
+    assert all("re-scored" in m.text for m in new_posts)  # summaries only: no routing post
+    assert all(m.thread_ts in {ts for _, ts in posts_before} for m in replies)
