@@ -11,10 +11,10 @@ from datetime import datetime
 from rich.console import Console
 
 from bot.change.rollout import current
-from bot.cli.rollout import progress_line
 from bot.cli.store import open_database
 from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
+from bot.views.rollout import progress_line
 
 
 def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:

@@ -302,3 +302,12 @@ def fit_sections(packed: Sequence[tuple[str, int]], *, budget: int, more: str) -
     kept = packed[: budget - 1]
     left = sum(count for _, count in packed[budget - 1 :])
     return [section_block(text) for text, _ in kept] + [section_block(more.format(count=left))]
+
+
+def duration_text(seconds: float) -> str:
+    """`42 s`, `12 min`, `3.5 h`: a duration as a person says it."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -8,14 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.change.impact import TIERS, Impact, Move
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+from bot.views.common import duration_text
 
 
 def headline(found: Impact) -> str:
@@ -115,7 +108,7 @@ def _cost_lines(found: Impact) -> list[str]:
     lines = ["Rollout after the merge (every record scored under another version is written once):"]
     lines += [
         f"  {c.crm}: {c.records:,} records in {c.calls:,} write calls, about "
-        f"{_duration(c.seconds)} at the configured rate limit, leaving live traffic its share"
+        f"{duration_text(c.seconds)} at the configured rate limit, leaving live traffic its share"
         for c in found.costs
     ]
     return lines

@@ -17,16 +17,18 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.change.impact import deployed_icp, measure
-from bot.change.rollout import current, pause, resume
+from bot.change.rollout import begin_rollout, current, pause, resume
 from bot.config import Config, load_config
 from bot.service import build_service
 from bot.settings import Settings
 from bot.store.db import make_engine, migrate, read_session
+from bot.store.db import session as open_session
 from bot.sync.backfill import backfill
 from bot.sync.connect import hubspot_crm
 from bot.sync.tagging import Tagger
 from integrations.records import RecordKind
 from scoring.engine import Scorer
+from scoring.validation import parse_icp
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack
 from tests.support import (
@@ -37,6 +39,7 @@ from tests.support import (
     USERS,
     ServeProcess,
     icp_v8_text,
+    icpbot,
     wait_for,
 )
 
@@ -291,3 +294,27 @@ def test_a_rollout_replies_in_threads_and_sums_up_a_crowded_channel(
     assert new_posts and replies, "v8 moves many accounts of one channel and a few of another"
     assert all("re-scored" in m.text for m in new_posts)  # summaries only: no routing post
     assert all(m.thread_ts in {ts for _, ts in posts_before} for m in replies)
+
+
+def test_revops_sees_pauses_and_resumes_a_rollout(store: Engine, settings: Settings) -> None:
+    env = {"ICPBOT_DATABASE_URL": settings.database_url}
+    none = icpbot("rollout", env=env)
+    assert none.returncode == 1 and "no rollout yet" in none.stderr
+    with open_session(store) as session:
+        Tagger(
+            Scorer(parse_icp(icp_v8_text(), source="icp.yaml", fields=CONFIG.fields.types)[0])
+        ).record_version(session=session, icp_text=icp_v8_text(), now=datetime.now(UTC))
+    assert begin_rollout(store, version=8, now=datetime.now(UTC)) is not None
+    shown = icpbot("rollout", "--status", env=env)
+    assert shown.returncode == 0
+    assert f"ICP v8 rollout: running, 0 of {COMPANIES} records (0%)" in shown.stdout
+    paused = icpbot("rollout", "--pause", env=env)
+    assert "ICP v8 rollout: paused" in paused.stdout
+    again = icpbot("rollout", "--pause", env=env)
+    assert "nothing to pause" in again.stderr
+    resumed = icpbot("rollout", "--resume", env=env)
+    assert "ICP v8 rollout: running" in resumed.stdout
+    status = icpbot("status", env=env)
+    assert "ICP v8 rollout: running" in status.stdout
+    both = icpbot("rollout", "--pause", "--resume", env=env)
+    assert both.returncode == 2
