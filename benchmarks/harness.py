@@ -2,6 +2,13 @@
 environment pointed at it, signed webhook deliveries, and small statistics.
 
 Every server binds 127.0.0.1 on a free port; every wait is bounded.
+
+`FakeProcess(..., journal=True)` runs the fake through this file
+(`python benchmarks/harness.py fake-hubspot ARGS`), which adds two control routes
+for a benchmark to read what crossed the wire from another process:
+`GET /_fake/requests/N` (every API request from the Nth on: method, path,
+status, wall-clock arrival and the ids a batch call named) and
+`GET /_fake/values/TYPE/PROPERTY` (how many objects hold each value).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fakes.webhooks import creation_event, signed_delivery  # noqa: E402
 
 __all__ = ["creation_event", "signed_delivery"]
+FAKE = "tests.fakes.hubspot"
 TOKEN = "bench-token"
 SECRET = "bench-client-secret"
 
@@ -41,11 +49,13 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 class FakeProcess:
-    """`python -m tests.fakes.hubspot` in a child process, stopped when stdin closes."""
+    """`python -m tests.fakes.hubspot` in a child process, stopped when stdin closes;
+    with `journal`, with the control routes `requests` and `values` (module doc)."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, journal: bool = False) -> None:
+        launch = [str(Path(__file__).resolve()), "fake-hubspot"] if journal else ["-m", FAKE]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.hubspot", "--token", TOKEN, *args],
+            [sys.executable, *launch, "--token", TOKEN, *args],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -73,6 +83,16 @@ class FakeProcess:
 
     def stats(self) -> dict:
         return self.get("/_fake/stats")
+
+    def requests(self, start: int = 0) -> list[dict]:
+        """(journal) The API requests answered, from the `start`th on, in order: each
+        {method, path, status, at (wall clock, on arrival), ids (a batch call's inputs)}."""
+        return self.get(f"/_fake/requests/{start}")["requests"]
+
+    def values(self, object_type: str, name: str) -> dict[str, int]:
+        """(journal) How many `object_type` objects hold each value of property `name`
+        ("None": not set)."""
+        return self.get(f"/_fake/values/{object_type}/{name}")
 
     def stop(self) -> None:
         if self.proc.stdin:
@@ -138,3 +158,48 @@ def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     rank = max(1, round(share * len(ordered) + 0.4999))
     return ordered[min(rank, len(ordered)) - 1]
+
+
+def _serve_fake_with_journal(argv: list[str]) -> None:
+    """The fake HubSpot's `main`, its control endpoint answering two more routes."""
+    from collections import Counter
+
+    from tests.fakes import hubspot
+
+    answer = hubspot._control_answer
+
+    def control(fake: hubspot.FakeHubSpot, method: str, path: str, body: dict) -> object:
+        parts = path.strip("/").split("/")[1:]
+        if method == "GET" and len(parts) == 2 and parts[0] == "requests":
+            offset = time.time() - time.monotonic()
+            return {
+                "requests": [
+                    {
+                        "method": r.method,
+                        "path": r.path,
+                        "status": r.status,
+                        "at": r.at + offset,
+                        "ids": _input_ids(r.body),
+                    }
+                    for r in fake.requests[int(parts[1]) :]
+                ]
+            }
+        if method == "GET" and len(parts) == 3 and parts[0] == "values":
+            with fake._lock:
+                stored = list(fake._objects[parts[1]].values())
+                return dict(Counter(str(s.properties.get(parts[2])) for s in stored))
+        return answer(fake, method, path, body)
+
+    hubspot._control_answer = control
+    hubspot.main(argv)
+
+
+def _input_ids(body: object) -> list[str]:
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list):
+        return []
+    return [str(i["id"]) for i in inputs if isinstance(i, dict) and "id" in i]
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["fake-hubspot"]:
+    _serve_fake_with_journal(sys.argv[2:])
