@@ -28,10 +28,10 @@ other call serve made) are subtracted, and the rest is what the limit left
 to the rollout. The rollout's share is its calls over that. Each 100
 records cost the rollout two calls, one batch read and one batch update,
 so the records a second it could reach are 100 x (calls it was left) / 2:
-950/s with the limit to itself. The worker claims 500 events at a time,
-live ones first, and processes them in chunks of 100, so a trickle company
-usually shares its chunk with rollout records: such a "mixed" call is one
-live call carrying rollout work. Mixed calls count as the rollout's in the
+950/s with the limit to itself. The worker's live thread takes webhook
+events only; its other threads take 100 events at a time, live ones first,
+so a trickle company rarely shares a chunk with rollout records: such a
+"mixed" call is one live call carrying rollout work. Mixed calls count as the rollout's in the
 main figure; the figure with them counted as the trickle's is printed too.
 The fake's rolling window lets a burst of 190 calls through at the start,
 so a share a little over 100% is possible in principle.

@@ -83,6 +83,7 @@ from scoring.problems import ConfigError
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+WORKER_THREADS = 3  # per CRM: one for live events only, two for everything, live first
 
 
 class Background(Protocol):
@@ -298,6 +299,7 @@ def _sync(
         lease=core.lease,
         activity=activity,
         sources=sources,
+        threads=WORKER_THREADS,
     )
     sweeper = None
     if every is not None:

@@ -128,8 +128,11 @@ def _store_sqlite(session: Session, rows: list[dict[str, Any]]) -> int:
     return int(result.rowcount)
 
 
-def _claimable(now: datetime, sources: Sequence[str] | None = None) -> ColumnElement[bool]:
-    """Pending, due, not leased to a live worker, and (when given) from one of `sources`."""
+def _claimable(
+    now: datetime, sources: Sequence[str] | None = None, *, live_only: bool = False
+) -> ColumnElement[bool]:
+    """Pending, due, not leased to a live worker, (when given) from one of `sources`, and
+    (`live_only`) not background work."""
     condition = and_(
         col(InboxEvent.status) == InboxStatus.PENDING.value,
         col(InboxEvent.available_at) <= now,
@@ -137,6 +140,8 @@ def _claimable(now: datetime, sources: Sequence[str] | None = None) -> ColumnEle
     )
     if sources is not None:
         condition = and_(condition, col(InboxEvent.source).in_(list(sources)))
+    if live_only:
+        condition = and_(condition, col(InboxEvent.event_type).not_in(BACKGROUND))
     return condition
 
 
@@ -148,8 +153,10 @@ def claim(
     now: datetime,
     lease: timedelta,
     sources: Sequence[str] | None = None,
+    live_only: bool = False,
 ) -> list[InboxEvent]:
-    """Lease up to `limit` claimable events to `worker`, oldest first; only `sources` if given.
+    """Lease up to `limit` claimable events to `worker`, live ones first, then oldest first;
+    only `sources` if given, and only live events with `live_only`.
 
     CRM events and Slack posts share this table; each kind of worker claims its own.
 
@@ -158,7 +165,7 @@ def claim(
     """
     if limit <= 0:
         return []
-    claimable = _claimable(now, sources)
+    claimable = _claimable(now, sources, live_only=live_only)
     later = case((col(InboxEvent.event_type).in_(BACKGROUND), 1), else_=0)  # live first
     due = select(InboxEvent.id).where(claimable).order_by(later, col(InboxEvent.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":

@@ -10,9 +10,9 @@ flight or were answered within any `window` seconds, whoever sent them.
 Live traffic first: a call made inside `integrations.ratelimit.background()`
 (re-scoring, sweeps, backfills) waits while a live call (a webhook's new
 record, `/icp`) waits for a slot anywhere, and while live calls were made
-within the last window it fills only `background_share` of the window, so
-live calls find a slot when they need one. Alone (a backfill at night) it
-may use the whole limit.
+within the last window it fills only `background_share` of the window,
+spread evenly across it, so live calls find a slot when they need one.
+Alone (a backfill at night) it may use the whole limit.
 
 A slot is timed from the answer, as the server counts it. A process killed
 mid-request leaves its call counted as in flight; it stops counting after
@@ -23,9 +23,10 @@ milliseconds is nothing against a 10-second window).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -54,7 +55,9 @@ class _Turn:
     wait: float = 0.0
 
 
-BACKGROUND_SHARE = 0.8  # of a window, at most, for background calls while live ones are made
+BACKGROUND_SHARE = 0.95  # of a window, at most, for background calls while live ones are made
+SPREAD = 10  # ... spread out: at most BURST/SPREAD of that in any 1/SPREAD of the window
+BURST = 2.0  # (twice an even share, so a second the workers left idle can be caught up)
 
 
 class SharedRateLimiter:
@@ -143,6 +146,10 @@ class SharedRateLimiter:
                 ),
             )
         ).all()
+        if not live and room < self.limit:
+            wait = self._spread([c[0] for c in counted], room, now)
+            if wait:
+                return _Turn(None, min(wait, poll))
         if len(counted) < room:
             if live:
                 self._mark(session, live_seen_until=now + self.window)
@@ -152,6 +159,18 @@ class SharedRateLimiter:
         answered = [at for at, done in counted if done]
         frees = min(answered) + self.window - now if answered else IN_FLIGHT_POLL
         return _Turn(None, max(0.001, min(frees, poll)))
+
+    def _spread(self, starts: Sequence[float], room: int, now: float) -> float:
+        """How long a background call waits so that, while live calls are about, background
+        calls go spread out (at most BURST/SPREAD of `room` in any 1/SPREAD of the window), not in a
+        burst up to the cap followed by seconds of nothing: a live call then never waits
+        behind a background one that waits for the window to clear. 0: it may go now."""
+        part = self.window / SPREAD
+        recent = sorted(at for at in starts if at > now - part)
+        allowed = max(1, math.ceil(room * BURST / SPREAD))
+        if len(recent) < allowed:
+            return 0.0
+        return max(0.001, recent[len(recent) - allowed] + part - now)
 
     def _mark(self, session: Session, **until: float) -> None:
         """Note on the locked row until when live calls wait, or were made."""

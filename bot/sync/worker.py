@@ -71,8 +71,10 @@ class Worker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         activity: Activity | None = None,
         sources: tuple[str, ...] = CRM_SOURCES,
+        threads: int = 1,
     ) -> None:
         self.database = database
+        self.threads = threads
         self.sources = sources
         self.pipeline = pipeline
         self.metrics = metrics
@@ -86,27 +88,39 @@ class Worker:
         self._pruned_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
         """New events are waiting: stop idling now (the webhook calls this)."""
         self._wake.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        """`threads` loops claiming in turn: while one waits on the CRM with its chunk, another
+        claims the next. With more than one, the first takes live events only, so a webhook's
+        record never waits behind background work (a rollout, the ageing) in any thread."""
+        self._threads = [
+            threading.Thread(
+                target=self._run,
+                args=(n == 0 and self.threads > 1,),
+                name=f"{self.name}-{n}",
+                daemon=True,
+            )
+            for n in range(self.threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the batch in hand and stop; unclaimed events wait for the next start."""
+        """Finish the batches in hand and stop; unclaimed events wait for the next start."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _run(self) -> None:
+    def _run(self, live_only: bool = False) -> None:
         while not self._stop.is_set():
             try:
-                handled = self.run_once()
+                handled = self.run_once(live_only=live_only)
             except Exception:
                 log.exception("inbox worker: claiming or settling failed; retrying shortly")
                 handled = 0
@@ -124,18 +138,21 @@ class Worker:
         with open_session(self.database) as session:
             inbox.prune_done(session=session, before=now - KEEP_DONE)
 
-    def run_once(self) -> int:
-        """Claim one batch, process it, settle it; how many events it held."""
+    def run_once(self, *, live_only: bool = False) -> int:
+        """Claim one batch (live events only, with `live_only`), process it, settle it; how many
+        events it held."""
         self._yield()
         with open_session(self.database) as session:
             events = inbox.claim(
                 session=session,
                 worker=self.name,
-                limit=self.batch,
+                limit=self.batch if live_only or self.threads == 1 else CHUNK,
                 now=self.clock(),
                 lease=self.lease,
                 sources=self.sources,
+                live_only=live_only,
             )
+        events = self._one_chunk_of_background(events)
         if events:
             ids = [e.id for e in events if e.id is not None]
             renewal = Renewal(
@@ -149,6 +166,18 @@ class Worker:
                 settled = self._process(events)
             self._settle(settled)
         return len(events)
+
+    def _one_chunk_of_background(self, events: list[InboxEvent]) -> list[InboxEvent]:
+        """Live events first; and of background work (a rollout, the ageing) one chunk a
+        claim, the rest given back at once: a webhook arriving meanwhile then waits behind
+        one chunk's calls at most, not a whole batch's."""
+        events = sorted(events, key=lambda e: (inbox.gives_way(e), e.id or 0))
+        if len(events) <= CHUNK or not all(inbox.gives_way(e) for e in events):
+            return events
+        kept, rest = events[:CHUNK], events[CHUNK:]
+        with open_session(self.database) as session:
+            inbox.release(session=session, ids=[e.id for e in rest if e.id is not None])
+        return kept
 
     def _process(self, events: list[InboxEvent]) -> Settled:
         settled = Settled()

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from bot.change.impact import NothingDeployed, deployed_icp, measure
+from bot.store.ratelimit import BACKGROUND_SHARE
 from bot.store.tables import Score
 from scoring.validation import parse_icp
 from tests.support import A_TIER, CONFIG, ROOT, icp_v8_text, icpbot, tag_account
@@ -49,7 +50,7 @@ def test_the_store_scored_by_both_icps(db_session: Session) -> None:
     assert {b.owner for b in found.books} == {""}  # no owners on these
     # Every account was scored under v7, so the rollout writes each once, 100 a call.
     assert [(c.crm, c.records, c.calls) for c in found.costs] == [("hubspot", 4, 1)]
-    assert found.costs[0].seconds == pytest.approx(1 / (19.0 * 0.8))
+    assert found.costs[0].seconds == pytest.approx(1 / (19.0 * BACKGROUND_SHARE))
     # Read-only: no score was added.
     assert db_session.exec(select(func.count()).select_from(Score)).one() == scores_before
 
