@@ -44,7 +44,7 @@ seconds, no company appears in more than one batch update while serve runs
 
 The diagnosis that follows the figures: the calls a second against the 19
 allowed and against the ceiling `BACKGROUND_SHARE` sets (background calls
-stop at 95% of a window, live ones included, while live calls were made
+stop at 97% of a window, live ones included, while live calls were made
 within the last window); the gaps of more than 1 s between calls and how
 full the window was before each; the rollout events waiting in the inbox
 (the driver keeps up to `AHEAD` queued); the rollout's calls second by

@@ -55,7 +55,9 @@ class _Turn:
     wait: float = 0.0
 
 
-BACKGROUND_SHARE = 0.95  # of a window, at most, for background calls while live ones are made
+# Of a window, at most, for background calls while live ones are made: live calls carry up
+# to 100 records each, so the few slots left over are all a burst of webhooks needs.
+BACKGROUND_SHARE = 0.97
 SPREAD = 10  # ... spread out: at most BURST/SPREAD of that in any 1/SPREAD of the window
 BURST = 2.0  # (twice an even share, so a second the workers left idle can be caught up)
 

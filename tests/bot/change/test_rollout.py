@@ -158,6 +158,10 @@ def test_serve_rolls_a_new_version_out_as_impact_said(
     assert set(written) == set(IDS) and max(written.values()) == 1  # each written once
     progress = current(store, now=datetime.now(UTC))
     assert progress is not None and progress.done == progress.total and progress.parked == 0
+    exposition = service.metrics.render()[0].decode()
+    assert f'icpbot_rollout_records{{state="done",version="8"}} {COMPANIES}.0' in exposition
+    assert 'icpbot_rollout_records{state="remaining",version="8"} 0.0' in exposition
+    assert 'icpbot_rollout_running{version="8"} 0.0' in exposition
 
 
 def test_pause_holds_the_rollout_and_resume_finishes_it(
