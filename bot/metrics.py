@@ -102,8 +102,8 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-class InboxCollector:
-    """Inbox events by status and the age of the oldest pending one, read at each scrape.
+class StoreCollector:
+    """Gauges read from the store at each scrape (a custom collector: no thread keeps them).
 
     When the database cannot be read the gauges are left out (and the
     failure logged): the rest of /metrics still answers, and the missing
@@ -119,6 +119,14 @@ class InboxCollector:
     def describe(self) -> Iterator[Metric]:
         """The names, without touching the database when registered."""
         yield from self._families()
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        raise NotImplementedError
+
+
+class InboxCollector(StoreCollector):
+    """Inbox events by status and the age of the oldest pending one."""
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -147,20 +155,11 @@ class InboxCollector:
         return events, age
 
 
-class RolloutCollector:
-    """The newest ICP rollout's progress, read at each scrape: records done and remaining,
-    its rate, its ETA, and whether it is running (1), paused (0.5) or done (0)."""
+class RolloutCollector(StoreCollector):
+    """The newest ICP rollout's progress: records done and remaining, its rate, its ETA, and
+    whether it is running (1), paused (0.5) or done (0)."""
 
     STATES = {"running": 1.0, "paused": 0.5, "done": 0.0}
-
-    def __init__(
-        self, database: Engine, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
-        self.database = database
-        self.clock = clock
-
-    def describe(self) -> Iterator[Metric]:
-        yield from self._families()
 
     def collect(self) -> Iterator[Metric]:
         from bot.change.rollout import current  # the rollout reads the store; metrics only ask
