@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from scoring.fields import FieldType
@@ -121,7 +121,12 @@ def _reviewed_on(data: dict[str, Any], ctx: _Context, today: date | None) -> dat
     if reviewed is None:
         ctx.warn("reviewed_on", "missing: record when RevOps last reviewed this ICP", data)
         return None
-    if not isinstance(reviewed, date):
+    if isinstance(reviewed, str):  # quoted, as tools that write YAML often do
+        try:
+            reviewed = date.fromisoformat(reviewed.strip())
+        except ValueError:
+            pass
+    if not isinstance(reviewed, date) or isinstance(reviewed, datetime):
         ctx.error("reviewed_on", f"{reviewed!r} is not a date like 2026-10-01", data)
         return None
     if today is not None and today - reviewed > REVIEW_MAX_AGE:

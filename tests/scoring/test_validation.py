@@ -623,3 +623,16 @@ def test_stale_review_does_not_hide_errors() -> None:
         parse(text, today=date(2028, 1, 1))
     assert all(not p.warning for p in raised.value.problems)
     assert raised.value.problems
+
+
+@pytest.mark.parametrize("written", ["'2026-09-01'", '"2026-09-01"', "2026-09-01"])
+def test_reviewed_on_may_be_quoted_as_tools_write_yaml(written: str) -> None:
+    text = with_criterion("").replace("reviewed_on: 2026-09-01", f"reviewed_on: {written}")
+    icp, _ = parse(text, today=date(2026, 9, 2))
+    assert icp.reviewed_on == date(2026, 9, 1)
+
+
+def test_reviewed_on_that_is_not_a_date_says_what_is_expected() -> None:
+    text = with_criterion("").replace("reviewed_on: 2026-09-01", "reviewed_on: 'last spring'")
+    with pytest.raises(ConfigError, match="'last spring' is not a date like 2026-10-01"):
+        parse(text)
