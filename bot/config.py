@@ -56,7 +56,16 @@ def _read(path: Path, *, required: bool) -> str | None:
 def load_config(directory: Path, *, today: date | None = None) -> Config:
     """Load and validate the whole directory; ConfigError lists every problem in every file."""
     if not directory.is_dir():
-        raise ConfigError([Problem(str(directory), "", "config directory not found")])
+        raise ConfigError(
+            [
+                Problem(
+                    str(directory),
+                    "",
+                    "config directory not found: pass --config-dir DIR (the directory with "
+                    "icp.yaml) or set ICPBOT_CONFIG_DIR",
+                )
+            ]
+        )
     problems: list[Problem] = []
     fields_path, icp_path = directory / FIELDS_FILE, directory / ICP_FILE
     routing_path = directory / ROUTING_FILE
@@ -69,7 +78,7 @@ def load_config(directory: Path, *, today: date | None = None) -> Config:
     icp = _collect(
         problems, lambda: parse_icp(icp_text, source=str(icp_path), fields=types, today=today)
     )
-    profiles = [p.id for p in icp.profiles] if icp else []
+    profiles = [p.id for p in icp.profiles] if icp else None  # unknown: not checked
     routing = _collect(
         problems,
         lambda: parse_routing(

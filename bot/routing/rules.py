@@ -159,9 +159,11 @@ def next_rep(
 
 
 def parse_routing(
-    text: str | None, *, source: str, fields: Mapping[str, Any], profiles: Sequence[str]
+    text: str | None, *, source: str, fields: Mapping[str, Any], profiles: Sequence[str] | None
 ) -> tuple[Routing, list[Problem]]:
-    """Validated routing rules; raises ConfigError listing every problem."""
+    """Validated routing rules; raises ConfigError listing every problem. `profiles`: the
+    ICP's profile ids, or None when icp.yaml did not load (profile names are then not
+    checked: a problem there is icp.yaml's, reported once)."""
     if text is None:
         return DEFAULT_ROUTING, []
     data, problems = load_yaml(text, source)
@@ -205,7 +207,7 @@ def _rules(
     source: str,
     problems: list[Problem],
     fields: Mapping[str, Any],
-    profiles: Sequence[str],
+    profiles: Sequence[str] | None,
     teams: Mapping[str, Team],
 ) -> list[Rule]:
     if not isinstance(raw, list) or not raw:
@@ -229,7 +231,7 @@ def _rule(
     source: str,
     problems: list[Problem],
     fields: Mapping[str, Any],
-    profiles: Sequence[str],
+    profiles: Sequence[str] | None,
     teams: Mapping[str, Team],
 ) -> Rule | None:
     where = f"rules[{index}]"
@@ -273,7 +275,11 @@ def _assign(raw: object, teams: Mapping[str, Team], problem: Any) -> str | None:
 
 
 def _test(
-    key: object, value: object, fields: Mapping[str, Any], profiles: Sequence[str], problem: Any
+    key: object,
+    value: object,
+    fields: Mapping[str, Any],
+    profiles: Sequence[str] | None,
+    problem: Any,
 ) -> Check | None:
     name = str(key)
     if name not in VERDICT_KEYS and name not in fields:
@@ -291,7 +297,7 @@ def _test(
         if bad:
             problem(f"when {name}: {bad} are not tiers (A, B, C, D, DQ)")
             return None
-    if name == "profile":
+    if name == "profile" and profiles is not None:  # None: icp.yaml did not load to say
         unknown = [v for v in values if v not in profiles]
         if unknown:
             problem(f"when profile: {unknown} are not profile ids in icp.yaml")

@@ -38,11 +38,20 @@ def test_check_names_file_line_criterion_and_problem(broken_config: Path) -> Non
     assert "midmarket-saas/headcount: unknown operator or key 'betwen'" in text
     assert "did you mean 'between'?" in text
     assert "midmarket-saas/revenue: unknown field 'revenue_usd'" in text
+    assert "routing.yaml" not in text  # its profiles exist: only what is wrong is reported
 
 
 def test_config_dir_from_the_environment(broken_config: Path) -> None:
     done = icpbot("check", env={"ICPBOT_CONFIG_DIR": str(broken_config)})
     assert done.returncode == 1 and "betwen" in done.stderr
+
+
+def test_a_missing_config_directory_says_how_to_name_one(tmp_path: Path) -> None:
+    done = icpbot("check", "--config-dir", str(tmp_path / "nowhere"))
+    assert done.returncode == 1
+    text = " ".join(done.stderr.split())
+    assert "config directory not found" in text
+    assert "--config-dir" in text and "ICPBOT_CONFIG_DIR" in text
 
 
 def test_a_missing_icp_file_is_named(tmp_path: Path) -> None:
