@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: `--json`, not `--json <bool>`, paragraphs rewrapped
 )
 err = Console(stderr=True, highlight=False)
 
@@ -45,6 +47,24 @@ AsOf = Annotated[
     ),
 ]
 DEFAULT_CONFIG = Path("config")
+
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"icpbot {metadata.version('icpbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Scores CRM companies and leads against your Ideal Customer Profile."""
 
 
 def _now(as_of: datetime | None) -> datetime:
@@ -158,7 +178,7 @@ def backfill(
     raise typer.Exit(code)
 
 
-crm_app = typer.Typer(help="Prepare a CRM for icpbot.", no_args_is_help=True)
+crm_app = typer.Typer(help="Prepare a CRM for icpbot.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(crm_app, name="crm")
 
 

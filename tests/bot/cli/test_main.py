@@ -58,3 +58,11 @@ def test_a_missing_icp_file_is_named(tmp_path: Path) -> None:
     done = icpbot("check", "--config-dir", str(tmp_path))
     assert done.returncode == 1
     assert "icp.yaml" in done.stderr and "not found" in done.stderr
+
+
+def test_version_and_help_read_as_a_command_line_should() -> None:
+    version = icpbot("--version")
+    assert version.returncode == 0 and version.stdout.startswith("icpbot ")
+    helped = icpbot("score", "--help")
+    assert helped.returncode == 0
+    assert "--json " in helped.stdout and "<bool>" not in helped.stdout
