@@ -64,6 +64,19 @@ class CsvRow:
         return dict(zip(self.header, self.cells, strict=False))
 
 
+# A real export can hold a long notes or description cell; Python's default limit (128 KiB
+# a cell) would stop the whole file at the first one. Raised once, for every reader here.
+csv.field_size_limit(2**31 - 1)
+
+
+class Unreadable(list[str]):
+    """A line the CSV reader could not read (a broken quote, a NUL byte): no cells, and why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 def open_csv(path: Path) -> IO[str]:
     """UTF-8, tolerating the byte-order mark Excel writes."""
     return path.open(newline="", encoding="utf-8-sig")
@@ -91,6 +104,8 @@ class RowReader:
 
     def row(self, number: int, cells: list[str]) -> CsvRow:
         """The record of one row, or the error naming the row and what is wrong."""
+        if isinstance(cells, Unreadable):
+            return self._error(number, cells, f"cannot be read as CSV ({cells.reason}): skipped")
         if len(cells) != self.width:
             message = f"has {len(cells)} cells, the header has {self.width}"
             return self._error(number, cells, message)
@@ -118,7 +133,14 @@ def numbered_rows(
         raise CsvFormatError(f"{source}: empty file, expected a header row")
 
     def rows() -> Iterator[Numbered]:
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # this line is lost, not the rest of the file
+                yield reader.line_num, Unreadable(str(exc))
+                continue
             if any(c and not c.isspace() for c in cells):
                 yield reader.line_num, cells
 

@@ -28,7 +28,15 @@ from rich.console import Console
 
 from bot.config import Config
 from integrations.base import RowError
-from integrations.csv import CsvFormatError, CsvRow, Numbered, RowReader, numbered_rows, open_csv
+from integrations.csv import (
+    CsvFormatError,
+    CsvRow,
+    Numbered,
+    RowReader,
+    Unreadable,
+    numbered_rows,
+    open_csv,
+)
 from integrations.records import RecordKind
 from scoring.engine import Scorer
 from scoring.result import AccountScore
@@ -94,6 +102,8 @@ class _Scorer:
                 report.tiers[score.tier.value] += 1
             elif row.error is not None:
                 report.errors.append(row.error)
+            if isinstance(cells, Unreadable):
+                continue  # no cells to carry over; its error is reported with the others
             if writer is not None:
                 writer.writerow([*cells, *output_cells(score)])
             elif out is not None:

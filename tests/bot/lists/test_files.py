@@ -68,3 +68,48 @@ def test_unreadable_files_exit_1_with_a_message(tmp_path: Path, content: str, me
     path.write_text(content)
     done = icpbot("score", str(path), "--json")
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_huge_cell_is_read_like_any_other(tmp_path: Path) -> None:
+    """A 10 MB notes cell, as a real export can hold: every row is scored and written."""
+    path = tmp_path / "big.csv"
+    notes = "x" * 10_000_000
+    path.write_text(
+        "domain,name,industry,employees,country,notes\n"
+        "one.com,One,software,300,US,short\n"
+        f"two.com,Two,software,300,US,{notes}\n"
+        "three.com,Three,retail,40,DE,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    done = icpbot("score", str(path), "-o", str(out), "--as-of", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert [row[0] for row in table[1:]] == ["one.com", "two.com", "three.com"]
+    assert all(row[-4] for row in table[1:])  # every row has its tier
+
+
+def test_a_line_the_csv_reader_refuses_is_named_and_the_rest_are_read(tmp_path: Path) -> None:
+    from integrations.csv import RowReader, numbered_rows
+    from integrations.records import RecordKind
+    from tests.support import CONFIG
+
+    path = tmp_path / "rows.csv"
+    path.write_text("domain,name\nok.com,Ok\nlong.com," + "y" * 50 + "\nafter.com,After\n")
+    limit = csv.field_size_limit(20)  # a cell over the reader's limit: csv.Error on that line
+    try:
+        with path.open(newline="") as handle:
+            header, rows = numbered_rows(handle, source=str(path))
+            reader = RowReader(
+                header, source=str(path), kind=RecordKind.ACCOUNT, types=CONFIG.fields.types
+            )
+            read = [reader.row(number, cells) for number, cells in rows]
+    finally:
+        csv.field_size_limit(limit)
+    assert [r.record.domain for r in read if r.record] == ["ok.com", "after.com"]
+    errors = [str(r.error) for r in read if r.error]
+    assert (
+        len(errors) == 1
+        and "row 3: cannot be read as CSV (field larger than field limit" in errors[0]
+    )
