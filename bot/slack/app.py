@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
@@ -95,7 +96,7 @@ def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 8
         token_verification_enabled=False,  # `icpbot serve` checks the token once at start
         request_verification_enabled=signing_secret is not None,
         process_before_response=True,
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=_bolt_logger(),
     )
     handlers = Handlers(ctx, ThreadPoolExecutor(workers, thread_name_prefix="slack-work"))
     app.middleware(handlers.once_per_event)
@@ -109,6 +110,25 @@ def build_app(ctx: SlackContext, *, signing_secret: str | None, workers: int = 8
     app.event("app_home_opened")(handlers.home_opened)
     app.error(handlers.on_error)
     return app
+
+
+class _QuietAboutTheToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when it is given the client
+    made from it, then warns that the token "will be unused": true, and nothing to act on."""
+
+    NOTICE = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.NOTICE
+
+
+_QUIET = _QuietAboutTheToken()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.slack.bolt")
+    logger.addFilter(_QUIET)  # once: the same filter is not added twice
+    return logger
 
 
 def reply(answer: Answer) -> dict[str, Any]:

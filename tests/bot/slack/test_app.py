@@ -9,6 +9,7 @@ checks Block Kit's limits on everything it receives.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -487,3 +488,20 @@ def test_metrics_count_posts_and_time_answers(bot: Bot) -> None:
     text = requests.get(bot.url + "/metrics", timeout=10).text
     assert 'icpbot_slack_posts_total{kind="route",outcome="sent"} 1.0' in text
     assert 'icpbot_slack_command_seconds_count{path="store"} 1.0' in text
+
+
+def test_starting_says_nothing_about_an_unused_token(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN from the environment besides the client made from it."""
+    with FakeSlack(channels=CHANNELS, users=USERS) as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+        values = {
+            "ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}",
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_API_URL": slack.api_url,
+        }
+        with caplog.at_level(logging.WARNING):
+            build_service(Settings(_env_file=None, **values), CONFIG, sweep=False)  # type: ignore[arg-type]
+    assert not [r for r in caplog.records if "will be unused" in r.getMessage()]
