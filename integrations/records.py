@@ -88,6 +88,18 @@ def _number(value: object) -> int | float:
     return int(number) if number.is_integer() else number
 
 
+class _Negative(ValueError):
+    """A count or an amount below zero: a typo or an import gone wrong, never a company."""
+
+
+def _amount(value: object) -> int | float:
+    """A headcount or a revenue: a number, and not below zero."""
+    number = _number(value)
+    if number < 0:
+        raise _Negative("cannot be negative")
+    return number
+
+
 def _items(value: object) -> list[str]:
     if isinstance(value, list | tuple | set | frozenset):
         return [str(v).strip() for v in value if not is_empty(v)]
@@ -147,6 +159,8 @@ _BY_NAME: Mapping[str, Callable[[object], object]] = {
     "domain": _domain,
     "email": _email,
     "country": lambda v: normalize_country(str(v)),
+    "employees": _amount,
+    "annual_revenue": _amount,
 }
 
 
@@ -229,6 +243,8 @@ class PropertyCoercer:
 
 
 def _reason(kind: FieldType, exc: Exception) -> str:
+    if isinstance(exc, _Negative):
+        return str(exc)
     expected = {
         FieldType.NUMBER: "not a number",
         FieldType.DATE: "not a date (use YYYY-MM-DD)",

@@ -136,3 +136,11 @@ def test_coerce_reports_every_bad_field_and_keeps_the_good_ones() -> None:
     result = coerce(raw, TYPES)
     assert result.fields == {"domain": "acme.com", "industry": "SaaS"}
     assert [p.field for p in result.problems] == ["employees", "has_revops", "last_funding_at"]
+
+
+@pytest.mark.parametrize("field", ["employees", "annual_revenue"])
+def test_a_negative_headcount_or_revenue_is_named_not_taken(field: str) -> None:
+    result = coerce({"domain": "acme.com", field: "-40"}, TYPES)
+    assert field not in result.fields
+    assert [str(p) for p in result.problems] == [f"{field} '-40': cannot be negative"]
+    assert coerce({"domain": "acme.com", field: "0"}, TYPES).fields[field] == 0
