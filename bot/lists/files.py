@@ -10,11 +10,12 @@ score cells in an output CSV), never silently dropped.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,8 @@ from integrations.csv import (
 )
 from integrations.records import RecordKind
 from scoring.engine import Scorer
+from scoring.fields import FieldType
+from scoring.model import Icp
 from scoring.result import AccountScore
 from scoring.serialize import summary
 
@@ -195,6 +198,56 @@ def score_csv(
     return report
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def column_notes(header: Sequence[str], icp: Icp, types: Mapping[str, FieldType]) -> list[str]:
+    """What the header means for the scores, said once before any row: a column icpbot does
+    not read (with a did-you-mean for a likely typo), and a field the ICP scores that no
+    column holds, with the coverage it costs on every row."""
+    columns = [h.strip().lower() for h in header]
+    notes = []
+    unread = [c for c in columns if c and c not in types]
+    for column in unread:
+        close = difflib.get_close_matches(column, list(types), n=1, cutoff=0.75)
+        if close and close[0] not in columns:
+            notes.append(
+                f"column {column!r} is not a field icpbot reads: did you mean {close[0]!r}?"
+            )
+    others = [c for c in unread if not any(repr(c) in n for n in notes)]
+    if others:
+        notes.append(f"columns not read (not fields icpbot knows): {', '.join(others)}")
+    missing = sorted(_coverage_without(columns, icp).items(), key=lambda item: -item[1])
+    if missing:
+        named = ", ".join(f"{name} ({cost:.0%})" for name, cost in missing)
+        notes.append(
+            f"no column for {len(missing)} field(s) the ICP scores, so their criteria are "
+            f"unknown on every row (up to this share of a profile's coverage): {named}"
+        )
+    return notes
+
+
+def _coverage_without(columns: Sequence[str], icp: Icp) -> dict[str, float]:
+    """Each field the ICP's profiles score and no column holds: the largest share of a
+    profile's positive weight it carries."""
+    cost: dict[str, float] = {}
+    for profile in icp.profiles:
+        total = sum(c.weight for c in profile.criteria if c.weight > 0) or 1
+        for criterion in profile.criteria:
+            if criterion.weight > 0 and criterion.field not in columns:
+                share = (
+                    sum(
+                        c.weight
+                        for c in profile.criteria
+                        if c.field == criterion.field and c.weight > 0
+                    )
+                    / total
+                )
+                cost[criterion.field] = max(cost.get(criterion.field, 0.0), share)
+    return cost
+
+
 def score_file(
     path: Path,
     *,
@@ -210,6 +263,10 @@ def score_file(
         err.print(f"[red]error[/red] {path}: no such file")
         return 1
     mode = Output.CSV if output else Output.JSON if as_json else Output.TEXT
+    with open_csv(path) as handle:
+        header = next(csv.reader(handle), [])
+    for note in column_notes(header, config.icp, config.fields.types):
+        err.print(f"[yellow]note[/yellow] {note}", soft_wrap=True, highlight=False)
     try:
         if output is not None:
             with output.open("wb") as handle:
@@ -224,6 +281,6 @@ def score_file(
     for error in sorted(report.errors, key=lambda e: e.row):
         err.print(f"[yellow]skipped[/yellow] {error}", soft_wrap=True, markup=True)
     tiers = ", ".join(f"{t} {report.tiers[t]}" for t in ("A", "B", "C", "D", "DQ"))
-    skipped = f"; {len(report.errors)} row(s) skipped" if report.errors else ""
-    err.print(f"scored {report.scored:,} rows ({tiers}){skipped}", highlight=False)
+    skipped = f"; {_rows(len(report.errors))} skipped" if report.errors else ""
+    err.print(f"scored {_rows(report.scored)} ({tiers}){skipped}", highlight=False)
     return 1 if report.errors else 0

@@ -113,3 +113,15 @@ def test_a_line_the_csv_reader_refuses_is_named_and_the_rest_are_read(tmp_path: 
         len(errors) == 1
         and "row 3: cannot be read as CSV (field larger than field limit" in errors[0]
     )
+
+
+def test_a_misspelt_column_is_named_with_what_it_costs(tmp_path: Path) -> None:
+    path = tmp_path / "typo.csv"
+    path.write_text("domain,name,Industy,employees,country\nacme.com,Acme,software,300,US\n")
+    done = icpbot("score", str(path), "--json", "--as-of", "2026-11-20")
+    assert done.returncode == 0
+    text = " ".join(done.stderr.split())
+    assert "column 'industy' is not a field icpbot reads: did you mean 'industry'?" in text
+    assert "no column for" in text and "industry (15%)" in text
+    assert text.count("industy") == 1  # said once, not per row
+    assert "scored 1 row (" in text
