@@ -329,6 +329,7 @@ def rollout(
     ] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Carry on where it paused.")] = False,
     status: Annotated[bool, typer.Option("--status", help="Where it is (the default).")] = False,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """The rollout of a new ICP version to every stored record: where it is, pause, resume.
 
@@ -376,8 +377,12 @@ def status(
     retry_parked: Annotated[
         bool, typer.Option("--retry-parked", help="Put parked events back in the queue.")
     ] = False,
+    config_dir: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
-    """The inbox (pending, done, parked with their errors) and the sync checkpoints."""
+    """The inbox (pending, done, parked with their errors), the rollout and the checkpoints.
+
+    Reads the store only; --config-dir is accepted, as by every command.
+    """
     from bot.cli.status import show_status
 
     raise typer.Exit(show_status(retry_parked=retry_parked, now=_now(None), err=err))

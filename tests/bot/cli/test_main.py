@@ -60,6 +60,17 @@ def test_a_missing_icp_file_is_named(tmp_path: Path) -> None:
     assert "icp.yaml" in done.stderr and "not found" in done.stderr
 
 
+def test_every_command_takes_config_dir() -> None:
+    from bot.cli.main import app
+
+    names = []
+    for command in app.registered_commands:
+        params = command.callback.__annotations__ if command.callback else {}
+        if "config_dir" not in params and not command.hidden:
+            names.append(command.name or getattr(command.callback, "__name__", "?"))
+    assert names == []
+
+
 def test_version_and_help_read_as_a_command_line_should() -> None:
     version = icpbot("--version")
     assert version.returncode == 0 and version.stdout.startswith("icpbot ")
