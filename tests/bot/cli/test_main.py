@@ -77,3 +77,17 @@ def test_version_and_help_read_as_a_command_line_should() -> None:
     helped = icpbot("score", "--help")
     assert helped.returncode == 0
     assert "--json " in helped.stdout and "<bool>" not in helped.stdout
+
+
+def test_what_a_user_reads_documents_itself() -> None:
+    """README, the shipped config's comments and every command's help stand on their own:
+    they cite no document the repository does not hold."""
+    shipped = [ROOT / "README.md", *sorted((ROOT / "config").glob("*.yaml"))]
+    cited = [p.name for p in shipped if "SPEC" in p.read_text(encoding="utf-8")]
+    assert cited == []
+    helped = icpbot("--help").stdout
+    commands = [
+        line.split()[0] for line in helped.split("Commands:")[1].splitlines() if line.strip()
+    ]
+    for command in commands:
+        assert "SPEC" not in icpbot(command, "--help").stdout, command
