@@ -125,7 +125,19 @@ def load_store(source: Path, url: str) -> float:
     """The generated CRM loaded into a store by `icpbot backfill --crm csv` (not timed in the
     figures; its seconds returned to be shown): accounts scored, the audit trail and deals."""
     start = time.perf_counter()
-    argv = [*_program(), "backfill", "--crm", "csv", "--source", str(source), "--as-of", AS_OF]
+    scores = str(source / "scores.csv")
+    argv = [
+        *_program(),
+        "backfill",
+        "--crm",
+        "csv",
+        "--source",
+        str(source),
+        "--out",
+        scores,
+        "--as-of",
+        AS_OF,
+    ]
     subprocess.run(
         argv,
         cwd=ROOT,

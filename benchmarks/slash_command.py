@@ -73,7 +73,9 @@ def load_store(env: dict[str, str], work: Path) -> None:
     """The sample CRM, copied first: the CSV backfill writes its scores beside its source."""
     source = shutil.copytree(SAMPLE, work / "sample")
     done = subprocess.run(
-        icpbot("backfill", "--crm", "csv", "--source", str(source)),
+        icpbot(
+            "backfill", "--crm", "csv", "--source", str(source), "--out", str(source / "scores.csv")
+        ),
         env=env,
         capture_output=True,
         text=True,

@@ -23,7 +23,7 @@ from bot.sync.backfill import backfill
 from bot.sync.connect import MissingSettings, hubspot_crm, salesforce_crm
 from bot.sync.tagging import Tagger
 from integrations.base import Crm, SetupReport
-from integrations.csv import CsvCrm, CsvFormatError
+from integrations.csv import SCORES, CsvCrm, CsvFormatError
 from integrations.hubspot import classify, client_error
 from integrations.salesforce import classify as salesforce_classify
 from integrations.salesforce import client_error as salesforce_client_error
@@ -39,6 +39,7 @@ def backfill_crm(
     now: datetime,
     err: Console,
     restart: bool = False,
+    out: Path | None = None,
 ) -> int:
     """Load, score, store and write back every record of a CRM, with a progress bar."""
     settings = Settings()
@@ -46,7 +47,7 @@ def backfill_crm(
     # at its first use, so a missing setting is said before the database is touched.
     database = make_engine(settings.database_url)
     try:
-        crm = _crm(crm_name, source, config, settings, err, database)
+        crm = _crm(crm_name, source, config, settings, err, database, out)
     except MissingSettings as exc:
         err.print(f"[red]error[/red] {exc}")
         return 1
@@ -79,6 +80,8 @@ def backfill_crm(
             )
             return 1
     print_backfill_report(report, dry_run=dry_run, err=err)
+    if isinstance(crm, CsvCrm) and not dry_run and report.written:
+        err.print(f"the scores written back are in {crm.out}", highlight=False)
     return 1 if report.skipped_rows or report.write_failures else 0
 
 
@@ -107,12 +110,15 @@ def _crm(
     settings: Settings,
     err: Console,
     database: Database,
+    out: Path | None = None,
 ) -> Crm | None:
     if name == "csv":
         if source is None or not source.is_dir():
             err.print("[red]error[/red] --crm csv needs --source DIR with companies.csv")
             return None
-        return CsvCrm(source, types=config.fields.types)
+        # The scores go where the command runs, not into the export's folder (which may be
+        # tracked, shared or read-only), unless --out says where.
+        return CsvCrm(source, types=config.fields.types, out=out or Path(SCORES))
     if name == "hubspot":
         return hubspot_crm(settings, config, database=database)
     if name == "salesforce":

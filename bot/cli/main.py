@@ -156,6 +156,14 @@ def backfill(
     restart: Annotated[
         bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")
     ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --crm csv: where the scores go (default: scores.csv here).",
+            dir_okay=False,
+        ),
+    ] = None,
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
@@ -174,6 +182,7 @@ def backfill(
         now=_now(as_of),
         err=err,
         restart=restart,
+        out=out,
     )
     raise typer.Exit(code)
 

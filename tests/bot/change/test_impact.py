@@ -68,7 +68,16 @@ def store(tmp_path: Path) -> dict[str, str]:
     shutil.copytree(ROOT / "config" / "sample", source)
     env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     done = icpbot(
-        "backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20", env=env
+        "backfill",
+        "--crm",
+        "csv",
+        "--source",
+        str(source),
+        "--out",
+        str(source / "scores.csv"),
+        "--as-of",
+        "2026-11-20",
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return env

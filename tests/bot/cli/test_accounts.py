@@ -19,7 +19,16 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     source = directory / "sample"
     shutil.copytree(ROOT / "config" / "sample", source)
     done = icpbot(
-        "backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20", env=env
+        "backfill",
+        "--crm",
+        "csv",
+        "--source",
+        str(source),
+        "--out",
+        str(source / "scores.csv"),
+        "--as-of",
+        "2026-11-20",
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert "tagged 500 accounts" in " ".join(done.stderr.split())

@@ -13,7 +13,16 @@ def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "config" / "sample", source)
     env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}"}
     done = icpbot(
-        "backfill", "--crm", "csv", "--source", str(source), "--as-of", "2026-11-20", env=env
+        "backfill",
+        "--crm",
+        "csv",
+        "--source",
+        str(source),
+        "--out",
+        str(source / "scores.csv"),
+        "--as-of",
+        "2026-11-20",
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert (

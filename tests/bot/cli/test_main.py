@@ -91,3 +91,32 @@ def test_what_a_user_reads_documents_itself() -> None:
     ]
     for command in commands:
         assert "SPEC" not in icpbot(command, "--help").stdout, command
+
+
+def test_a_csv_backfill_writes_its_scores_where_it_runs_and_says_where(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    source = tmp_path / "export"
+    shutil.copytree(ROOT / "config" / "sample", source)
+    here = tmp_path / "work"
+    here.mkdir()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ICPBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "backfill", "--crm", "csv", "--source", str(source)]
+        + ["--config-dir", str(ROOT / "config"), "--as-of", "2026-11-20"],
+        cwd=here,
+        env={
+            **environment,
+            "PYTHONPATH": str(ROOT),
+            "ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (here / "scores.csv").is_file() and not (source / "scores.csv").exists()
+    assert "the scores written back are in scores.csv" in " ".join(done.stderr.split())
