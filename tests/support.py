@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,6 +92,20 @@ def icp_v8_text() -> str:
         "disqualify:\n  - id: on-pipedrive\n    field: technologies\n"
         "    contains_any: [pipedrive]\n    why: Too small a CRM for us.\n  - id: customer",
     )
+
+
+def sample_store(directory: Path) -> dict[str, str]:
+    """The sample CRM loaded into a SQLite store in `directory` by `icpbot backfill --crm
+    csv`, as a user loads it (ICP v7, as of the sample's date); the environment naming it."""
+    source = directory / "sample"
+    shutil.copytree(ROOT / "config" / "sample", source)
+    env = {"ICPBOT_DATABASE_URL": f"sqlite:///{directory / 'icpbot.db'}"}
+    scores = str(directory / "scores.csv")
+    args = ("--source", str(source), "--out", scores, "--as-of", "2026-11-20")
+    done = icpbot("backfill", "--crm", "csv", *args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "tagged 500 accounts" in " ".join(done.stderr.split())
+    return env
 
 
 def tag_account(session: Session, domain: str, fields: Mapping[str, object], now: datetime) -> None:

@@ -14,7 +14,7 @@ from bot.change.impact import NothingDeployed, deployed_icp, measure
 from bot.store.ratelimit import BACKGROUND_SHARE
 from bot.store.tables import Score
 from scoring.validation import parse_icp
-from tests.support import A_TIER, CONFIG, ROOT, icp_v8_text, icpbot, tag_account
+from tests.support import A_TIER, CONFIG, ROOT, icp_v8_text, icpbot, sample_store, tag_account
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 RATES = {"hubspot": 19.0, "salesforce": 50.0}
@@ -64,22 +64,7 @@ def test_an_empty_store_has_nothing_deployed(db_session: Session) -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> dict[str, str]:
     """The sample CRM loaded into a SQLite store by `icpbot backfill --crm csv` (v7)."""
-    source = tmp_path / "crm"
-    shutil.copytree(ROOT / "config" / "sample", source)
-    env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
-    done = icpbot(
-        "backfill",
-        "--crm",
-        "csv",
-        "--source",
-        str(source),
-        "--out",
-        str(source / "scores.csv"),
-        "--as-of",
-        "2026-11-20",
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
+    env = sample_store(tmp_path)
     return env
 
 

@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support import ROOT, SUMMARY_KEYS, icpbot
+from tests.support import SUMMARY_KEYS, icpbot, sample_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A store backfilled from the sample CRM, once for the tests below."""
-    directory = tmp_path_factory.mktemp("store")
-    env = {"ICPBOT_DATABASE_URL": f"sqlite:///{directory / 'icpbot.db'}"}
-    source = directory / "sample"
-    shutil.copytree(ROOT / "config" / "sample", source)
-    done = icpbot(
-        "backfill",
-        "--crm",
-        "csv",
-        "--source",
-        str(source),
-        "--out",
-        str(source / "scores.csv"),
-        "--as-of",
-        "2026-11-20",
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "tagged 500 accounts" in " ".join(done.stderr.split())
+    env = sample_store(tmp_path_factory.mktemp("store"))
     yield env
 
 

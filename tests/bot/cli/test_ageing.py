@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from tests.support import ROOT, icpbot
+from tests.support import icpbot, sample_store
 
 
 def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
-    source = tmp_path / "sample"
-    shutil.copytree(ROOT / "config" / "sample", source)
-    env = {"ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}"}
-    done = icpbot(
-        "backfill",
-        "--crm",
-        "csv",
-        "--source",
-        str(source),
-        "--out",
-        str(source / "scores.csv"),
-        "--as-of",
-        "2026-11-20",
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
+    env = sample_store(tmp_path)
     assert (
         "0 record(s) due" in icpbot("rescore", "--dry-run", "--as-of", "2026-11-20", env=env).stderr
     )
