@@ -43,9 +43,7 @@ class Observed:
 
     def tier(self, learnable: Scorer) -> str:
         """The tier as it was: recorded, or the outcome-free ICP's tier of these fields."""
-        if self.recorded_tier is not None:
-            return self.recorded_tier
-        return learnable.score_account(self.record, self.seen_at).tier.value
+        return _tier_then(self.record, self.seen_at, self.recorded_tier, learnable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +70,8 @@ def from_store(session: Session, *, now: datetime) -> Observations:
         if account is None:
             missing += 1
             continue
-        observed.append(_as_it_was(example, account.fields, history.get(example.domain, ()), now))
+        seen = _as_it_was(example.as_of, account.fields, history.get(example.domain, ()), now)
+        observed.append(Observed(example, *seen))
     if missing:
         skipped.append(
             f"{missing} account(s) with closed deals are not in the store (run a backfill of "
@@ -130,14 +129,19 @@ def _unusable(domain: str | None, deal: StoredDeal | CrmDeal) -> str | None:
 
 
 def _as_it_was(
-    example: Example, current: Record, history: Sequence[repo.Seen], now: datetime
-) -> Observed:
-    """The last snapshot from before the first deal was created, else the account now."""
-    before = [seen for seen in history if seen.scored_at < example.as_of]
+    as_of: datetime, current: Record, history: Sequence[repo.Seen], now: datetime
+) -> tuple[Record, datetime, str | None]:
+    """(fields, when seen, tier recorded then) from the last snapshot before `as_of`, else
+    the account now, seen now, with no recorded tier."""
+    before = [seen for seen in history if seen.scored_at < as_of]
     if before:
         last = before[-1]
-        return Observed(example, last.snapshot, last.scored_at, last.tier)
-    return Observed(example, current, now, None)
+        return last.snapshot, last.scored_at, last.tier
+    return current, now, None
+
+
+def _tier_then(record: Record, seen_at: datetime, recorded: str | None, learnable: Scorer) -> str:
+    return recorded if recorded is not None else learnable.score_account(record, seen_at).tier.value
 
 
 def tiers_as_they_were(
@@ -154,7 +158,8 @@ def tiers_as_they_were(
         if account is None:
             tiers.append("unknown")
             continue
-        example = Example(deal.account_domain, False, deal.closed_at or now, deal.created_at)
-        seen = _as_it_was(example, account.fields, history.get(deal.account_domain, ()), now)
-        tiers.append(seen.tier(learnable))
+        seen = _as_it_was(
+            deal.created_at, account.fields, history.get(deal.account_domain, ()), now
+        )
+        tiers.append(_tier_then(*seen, learnable))
     return tiers

@@ -168,10 +168,10 @@ class RolloutDriver:
             row.queued += len(events) + retagged
             row.skipped += skipped
             row.updated_at = now
-            if not events and not retagged and not skipped and self._exhausted(session, row):
-                if counts["pending"] == 0 and counts["parked"] == 0:
-                    row.state, row.finished_at = RolloutState.DONE.value, now
-                    log.info("rollout of ICP v%d finished: %d records", row.version, row.total)
+            exhausted = not (events or retagged or skipped)  # both cursors are past the end
+            if exhausted and counts["pending"] == 0 and counts["parked"] == 0:
+                row.state, row.finished_at = RolloutState.DONE.value, now
+                log.info("rollout of ICP v%d finished: %d records", row.version, row.total)
             session.add(row)
         for crm in {e.source.removesuffix("-sweep") for e in events}:
             drain = self.drains.get(crm)
@@ -179,18 +179,12 @@ class RolloutDriver:
                 drain.wake()
         return len(events) + retagged + skipped
 
-    def _exhausted(self, session: Session, row: Rollout) -> bool:
-        people = repo.stored_page(session=session, model=Contact, after=row.after_person, limit=1)
-        accounts = repo.stored_page(
-            session=session, model=Account, after=row.after_account, limit=1
-        )
-        return not people and not accounts
-
     def _next_page(
         self, session: Session, row: Rollout, now: datetime
     ) -> tuple[list[NewEvent], int, int]:
         """Accounts first, then people: (events to queue, CSV records re-tagged, records
-        skipped because live traffic scored them under this version already)."""
+        skipped because live traffic scored them under this version already); all empty
+        once both cursors are past the last stored row."""
         accounts = repo.stored_page(
             session=session, model=Account, after=row.after_account, limit=PAGE
         )
