@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.style import Style
@@ -29,6 +30,7 @@ EMOJI = {
     "white_check_mark": "✅",
     "heavy_check_mark": "✔️",
     "x": "❌",
+    "ballot_box_with_check": "☑️",
     "grey_question": "❔",
     "question": "❓",
     "warning": "⚠️",
@@ -130,10 +132,27 @@ def _header(block: Mapping[str, Any]) -> RenderableType:
     return text_object(block.get("text"), "bold underline")
 
 
+def _indented(obj: Mapping[str, Any]) -> RenderableType:
+    """A text object whose indented lines stay indented when the terminal wraps them.
+
+    Slack shows `      _why_ (rule)` under its criterion; a wrapped line that
+    fell back to the margin would read as a new entry.
+    """
+    source = str(obj.get("text", ""))
+    lines = source.split("\n")
+    if obj.get("type") != "mrkdwn" or "```" in source or not any(_margin(ln) for ln in lines):
+        return text_object(obj)
+    return Group(*(Padding(mrkdwn_to_text(ln.lstrip(" ")), (0, 0, 0, _margin(ln))) for ln in lines))
+
+
+def _margin(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
 def _section(block: Mapping[str, Any]) -> RenderableType:
     parts: list[RenderableType] = []
     if block.get("text"):
-        parts.append(text_object(block["text"]))
+        parts.append(_indented(block["text"]))
     if block.get("fields"):
         parts.append(_fields(block["fields"]))
     body: RenderableType = Group(*parts)

@@ -45,6 +45,8 @@ STATUS_EMOJI = {
     Status.MISSED: ":x:",
     Status.UNKNOWN: ":grey_question:",
 }
+CLEARED_EMOJI = ":ballot_box_with_check:"
+PENALTY_EMOJI = ":warning:"
 ELLIPSIS = "…"
 CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "csv": "CSV"}
 
@@ -226,10 +228,25 @@ def differs(score: AccountScore, previous: AccountScore | None) -> bool:
     )
 
 
+def is_cleared(result: CriterionResult) -> bool:
+    """A penalty that did not apply: checked, and good news, unlike a missed positive."""
+    return result.status is Status.MISSED and result.max_points < 0
+
+
+def status_mark(result: CriterionResult) -> str:
+    """The emoji for what a criterion means to the account: a penalty that applied is a
+    warning, not a green tick; one that did not apply is cleared, not a red cross."""
+    if result.max_points < 0 and result.status is not Status.UNKNOWN:
+        return PENALTY_EMOJI if result.status is Status.MATCHED else CLEARED_EMOJI
+    return STATUS_EMOJI[result.status]
+
+
 def points_text(result: CriterionResult) -> str:
-    """What a criterion earned: `+15`, `-30`, or `0 of 15` when it did not match."""
+    """What a criterion earned: `+15`, `-30`, `0 of 15` when it did not match, `no penalty`."""
     if result.status is Status.MATCHED:
         return format_points(result.points)
+    if is_cleared(result):
+        return "no penalty"
     maximum = format_points(result.max_points)
     return f"0 of {maximum[1:] if result.max_points > 0 else maximum}"
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from bot.views.common import (
     CRM_NAMES,
     MAX_BLOCKS,
-    STATUS_EMOJI,
     Block,
     context_block,
     differs,
@@ -24,6 +23,7 @@ from bot.views.common import (
     escape,
     fit_sections,
     header_block,
+    is_cleared,
     limit_text,
     one_line,
     open_in_crm_button,
@@ -35,22 +35,25 @@ from bot.views.common import (
     seen_text,
     short_score,
     slack_date,
+    status_mark,
     tier_label,
     value_text,
 )
 from bot.views.models import AccountView, PersonView
 from scoring.explain import format_coverage
 from scoring.model import Tier
-from scoring.result import AccountScore, CriterionResult, Disqualification, Status
+from scoring.result import (
+    AccountScore,
+    CriterionResult,
+    Disqualification,
+    ProfileResult,
+    Status,
+)
 
 LOW_COVERAGE = 0.6  # below this, say which fields are missing
 _RULE_LIMIT = 200
 _WHY_LIMIT = 500
-_GROUPS = (
-    (Status.MATCHED, "Matched"),
-    (Status.MISSED, "Missed"),
-    (Status.UNKNOWN, "Unknown"),
-)
+
 
 __all__ = ["explanation_blocks", "explanation_text", "criterion_entry", "LOW_COVERAGE"]
 
@@ -121,26 +124,35 @@ def _disqualification_entry(dq: Disqualification) -> str:
 
 
 def _criteria_sections(criteria: Sequence[CriterionResult]) -> list[tuple[str, int]]:
+    """Matched, missed, cleared, unknown: a penalty that did not apply is good news, shown apart."""
+    groups = (
+        ("Matched", [c for c in criteria if c.status is Status.MATCHED]),
+        ("Missed", [c for c in criteria if c.status is Status.MISSED and not is_cleared(c)]),
+        ("Cleared", [c for c in criteria if is_cleared(c)]),
+        ("Unknown", [c for c in criteria if c.status is Status.UNKNOWN]),
+    )
     packed: list[tuple[str, int]] = []
-    for status, title in _GROUPS:
-        group = _sorted(status, [c for c in criteria if c.status is status])
+    for title, group in groups:
         if group:
-            entries = [criterion_entry(c) for c in group]
-            packed += pack_sections(entries, heading=_group_heading(title, status, group))
+            entries = [criterion_entry(c) for c in _sorted(group)]
+            packed += pack_sections(entries, heading=_group_heading(title, group))
     return packed
 
 
-def _sorted(status: Status, group: list[CriterionResult]) -> list[CriterionResult]:
+def _sorted(group: list[CriterionResult]) -> list[CriterionResult]:
     """Penalties first among matches (they hurt most), else the biggest stakes first."""
-    if status is Status.MATCHED:
+    if group[0].status is Status.MATCHED:
         return sorted(group, key=lambda c: (c.points >= 0, -abs(c.points)))
-    return sorted(group, key=lambda c: -c.max_points)
+    return sorted(group, key=lambda c: -abs(c.max_points))
 
 
-def _group_heading(title: str, status: Status, group: Sequence[CriterionResult]) -> str:
+def _group_heading(title: str, group: Sequence[CriterionResult]) -> str:
+    status = group[0].status
     if status is Status.MATCHED:
         total = sum(c.points for c in group)
         return f"*{title}* ({len(group)}) · {_number(total, signed=True)} points"
+    if is_cleared(group[0]):
+        return f"*{title}* ({len(group)}) · penalties that did not apply"
     at_stake = sum(c.max_points for c in group if c.max_points > 0)
     if not at_stake:
         return f"*{title}* ({len(group)})"
@@ -150,7 +162,7 @@ def _group_heading(title: str, status: Status, group: Sequence[CriterionResult])
 
 def criterion_entry(result: CriterionResult) -> str:
     """`✓ *industry* +15 · got software` and, below, the rule and its `why`."""
-    mark = STATUS_EMOJI[result.status]
+    mark = status_mark(result)
     rule = escape(one_line(limit_text(result.rule, _RULE_LIMIT)))
     why = escape(one_line(limit_text(result.why, _WHY_LIMIT)))
     seen = seen_text(result)
@@ -201,16 +213,27 @@ def _low_coverage_text(score: AccountScore) -> str | None:
 
 
 def _other_profiles_text(score: AccountScore) -> str | None:
+    """Why the other profiles did not win, in words: out of the running, or scored lower."""
     others = [p for p in score.profiles if p.profile_id != score.profile_id]
     if not others:
         return None
-    parts = []
-    for profile in others:
-        part = f"{escape(one_line(profile.profile_name))} {profile.score}"
-        if profile.disqualified_by:
-            part += " (out: " + ", ".join(escape(d.id) for d in profile.disqualified_by) + ")"
-        parts.append(part)
-    return "Also: " + " · ".join(parts)
+    return "\n".join(_other_profile(profile) for profile in others)
+
+
+def _other_profile(profile: ProfileResult) -> str:
+    name = f"*{escape(one_line(profile.profile_name))}*"
+    if not profile.disqualified_by:
+        return f"Also scored: {name} {profile.score}/100, lower, so it did not win."
+    reasons = "; ".join(_ruled_out(dq) for dq in profile.disqualified_by)
+    return f"Not in the running: {name}, {reasons}"
+
+
+def _ruled_out(dq: Disqualification) -> str:
+    """`too small for the enterprise motion (employees at most 499, got 352)`."""
+    why = escape(one_line(limit_text(dq.why, _WHY_LIMIT))).rstrip(".")
+    rule = escape(one_line(limit_text(dq.rule, _RULE_LIMIT)))
+    seen = value_text(dq.value) if dq.value is not None else "no data"
+    return f"{why[:1].lower()}{why[1:]} ({rule}, got {seen})."
 
 
 def _persona_text(person: PersonView) -> str:
@@ -228,7 +251,7 @@ def _persona_text(person: PersonView) -> str:
 
 def _persona_entry(result: CriterionResult) -> str:
     why = escape(one_line(limit_text(result.why, _WHY_LIMIT)))
-    return f"{STATUS_EMOJI[result.status]} *{escape(result.id)}* `{points_text(result)}` · {why}"
+    return f"{status_mark(result)} *{escape(result.id)}* `{points_text(result)}` · {why}"
 
 
 def _footer(account: AccountView, score: AccountScore, now: datetime) -> list[str]:

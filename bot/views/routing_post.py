@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from bot.routing.rules import Decision
 from bot.views.common import (
     MAX_BLOCKS,
-    STATUS_EMOJI,
     Block,
     button,
     context_block,
@@ -34,6 +33,7 @@ from bot.views.common import (
     section_block,
     seen_text,
     short_score,
+    status_mark,
     tier_label,
     value_text,
 )
@@ -199,10 +199,10 @@ def _previous_criteria(score: AccountScore, previous: AccountScore) -> Sequence[
 
 def _change_entry(before: CriterionResult | None, after: CriterionResult) -> str:
     """`:x: → :white_check_mark: *funding* +10 · got 2026-09-01 (was no data)`."""
-    was_mark = STATUS_EMOJI[before.status] if before is not None else "new"
+    was_mark = status_mark(before) if before is not None else "new"
     seen = seen_text(after)
     seen = seen if after.status is Status.UNKNOWN else f"got {seen}"
-    entry = f"{was_mark} → {STATUS_EMOJI[after.status]} *{escape(after.id)}* "
+    entry = f"{was_mark} → {status_mark(after)} *{escape(after.id)}* "
     entry += f"`{points_text(after)}` · {seen}"
     if before is not None:
         entry += f" (was {_was_value(before)})"

@@ -175,3 +175,14 @@ def test_crm_text_round_trips_through_escaping(name: str, why: str) -> None:
     blocks = routing_post_blocks(account=account, score=built_score(4, why=why), decision=decision)
     assert " ".join(name.split()) in rendered(blocks)
     rendered(explanation_blocks(account=account, score=built_score(4, why=why), now=NOW))
+
+
+def test_a_wrapped_indented_line_keeps_its_indent() -> None:
+    why = "A reason long enough to wrap twice in a narrow terminal, " * 3
+    blocks = [section(f":white_check_mark: *industry* `+15` · got software\n      _{why}_ (rule)")]
+    console = Console(record=True, width=50, color_system=None)
+    print_blocks(console, blocks)
+    lines = [ln.strip("│").rstrip() for ln in console.export_text().splitlines()[1:-1]]
+    assert lines[0].startswith(" ✅ industry")
+    assert len(lines) > 3
+    assert all(ln.startswith("       ") for ln in lines[1:])

@@ -196,10 +196,33 @@ def test_low_coverage_names_missing_fields_and_points_at_stake() -> None:
     assert "Low coverage" not in all_texts(explain())
 
 
-def test_other_profiles_in_one_context_line() -> None:
+def test_a_profile_out_of_the_running_is_said_in_words() -> None:
     contexts = [b for b in explain() if b["type"] == "context"]
-    also = [e["text"] for b in contexts for e in b["elements"] if e["text"].startswith("Also:")]
-    assert also == ["Also: Enterprise revenue teams on Salesforce 15 (out: below-enterprise)"]
+    texts = [e["text"] for b in contexts for e in b["elements"]]
+    out = [t for t in texts if "Enterprise revenue teams on Salesforce" in t]
+    assert out == [
+        "Not in the running: *Enterprise revenue teams on Salesforce*, too small for the "
+        "enterprise motion; the mid-market profile covers it (employees at most 499, got 350)."
+    ]
+
+
+def test_a_profile_that_scored_lower_says_so() -> None:
+    big = {**GOOD_FIT, "employees": 600, "technologies": ["salesforce"]}
+    text = all_texts(explain(big))
+    other = [ln for ln in text.splitlines() if ln.startswith(("Also scored", "Not in the"))]
+    assert len(other) == 1 and other[0].startswith("Also scored: *")
+    assert "lower, so it did not win." in other[0]
+
+
+def test_a_penalty_that_did_not_apply_is_cleared_not_missed() -> None:
+    text = all_texts(explain({**GOOD_FIT, "industry": "retail"}))
+    missed, cleared = text.split("*Missed*")[1].split("*Cleared*")
+    assert "*public-sector*" not in missed and "*agency*" not in missed
+    assert "*Cleared* (2) · penalties that did not apply" in text
+    assert ":ballot_box_with_check: *public-sector* `no penalty` · got retail" in cleared
+    assert ":x:" not in cleared and "0 of -" not in text
+    matched = all_texts(explain({**GOOD_FIT, "industry": "government"}))
+    assert ":warning: *public-sector* `-30`" in matched.split("*Missed*")[0]
 
 
 def test_previous_score_shown_only_when_it_differs() -> None:
