@@ -21,7 +21,7 @@ from bot.store.db import session as open_session
 from bot.store.tables import Account, Subject
 from bot.sync.tagging import Tagged, Tagger
 from bot.views.explanation import explanation_blocks
-from bot.views.models import AccountView
+from bot.views.models import AccountView, PersonView
 from integrations.domains import normalize_domain
 from scoring.engine import Scorer
 from scoring.explain import format_coverage
@@ -83,8 +83,12 @@ def explain_domain(domain: str, *, config: Config, now: datetime, err: Console) 
             session=session, subject=Subject.ACCOUNT, key=account.domain
         )
         previous = repo.account_score_of(previous_row, session=session) if previous_row else None
+        found = repo.persona_for(session=session, domain=account.domain)
+    person = PersonView.of(found[0].email, found[1], found[0].fields) if found and found[0] else None
     assert tagged.score is not None
     view = AccountView(account.domain, account.name, account.crm, account.url, account.owner_id)
-    blocks = explanation_blocks(account=view, score=tagged.score, previous=previous, now=now)
+    blocks = explanation_blocks(
+        account=view, score=tagged.score, previous=previous, person=person, now=now
+    )
     print_blocks(Console(), blocks, title=f"/icp {account.domain}")
     return 0

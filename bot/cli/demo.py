@@ -214,16 +214,9 @@ def _explanation(out: Console, chosen: Tagged, tagged: Sequence[Tagged], now: da
     domain = chosen.record.domain
     best = _best_persona(domain, tagged)
     person = None
-    if best is not None:
+    if best is not None and best.persona is not None:
         fields = best.record.fields
-        name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
-        assert best.persona is not None
-        person = PersonView(
-            email=str(fields.get("email")),
-            persona=best.persona,
-            name=name or None,
-            job_title=str(fields.get("job_title") or "") or None,
-        )
+        person = PersonView.of(str(fields.get("email")), best.persona, fields)
     out.rule(f"/icp {domain}")
     blocks = explanation_blocks(
         account=_account_view(chosen), score=chosen.score, person=person, now=now

@@ -305,25 +305,12 @@ class Answers:
 
     def _person(self, session: Session, domain: str, email: str | None) -> PersonView | None:
         """The named contact, else the account's contact with the best persona fit."""
-        row: Score | None
-        contact: Contact | None
-        if email is None:
-            best = repo.best_persona(session=session, domain=domain)
-            if best is None:
-                return None
-            contact, row = best
-        else:
-            row = repo.latest_score(session=session, subject=Subject.CONTACT, key=email)
-            contact = repo.get_contact(session=session, email=email)
-        persona = repo.persona_of(row, session=session) if row else None
-        if persona is None:
+        found = repo.persona_for(session=session, domain=domain, email=email)
+        if found is None:
             return None
+        contact, persona = found
         fields = contact.fields if contact else {}
-        name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
-        title = fields.get("job_title")
-        return PersonView(
-            persona_email(contact, email), persona, name or None, str(title) if title else None
-        )
+        return PersonView.of(persona_email(contact, email), persona, fields)
 
     def _top(self, request: Top) -> Answer:
         with read_session(self.database) as session:

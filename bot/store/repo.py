@@ -506,6 +506,28 @@ def best_persona(*, session: Session, domain: str) -> tuple[Contact, Score] | No
     return (found[0], found[1]) if found else None
 
 
+def persona_for(
+    *, session: Session, domain: str, email: str | None = None
+) -> tuple[Contact | None, PersonaResult] | None:
+    """The named person's persona fit, else that of the account's best-fitting contact.
+
+    `/icp` and `icpbot explain` show the same person: a named contact when
+    asked about one, otherwise whoever at the company fits the persona best.
+    """
+    contact: Contact | None
+    row: Score | None
+    if email is None:
+        best = best_persona(session=session, domain=domain)
+        if best is None:
+            return None
+        contact, row = best
+    else:
+        row = latest_score(session=session, subject=Subject.CONTACT, key=email)
+        contact = get_contact(session=session, email=email)
+    persona = persona_of(row, session=session) if row else None
+    return (contact, persona) if persona is not None else None
+
+
 def top_accounts(
     *, session: Session, limit: int = 10, tier: Tier | str | None = None
 ) -> list[Score]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scoring.result import PersonaResult
@@ -30,3 +31,10 @@ class PersonView:
     persona: PersonaResult
     name: str | None = None
     job_title: str | None = None
+
+    @classmethod
+    def of(cls, email: str, persona: PersonaResult, fields: Mapping[str, object]) -> PersonView:
+        """A person from their CRM fields: first and last name, job title."""
+        name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
+        title = fields.get("job_title")
+        return cls(email, persona, name or None, str(title) if title else None)

@@ -27,6 +27,14 @@ def test_score_and_explain_a_stored_domain(store: dict[str, str]) -> None:
     assert "Zoquiera" in explained.stdout and "Matched" in explained.stdout
 
 
+def test_explain_shows_the_persona_fit_of_the_best_contact(store: dict[str, str]) -> None:
+    """What `/icp` shows, `explain` shows: the best-fitting contact's persona fit."""
+    explained = icpbot("explain", "canopyanalytics.com", "--as-of", "2026-11-20", env=store)
+    assert explained.returncode == 0, explained.stderr
+    assert "Persona fit: Rahul Gupta, VP Sales · 🔵 Tier B · 60/100" in explained.stdout
+    assert "revenue-leader +40" in explained.stdout
+
+
 def test_explain_an_unknown_domain(store: dict[str, str]) -> None:
     done = icpbot("explain", "nowhere.example", env=store)
     assert done.returncode == 1 and "not in the store" in done.stderr
