@@ -84,7 +84,8 @@ def explain_domain(domain: str, *, config: Config, now: datetime, err: Console) 
         )
         previous = repo.account_score_of(previous_row, session=session) if previous_row else None
         found = repo.persona_for(session=session, domain=account.domain)
-    person = PersonView.of(found[0].email, found[1], found[0].fields) if found and found[0] else None
+    contact, persona = found if found else (None, None)
+    person = PersonView.of(contact.email, persona, contact.fields) if contact and persona else None
     assert tagged.score is not None
     view = AccountView(account.domain, account.name, account.crm, account.url, account.owner_id)
     blocks = explanation_blocks(
