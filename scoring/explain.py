@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scoring.operators import format_value
-from scoring.result import AccountScore, CriterionResult, Disqualification, Status
+from scoring.result import AccountScore, CriterionResult, Disqualification, PersonaResult, Status
 
 MAX_REASONS = 5
 _MARK = {Status.MATCHED: "✓", Status.MISSED: "✗", Status.UNKNOWN: "?"}
@@ -85,6 +85,47 @@ def criterion_line(result: CriterionResult) -> str:
     else:
         points = "0"
     return f"{_MARK[result.status]} {points:>6}  {result.id}: {result.rule} — got {value}"
+
+
+def _statuses(
+    score: AccountScore | None, persona: PersonaResult | None
+) -> dict[tuple[str, str], CriterionResult]:
+    found = {
+        (profile.profile_id, c.id): c
+        for profile in (score.profiles if score else ())
+        for c in profile.criteria
+    }
+    found.update({("persona", c.id): c for c in (persona.criteria if persona else ())})
+    return found
+
+
+def status_changes(
+    before: tuple[AccountScore | None, PersonaResult | None],
+    after: tuple[AccountScore | None, PersonaResult | None],
+) -> list[str]:
+    """Every criterion whose status moved between two scorings of one record, in words.
+
+    `funding no longer matches (last_funding_at within the last 365 days, got 2025-11-28)`:
+    what the calendar (or the data) changed, criterion by criterion, so a
+    re-scored line is never left without its reason. The winning profile's
+    criteria come first; another profile's carry its id.
+    """
+    then, now = _statuses(*before), _statuses(*after)
+    winner = after[0].profile_id if after[0] else None
+    lines = []
+    for key in sorted(now.keys() & then.keys(), key=lambda k: (k[0] != winner, k)):
+        old, new = then[key], now[key]
+        if old.status is new.status:
+            continue
+        name = new.id if key[0] in (winner, "persona") else f"{key[0]}/{new.id}"
+        verb = {Status.MATCHED: "now matches", Status.MISSED: "no longer matches"}.get(
+            new.status, "is now unknown"
+        )
+        if new.status is Status.MISSED and old.status is Status.UNKNOWN:
+            verb = "is now known and misses"
+        value = format_value(new.value if new.status is not Status.UNKNOWN else old.value, limit=60)
+        lines.append(f"{name} {verb} ({new.rule}, got {value})")
+    return lines
 
 
 def explain_lines(score: AccountScore) -> list[str]:

@@ -45,10 +45,11 @@ def age_scores(*, config: Config, dry_run: bool, now: datetime, err: Console) ->
 
 
 def aged_line(due: Due) -> str:
-    """`acme.com (hubspot account): B 72 → C 52 · no longer +20 funding: 2025-11-02`.
+    """`acme.com (hubspot account): B 72 → C 52 · funding no longer matches (...)`.
 
-    A person alone (no company) shows the persona's fit; what changed in the
-    reasons says why, so RevOps can check a line against the ICP.
+    A person alone (no company) shows the persona's fit. Every line says why:
+    the criteria whose status the calendar moved, else what changed in the
+    reasons, so RevOps can check a line against the ICP.
     """
     record, previous, now = due.record, due.previous, due.now
     alone = now.score is None
@@ -61,11 +62,16 @@ def aged_line(due: Due) -> str:
         parts.append(f"persona {previous.persona_score} → {now.persona_score}")
     if now.profile != previous.profile:
         parts.append(f"profile {previous.profile or '-'} → {now.profile or '-'}")
+    if due.changes:
+        parts.append("; ".join(due.changes))
+        return " · ".join(parts)
     before, after = _reasons(previous.reasons), _reasons(now.reasons.split("\n"))
     if gone := [r for r in before if r not in after]:
         parts.append("no longer " + "; ".join(gone))
     if came := [r for r in after if r not in before]:
         parts.append("now " + "; ".join(came))
+    if len(parts) == 1:
+        parts.append("its stored fields changed since it was scored; `icpbot explain` shows them")
     return " · ".join(parts)
 
 

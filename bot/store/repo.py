@@ -419,6 +419,7 @@ class LatestScore:
     persona_score: int | None
     input_hash: str
     coverage: float = 0.0
+    scored_at: datetime | None = None
 
 
 def latest_for(
@@ -439,6 +440,7 @@ def latest_for(
         "persona_score",
         "input_hash",
         "coverage",
+        "scored_at",
     )
     scores = table_of(Score)
     ranked = (
@@ -448,11 +450,10 @@ def latest_for(
     )
     statement = core_select(*(ranked.c[name] for name in names)).where(ranked.c.rank == 1)
     found = {}
-    for key, score, tier, profile, version, reasons, persona, digest, coverage in session.execute(
-        statement
-    ):
+    for row in session.execute(statement):
+        key, score, tier, profile, version, reasons, persona, digest, coverage, at = row
         found[key] = LatestScore(
-            key, score, tier, profile, version, tuple(reasons), persona, digest, coverage
+            key, score, tier, profile, version, tuple(reasons), persona, digest, coverage, at
         )
     return found
 

@@ -22,6 +22,7 @@ from bot.store.tables import Account, Subject
 from integrations.base import ScoreFields, ScoreUpdate
 from integrations.records import CrmRecord
 from scoring.engine import Scorer
+from scoring.explain import status_changes
 from scoring.result import AccountScore, PersonaResult
 
 Scored = tuple[CrmRecord, str | None, AccountScore | None, PersonaResult | None]
@@ -34,6 +35,7 @@ class Due:
     record: CrmRecord
     previous: LatestScore
     now: ScoreFields
+    changes: tuple[str, ...] = ()  # the criteria whose status moved since `previous`, in words
 
 
 @dataclass(slots=True)
@@ -205,8 +207,27 @@ class Tagger:
                     continue
                 fields = score_fields(score, persona, version=self.version, now=now)
                 if (score or persona) is not None and not _same_result(previous, fields):
-                    found.append(Due(record, previous, fields))
+                    changes = self._changes(session, record, previous, (score, persona))
+                    found.append(Due(record, previous, fields, changes))
         return found
+
+    def _changes(
+        self,
+        session: Session,
+        record: CrmRecord,
+        previous: LatestScore,
+        after: tuple[AccountScore | None, PersonaResult | None],
+    ) -> tuple[str, ...]:
+        """What moved since the latest score: the same fields scored as of that moment."""
+        then = previous.scored_at
+        if then is None:
+            return ()
+        if record.kind.is_person:
+            _, _, score, persona = self._score_people(session, [record], then)[0]
+            before = (score, persona)
+        else:
+            before = (self.scorer.score_account(record.fields, then), None)
+        return tuple(status_changes(before, after))
 
     def _score_accounts(self, records: list[CrmRecord], now: datetime) -> list[Scored]:
         return [(r, r.domain, self.scorer.score_account(r.fields, now), None) for r in records]

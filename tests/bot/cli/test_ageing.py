@@ -16,7 +16,9 @@ def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
     assert preview.returncode == 0, preview.stderr
     lines = preview.stdout.splitlines()
     assert lines and all(" → " in line for line in lines)
-    assert any("no longer" in line for line in lines)
+    # every line says why: the criterion the calendar moved, its rule and value
+    assert all(" · " in line for line in lines), [ln for ln in lines if " · " not in ln]
+    assert any("funding no longer matches (last_funding_at within" in line for line in lines)
     assert f"{len(lines)} record(s) due" in preview.stderr and "nothing changed" in preview.stderr
     done = icpbot("age", "--as-of", "2027-03-01", env=env)
     assert done.returncode == 0 and f"{len(lines)} re-scored in the store" in done.stderr

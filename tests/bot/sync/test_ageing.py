@@ -107,6 +107,30 @@ def test_a_csv_record_is_rescored_in_the_store_once(db_engine: Database) -> None
 
 
 @pytest.mark.db
+def test_every_due_record_says_which_criterion_the_calendar_moved(db_engine: Database) -> None:
+    """Even when the expired criterion was not among the five top reasons."""
+    suffix = "-why.com"
+    fields = {
+        "annual_revenue": 20_000_000,
+        "sales_motion": "sales-led",
+        "has_revops": "yes",
+        "last_funding_at": (T0 - timedelta(days=300)).date(),
+    }
+    funded = company(f"funded{suffix}", **fields)
+    tagger = tagged(db_engine, funded, person(f"vp@funded{suffix}"))
+    due = [
+        d
+        for d in find_due(database=db_engine, tagger=tagger, now=LATER)
+        if (d.record.key or "").endswith(suffix)
+    ]
+    assert len(due) == 2
+    assert not any("funding:" in reason for reason in due[0].previous.reasons)  # not top 5
+    expected = "funding no longer matches (last_funding_at within the last 365 days, got "
+    for found in due:
+        assert len(found.changes) == 1 and found.changes[0].startswith(expected), found.changes
+
+
+@pytest.mark.db
 def test_scores_under_an_older_icp_are_left_to_the_backfill(db_engine: Database) -> None:
     suffix = "-older.com"
     funded = company(f"funded{suffix}", last_funding_at=(T0 - timedelta(days=300)).date())
