@@ -120,15 +120,18 @@ def tag_account(session: Session, domain: str, fields: Mapping[str, object], now
     tagger.tag_many(session=session, records=[record], now=now)
 
 
-def icpbot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`icpbot ARGS` run in the repository, with this environment minus ICPBOT_*, plus `env`."""
+def icpbot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`icpbot ARGS` run in the repository (or in `cwd`, as a user elsewhere runs it), with
+    this environment minus ICPBOT_*, plus `env`."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ICPBOT_")}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env={**environment, **(env or {})},
+        cwd=cwd or ROOT,
+        env={**environment, "PYTHONPATH": str(ROOT), **(env or {})},
         timeout=120,
         check=False,
     )

@@ -1,20 +1,30 @@
 """`icpbot demo`: the whole flow offline, on the bundled sample CRM.
 
-Loads the sample companies, contacts and deals into a throwaway SQLite
-store, scores everything, writes the scores back (to a CSV standing in for
-the CRM), shows the tier distribution, the first routing posts as Slack
-would show them, the `/icp` answer for one account, and what calibrating the ICP
-against the sample's deals finds. Nothing leaves the machine. The sample data is
-dated; the demo scores it as of that date so time-based criteria (funding in the
+Loads the sample companies, contacts and deals into a SQLite store, scores
+everything, writes the scores back (to a CSV standing in for the CRM), shows
+the tier distribution, the first routing posts as Slack would show them, the
+`/icp` answer for one account, and what calibrating the ICP against the
+sample's deals finds. Nothing leaves the machine. The sample data is dated;
+the demo scores it as of that date so time-based criteria (funding in the
 last year...) read as intended.
+
+The store is kept, so the commands the demo ends with (`explain`, `score`)
+find what it loaded: it is the store every command opens by default when
+that is a SQLite file holding nothing but the sample, else a file of its own
+(`icpbot-demo.db`), never a store with real CRM data in it.
 """
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +32,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine as Database
+from sqlalchemy.engine import make_url
 
 from bot.calibration.outcomes import from_store
 from bot.calibration.run import calibrate
@@ -29,6 +40,7 @@ from bot.cli.progress import TIERS, progress_bar
 from bot.cli.terminal import print_blocks
 from bot.config import Config
 from bot.routing.rules import Decision, route
+from bot.settings import Settings
 from bot.store.db import make_engine, migrate, read_session
 from bot.sync.backfill import BackfillReport, backfill
 from bot.sync.tagging import Tagged, Tagger
@@ -41,6 +53,7 @@ from scoring.engine import Scorer
 from scoring.result import Status
 
 ROUTING_POSTS = 3
+OWN_STORE = Path("icpbot-demo.db")  # when the default store holds more than the sample
 
 
 def sample_dir(config: Config) -> Path:
@@ -63,6 +76,54 @@ def sample_as_of(directory: Path) -> datetime:
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class DemoStore:
+    """Where the demo keeps what it loaded, and whether other commands open it by default."""
+
+    url: str
+    path: Path
+    default: bool  # the configured store: `icpbot explain` finds it without settings
+
+
+def choose_store(*, keep: Path | None, configured: str, sample: CsvCrm) -> DemoStore:
+    """`--keep PATH`, else the configured SQLite store if only the sample could be in it,
+    else `icpbot-demo.db`: the demo never mixes its companies into real data."""
+    if keep is not None:
+        url = f"sqlite:///{keep}"
+        return DemoStore(url, keep, _same_file(url, configured))
+    parsed = make_url(configured)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database))
+        if _only_the_sample(path, sample):
+            return DemoStore(configured, path, True)
+    own = f"sqlite:///{OWN_STORE}"
+    return DemoStore(own, OWN_STORE, _same_file(own, configured))
+
+
+def _same_file(url: str, configured: str) -> bool:
+    ours, theirs = make_url(url), make_url(configured)
+    if theirs.get_backend_name() != "sqlite" or not theirs.database:
+        return False
+    return Path(str(ours.database)).resolve() == Path(str(theirs.database)).resolve()
+
+
+def _only_the_sample(path: Path, sample: CsvCrm) -> bool:
+    """A new store, or one holding the sample's companies and nothing else.
+
+    Read only, with the standard library: a store that is not the demo's is
+    not even migrated.
+    """
+    if not path.exists():
+        return True
+    domains = {r.domain for r in sample.accounts() if r.domain}
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        try:
+            rows = db.execute("SELECT crm, domain FROM account").fetchall()
+        except sqlite3.DatabaseError:  # no account table: empty, unless it holds anything
+            return not db.execute("SELECT name FROM sqlite_master").fetchall()
+    return all(crm == "csv" and domain in domains for crm, domain in rows)
+
+
 def run_demo(*, config: Config, keep: Path | None = None, console: Console | None = None) -> None:
     """Run the flow and print it; `keep` keeps the SQLite store at that path."""
     out = console or Console()
@@ -70,10 +131,11 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
     source = sample_dir(config)
     now = sample_as_of(source)
     with tempfile.TemporaryDirectory(prefix="icpbot-demo-") as tmp:
-        db_path = keep or Path(tmp) / "icpbot.db"
-        database = make_engine(f"sqlite:///{db_path}")
-        migrate(database)
         crm = CsvCrm(source, types=config.fields.types, out=Path(tmp) / "scores.csv")
+        settings = Settings()
+        store = choose_store(keep=keep, configured=settings.database_url, sample=crm)
+        database = make_engine(store.url)
+        migrate(database)
         out.rule(
             f"[bold]icpbot demo[/bold] · sample CRM as of {now.date()} · ICP v{config.icp.version}"
         )
@@ -96,8 +158,58 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
             _explanation(out, _with_best_contact(chosen, report.tagged), report.tagged, now)
         _calibration(out, config, database, now, report.deals)
         database.dispose()
-    where = f" · store kept at {keep}" if keep else ""
-    out.rule(f"done in {time.perf_counter() - started:.1f} s{where}")
+    out.rule(f"done in {time.perf_counter() - started:.1f} s")
+    _next_steps(out, store, config, settings.config_dir, chosen, now)
+
+
+def _next_steps(
+    out: Console,
+    store: DemoStore,
+    config: Config,
+    default_config: Path,
+    shown: Sequence[Tagged],
+    now: datetime,
+) -> None:
+    """Where the store is and three commands that use it: the demo is a start, not a dead end."""
+    prefix = "" if store.default else f"ICPBOT_DATABASE_URL={store.url} "
+    command = prefix + command_name()
+    same = config.directory.resolve() == default_config.resolve()
+    option = "" if same else f" --config-dir {_shown(config.directory)}"
+    domain = next((t.record.domain for t in shown if t.record.domain), "zoquiera.com")
+    companies = sample_dir(config) / "companies.csv"
+    lines = [
+        f"The store is kept in {store.path}"
+        + (" (the default store, so every command below finds it)." if store.default else "."),
+        "Next, try:",
+        f"  {command} explain {domain}{option}",
+        "      the full /icp answer for one account, criterion by criterion",
+        f"  {command} score {_shown(companies)} --as-of {now.date()} -o scored.csv{option}",
+        f"      every sample company scored into a CSV; --as-of {now.date()} is the sample's",
+        "      date, as the demo scored it (leave it out and time-based criteria read from today)",
+        f"  {command} check{option}",
+        f"      validate {_shown(config.directory / 'icp.yaml')} after you edit it",
+    ]
+    for line in lines:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def command_name() -> str:
+    """`icpbot` when the shell finds this one on PATH, else the path to type: `.venv/bin/icpbot`."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("icpbot")
+    if here is None or here.suffix == ".py" or here.name != "icpbot":
+        return "icpbot" if found else f"{_shown(Path(sys.executable))} -m bot"
+    if found and Path(found).resolve() == here:
+        return "icpbot"
+    return _shown(Path(sys.argv[0]))
+
+
+def _shown(path: Path) -> str:
+    """A path relative to where the user is, when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _calibration(
@@ -112,7 +224,7 @@ def _calibration(
         out.print(line, highlight=False, markup=False)
     out.print(
         "The full report, a proposed icp.yaml and its diff: "
-        f"icpbot calibrate --source {sample_dir(config)} --out proposed-icp.yaml",
+        f"{command_name()} calibrate --source {_shown(sample_dir(config))} --out proposed-icp.yaml",
         highlight=False,
         markup=False,
     )
