@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from bot.store import repo
 from bot.store.tables import Deal as StoredDeal
+from bot.views.common import counted
 from integrations.base import Deal as CrmDeal
 from integrations.csv import CsvCrm
 from scoring.calibration import DealOutcome, Example, examples
@@ -74,7 +75,7 @@ def from_store(session: Session, *, now: datetime) -> Observations:
         observed.append(Observed(example, *seen))
     if missing:
         skipped.append(
-            f"{missing} account(s) with closed deals are not in the store (run a backfill of "
+            f"{counted(missing, 'account')} with closed deals not in the store (run a backfill of "
             "their CRM): left out"
         )
     return Observations(observed, len(stored), skipped)
@@ -99,7 +100,9 @@ def from_directory(
             continue
         observed.append(Observed(example, dict(record.fields), now, None))
     if missing:
-        skipped.append(f"{missing} account(s) in deals.csv have no row in companies.csv: left out")
+        skipped.append(
+            f"{counted(missing, 'account')} in deals.csv without a row in companies.csv: left out"
+        )
     return Observations(observed, len(deals), skipped)
 
 
@@ -115,7 +118,7 @@ def _outcomes(deals: Iterable[StoredDeal | CrmDeal]) -> tuple[list[DealOutcome],
             unusable[reason or ""] = unusable.get(reason or "", 0) + 1
             continue
         outcomes.append(DealOutcome(domain, DealStage(deal.stage), deal.created_at, deal.closed_at))
-    said = [f"{n} deal(s) with {why}: left out" for why, n in sorted(unusable.items())]
+    said = [f"{counted(n, 'deal')} with {why}: left out" for why, n in sorted(unusable.items())]
     return outcomes, said
 
 

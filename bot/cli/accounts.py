@@ -68,7 +68,31 @@ def score_domain(domain: str, *, config: Config, now: datetime, as_json: bool, e
         f"ICP v{score.icp_version}\n"
     )
     sys.stdout.writelines(f"  {line}\n" for line in score.reasons)
+    was = _was(tagged, config, database)
+    if was:
+        sys.stdout.write(f"  {was}\n")
     return 0
+
+
+def _was(tagged: Tagged, config: Config, database: Database) -> str | None:
+    """The stored score this one replaces, when it differs, with what moved since.
+
+    `score DOMAIN` scores as of now (or --as-of): a demo store scored as of
+    the sample's date, or any store scored weeks ago, can differ on time-based
+    criteria alone; the line says so instead of leaving two numbers to doubt.
+    """
+    previous, score = tagged.previous, tagged.score
+    if previous is None or score is None or previous.icp_version != score.icp_version:
+        return None
+    if (previous.score, previous.tier) == (score.score, score.tier.value):
+        return None
+    when = f" as of {previous.scored_at.date()}" if previous.scored_at else ""
+    with open_session(database) as session:
+        moved = Tagger(Scorer(config.icp)).changes_since(
+            session, tagged.record, previous, (score, tagged.persona)
+        )
+    since = f"; what differs: {'; '.join(moved)}" if moved else ""
+    return f"was {previous.score} {previous.tier} when scored{when}{since}"
 
 
 def explain_domain(domain: str, *, config: Config, now: datetime, err: Console) -> int:

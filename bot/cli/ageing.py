@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.store.db import session as open_session
 from bot.sync.ageing import find_due, requeue
 from bot.sync.tagging import Due, Tagger
+from bot.views.common import counted
 from scoring.engine import Scorer
 
 
@@ -34,7 +35,7 @@ def age_scores(*, config: Config, dry_run: bool, now: datetime, err: Console) ->
     due = find_due(database=database, tagger=tagger, now=now)
     sys.stdout.writelines(f"{aged_line(d)}\n" for d in due)
     if dry_run:
-        err.print(f"{len(due)} record(s) due for a re-score; nothing changed (--dry-run)")
+        err.print(f"{counted(len(due), 'record')} due for a re-score; nothing changed (--dry-run)")
         return 0
     done = requeue(database=database, tagger=tagger, due=due, now=now)
     later = (

@@ -40,6 +40,7 @@ def backfill_crm(
     err: Console,
     restart: bool = False,
     out: Path | None = None,
+    errors_to: Path | None = None,
 ) -> int:
     """Load, score, store and write back every record of a CRM, with a progress bar."""
     settings = Settings()
@@ -79,7 +80,7 @@ def backfill_crm(
                 soft_wrap=True,
             )
             return 1
-    print_backfill_report(report, dry_run=dry_run, err=err)
+    print_backfill_report(report, dry_run=dry_run, err=err, errors_to=errors_to)
     if isinstance(crm, CsvCrm) and not dry_run and report.written:
         err.print(f"the scores written back are in {crm.out}", highlight=False)
     return 1 if report.skipped_rows or report.write_failures else 0

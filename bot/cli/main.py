@@ -46,6 +46,14 @@ AsOf = Annotated[
         formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
     ),
 ]
+ErrorsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--errors",
+        help="Write every row that could not be read to this CSV (file, row, problem).",
+        dir_okay=False,
+    ),
+]
 DEFAULT_CONFIG = Path("config")
 
 
@@ -114,6 +122,7 @@ def score(
             "--jobs", "-j", min=1, help="Worker processes for a CSV (default: one a core)."
         ),
     ] = None,
+    errors: ErrorsFile = None,
 ) -> None:
     """Score a CSV file (streamed) or a stored account."""
     config = _load(config_dir)
@@ -123,7 +132,15 @@ def score(
         from bot.lists.files import score_file
 
         code = score_file(
-            path, config=config, now=now, as_json=as_json, output=output, err=err, jobs=jobs
+            path,
+            config=config,
+            now=now,
+            as_json=as_json,
+            output=output,
+            err=err,
+            jobs=jobs,
+            errors_to=errors,
+            pinned=as_of is not None,
         )
         raise typer.Exit(code)
     from bot.cli.accounts import score_domain
@@ -164,6 +181,7 @@ def backfill(
             dir_okay=False,
         ),
     ] = None,
+    errors: ErrorsFile = None,
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
@@ -183,6 +201,7 @@ def backfill(
         err=err,
         restart=restart,
         out=out,
+        errors_to=errors,
     )
     raise typer.Exit(code)
 

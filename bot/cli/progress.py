@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -16,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bot.cli.rows import print_row_errors
 from bot.sync.backfill import BackfillReport
 
 TIERS = ("A", "B", "C", "D", "DQ")
@@ -55,9 +57,11 @@ def progress_bar(console: Console) -> Iterator[_Bars]:
         yield _Bars(progress)
 
 
-def print_backfill_report(report: BackfillReport, *, dry_run: bool, err: Console) -> None:
+def print_backfill_report(
+    report: BackfillReport, *, dry_run: bool, err: Console, errors_to: Path | None = None
+) -> None:
     """One summary, then every row that could not be read."""
-    tiers = ", ".join(f"{t} {report.tiers[t]}" for t in TIERS)
+    tiers = ", ".join(f"{t} {report.tiers[t]:,}" for t in TIERS)
     verb = "would tag" if dry_run else "tagged"
     err.print(
         f"{verb} {report.scored['account']:,} accounts ({tiers}) and "
@@ -71,5 +75,4 @@ def print_backfill_report(report: BackfillReport, *, dry_run: bool, err: Console
         err.print(f"wrote {report.written:,} records back; loaded {report.deals:,} deals")
     for crm_id, reason in report.write_failures.items():
         err.print(f"[red]write failed[/red] {crm_id}: {reason}", soft_wrap=True)
-    for row in report.skipped_rows:
-        err.print(f"[yellow]skipped[/yellow] {row}", soft_wrap=True)
+    print_row_errors(report.skipped_rows, err=err, to=errors_to)

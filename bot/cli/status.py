@@ -14,6 +14,7 @@ from bot.change.rollout import current
 from bot.cli.store import open_database
 from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
+from bot.views.common import counted
 from bot.views.rollout import progress_line
 
 
@@ -23,7 +24,7 @@ def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:
     with open_session(database) as session:
         if retry_parked:
             requeued = inbox.requeue_parked(session=session, now=now)
-            err.print(f"{requeued} parked event(s) queued again")
+            err.print(f"{counted(requeued, 'parked event')} queued again")
         counts = inbox.counts(session=session)
         oldest = inbox.oldest_pending(session=session)
         parked = inbox.parked(session=session, limit=20)

@@ -18,16 +18,19 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
 import orjson
+import yaml
 from more_itertools import chunked
 from rich.console import Console
 
+from bot.cli.rows import print_row_errors
 from bot.config import Config
+from bot.views.common import counted
 from integrations.base import RowError
 from integrations.csv import (
     CsvFormatError,
@@ -198,8 +201,18 @@ def score_csv(
     return report
 
 
-def _rows(count: int) -> str:
-    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+MANIFEST = "manifest.yaml"
+
+
+def export_date(path: Path) -> date | None:
+    """The `as_of` date of the `manifest.yaml` beside an export, if there is one."""
+    manifest = path.parent / MANIFEST
+    try:
+        found = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    day = found.get("as_of") if isinstance(found, dict) else None
+    return day if isinstance(day, date) else None
 
 
 def column_notes(header: Sequence[str], icp: Icp, types: Mapping[str, FieldType]) -> list[str]:
@@ -222,7 +235,7 @@ def column_notes(header: Sequence[str], icp: Icp, types: Mapping[str, FieldType]
     if missing:
         named = ", ".join(f"{name} ({cost:.0%})" for name, cost in missing)
         notes.append(
-            f"no column for {len(missing)} field(s) the ICP scores, so their criteria are "
+            f"no column for {counted(len(missing), 'field')} the ICP scores, so their criteria are "
             f"unknown on every row (up to this share of a profile's coverage): {named}"
         )
     return notes
@@ -257,11 +270,28 @@ def score_file(
     output: Path | None,
     err: Console,
     jobs: int | None = None,
+    errors_to: Path | None = None,
+    pinned: bool = False,
 ) -> int:
-    """The `icpbot score FILE.csv` command: name bad rows, score the rest; 1 if any was bad."""
+    """The `icpbot score FILE.csv` command: name bad rows, score the rest; 1 if any was bad.
+
+    `pinned`: the user chose the moment (`--as-of`); else a dated export
+    (a `manifest.yaml` beside it, as the sample has) is scored as of now and
+    the note says why its time-based results can differ from that date's.
+    """
     if not path.is_file():
         err.print(f"[red]error[/red] {path}: no such file")
         return 1
+    dated = None if pinned else export_date(path)
+    if dated is not None and dated != now.date():
+        err.print(
+            f"[yellow]note[/yellow] {path.parent / MANIFEST} dates this export {dated}; it is "
+            f"scored as of {now.date()}, so time-based criteria (within_days) can differ from "
+            f"what that day's scores said (`icpbot demo` scores the sample as of {dated}). "
+            f"Add --as-of {dated} to score it as of that day.",
+            soft_wrap=True,
+            highlight=False,
+        )
     mode = Output.CSV if output else Output.JSON if as_json else Output.TEXT
     with open_csv(path) as handle:
         header = next(csv.reader(handle), [])
@@ -278,9 +308,8 @@ def score_file(
     except CsvFormatError as exc:
         err.print(f"[red]error[/red] {exc}", soft_wrap=True)
         return 1
-    for error in sorted(report.errors, key=lambda e: e.row):
-        err.print(f"[yellow]skipped[/yellow] {error}", soft_wrap=True, markup=True)
-    tiers = ", ".join(f"{t} {report.tiers[t]}" for t in ("A", "B", "C", "D", "DQ"))
-    skipped = f"; {_rows(len(report.errors))} skipped" if report.errors else ""
-    err.print(f"scored {_rows(report.scored)} ({tiers}){skipped}", highlight=False)
+    print_row_errors(report.errors, err=err, to=errors_to)
+    tiers = ", ".join(f"{t} {report.tiers[t]:,}" for t in ("A", "B", "C", "D", "DQ"))
+    skipped = f"; {counted(len(report.errors), 'row')} skipped" if report.errors else ""
+    err.print(f"scored {counted(report.scored, 'row')} ({tiers}){skipped}", highlight=False)
     return 1 if report.errors else 0

@@ -207,11 +207,11 @@ class Tagger:
                     continue
                 fields = score_fields(score, persona, version=self.version, now=now)
                 if (score or persona) is not None and not _same_result(previous, fields):
-                    changes = self._changes(session, record, previous, (score, persona))
+                    changes = self.changes_since(session, record, previous, (score, persona))
                     found.append(Due(record, previous, fields, changes))
         return found
 
-    def _changes(
+    def changes_since(
         self,
         session: Session,
         record: CrmRecord,

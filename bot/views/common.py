@@ -54,6 +54,11 @@ _USER_MENTION = re.compile(r"^<@[UW][A-Z0-9]{2,}>$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 row`, `3,400 rows`: every number a message counts, formatted one way."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def escape(text: object) -> str:
     """Slack's mrkdwn escaping: only `&`, `<` and `>` are control characters."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -104,7 +104,8 @@ def explanation_text(
 def _verdict_text(score: AccountScore, previous: AccountScore | None) -> str:
     line = score_line(score)
     if differs(score, previous) and previous is not None:
-        line += f" · was {short_score(previous)}"
+        when = slack_date(previous.scored_at, fmt="{date_short}")
+        line += f" · was {short_score(previous)} on {when}"
     profile = escape(one_line(score.profile_name)) if score.profile_name else "no profile"
     return f"{line}\nProfile: *{profile}*"
 

@@ -39,3 +39,14 @@ def test_explain_an_unknown_domain(store: dict[str, str]) -> None:
     done = icpbot("explain", "nowhere.example", env=store)
     assert done.returncode == 1 and "not in the store" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_score_that_differs_from_the_stored_one_says_what_moved(store: dict[str, str]) -> None:
+    """The store was scored as of the sample's date; today's score names what differs."""
+    done = icpbot("score", "zenithfinance.com", "--as-of", "2026-12-03", env=store)
+    assert done.returncode == 0, done.stderr
+    was = done.stdout.splitlines()[-1]
+    assert was.startswith("  was 60 B when scored as of 2026-11-20; what differs: ")
+    assert "hiring-sdrs no longer matches (sdr_hiring_posted_at within the last 90 days" in was
+    explained = icpbot("explain", "zenithfinance.com", "--as-of", "2026-12-03", env=store)
+    assert "· was 60 B on 2026-11-20" in explained.stdout

@@ -10,7 +10,7 @@ from tests.support import icpbot, sample_store
 def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
     env = sample_store(tmp_path)
     assert (
-        "0 record(s) due" in icpbot("rescore", "--dry-run", "--as-of", "2026-11-20", env=env).stderr
+        "0 records due" in icpbot("rescore", "--dry-run", "--as-of", "2026-11-20", env=env).stderr
     )
     preview = icpbot("age", "--dry-run", "--as-of", "2027-03-01", env=env)
     assert preview.returncode == 0, preview.stderr
@@ -19,11 +19,11 @@ def test_rescore_lists_what_aged_then_rescores_it(tmp_path: Path) -> None:
     # every line says why: the criterion the calendar moved, its rule and value
     assert all(" · " in line for line in lines), [ln for ln in lines if " · " not in ln]
     assert any("funding no longer matches (last_funding_at within" in line for line in lines)
-    assert f"{len(lines)} record(s) due" in preview.stderr and "nothing changed" in preview.stderr
+    assert f"{len(lines):,} records due" in preview.stderr and "nothing changed" in preview.stderr
     done = icpbot("age", "--as-of", "2027-03-01", env=env)
     assert done.returncode == 0 and f"{len(lines)} re-scored in the store" in done.stderr
     again = icpbot("age", "--dry-run", "--as-of", "2027-03-01", env=env)
-    assert again.stdout == "" and "0 record(s) due" in again.stderr
+    assert again.stdout == "" and "0 records due" in again.stderr
 
 
 def test_a_bad_rescore_cron_is_named_not_a_traceback() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import SUMMARY_KEYS, icpbot
+from tests.support import ROOT, SUMMARY_KEYS, icpbot
 
 OUTPUT_COLUMNS = ["icp_score", "icp_tier", "icp_profile", "icp_coverage", "icp_reasons"]
 ROWS = """domain,name,industry,employees,country,technologies,lifecycle_stage
@@ -125,3 +125,46 @@ def test_a_misspelt_column_is_named_with_what_it_costs(tmp_path: Path) -> None:
     assert "no column for" in text and "industry (15%)" in text
     assert text.count("industy") == 1  # said once, not per row
     assert "scored 1 row (" in text
+
+
+def many_bad_rows(tmp_path: Path, good: int, bad: int) -> Path:
+    path = tmp_path / "many.csv"
+    lines = ["domain,name,industry,employees"]
+    lines += [f"ok{n}.com,Ok {n},software,300" for n in range(good)]
+    lines += [f"bad{n}.com,Bad {n},software,lots" for n in range(bad)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_many_bad_rows_are_summed_up_with_the_first_few_shown(tmp_path: Path) -> None:
+    path = many_bad_rows(tmp_path, good=1_200, bad=1_234)
+    done = icpbot("score", str(path), "-o", str(tmp_path / "out.csv"), "--as-of", "2026-11-20")
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    skipped = [ln for ln in lines if ln.startswith("skipped ")]
+    assert len(skipped) == 10 and "row 1202: employees 'lots': not a number" in skipped[0]
+    assert "… and 1,224 more rows skipped; --errors FILE lists every one" in done.stderr
+    assert "scored 1,200 rows (" in done.stderr and "; 1,234 rows skipped" in done.stderr
+
+
+def test_errors_file_lists_every_bad_row(tmp_path: Path) -> None:
+    path = many_bad_rows(tmp_path, good=3, bad=25)
+    errors = tmp_path / "errors.csv"
+    done = icpbot("score", str(path), "--json", "--errors", str(errors), "--as-of", "2026-11-20")
+    assert done.returncode == 1 and len(done.stdout.splitlines()) == 3
+    with errors.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 25 and set(rows[0]) == {"file", "row", "problem"}
+    assert [int(r["row"]) for r in rows] == list(range(5, 30))
+    assert rows[0]["problem"] == "employees 'lots': not a number"
+    assert f"every skipped row (25 rows) is listed in {errors}" in " ".join(done.stderr.split())
+
+
+def test_a_dated_export_scored_as_of_today_says_why_it_can_differ(tmp_path: Path) -> None:
+    sample = ROOT / "config" / "sample" / "companies.csv"
+    today = icpbot("score", str(sample), "-o", str(tmp_path / "today.csv"))
+    said = " ".join(today.stderr.split())
+    assert "manifest.yaml dates this export 2026-11-20" in said
+    assert "Add --as-of 2026-11-20 to score it as of that day." in said
+    pinned = icpbot("score", str(sample), "-o", str(tmp_path / "then.csv"), "--as-of", "2026-11-20")
+    assert "manifest.yaml" not in pinned.stderr and pinned.returncode == 0
