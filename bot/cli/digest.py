@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from sqlalchemy import Engine as Database
+from sqlmodel import Session
 
 from bot.cli.store import open_database
 from bot.cli.terminal import print_blocks
@@ -19,6 +21,7 @@ from bot.digest.numbers import Week, build_digest
 from bot.digest.post import FAILED, post_digest
 from bot.settings import Settings, missing
 from bot.slack.client import make_client
+from bot.store import repo
 from bot.store.db import read_session
 from bot.views.digest import digest_blocks
 
@@ -44,12 +47,36 @@ def show_digest(
     if not dry_run:
         return _post_digest(config, chosen, channel, settings, database, now, err)
     with read_session(database) as session:
+        if week is None:
+            chosen = _week_with_news(session, chosen, zone, err)
         digest = build_digest(session=session, icp=config.icp, week=chosen)
     channels = [channel] if channel else list(config.digest.channels) or ["(no channel)"]
     console = Console()
     for name in channels:
         print_blocks(console, digest_blocks(digest), title=name)
     return 0
+
+
+def _week_with_news(session: Session, week: Week, zone: ZoneInfo, err: Console) -> Week:
+    """The last full week, or, when no account is new in it, the latest week that has some.
+
+    A store loaded from a dated export (the demo's sample) would otherwise
+    preview an empty week; posting keeps the calendar's week.
+    """
+    if any(repo.new_account_tiers(session=session, start=week.start, end=week.end).values()):
+        return week
+    latest = repo.latest_new_account(session=session, before=week.start)
+    if latest is None:
+        return week
+    found = Week.containing(latest, zone)
+    err.print(
+        f"[yellow]note[/yellow] no account is new in {week.label}, the last full week; "
+        f"showing {found.label}, the latest week with new accounts in the store "
+        f"(--week {week.label} shows the empty one).",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return found
 
 
 def _post_digest(

@@ -572,6 +572,13 @@ def new_accounts(
     return [(account, score) for account, score in session.exec(statement)]
 
 
+def latest_new_account(*, session: Session, before: datetime) -> datetime | None:
+    """When the newest account created before `before` was created (as `new_accounts` counts)."""
+    created = func.coalesce(col(Account.crm_created_at), col(Account.first_seen_at))
+    found = session.exec(select(func.max(created)).where(created < before)).first()
+    return found if isinstance(found, datetime) else None
+
+
 def new_account_tiers(*, session: Session, start: datetime, end: datetime) -> dict[str, int]:
     """How many accounts new in [start, end) are in each tier now (zeros included)."""
     latest = _latest(Subject.ACCOUNT)

@@ -50,3 +50,16 @@ def test_a_score_that_differs_from_the_stored_one_says_what_moved(store: dict[st
     assert "hiring-sdrs no longer matches (sdr_hiring_posted_at within the last 90 days" in was
     explained = icpbot("explain", "zenithfinance.com", "--as-of", "2026-12-03", env=store)
     assert "· was 60 B on 2026-11-20" in explained.stdout
+
+
+def test_digest_preview_of_a_dated_store_shows_its_latest_week(store: dict[str, str]) -> None:
+    """The sample's accounts are new up to 2026-11-20: an empty calendar week is not the
+    preview's default; the note says which week is shown and how to see the empty one."""
+    done = icpbot("digest", "--dry-run", "--as-of", "2026-12-10", env=store)
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "no account is new in 2026-W49, the last full week; showing 2026-W47" in said
+    assert "ICP digest, week 2026-W47" in done.stdout
+    assert "51 new accounts this week" in done.stdout
+    asked = icpbot("digest", "--dry-run", "--week", "2026-W49", "--as-of", "2026-12-10", env=store)
+    assert "0 new accounts this week" in asked.stdout and "note" not in asked.stderr
