@@ -47,6 +47,7 @@ from bot.config import Config, load_config
 from bot.digest.job import DigestJob
 from bot.intake.web import WebhookSettings, create_app, serve, signature_base
 from bot.metrics import Metrics
+from bot.routing.owners import Owners
 from bot.routing.router import Router
 from bot.schedule import Scheduled, Scheduler
 from bot.settings import Settings, given, missing
@@ -227,8 +228,11 @@ def build_service(
     pipelines = {name: sync.pipeline for name, sync in syncs.items()}
     workers = {name: sync.worker for name, sync in syncs.items()}
 
-    slack = _slack(core, client, settings, config, pipelines) if client is not None else None
-    scheduler = _scheduler(core, settings, config, client, drains=list(workers.values()))
+    owners = Owners({name: pipeline.crm for name, pipeline in pipelines.items()})
+    slack = _slack(core, client, settings, config, pipelines, owners) if client else None
+    scheduler = _scheduler(
+        core, settings, config, client, drains=list(workers.values()), owners=owners
+    )
     hubspot_sync = syncs.get("hubspot")
     app = create_app(
         database=core.database,
@@ -350,6 +354,7 @@ def _slack(
     settings: Settings,
     config: Config,
     pipelines: dict[str, Pipeline],
+    owners: Owners,
 ) -> SlackParts:
     """The Bolt app (over HTTP, or Socket Mode when an app token is set) and the poster.
 
@@ -359,7 +364,9 @@ def _slack(
     database, clock = core.database, core.clock
     directory = Directory(client)
     crms = {name: pipeline.crm for name, pipeline in pipelines.items()}
-    router = Router(database=database, routing=config.routing, directory=directory, crms=crms)
+    router = Router(
+        database=database, routing=config.routing, directory=directory, crms=crms, owners=owners
+    )
     answers = Answers(database=database, tagger=core.tagger, pipelines=pipelines, clock=clock)
     context = SlackContext(
         database=database,
@@ -399,6 +406,7 @@ def _scheduler(
     client: WebClient | None,
     *,
     drains: list[InboxDrain],
+    owners: Owners | None = None,
 ) -> Scheduler:
     """The daily ageing of time-based scores (its CRM records go to the inbox, `drains`
     are woken), and the weekly digest when Slack has channels for it."""
@@ -410,6 +418,7 @@ def _scheduler(
             client=client,
             icp=lambda: core.tagger.scorer.icp,
             config=config.digest,
+            owners=owners,
             worker=_process_name("digest"),
             clock=core.clock,
         )

@@ -173,6 +173,15 @@ class RowError:
         return f"{self.source} row {self.row}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A CRM user who owns records: named in messages instead of an internal id."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
 class Crm(abc.ABC):
     """A source of accounts and people, and a sink for their scores."""
 
@@ -220,6 +229,10 @@ class Crm(abc.ABC):
         """A link to the record in the CRM's own UI, where it has one."""
         return None
 
+    def owner(self, owner_id: str) -> Owner | None:
+        """The CRM user with this owner id (name, email), None when the CRM has none."""
+        return None
+
     def errors(self) -> list[RowError]:
         """Rows skipped so far because they could not be read."""
         return []
@@ -258,7 +271,8 @@ class LiveCrm(Crm):
 
     def owner_email(self, owner_id: str) -> str | None:
         """The email of the CRM user with this owner id, to mention them in Slack."""
-        return None
+        found = self.owner(owner_id)
+        return found.email if found else None
 
     def owner_for_email(self, email: str) -> str | None:
         """The owner id of the CRM user with this email (a Slack user claiming a lead)."""

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from integrations.base import Crm, Deal, RowError, ScoreUpdate, WriteReport
+from integrations.base import Crm, Deal, Owner, RowError, ScoreUpdate, WriteReport
 from integrations.domains import normalize_domain
 from integrations.records import CrmRecord, RecordKind, RowCoercer, to_datetime
 from scoring.fields import FieldType
@@ -28,6 +28,7 @@ COMPANIES = "companies.csv"
 CONTACTS = "contacts.csv"
 DEALS = "deals.csv"
 SCORES = "scores.csv"
+OWNERS = "owners.csv"  # owner_id, name, email: who the owner_id column means
 SCORE_COLUMNS = (
     "kind",
     "id",
@@ -169,6 +170,7 @@ class CsvCrm(Crm):
         self.types = types
         self.out = out or directory / SCORES
         self._errors: list[RowError] = []
+        self._owner_rows: dict[str, Owner] | None = None
 
     def _records(self, filename: str, kind: RecordKind) -> Iterator[CrmRecord]:
         path = self.directory / filename
@@ -213,6 +215,29 @@ class CsvCrm(Crm):
                 values = ["" if v is None else v for v in cells.values()]
                 writer.writerow([update.kind.value, update.crm_id, *values])
         return WriteReport(written=len(updates))
+
+    def owner(self, owner_id: str) -> Owner | None:
+        """The owners.csv row with this owner_id (name, email), None without one."""
+        return self._owners().get(owner_id.strip())
+
+    def owners(self) -> list[Owner]:
+        """Every owners.csv row."""
+        return list(self._owners().values())
+
+    def _owners(self) -> dict[str, Owner]:
+        if self._owner_rows is None:
+            self._owner_rows = {}
+            path = self.directory / OWNERS
+            if path.exists():
+                with open_csv(path) as handle:
+                    for row in csv.DictReader(handle):
+                        key = _cell(row, "owner_id")
+                        if key:
+                            found = Owner(
+                                key, _cell(row, "name") or None, _cell(row, "email") or None
+                            )
+                            self._owner_rows[key] = found
+        return self._owner_rows
 
     def errors(self) -> list[RowError]:
         return list(self._errors)

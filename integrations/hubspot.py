@@ -50,6 +50,7 @@ from integrations.base import (
     Deal,
     DealChange,
     LiveCrm,
+    Owner,
     Page,
     RowError,
     ScoreFields,
@@ -337,11 +338,13 @@ class HubSpotCrm(LiveCrm):
         answer = self._search(COMPANIES.name, request)
         return self._records(COMPANIES, list(answer.get("results") or []))
 
-    def owner_email(self, owner_id: str) -> str | None:
-        """The owner's email (owners API), None when HubSpot has no such owner."""
+    def owner(self, owner_id: str) -> Owner | None:
+        """The owner's name and email (owners API), None when HubSpot has no such owner."""
         api = self.client.crm.owners.owners_api
+        if not owner_id.isdigit():
+            return None
         try:
-            owner = self._json(
+            found = self._json(
                 lambda: api.get_by_id(
                     owner_id=int(owner_id),
                     id_property="id",
@@ -354,8 +357,9 @@ class HubSpotCrm(LiveCrm):
             if client_error(exc) is None:
                 raise
             return None
-        email = owner.get("email")
-        return str(email) if email else None
+        name = " ".join(str(found[k]) for k in ("firstName", "lastName") if found.get(k))
+        email = found.get("email")
+        return Owner(owner_id, name or None, str(email) if email else None)
 
     def owner_for_email(self, email: str) -> str | None:
         """The id of the active owner with this email, None when there is none."""

@@ -46,6 +46,7 @@ from integrations.base import (
     Deal,
     DealChange,
     LiveCrm,
+    Owner,
     Page,
     RowError,
     ScoreFields,
@@ -507,10 +508,14 @@ class SalesforceCrm(LiveCrm):
         records = self._records(ACCOUNTS, list(answer.get("records") or []))
         return [r for r in records if not domain or r.domain == domain]
 
-    def owner_email(self, owner_id: str) -> str | None:
-        soql = f"SELECT Email FROM User WHERE Id = {quote(owner_id)}"
+    def owner(self, owner_id: str) -> Owner | None:
+        """The User's name and email, None when Salesforce has no such User."""
+        soql = f"SELECT Name, Email FROM User WHERE Id = {quote(owner_id)}"
         rows = self._call(lambda: self.sf.query(soql, **self._kw())).get("records") or []
-        return str(rows[0]["Email"]) if rows and rows[0].get("Email") else None
+        if not rows:
+            return None
+        name, email = rows[0].get("Name"), rows[0].get("Email")
+        return Owner(owner_id, str(name) if name else None, str(email) if email else None)
 
     def owner_for_email(self, email: str) -> str | None:
         soql = (

@@ -39,6 +39,7 @@ from bot.calibration.run import calibrate
 from bot.cli.progress import TIERS, progress_bar
 from bot.cli.terminal import print_blocks
 from bot.config import Config
+from bot.routing.owners import owner_text
 from bot.routing.rules import Decision, route
 from bot.settings import Settings
 from bot.store.db import make_engine, migrate, read_session
@@ -153,9 +154,10 @@ def run_demo(*, config: Config, keep: Path | None = None, console: Console | Non
         accounts = [t for t in report.tagged if not t.record.kind.is_person]
         _tier_table(out, accounts)
         _missing_fields(out, accounts)
-        chosen = _routing_posts(out, config, accounts, now)
+        chosen = _routing_posts(out, config, accounts, now, crm)
         if chosen:
-            _explanation(out, _with_best_contact(chosen, report.tagged), report.tagged, now)
+            best = _with_best_contact(chosen, report.tagged)
+            _explanation(out, best, report.tagged, now, crm)
         _calibration(out, config, database, now, report.deals)
         database.dispose()
     out.rule(f"done in {time.perf_counter() - started:.1f} s")
@@ -267,7 +269,7 @@ def _missing_fields(out: Console, accounts: Sequence[Tagged]) -> None:
 
 
 def _routing_posts(
-    out: Console, config: Config, accounts: Sequence[Tagged], now: datetime
+    out: Console, config: Config, accounts: Sequence[Tagged], now: datetime, crm: CsvCrm
 ) -> list[Tagged]:
     """The newest A- and B-tier companies, routed as new leads would be."""
     fits = [t for t in accounts if t.score and t.score.tier.value in ("A", "B")]
@@ -285,13 +287,13 @@ def _routing_posts(
             now=now,
             cursors=cursors,
         )
-        view = _account_view(tagged, decision)
+        view = _account_view(tagged, crm, decision)
         blocks = routing_post_blocks(account=view, score=tagged.score, decision=decision)
         print_blocks(out, blocks, title=decision.channel or "(tag only: no post)")
     return chosen
 
 
-def _account_view(tagged: Tagged, decision: Decision | None = None) -> AccountView:
+def _account_view(tagged: Tagged, crm: CsvCrm, decision: Decision | None = None) -> AccountView:
     fields = tagged.record.fields
     owner = decision.owner if decision else fields.get("owner_id")
     return AccountView(
@@ -299,8 +301,17 @@ def _account_view(tagged: Tagged, decision: Decision | None = None) -> AccountVi
         name=str(fields.get("name") or "") or None,
         crm="csv",
         url=None,
-        owner=str(owner) if owner else None,
+        owner=_owner_name(crm, str(owner)) if owner else None,
     )
+
+
+def _owner_name(crm: CsvCrm, owner: str) -> str:
+    """The sample's owners.csv names CRM owner ids and the round robin's reps (by email):
+    a post says "Dana Reyes", as it would once Slack knows her."""
+    if "@" in owner:
+        by_email = {o.email: o.name for o in crm.owners() if o.email and o.name}
+        return by_email.get(owner, owner)
+    return owner_text(crm.owner(owner), owner, crm.name)
 
 
 def _best_persona(domain: str | None, tagged: Sequence[Tagged]) -> Tagged | None:
@@ -320,7 +331,9 @@ def _with_best_contact(chosen: Sequence[Tagged], tagged: Sequence[Tagged]) -> Ta
     return max(chosen, key=persona_score)
 
 
-def _explanation(out: Console, chosen: Tagged, tagged: Sequence[Tagged], now: datetime) -> None:
+def _explanation(
+    out: Console, chosen: Tagged, tagged: Sequence[Tagged], now: datetime, crm: CsvCrm
+) -> None:
     """The `/icp` answer for one account, with its best-fitting contact's persona."""
     assert chosen.score is not None
     domain = chosen.record.domain
@@ -331,6 +344,6 @@ def _explanation(out: Console, chosen: Tagged, tagged: Sequence[Tagged], now: da
         person = PersonView.of(str(fields.get("email")), best.persona, fields)
     out.rule(f"/icp {domain}")
     blocks = explanation_blocks(
-        account=_account_view(chosen), score=chosen.score, person=person, now=now
+        account=_account_view(chosen, crm), score=chosen.score, person=person, now=now
     )
     print_blocks(out, blocks, title=f"only visible to you · /icp {domain}")

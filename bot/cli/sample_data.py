@@ -111,6 +111,19 @@ DEAL_COLUMNS: tuple[str, ...] = (
 DEAL_STAGES: tuple[str, ...] = ("closed_won", "closed_lost", "churned", "open")
 FREE_MAIL_DOMAINS: tuple[str, ...] = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com")
 OWNER_IDS: tuple[str, ...] = tuple(f"owner-{n}" for n in range(101, 109))
+# The CRM users those ids stand for (owners.csv): the reps of routing.yaml's teams, and one more.
+OWNER_NAMES: tuple[str, ...] = (
+    "Dana Reyes",
+    "Lee Okafor",
+    "Sam Patel",
+    "Priya Shah",
+    "Tom Wright",
+    "Maria Gomez",
+    "Jon Bauer",
+    "Alex Kim",
+)
+OWNER_COLUMNS: tuple[str, ...] = ("owner_id", "name", "email")
+SAMPLE_FILES: tuple[str, ...] = ("companies", "contacts", "deals", "owners")
 
 T = TypeVar("T")
 Table = Callable[[float], T]  # maps a uniform in [0, 1) to a weighted choice
@@ -1372,14 +1385,26 @@ def _write_files(
         if "deals" in only:
             deals = iter_deals(companies, seed=seed)
             counts["deals"] = write_csv(out_dir / "deals.csv", DEAL_COLUMNS, deals)
+        if "owners" in only:
+            counts["owners"] = write_csv(out_dir / "owners.csv", OWNER_COLUMNS, iter_owners())
     _write_manifest(out_dir, seed, counts)
     return counts
 
 
+def iter_owners() -> Iterator[dict[str, str]]:
+    """The CRM users behind `owner_id`: what the demo's posts name instead of an id."""
+    for owner_id, name in zip(OWNER_IDS, OWNER_NAMES, strict=True):
+        email = name.lower().replace(" ", ".") + "@example.com"
+        yield {"owner_id": owner_id, "name": name, "email": email}
+
+
 def write_sample(out_dir: Path, *, n_companies: int = 500, seed: int = 7) -> None:
-    """Write companies.csv, contacts.csv, deals.csv and manifest.yaml into `out_dir`."""
+    """Write companies.csv, contacts.csv, deals.csv, owners.csv and manifest.yaml."""
     _write_files(
-        out_dir, n_companies=n_companies, seed=seed, only=("companies", "contacts", "deals")
+        out_dir,
+        n_companies=n_companies,
+        seed=seed,
+        only=SAMPLE_FILES,
     )
 
 
@@ -1395,13 +1420,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("companies", "contacts", "deals"),
+        choices=SAMPLE_FILES,
         help="write only this file (repeatable); companies alone are streamed",
     )
     args = parser.parse_args(argv)
     if args.companies < 0:
         parser.error("--companies must be >= 0")
-    only = tuple(dict.fromkeys(args.only or ("companies", "contacts", "deals")))
+    only = tuple(dict.fromkeys(args.only or SAMPLE_FILES))
     counts = _write_files(args.out, n_companies=args.companies, seed=args.seed, only=only)
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
     sys.stdout.write(f"wrote {summary} to {args.out}\n")

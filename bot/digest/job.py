@@ -17,6 +17,7 @@ from sqlalchemy import Engine as Database
 from bot.digest.config import DigestConfig
 from bot.digest.numbers import Week
 from bot.digest.post import Outcome, post_digest
+from bot.routing.owners import Owners
 from bot.schedule import Scheduled
 from scoring.model import Icp
 
@@ -38,6 +39,7 @@ class DigestJob:
         config: DigestConfig,
         worker: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        owners: Owners | None = None,
     ) -> None:
         self.database = database
         self.client = client
@@ -45,6 +47,7 @@ class DigestJob:
         self.config = config
         self.worker = worker
         self.clock = clock
+        self.owners = owners  # CRM owner ids named as people in the top accounts
 
     def __call__(self) -> list[Outcome]:
         now = self.clock()
@@ -57,6 +60,7 @@ class DigestJob:
             channels=self.config.channels,
             now=now,
             worker=self.worker,
+            owners=self.owners,
         )
         for outcome in outcomes:
             log.info(

@@ -87,6 +87,7 @@ class NewAccount:
     coverage: float
     url: str | None
     owner: str | None  # the claimer's Slack id, else the routed owner (email or CRM id)
+    owner_crm: str | None = None  # the CRM whose owner id `owner` is, when it is one
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,7 @@ def _top_a(session: Session, new: list[tuple[Account, Score]]) -> list[NewAccoun
     for account, score in best:
         decision = decisions.get(account.domain)
         owner = (decision.claimed_by or decision.owner) if decision else account.owner_id
+        by_id = decision is None or (not decision.claimed_by and decision.owner_source == "crm")
         top.append(
             NewAccount(
                 account.domain,
@@ -195,6 +197,7 @@ def _top_a(session: Session, new: list[tuple[Account, Score]]) -> list[NewAccoun
                 score.coverage,
                 account.url,
                 owner,
+                account.crm if by_id and owner else None,
             )
         )
     return top

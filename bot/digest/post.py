@@ -16,7 +16,8 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
-from bot.digest.numbers import Digest, Week, build_digest
+from bot.digest.numbers import Digest, NewAccount, Week, build_digest
+from bot.routing.owners import Owners, owner_text
 from bot.slack.people import Directory
 from bot.store import digests
 from bot.store.db import read_session
@@ -46,20 +47,31 @@ def post_digest(
     channels: tuple[str, ...] | list[str],
     now: datetime,
     worker: str,
+    owners: Owners | None = None,
 ) -> list[Outcome]:
     """The week's digest to each channel that has not had it; what happened in each."""
     with read_session(database) as session:
         digest = build_digest(session=session, icp=icp, week=week)
     directory = Directory(client)
-    digest.top_a = [replace(a, owner=_mention(directory, a.owner)) for a in digest.top_a]
+    digest.top_a = [replace(a, owner=_mention(directory, owners, a)) for a in digest.top_a]
     message: dict[str, Any] = {"text": digest_text(digest), "blocks": digest_blocks(digest)}
     chart = _chart(digest)
     return [_post_one(database, client, week, c, message, chart, now, worker) for c in channels]
 
 
-def _mention(directory: Directory, owner: str | None) -> str | None:
-    """A routed owner's email as the rep's Slack mention, when Slack knows it."""
-    return directory.mention(owner) if owner and "@" in owner else owner
+def _mention(directory: Directory, owners: Owners | None, account: NewAccount) -> str | None:
+    """The owner as a Slack mention when Slack knows them, else by name: a routed rep's
+    email, or a CRM owner id looked up in its CRM."""
+    owner = account.owner
+    if not owner or account.owner_crm is None or owners is None:
+        return directory.mention(owner) if owner and "@" in owner else owner
+    found = owners.get(account.owner_crm, owner)
+    mention = directory.mention(found.email) if found and found.email else None
+    return (
+        mention
+        if mention and mention.startswith("<@")
+        else owner_text(found, owner, account.owner_crm)
+    )
 
 
 def _chart(digest: Digest) -> dict[str, Any] | None:

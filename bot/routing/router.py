@@ -18,6 +18,7 @@ from typing import Protocol
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
+from bot.routing.owners import Owners, owner_text
 from bot.routing.rules import Routing, route
 from bot.store import leads, repo
 from bot.store.db import session as open_session
@@ -60,11 +61,13 @@ class Router:
         routing: Routing,
         directory: Reps,
         crms: Mapping[str, LiveCrm] | None = None,
+        owners: Owners | None = None,
     ) -> None:
         self.database = database
         self.routing = routing
         self.directory = directory
         self.crms = dict(crms or {})
+        self.owners = owners or Owners(self.crms)  # shared with the digest: one cache
 
     def decide(self, domain: str, *, now: datetime) -> Lead | None:
         """The account's stored decision, made now if it has none; None if it is not stored."""
@@ -117,25 +120,18 @@ class Router:
         )
 
     def owner_mention(self, decision: RoutingDecision) -> str | None:
-        """`<@U123>` for the owner when Slack knows them, else their email or CRM id."""
+        """`<@U123>` for the owner when Slack knows them, else their name, email or id."""
         if decision.claimed_by:
             return f"<@{decision.claimed_by}>"
         if decision.owner is None:
             return None
         if decision.owner_source != "crm":
             return self.directory.mention(decision.owner)
-        email = self._owner_email(decision.crm, decision.owner)
-        return self.directory.mention(email) if email else f"owner {decision.owner}"
-
-    def _owner_email(self, crm_name: str, owner_id: str) -> str | None:
-        crm = self.crms.get(crm_name)
-        if crm is None:
-            return None
-        try:
-            return crm.owner_email(owner_id)
-        except Exception:  # a mention is not worth failing a post over
-            log.warning("could not read CRM owner %s", owner_id, exc_info=True)
-            return None
+        owner = self.owners.get(decision.crm, decision.owner)
+        mention = self.directory.mention(owner.email) if owner and owner.email else None
+        if mention and mention.startswith("<@"):
+            return mention
+        return owner_text(owner, decision.owner, decision.crm)
 
 
 def _persona_tier(session: Session, domain: str) -> Tier | None:

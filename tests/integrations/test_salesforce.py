@@ -17,7 +17,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from bot.config import load_config
 from bot.sync.connect import ApiBudget
 from integrations import salesforce_metadata
-from integrations.base import ScoreFields, ScoreUpdate
+from integrations.base import Owner, ScoreFields, ScoreUpdate
 from integrations.fieldmap import default_field_map, parse_field_map
 from integrations.ratelimit import RateLimiter
 from integrations.records import RecordKind
@@ -252,7 +252,7 @@ def test_a_refused_record_fails_alone(fake: FakeSalesforce) -> None:
 
 def test_set_owner_sets_owner_id_and_finds_users_by_email(fake: FakeSalesforce) -> None:
     acme = account(fake, "acme.com")
-    dana = fake.add_user("dana@example.com")
+    dana = fake.add_user("dana@example.com", name="Dana Reyes")
     fake.add_user("old@example.com", active=False)
     crm = adapter(fake)
     assert crm.owner_for_email("dana@example.com") == dana
@@ -260,6 +260,8 @@ def test_set_owner_sets_owner_id_and_finds_users_by_email(fake: FakeSalesforce) 
     crm.set_owner(RecordKind.ACCOUNT, acme, dana)
     assert fake.row("Account", acme)["OwnerId"] == dana
     assert crm.owner_email(dana) == "dana@example.com"
+    assert crm.owner(dana) == Owner(dana, "Dana Reyes", "dana@example.com")
+    assert crm.owner("005000000000999AAA") is None
     with pytest.raises(ValueError, match="INVALID_CROSS_REFERENCE_KEY"):
         crm.set_owner(RecordKind.ACCOUNT, acme, "005000000000999AAA")
 

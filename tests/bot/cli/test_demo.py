@@ -37,6 +37,8 @@ def test_demo_runs_the_whole_flow_and_its_next_commands_work(tmp_path: Path) -> 
     out = done.stdout
     assert "Companies by tier" in out and "[Claim]" in out and "/icp " in out
     assert "The store is kept in icpbot.db (the default store" in out
+    owners = [ln for ln in out.splitlines() if "Owner: " in ln]
+    assert owners and not any("owner-" in ln for ln in owners)  # names from owners.csv
     assert (tmp_path / "icpbot.db").exists()
     commands = next_commands(out)
     assert [args[0] for _, args in commands] == list(SUBCOMMANDS)

@@ -28,7 +28,7 @@ from bot.cli.sample_data import (
 )
 
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "config" / "sample"
-FILES = ("companies.csv", "contacts.csv", "deals.csv", "manifest.yaml")
+FILES = ("companies.csv", "contacts.csv", "deals.csv", "owners.csv", "manifest.yaml")
 
 # Spelled out here rather than imported, so a change to the module's constants fails a test.
 COMPANY_HEADER = (

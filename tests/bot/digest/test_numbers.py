@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.digest.config import parse_digest_config
 from bot.digest.numbers import Week, build_digest, review_warning
 from bot.digest.post import ALREADY, FAILED, POSTED, post_digest
+from bot.routing.owners import Owners
 from bot.slack.client import make_client
 from bot.store import digests, leads, repo
 from bot.store.db import make_engine, migrate
@@ -25,8 +26,9 @@ from bot.views.common import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.views.digest import digest_blocks, digest_text
 from bot.views.digest_chart import chart_alt_text, tier_chart_png
 from scoring.problems import ConfigError
+from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack, SlackUser
-from tests.support import A_TIER, CONFIG, ROOT, tag_account
+from tests.support import A_TIER, CONFIG, ROOT, hubspot, tag_account
 
 NEW_YORK = ZoneInfo("America/New_York")
 W47 = Week(2026, 47, NEW_YORK)  # Monday 16 to Sunday 22 November 2026
@@ -331,4 +333,32 @@ def test_a_week_is_posted_once_per_channel_and_a_refused_post_is_retried(
         ("#icp-a-tier", "posted"),
         ("#sales-leadership", "posted"),
     ]
+    database.dispose()
+
+
+def test_a_crm_owner_in_the_digest_is_named_through_the_crm(tmp_path: Path) -> None:
+    """A top account nobody was routed to keeps its CRM owner: named, not an id."""
+    database = make_engine(f"sqlite:///{tmp_path / 'icpbot.db'}")
+    migrate(database)
+    with open_session(database) as session:
+        seed(session, "owned.com", local(17), {**A_TIER, "owner_id": "41000002"})
+    with (
+        FakeHubSpot(rate_limit=None) as fake,
+        FakeSlack(channels={"sales-leadership": "C0LEAD"}, users=[]) as slack,
+    ):
+        fake.add_owner("41000002", "kim.lee@example.com", first="Kim", last="Lee")
+        client = make_client(token=slack.token, base_url=slack.api_url, retries=0)
+        done = post_digest(
+            database=database,
+            client=client,
+            icp=CONFIG.icp,
+            week=W47,
+            channels=["#sales-leadership"],
+            now=local(23, 9),
+            worker="test",
+            owners=Owners({"hubspot": hubspot(fake)}),
+        )
+        assert [o.result for o in done] == [POSTED]
+        blocks = json.dumps(slack.messages("C0LEAD")[0].blocks)
+        assert "Kim Lee" in blocks and "41000002" not in blocks
     database.dispose()

@@ -452,6 +452,20 @@ def test_the_crm_owner_is_mentioned_through_hubspot_owners_and_slack(bot: Bot) -
     assert "already owned in the CRM" in decision.reason
 
 
+def test_an_owner_slack_does_not_know_is_named_not_shown_as_an_id(bot: Bot) -> None:
+    """HubSpot's owners API gives the name; asked once for many posts; an unknown id says so."""
+    bot.hubspot.add_owner("41000002", "kim.lee@elsewhere.example", first="Kim", last="Lee")
+    for n in range(3):
+        bot.webhook(bot.company(f"kim{n}.com", hubspot_owner_id="41000002"))
+    for n in range(3):
+        assert "Owner: Kim Lee" in json.dumps(routed(bot, f"kim{n}.com").blocks)
+    asked = [r for r in bot.hubspot.requests if r.path.endswith("/owners/41000002")]
+    assert len(asked) == 1
+    bot.webhook(bot.company("ghost.com", hubspot_owner_id="41000099"))
+    post = json.dumps(routed(bot, "ghost.com").blocks)
+    assert "Owner: owner 41000099 (no such user in HubSpot)" in post
+
+
 def test_a_post_slack_refuses_is_kept_and_retried_not_dropped(bot: Bot) -> None:
     bot.slack.remove_channel("icp-b-tier")  # not created yet in this workspace
     b_tier = {"has_revops": "false", "last_funding_date": ""}
