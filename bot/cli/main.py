@@ -11,14 +11,46 @@ import sys
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer.core import TyperCommand
 
 from bot.config import Config, load_config
 from scoring.problems import ConfigError
+
+
+class PlainCommand(TyperCommand):
+    """Help as command-line tools write it: `icpbot explain [OPTIONS] DOMAIN`, and an
+    argument listed by its name alone (typer writes `{DOMAIN}` and `DOMAIN <str>`).
+
+    `Any` stands for the click that typer ships: its context and formatter types.
+    """
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        params = self.get_params(ctx)
+        arguments = [
+            (_argument_name(p), f"{getattr(p, 'help', None) or ''}  [required]".strip())
+            for p in params
+            if p.param_type_name == "argument"
+        ]
+        options = [p.get_help_record(ctx) for p in params if p.param_type_name == "option"]
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            shown = [row for row in rows if row]
+            if shown:
+                with formatter.section(title):
+                    formatter.write_dl(shown)
+
+
+def _argument_name(param: Any) -> str:
+    return str(getattr(param, "metavar", None) or (param.name or "").upper())
+
 
 app = typer.Typer(
     help="Scores CRM companies and leads against your Ideal Customer Profile.",
@@ -42,7 +74,9 @@ AsOf = Annotated[
     datetime | None,
     typer.Option(
         "--as-of",
-        help="Score as of this date or time (UTC) instead of now, for reproducible runs.",
+        metavar="DATE",
+        help="Score as of this date (2026-11-20) or time (2026-11-20T09:00:00, UTC) instead of "
+        "now, for reproducible runs.",
         formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
     ),
 ]
@@ -92,7 +126,7 @@ def _load(config_dir: Path, today: date | None = None) -> Config:
         raise typer.Exit(1) from exc
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def check(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     """Validate every config file; exit 1 naming each problem's file, line and criterion."""
     config = _load(config_dir)
@@ -107,9 +141,11 @@ def check(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     )
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def score(
-    target: Annotated[str, typer.Argument(help="A domain in the store, or a CSV file.")],
+    target: Annotated[
+        str, typer.Argument(metavar="DOMAIN|FILE", help="A domain in the store, or a CSV file.")
+    ],
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
     output: Annotated[
@@ -119,7 +155,11 @@ def score(
     jobs: Annotated[
         int | None,
         typer.Option(
-            "--jobs", "-j", min=1, help="Worker processes for a CSV (default: one a core)."
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Worker processes for a CSV (default: one a core).",
         ),
     ] = None,
     errors: ErrorsFile = None,
@@ -148,9 +188,11 @@ def score(
     raise typer.Exit(score_domain(target, config=config, now=now, as_json=as_json, err=err))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def explain(
-    domain: Annotated[str, typer.Argument(help="The account's domain (or a URL or email).")],
+    domain: Annotated[
+        str, typer.Argument(metavar="DOMAIN", help="The account's domain (or a URL or email).")
+    ],
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
 ) -> None:
@@ -161,9 +203,9 @@ def explain(
     raise typer.Exit(explain_domain(domain, config=config, now=_now(as_of), err=err))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def backfill(
-    crm: Annotated[str, typer.Option("--crm", help="hubspot, salesforce or csv.")],
+    crm: Annotated[str, typer.Option("--crm", metavar="CRM", help="hubspot, salesforce or csv.")],
     source: Annotated[
         Path | None, typer.Option("--source", help="With --crm csv: the directory of exports.")
     ] = None,
@@ -210,9 +252,9 @@ crm_app = typer.Typer(help="Prepare a CRM for icpbot.", no_args_is_help=True, ri
 app.add_typer(crm_app, name="crm")
 
 
-@crm_app.command("setup")
+@crm_app.command("setup", cls=PlainCommand)
 def crm_setup(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    crm: Annotated[str, typer.Argument(metavar="CRM", help="hubspot or salesforce")],
     config_dir: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Create icpbot's fields in the CRM (HubSpot: the icp group and icp_* properties;
@@ -222,7 +264,7 @@ def crm_setup(
     raise typer.Exit(setup_crm(crm, config=_load(config_dir), err=err))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def serve(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     """Run the web server (webhooks, /healthz, /metrics), the inbox worker and the sweep."""
     from bot.service import run
@@ -230,17 +272,22 @@ def serve(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     raise typer.Exit(run(config=_load(config_dir), err=err))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def digest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the digest instead of posting it.")
     ] = False,
     week: Annotated[
         str | None,
-        typer.Option("--week", help="The ISO week, e.g. 2026-W47 (default: the last full one)."),
+        typer.Option(
+            "--week",
+            metavar="WEEK",
+            help="The ISO week, e.g. 2026-W47 (default: the last full one).",
+        ),
     ] = None,
     channel: Annotated[
-        str | None, typer.Option("--channel", help="This channel instead of digest.yaml's.")
+        str | None,
+        typer.Option("--channel", metavar="CHANNEL", help="This channel instead of digest.yaml's."),
     ] = None,
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
@@ -255,7 +302,7 @@ def digest(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def calibrate(
     source: Annotated[
         Path | None,
@@ -269,6 +316,7 @@ def calibrate(
         float,
         typer.Option(
             "--holdout",
+            metavar="SHARE",
             help="Share of the most recent examples held out of the fit; every AUC is on it.",
             min=0.05,
             max=0.5,
@@ -315,14 +363,15 @@ def calibrate(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def impact(
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="Markdown, for a pull-request comment.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     top: Annotated[
-        int, typer.Option("--top", help="Accounts listed per group, owners listed.", min=1)
+        int,
+        typer.Option("--top", metavar="N", help="Accounts listed per group, owners listed.", min=1),
     ] = 10,
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_of: AsOf = None,
@@ -350,7 +399,7 @@ def impact(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def rollout(
     pause: Annotated[
         bool, typer.Option("--pause", help="Stop queueing; hold back what is queued.")
@@ -374,7 +423,7 @@ def rollout(
     raise typer.Exit(steer_rollout(action=action, now=_now(None), err=err))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def age(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what is due; change nothing.")
@@ -397,10 +446,10 @@ def age(
 
 
 # Its first name, kept working for scripts; `/icp rescore DOMAIN` is a different thing.
-app.command("rescore", hidden=True)(age)
+app.command("rescore", hidden=True, cls=PlainCommand)(age)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def status(
     retry_parked: Annotated[
         bool, typer.Option("--retry-parked", help="Put parked events back in the queue.")
@@ -416,7 +465,7 @@ def status(
     raise typer.Exit(show_status(retry_parked=retry_parked, now=_now(None), err=err))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def demo(
     config_dir: ConfigDir = DEFAULT_CONFIG,
     keep: Annotated[

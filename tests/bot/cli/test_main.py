@@ -79,6 +79,25 @@ def test_version_and_help_read_as_a_command_line_should() -> None:
     assert "--json " in helped.stdout and "<bool>" not in helped.stdout
 
 
+def test_every_help_writes_arguments_and_options_plainly() -> None:
+    """`explain [OPTIONS] DOMAIN`: no `{DOMAIN}`, no `<str>`/`<bool>` types, no strftime."""
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["--help"]).output
+    commands = [ln.split()[0] for ln in listed.split("Commands:")[1].splitlines() if ln.strip()]
+    assert {"score", "explain", "backfill", "demo", "crm"} <= set(commands)
+    for command in [*([c] for c in commands), ["crm", "setup"]]:
+        shown = runner.invoke(app, [*command, "--help"]).output
+        for noise in ("{", "<str>", "<bool>", "%Y"):
+            assert noise not in shown, (command, noise, shown)
+    assert (
+        "Usage: root explain [OPTIONS] DOMAIN\n" in runner.invoke(app, ["explain", "--help"]).output
+    )
+
+
 def test_what_a_user_reads_documents_itself() -> None:
     """README, the shipped config's comments and every command's help stand on their own:
     they cite no document the repository does not hold."""
