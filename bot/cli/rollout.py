@@ -18,15 +18,20 @@ from bot.views.rollout import progress_line
 
 
 def steer_rollout(*, action: str | None, now: datetime, err: Console) -> int:
-    """Show the newest rollout, after pausing or resuming it when asked."""
+    """Show the newest rollout, after pausing or resuming it when asked.
+
+    No rollout yet is an answer, not a failure (exit 0), unless there was one to steer.
+    """
     database = open_database()
     found = current(database, now=now)
     if found is None:
         err.print(
             "no rollout yet: `icpbot serve` starts one when it runs an ICP version the store "
             "has not rolled out (bump `version` in icp.yaml)"
+            + (f"; nothing to {action}" if action else ""),
+            soft_wrap=True,
         )
-        return 1
+        return 1 if action else 0
     if action == "pause" and found.state == "running":
         pause(database, version=found.version, now=now)
     elif action == "resume" and found.state == "paused":

@@ -303,7 +303,9 @@ def test_a_rollout_replies_in_threads_and_sums_up_a_crowded_channel(
 def test_revops_sees_pauses_and_resumes_a_rollout(store: Engine, settings: Settings) -> None:
     env = {"ICPBOT_DATABASE_URL": settings.database_url}
     none = icpbot("rollout", env=env)
-    assert none.returncode == 1 and "no rollout yet" in none.stderr
+    assert none.returncode == 0 and "no rollout yet" in none.stderr
+    nothing = icpbot("rollout", "--pause", env=env)
+    assert nothing.returncode == 1 and "nothing to pause" in nothing.stderr
     with open_session(store) as session:
         Tagger(
             Scorer(parse_icp(icp_v8_text(), source="icp.yaml", fields=CONFIG.fields.types)[0])
