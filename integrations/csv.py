@@ -1,7 +1,8 @@
 """CSV files as a CRM: read an export, write scores back to a file.
 
-A CSV has the canonical field names as its header (SPEC §3); list fields
-are `;`-separated. Rows stream one at a time, so a million-row export
+A CSV has the canonical field names as its header (SPEC §3), or the column
+labels of a HubSpot or Salesforce export (`Number of Employees`); list
+fields are `;`-separated. Rows stream one at a time, so a million-row export
 costs no more memory than ten. A row that cannot be read is reported by
 number with what is wrong, and the rest go on. `deals.csv` gives each
 deal's stage in canonical words already (`closed_won`, `closed_lost`,
@@ -11,7 +12,7 @@ deal's stage in canonical words already (`closed_won`, `closed_lost`,
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,32 @@ SCORE_COLUMNS = (
 # The order of ScoreFields.as_dict(), prefixed by kind and id.
 Numbered = tuple[int, list[str]]  # a row's line number and its cells
 KEY_COLUMN = {RecordKind.ACCOUNT: "domain", RecordKind.CONTACT: "email"}
+# Column labels of HubSpot's and Salesforce's own CSV exports, and the field each holds:
+# such an export scores as it is, each column read as its field is named once.
+EXPORT_LABELS = {
+    "website": "domain",
+    "website_url": "domain",
+    "company_domain_name": "domain",
+    "domain_name": "domain",
+    "company_name": "name",
+    "account_name": "name",
+    "number_of_employees": "employees",
+    "numberofemployees": "employees",
+    "employee_count": "employees",
+    "annualrevenue": "annual_revenue",
+    "country/region": "country",
+    "billing_country": "country",
+    "billingcountry": "country",
+    "state/region": "state",
+    "billing_state/province": "state",
+    "billing_state": "state",
+    "billing_city": "city",
+    "industry_type": "industry",
+    "lifecycle_stage": "lifecycle_stage",
+    "email_address": "email",
+    "title": "job_title",
+    "lead_source": "lead_source",
+}
 STAGES = ", ".join(stage.value for stage in DealStage)
 
 
@@ -83,6 +110,35 @@ def open_csv(path: Path) -> IO[str]:
     return path.open(newline="", encoding="utf-8-sig")
 
 
+def plain_column(label: str) -> str:
+    """A header cell as a field name would be written: `Annual Revenue` → `annual_revenue`."""
+    return "_".join(label.strip().lower().replace("-", " ").split())
+
+
+def canonical_columns(header: Sequence[str], known: Collection[str]) -> list[str]:
+    """The field each header cell holds: its own name, or the field an export label means
+    (`Number of Employees` → `employees`) when no other column already holds it."""
+    plain = [plain_column(h) for h in header]
+    columns: list[str] = []
+    for cell in plain:
+        field = EXPORT_LABELS.get(cell, cell)
+        fits = cell not in known and field in known and field not in plain
+        columns.append(field if fits and field not in columns else cell)
+    return columns
+
+
+def separator_hint(header: Sequence[str]) -> str:
+    """Why a header may not have split: a file saved with `;` or tabs between its columns."""
+    text = ",".join(header)
+    for name, mark in (("semicolons", ";"), ("tabs", "\t")):
+        if len(header) == 1 and mark in text:
+            return (
+                f"; the header is separated by {name}, not commas: save the file as "
+                "comma-separated CSV (in Excel: CSV UTF-8)"
+            )
+    return ""
+
+
 class RowReader:
     """Turns the cells of one CSV's rows into canonical records, given its header."""
 
@@ -94,11 +150,13 @@ class RowReader:
         kind: RecordKind,
         types: Mapping[str, FieldType],
     ) -> None:
-        columns = [h.strip().lower() for h in header]
         self.key = KEY_COLUMN[RecordKind.CONTACT if kind.is_person else kind]
+        columns = canonical_columns(header, {*types, self.key})
         if self.key not in columns:
-            found = ", ".join(columns)
-            raise CsvFormatError(f"{source}: no {self.key!r} column in the header ({found})")
+            found = ", ".join(h.strip() for h in header)
+            raise CsvFormatError(
+                f"{source}: no {self.key!r} column in the header ({found}){separator_hint(header)}"
+            )
         self.header, self.source, self.kind = header, source, kind
         self.width = len(columns)
         self.coerce = RowCoercer(columns, types)

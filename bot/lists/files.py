@@ -38,8 +38,11 @@ from integrations.csv import (
     Numbered,
     RowReader,
     Unreadable,
+    canonical_columns,
     numbered_rows,
     open_csv,
+    plain_column,
+    separator_hint,
 )
 from integrations.records import RecordKind
 from scoring.engine import Scorer
@@ -219,8 +222,17 @@ def column_notes(header: Sequence[str], icp: Icp, types: Mapping[str, FieldType]
     """What the header means for the scores, said once before any row: a column icpbot does
     not read (with a did-you-mean for a likely typo), and a field the ICP scores that no
     column holds, with the coverage it costs on every row."""
-    columns = [h.strip().lower() for h in header]
+    if separator_hint(header):
+        return []  # the file's error says why no column was found
+    columns = canonical_columns(header, {*types, "domain"})
     notes = []
+    read_as = [
+        f"{h.strip()!r} as {c}"
+        for h, c in zip(header, columns, strict=True)
+        if plain_column(h) != c
+    ]
+    if read_as:
+        notes.append(f"columns read as the fields they hold: {', '.join(read_as)}")
     unread = [c for c in columns if c and c not in types]
     for column in unread:
         close = difflib.get_close_matches(column, list(types), n=1, cutoff=0.75)

@@ -168,3 +168,31 @@ def test_a_dated_export_scored_as_of_today_says_why_it_can_differ(tmp_path: Path
     assert "Add --as-of 2026-11-20 to score it as of that day." in said
     pinned = icpbot("score", str(sample), "-o", str(tmp_path / "then.csv"), "--as-of", "2026-11-20")
     assert "manifest.yaml" not in pinned.stderr and pinned.returncode == 0
+
+
+def test_a_hubspot_export_is_scored_with_its_own_column_labels(tmp_path: Path) -> None:
+    """`Website`, `Company Name`, `Number of Employees`: read as the fields they hold, said."""
+    path = tmp_path / "hubspot-export.csv"
+    path.write_text(
+        "Website,Company Name,Industry,Number of Employees,Annual Revenue,Country/Region\n"
+        "https://www.acme.com/,Acme,Software,300,20000000,US\n",
+        encoding="utf-8",
+    )
+    done = icpbot("score", str(path), "--json", "--as-of", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    (line,) = [json.loads(text) for text in done.stdout.splitlines()]
+    assert line["domain"] == "acme.com"
+    statuses = {c["id"]: c["status"] for c in line["criteria"]}
+    assert statuses["headcount"] == statuses["revenue"] == statuses["geography"] == "matched"
+    said = " ".join(done.stderr.split())
+    assert "'Number of Employees' as employees" in said and "'Website' as domain" in said
+
+
+def test_a_file_separated_by_semicolons_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("Domain;Name;Employees\nacme.com;Acme;300\n", encoding="utf-8")
+    done = icpbot("score", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "the header is separated by semicolons, not commas" in said
+    assert "columns not read" not in said
