@@ -95,7 +95,11 @@ def _post_digest(
         return 1
     absent = missing(settings, "slack_bot_token")
     if absent or settings.slack_bot_token is None:
-        err.print(f"[red]error[/red] posting the digest needs {', '.join(absent)}")
+        err.print(
+            f"[red]error[/red] posting the digest needs {', '.join(absent)} (environment or "
+            ".env); `icpbot digest --dry-run` prints it without posting",
+            soft_wrap=True,
+        )
         return 1
     client = make_client(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url

@@ -63,3 +63,12 @@ def test_digest_preview_of_a_dated_store_shows_its_latest_week(store: dict[str, 
     assert "51 new accounts this week" in done.stdout
     asked = icpbot("digest", "--dry-run", "--week", "2026-W49", "--as-of", "2026-12-10", env=store)
     assert "0 new accounts this week" in asked.stdout and "note" not in asked.stderr
+
+
+def test_posting_a_digest_without_slack_names_the_setting_and_the_dry_run(
+    store: dict[str, str],
+) -> None:
+    done = icpbot("digest", env={**store, "SLACK_BOT_TOKEN": ""})
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1 and "Traceback" not in said
+    assert "posting the digest needs SLACK_BOT_TOKEN" in said and "digest --dry-run" in said
