@@ -246,8 +246,19 @@ def _persona_text(person: PersonView) -> str:
         f"coverage {format_coverage(persona.coverage)}"
     ]
     matched = [c for c in persona.criteria if c.status is Status.MATCHED]
-    lines += [_persona_entry(c) for c in matched] or ["_No persona criterion matched._"]
+    if matched:
+        lines += [_persona_entry(c) for c in matched]
+    else:  # a 0 needs its reasons as much as a 100: what each criterion saw
+        lines.append("_No persona criterion matched:_")
+        lines += [_persona_miss(c) for c in sorted(persona.criteria, key=lambda c: -c.max_points)]
     return "\n".join(lines)
+
+
+def _persona_miss(result: CriterionResult) -> str:
+    seen = seen_text(result)
+    seen = seen if result.status is Status.UNKNOWN else f"got {seen}"
+    rule = escape(one_line(limit_text(result.rule, _RULE_LIMIT)))
+    return f"{status_mark(result)} *{escape(result.id)}* `{points_text(result)}` · {seen} ({rule})"
 
 
 def _persona_entry(result: CriterionResult) -> str:

@@ -233,6 +233,15 @@ def test_previous_score_shown_only_when_it_differs() -> None:
     assert f"· was {lower.score} {lower.tier.value}" in explain(previous=lower)[1]["text"]["text"]
 
 
+def test_a_persona_that_matches_nothing_says_what_each_criterion_saw() -> None:
+    persona = shipped_scorer().score_persona({"job_title": "Account Executive"}, NOW)
+    assert persona is not None and persona.score == 0
+    person = PersonView("joe@acme.com", persona, name="Joe", job_title="Account Executive")
+    text = all_texts(explain(person=person))
+    assert "_No persona criterion matched:_" in text
+    assert ":x: *revenue-leader* `0 of 40` · got Account Executive (job_title matches" in text
+
+
 def test_persona_fit_when_a_person_is_given() -> None:
     persona = shipped_scorer().score_persona({"job_title": "VP Sales", "seniority": "vp"}, NOW)
     assert persona is not None
