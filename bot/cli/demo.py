@@ -218,7 +218,7 @@ def _calibration(
     out: Console, config: Config, database: Database, now: datetime, deals: int
 ) -> None:
     """The other half of the loop: the ICP checked against the sample's won and lost deals."""
-    out.rule(f"icpbot calibrate · the ICP checked against {deals} deals")
+    out.rule(f"icpbot calibrate · the ICP checked against {deals:,} deals")
     with read_session(database) as session:
         observations = from_store(session, now=now)
     found = calibrate(observations, config.icp, types=config.fields.types)
@@ -235,8 +235,8 @@ def _calibration(
 def _summary(out: Console, report: BackfillReport) -> None:
     people = report.scored["contact"] + report.scored["lead"]
     out.print(
-        f"Scored [bold]{report.scored['account']}[/bold] companies and [bold]{people}[/bold] "
-        f"contacts, loaded {report.deals} deals, wrote {report.written} score records back "
+        f"Scored [bold]{report.scored['account']:,}[/bold] companies and [bold]{people:,}[/bold] "
+        f"contacts, loaded {report.deals:,} deals, wrote {report.written:,} score records back "
         f"to the CRM (a CSV here)."
     )
     for row in report.skipped_rows[:5]:
@@ -251,7 +251,7 @@ def _tier_table(out: Console, accounts: Sequence[Tagged]) -> None:
         table.add_column(column, justify="right" if column in ("companies", "share") else "left")
     for tier in TIERS:
         share = counts[tier] / total
-        table.add_row(tier, str(counts[tier]), f"{share:.0%}", "█" * round(share * 50))
+        table.add_row(tier, f"{counts[tier]:,}", f"{share:.0%}", "█" * round(share * 50))
     out.print(table)
 
 
@@ -264,7 +264,7 @@ def _missing_fields(out: Console, accounts: Sequence[Tagged]) -> None:
             unknown = {c.field for c in tagged.score.criteria if c.status is Status.UNKNOWN}
             missing.update(unknown)
     average = sum(coverage) / len(coverage) if coverage else 0.0
-    top = ", ".join(f"{name} ({count})" for name, count in missing.most_common(4))
+    top = ", ".join(f"{name} ({count:,})" for name, count in missing.most_common(4))
     out.print(f"Average coverage {average:.0%}. Fields most often missing: {top}.\n")
 
 

@@ -34,7 +34,7 @@ def _pct(rate: Rate) -> str:
     if not rate.total:
         return "—"
     low, high = rate.interval or (math.nan, math.nan)
-    return f"{rate.value:.0%} of {rate.total} ({low:.0%}–{high:.0%})"
+    return f"{rate.value:.0%} of {rate.total:,} ({low:.0%}–{high:.0%})"
 
 
 def _auc(value: Auc, *, signed: bool = False) -> str:
@@ -69,10 +69,10 @@ def verdict(found: Calibration) -> str:
 def report_lines(found: Calibration, *, next_step: bool = True) -> list[str]:
     """The whole report, as plain text lines (`next_step`: end with how to get a proposal)."""
     lines = [
-        f"Calibration of icp.yaml v{found.icp.version} against {found.good + found.bad} "
-        f"accounts with closed deals ({found.deals} deals read)",
-        f"  {found.good} good (won, never churned) · {found.bad} bad (lost or churned) · "
-        f"{found.train} to fit · {found.holdout} held out (the most recent)",
+        f"Calibration of icp.yaml v{found.icp.version} against {found.good + found.bad:,} "
+        f"accounts with closed deals ({found.deals:,} deals read)",
+        f"  {found.good:,} good (won, never churned) · {found.bad:,} bad (lost or churned) · "
+        f"{found.train:,} to fit · {found.holdout:,} held out (the most recent)",
     ]
     if found.left_out:
         lines.append(f"  Not learned from (they record the outcome): {', '.join(found.left_out)}")
@@ -113,7 +113,7 @@ def report_lines(found: Calibration, *, next_step: bool = True) -> list[str]:
             lines.append(
                 f"  {s.profile}: {rule} → weight {criterion['weight']} · hold-out lift "
                 f"{_number(s.evidence.lift)}, IV {_number(s.evidence.iv)}, "
-                f"{s.evidence.matched.total} accounts"
+                f"{s.evidence.matched.total:,} accounts"
             )
     elif not found.too_few:
         lines += ["", "No new criterion separates good from bad customers clearly enough yet."]
@@ -125,8 +125,8 @@ def report_lines(found: Calibration, *, next_step: bool = True) -> list[str]:
 def summary_lines(found: Calibration) -> list[str]:
     """The few lines that say what calibration found: counts, AUCs, verdict, suggestions."""
     lines = [
-        f"{found.good + found.bad} accounts with closed deals ({found.good} good, {found.bad} "
-        f"bad); the {found.holdout} most recent held out of the fit."
+        f"{found.good + found.bad:,} accounts with closed deals ({found.good:,} good, {found.bad:,} "
+        f"bad); the {found.holdout:,} most recent held out of the fit."
     ]
     if found.current and found.proposed_curve:
         lines.append(
@@ -147,7 +147,7 @@ def _suggestion_text(s: Suggestion) -> str:
     return (
         f"{s.profile}: {rule} → weight {criterion['weight']} · hold-out lift "
         f"{_number(s.evidence.lift)}, IV {_number(s.evidence.iv)}, "
-        f"{s.evidence.matched.total} accounts"
+        f"{s.evidence.matched.total:,} accounts"
     )
 
 
@@ -232,8 +232,8 @@ def calibration_blocks(found: Calibration, *, chart_attached: bool) -> list[Bloc
     blocks: list[Block] = [header_block(f"Calibration of the ICP v{found.icp.version}")]
     blocks.append(
         section_block(
-            f"*{found.good + found.bad}* accounts with closed deals: *{found.good}* good, "
-            f"*{found.bad}* bad; {found.holdout} most recent held out.\n{verdict(found)}"
+            f"*{found.good + found.bad:,}* accounts with closed deals: *{found.good:,}* good, "
+            f"*{found.bad:,}* bad; {found.holdout:,} most recent held out.\n{verdict(found)}"
         )
     )
     if found.current and found.proposed_curve:
@@ -253,7 +253,7 @@ def calibration_blocks(found: Calibration, *, chart_attached: bool) -> list[Bloc
     if found.suggestions:
         lines = [
             f"`{s.profile}`: `{s.criterion['id']}` lift {_number(s.evidence.lift)}, "
-            f"IV {_number(s.evidence.iv)}, {s.evidence.matched.total} accounts"
+            f"IV {_number(s.evidence.iv)}, {s.evidence.matched.total:,} accounts"
             for s in found.suggestions
         ]
         blocks.append(section_block("*Suggested criteria*\n" + "\n".join(lines)))

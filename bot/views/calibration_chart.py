@@ -46,7 +46,7 @@ def calibration_chart_png(found: Calibration) -> bytes:
             roc.plot(xs, ys, color=colour, label=f"{name} (AUC {curve.auc.value:.2f})")
     roc.set_xlabel("false positive rate")
     roc.set_ylabel("true positive rate")
-    roc.set_title(f"Held-out ROC ({found.holdout} accounts)")
+    roc.set_title(f"Held-out ROC ({found.holdout:,} accounts)")
     roc.legend(frameon=False, loc="lower right")
     for axes in (lifts, roc):
         axes.spines[["top", "right"]].set_visible(False)

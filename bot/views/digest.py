@@ -38,7 +38,7 @@ def _change(now: int, before: int) -> str:
     if now == before:
         return "same as last week"
     sign = "+" if now > before else "−"
-    return f"{sign}{abs(now - before)} vs last week"
+    return f"{sign}{abs(now - before):,} vs last week"
 
 
 def tier_lines(digest: Digest) -> list[str]:

@@ -188,7 +188,7 @@ def test_the_report_reads_as_words(config_dir: Path, tmp_path: Path) -> None:
     code, stdout, _ = calibrate(config_dir, source)
     assert code == 0
     for expected in (
-        "1600 accounts with closed deals",
+        "1,600 accounts with closed deals",
         "Held-out ROC AUC",
         "rank the hold-out better",
         "Criteria of main",
