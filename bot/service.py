@@ -34,10 +34,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine as Database
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
@@ -57,6 +57,7 @@ from bot.slack.client import make_client
 from bot.slack.http import slack_routes
 from bot.slack.people import Directory
 from bot.slack.poster import Poster, queue_posts
+from bot.slack.reach import slack_problem
 from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain
@@ -455,10 +456,12 @@ def run(*, config: Config, err: Console) -> int:
     except MissingSettings as exc:
         err.print(f"[red]error[/red] {exc}")
         return 1
-    if service.client is not None:
-        problem = _slack_token_problem(service.client)
+    if service.client is not None and settings.slack_bot_token is not None:
+        problem = slack_problem(
+            token=settings.slack_bot_token.get_secret_value(), api_url=settings.slack_api_url
+        )
         if problem:
-            err.print(f"[red]error[/red] SLACK_BOT_TOKEN: {problem}")
+            err.print(f"[red]error[/red] {escape(problem)}", soft_wrap=True)
             return 1
     salesforce = service.pipelines.get("salesforce")
     if salesforce is not None and isinstance(salesforce.crm, SalesforceCrm):
@@ -505,15 +508,4 @@ def _salesforce_problem(crm: SalesforceCrm) -> str | None:
         if refused is None and not isinstance(exc, OSError):
             raise
         return refused or f"could not be reached ({exc})"
-    return None
-
-
-def _slack_token_problem(client: WebClient) -> str | None:
-    """Why Slack refuses the bot token (`auth.test`), or None when it takes it."""
-    try:
-        client.auth_test()
-    except SlackApiError as exc:
-        return f"Slack refused it ({exc.response.get('error')})"
-    except OSError as exc:
-        return f"Slack could not be reached at the configured SLACK_API_URL ({exc})"
     return None

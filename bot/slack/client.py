@@ -18,12 +18,17 @@ from slack_sdk.http_retry.builtin_handlers import (
 TIMEOUT = 10  # seconds; Slack answers in well under one
 
 
+def api_base(url: str) -> str:
+    """`SLACK_API_URL` as the SDK joins method names to it: without the trailing `/`,
+    `https://slack.com/api` + `auth.test` would be `https://slack.com/auth.test`."""
+    return url if url.endswith("/") else url + "/"
+
+
 def make_client(*, token: str, base_url: str, retries: int = 5) -> WebClient:
     """A WebClient on `base_url` that retries rate limits, server errors and lost connections."""
-    url = base_url if base_url.endswith("/") else base_url + "/"
     return WebClient(
         token=token,
-        base_url=url,
+        base_url=api_base(base_url),
         timeout=TIMEOUT,
         retry_handlers=[
             RateLimitErrorRetryHandler(max_retry_count=retries),

@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.server import TrackingServer
+
 Json = dict[str, Any]
 
 MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
@@ -165,8 +167,7 @@ class FakeSlack:
 
     def start(self) -> FakeSlack:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = TrackingServer(handler)  # a client gone before a slow answer is not news
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
