@@ -50,7 +50,7 @@ from bot.metrics import Metrics
 from bot.routing.owners import Owners
 from bot.routing.router import Router
 from bot.schedule import Scheduled, Scheduler
-from bot.settings import Settings, given, missing
+from bot.settings import Settings, given
 from bot.slack.answers import Answers
 from bot.slack.app import SlackContext, build_app
 from bot.slack.client import make_client
@@ -65,12 +65,16 @@ from bot.store.repo import IcpVersionConflict
 from bot.sync.activity import Activity
 from bot.sync.ageing import AgeingJob
 from bot.sync.connect import (
+    HUBSPOT_README,
+    SALESFORCE_README,
     ApiBudget,
     MissingSettings,
     hubspot_configured,
     hubspot_crm,
+    hubspot_way,
     salesforce_configured,
     salesforce_crm,
+    salesforce_ways,
 )
 from bot.sync.pipeline import Announce, Pipeline
 from bot.sync.sweep import Hold, Sweeper
@@ -85,6 +89,18 @@ from scoring.problems import ConfigError
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+SLACK_README = "Connecting Slack"
+NO_SLACK = (
+    "SLACK_BOT_TOKEN is not set: serving without Slack (no /icp, routing posts or digest). "
+    "To connect it, set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for "
+    f"Socket Mode) in the environment or .env; README: {SLACK_README}."
+)
+NO_CRM = (
+    "no CRM is connected: serving only what the store already holds (nothing is read from "
+    "or written to a CRM). To connect one, set in the environment or .env\n"
+    f"  for HubSpot (README: {HUBSPOT_README}): {hubspot_way()}\n"
+    f"  for Salesforce (README: {SALESFORCE_README}): {salesforce_ways()}"
+)
 WORKER_THREADS = 3  # per CRM: one for live events only, two for everything, live first
 
 
@@ -226,6 +242,10 @@ def build_service(
         syncs[salesforce.name] = _sync(
             core, salesforce, announce, SALESFORCE_SOURCES, every, hold=budget.exceeded
         )
+    if not syncs:
+        log.warning("%s", NO_CRM)
+    elif "hubspot" not in syncs:
+        log.info("HUBSPOT_ACCESS_TOKEN is not set: serving Salesforce only")
     pipelines = {name: sync.pipeline for name, sync in syncs.items()}
     workers = {name: sync.worker for name, sync in syncs.items()}
 
@@ -322,11 +342,10 @@ def _sync(
 def _webhook_settings(settings: Settings, config: Config) -> WebhookSettings | None:
     """HubSpot's webhook when its token is set (its client secret is then required)."""
     if not hubspot_configured(settings):
-        log.warning("HUBSPOT_ACCESS_TOKEN is not set: serving without HubSpot")
         return None
-    absent = missing(settings, "hubspot_client_secret")
-    if absent or settings.hubspot_client_secret is None:
-        raise MissingSettings("HubSpot webhooks", absent)
+    if not given(settings, "hubspot_client_secret") or settings.hubspot_client_secret is None:
+        secret = "HUBSPOT_CLIENT_SECRET, the HubSpot app's client secret that signs its webhooks"
+        raise MissingSettings("HubSpot webhooks", [secret], see=HUBSPOT_README)
     return WebhookSettings(
         client_secret=settings.hubspot_client_secret.get_secret_value(),
         watched={
@@ -340,10 +359,14 @@ def _webhook_settings(settings: Settings, config: Config) -> WebhookSettings | N
 def _slack_client(settings: Settings) -> WebClient | None:
     """Slack's Web API client when a bot token is set; without it, no Slack at all."""
     if not given(settings, "slack_bot_token") or settings.slack_bot_token is None:
-        log.warning("SLACK_BOT_TOKEN is not set: serving without Slack")
+        log.warning("%s", NO_SLACK)
         return None
     if not given(settings, "slack_app_token") and not given(settings, "slack_signing_secret"):
-        raise MissingSettings("Slack over HTTP", ["SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)"])
+        raise MissingSettings(
+            "Slack over HTTP",
+            ["SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN, for Socket Mode)"],
+            see=SLACK_README,
+        )
     return make_client(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
@@ -454,7 +477,7 @@ def run(*, config: Config, err: Console) -> int:
     try:
         service = build_service(settings, config)
     except MissingSettings as exc:
-        err.print(f"[red]error[/red] {exc}")
+        err.print(f"[red]error[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
     if service.client is not None and settings.slack_bot_token is not None:
         problem = slack_problem(

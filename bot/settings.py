@@ -94,8 +94,13 @@ class Settings(BaseSettings):
 
 def missing(settings: Settings, *names: str) -> list[str]:
     """The environment names of required settings that are not set, for a clear start-up error."""
-    fields = type(settings).model_fields
-    return [fields[name].alias or name.upper() for name in names if not given(settings, name)]
+    return [env_name(name) for name in names if not given(settings, name)]
+
+
+def env_name(name: str) -> str:
+    """What a setting is called in the environment: `hubspot_access_token` is
+    HUBSPOT_ACCESS_TOKEN, `port` is ICPBOT_PORT; messages name settings this way."""
+    return Settings.model_fields[name].alias or name.upper()
 
 
 def given(settings: Settings, name: str) -> bool:

@@ -50,7 +50,7 @@ def backfill_crm(
     try:
         crm = _crm(crm_name, source, config, settings, err, database, out)
     except MissingSettings as exc:
-        err.print(f"[red]error[/red] {exc}")
+        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
         return 1
     if crm is None:
         return 1
@@ -139,7 +139,7 @@ def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
         else:
             report = salesforce_crm(Settings(), config).setup()
     except MissingSettings as exc:
-        err.print(f"[red]error[/red] {exc}")
+        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
         return 1
     except Exception as exc:
         if crm_failure(exc) is None:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine as Database
 
 from bot.config import Config
 from bot.metrics import Metrics
-from bot.settings import Settings, given, missing
+from bot.settings import Settings, env_name, given, missing
 from bot.store.ratelimit import SharedRateLimiter
 from integrations.hubspot import SEARCH_RATE, HubSpotCrm, classify, make_client
 from integrations.ratelimit import Limiter, RateLimiter
@@ -40,11 +40,28 @@ SALESFORCE_WINDOW = 1.0  # icpbot's own pacing of Salesforce calls is per second
 
 
 class MissingSettings(Exception):
-    """Required settings are not set; the message names them."""
+    """Required settings are not set; the message names them, and where they are explained."""
 
-    def __init__(self, what: str, names: list[str]) -> None:
-        super().__init__(f"{what} needs {', '.join(names)} (environment or .env)")
+    def __init__(self, what: str, names: list[str], *, see: str | None = None) -> None:
+        where = f"; README: {see}" if see else ""
+        super().__init__(f"{what} needs {', '.join(names)}. Set in the environment or .env{where}.")
         self.names = names
+
+
+HUBSPOT_README = "Connecting HubSpot"
+SALESFORCE_README = "Connecting Salesforce"
+# Every way into Salesforce, in the README's order: (what it is, its settings)
+SALESFORCE_LOGINS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("access token", ("salesforce_access_token", "salesforce_instance_url")),
+    (
+        "password login",
+        ("salesforce_username", "salesforce_password", "salesforce_security_token"),
+    ),
+    (
+        "OAuth JWT bearer flow of a Connected App",
+        ("salesforce_client_id", "salesforce_private_key_file", "salesforce_username"),
+    ),
+)
 
 
 class MetricsObserver(Observer):
@@ -85,6 +102,20 @@ def hubspot_configured(settings: Settings) -> bool:
     return given(settings, "hubspot_access_token")
 
 
+def hubspot_way() -> str:
+    """The settings that connect HubSpot to `serve`, by name."""
+    return f"{env_name('hubspot_access_token')} and {env_name('hubspot_client_secret')}"
+
+
+def salesforce_ways() -> str:
+    """Every way into Salesforce, by setting name, as the README lists them."""
+    ways = []
+    for what, fields in SALESFORCE_LOGINS:
+        names = [env_name(f) for f in fields]
+        ways.append(f"{', '.join(names[:-1])} and {names[-1]} ({what})")
+    return "; or ".join(ways)
+
+
 def hubspot_crm(
     settings: Settings,
     config: Config,
@@ -96,7 +127,7 @@ def hubspot_crm(
     """The HubSpot adapter for these settings; MissingSettings names what is not set."""
     absent = missing(settings, "hubspot_access_token")
     if absent or settings.hubspot_access_token is None:
-        raise MissingSettings("HubSpot", absent)
+        raise MissingSettings("HubSpot", absent, see=HUBSPOT_README)
     limiter = _limiter(database, "hubspot", settings.hubspot_rate_limit, HUBSPOT_WINDOW)
     caller = _caller("hubspot", limiter, classify, policy, metrics)
     client = make_client(
@@ -113,12 +144,15 @@ def hubspot_crm(
 
 
 def salesforce_configured(settings: Settings) -> bool:
-    """Any of the three ways in: a token, a username and password, or a Connected App key."""
-    return (
-        given(settings, "salesforce_access_token")
-        or given(settings, "salesforce_password")
-        or given(settings, "salesforce_private_key_file")
-    )
+    """Any setting of a way in is set: Salesforce is meant to be connected, and a way left
+    half set up is named at start rather than served without Salesforce in silence."""
+    return bool(salesforce_given(settings))
+
+
+def salesforce_given(settings: Settings) -> list[str]:
+    """The settings of any way into Salesforce that are set, by name, each once."""
+    fields = dict.fromkeys(f for _, way in SALESFORCE_LOGINS for f in way)
+    return [env_name(f) for f in fields if given(settings, f)]
 
 
 def salesforce_crm(
@@ -143,41 +177,24 @@ def _salesforce_connect(settings: Settings) -> tuple[Connect, bool]:
     if given(settings, "salesforce_access_token") and settings.salesforce_access_token:
         absent = missing(settings, "salesforce_instance_url")
         if absent or settings.salesforce_instance_url is None:
-            raise MissingSettings("Salesforce with an access token", absent)
+            raise MissingSettings("Salesforce with an access token", absent, see=SALESFORCE_README)
         url, token = settings.salesforce_instance_url, settings.salesforce_access_token
         return lambda: token_connection(
             instance_url=url, access_token=token.get_secret_value(), version=version
         ), False
-    login_url = settings.salesforce_login_url
-    if given(settings, "salesforce_private_key_file") and settings.salesforce_private_key_file:
-        absent = missing(settings, "salesforce_client_id", "salesforce_username")
-        if absent or not settings.salesforce_client_id or not settings.salesforce_username:
-            raise MissingSettings("Salesforce's JWT bearer login", absent)
-        path = settings.salesforce_private_key_file
-        try:
-            key = path.read_text()
-        except OSError as exc:
-            names = [f"SALESFORCE_PRIVATE_KEY_FILE (cannot read {path}: {exc.strerror})"]
-            raise MissingSettings("Salesforce's JWT bearer login", names) from exc
-        client_id, username = settings.salesforce_client_id, settings.salesforce_username
-        return lambda: jwt_connection(
-            login_url=login_url,
-            client_id=client_id,
-            username=username,
-            private_key=key,
-            version=version,
-        ), True
-    absent = missing(settings, "salesforce_username", "salesforce_password")
-    if len(absent) == 2:
-        absent = [
-            "SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN, or SALESFORCE_USERNAME "
-            "and SALESFORCE_PASSWORD (with SALESFORCE_SECURITY_TOKEN)"
-        ]
+    if given(settings, "salesforce_private_key_file") or given(settings, "salesforce_client_id"):
+        return _jwt_connect(settings), True
+    if not given(settings, "salesforce_password"):
+        found = salesforce_given(settings)
+        what = f"Salesforce (set so far: {', '.join(found)})" if found else "Salesforce"
+        raise MissingSettings(what, [f"one way in: {salesforce_ways()}"], see=SALESFORCE_README)
+    absent = missing(settings, "salesforce_username")
     if absent or not settings.salesforce_username or not settings.salesforce_password:
-        raise MissingSettings("Salesforce", absent)
+        raise MissingSettings("Salesforce with a password", absent, see=SALESFORCE_README)
     user, password = settings.salesforce_username, settings.salesforce_password.get_secret_value()
     security = settings.salesforce_security_token
     security_token = security.get_secret_value() if security else None
+    login_url = settings.salesforce_login_url
     return lambda: password_connection(
         login_url=login_url,
         username=user,
@@ -185,6 +202,31 @@ def _salesforce_connect(settings: Settings) -> tuple[Connect, bool]:
         security_token=security_token,
         version=version,
     ), True
+
+
+def _jwt_connect(settings: Settings) -> Connect:
+    """The OAuth JWT bearer login: the Connected App's consumer key, its key file, the user."""
+    what = "Salesforce's JWT bearer login"
+    absent = missing(
+        settings, "salesforce_client_id", "salesforce_private_key_file", "salesforce_username"
+    )
+    path = settings.salesforce_private_key_file
+    client_id, username = settings.salesforce_client_id, settings.salesforce_username
+    if absent or not client_id or not username or path is None:
+        raise MissingSettings(what, absent, see=SALESFORCE_README)
+    try:
+        key = path.read_text()
+    except OSError as exc:
+        names = [f"SALESFORCE_PRIVATE_KEY_FILE (cannot read {path}: {exc.strerror})"]
+        raise MissingSettings(what, names, see=SALESFORCE_README) from exc
+    login_url, version = settings.salesforce_login_url, settings.salesforce_api_version
+    return lambda: jwt_connection(
+        login_url=login_url,
+        client_id=client_id,
+        username=username,
+        private_key=key,
+        version=version,
+    )
 
 
 class ApiBudget:

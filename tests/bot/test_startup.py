@@ -6,9 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
+from bot.settings import env_name
 from bot.slack.reach import CHECK_TIMEOUT
+from bot.sync.connect import SALESFORCE_LOGINS
 from tests.fakes.unreachable import Silent, closed_port
-from tests.support import icpbot
+from tests.support import ROOT, ServeProcess, icpbot
 
 
 def store(tmp_path: Path) -> dict[str, str]:
@@ -44,3 +48,62 @@ def test_slack_that_never_answers_is_given_up_on_after_one_short_try(tmp_path: P
     assert f"Slack could not be reached at {server.url}/api/auth.test: connected to" in done.stderr
     assert f"no answer came within {CHECK_TIMEOUT} s (timed out)" in done.stderr
     assert "slack_sdk" not in done.stderr and "Traceback" not in done.stderr
+
+
+# -- settings not set ------------------------------------------------------------------------------
+
+SALESFORCE_WAYS = (
+    "SALESFORCE_ACCESS_TOKEN and SALESFORCE_INSTANCE_URL (access token); "
+    "or SALESFORCE_USERNAME, SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN (password login); "
+    "or SALESFORCE_CLIENT_ID, SALESFORCE_PRIVATE_KEY_FILE and SALESFORCE_USERNAME "
+    "(OAuth JWT bearer flow of a Connected App)"
+)
+
+
+def test_serving_with_no_crm_names_every_way_to_connect_one(tmp_path: Path) -> None:
+    serving = ServeProcess(store(tmp_path), tmp_path / "serve.log")
+    serving.stop()
+    said = (tmp_path / "serve.log").read_text()
+    assert "no CRM is connected" in said
+    hubspot = "HUBSPOT_ACCESS_TOKEN and HUBSPOT_CLIENT_SECRET"
+    assert f"for HubSpot (README: Connecting HubSpot): {hubspot}" in said
+    assert f"for Salesforce (README: Connecting Salesforce): {SALESFORCE_WAYS}" in said
+    assert "SLACK_BOT_TOKEN is not set: serving without Slack" in said
+    assert "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)" in said
+
+
+def test_every_documented_way_into_salesforce_is_in_the_readme_as_named() -> None:
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    section = readme.split("## Connecting Salesforce")[1].split("## ")[0]
+    for _, fields in SALESFORCE_LOGINS:
+        assert all(f"`{env_name(f)}`" in section for f in fields), fields
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({}, f"error Salesforce needs one way in: {SALESFORCE_WAYS}. Set in the environment"),
+        (
+            {"SALESFORCE_USERNAME": "ops@acme.com"},
+            "error Salesforce (set so far: SALESFORCE_USERNAME) needs one way in: "
+            + SALESFORCE_WAYS,
+        ),
+        (
+            {"SALESFORCE_CLIENT_ID": "3MVG9"},
+            "error Salesforce's JWT bearer login needs SALESFORCE_PRIVATE_KEY_FILE, "
+            "SALESFORCE_USERNAME. Set in the environment or .env; README: Connecting Salesforce.",
+        ),
+        (
+            {"SALESFORCE_ACCESS_TOKEN": "00D!x"},
+            "error Salesforce with an access token needs SALESFORCE_INSTANCE_URL.",
+        ),
+    ],
+)
+def test_salesforce_half_set_up_is_named_not_served_without(
+    tmp_path: Path, given: dict[str, str], said: str
+) -> None:
+    command = ("serve",) if given else ("backfill", "--crm", "salesforce")
+    done = icpbot(*command, env={**store(tmp_path), **given})
+    assert done.returncode == 1
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
