@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import jwt
 import requests
+from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -206,6 +207,30 @@ def client_error(exc: BaseException) -> str | None:
 # -- connecting ------------------------------------------------------------------------------
 
 Connect = Callable[[], Salesforce]
+LOGIN_TIMEOUT = (5.0, 15.0)  # connect, read (seconds); a login answers in one or two
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Sends with a timeout when the caller gave none: simple-salesforce's logins give none,
+    and a login host that accepts the connection but never answers held `serve` forever."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, *args, **kwargs)
+
+
+def timed_session(timeout: tuple[float, float] = TIMEOUT) -> requests.Session:
+    """A requests session whose calls time out after `timeout` unless they say otherwise."""
+    session = requests.Session()
+    adapter = _TimeoutAdapter(timeout)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def token_connection(
@@ -216,7 +241,7 @@ def token_connection(
         instance_url=instance_url,
         session_id=access_token,
         version=version,
-        session=session or requests.Session(),
+        session=session or timed_session(),
         object_pairs_hook=dict,
     )
 
@@ -235,16 +260,15 @@ def password_connection(
     `login_url` is login.salesforce.com, test.salesforce.com or a My Domain;
     without a security token the org must trust icpbot's IP range.
     """
-    session = session or requests.Session()
     session_id, instance = SalesforceLogin(
         username=username,
         password=password,
         security_token=security_token or None,
         sf_version=version,
-        session=session,
+        session=session or timed_session(LOGIN_TIMEOUT),
         scratch_url=login_url.rstrip("/"),
     )
-    return _client(instance, session_id, version, session)
+    return _client(instance, session_id, version, session or timed_session())
 
 
 def jwt_connection(
@@ -257,7 +281,6 @@ def jwt_connection(
     session: requests.Session | None = None,
 ) -> Salesforce:
     """OAuth 2.0 JWT bearer flow for a Connected App: no password, a signed assertion."""
-    session = session or requests.Session()
     base = login_url.rstrip("/")
     claims = {
         "iss": client_id,
@@ -267,10 +290,13 @@ def jwt_connection(
     }
     assertion = jwt.encode(claims, private_key, algorithm="RS256")
     grant = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+    login = session or timed_session(LOGIN_TIMEOUT)
     access_token, instance = token_login(
-        f"{base}/services/oauth2/token", grant, "login", client_id, None, None, session
+        f"{base}/services/oauth2/token", grant, "login", client_id, None, None, login
     )
-    return _client(str(instance).rstrip("/"), str(access_token), version, session)
+    return _client(
+        str(instance).rstrip("/"), str(access_token), version, session or timed_session()
+    )
 
 
 def _client(instance: str, session_id: str, version: str, session: requests.Session) -> Salesforce:
@@ -373,13 +399,14 @@ class SalesforceCrm(LiveCrm):
                 self._sf = self.connect()
             return self._sf
 
-    def check(self) -> tuple[int, int] | None:
+    def check(self, *, timeout: tuple[float, float] | None = None) -> tuple[int, int] | None:
         """Log in and read the org's limits; raises when Salesforce refuses icpbot.
 
         Returns (used, limit) of the daily API requests. Not retried: at
-        start-up, and when a spent budget is re-read, an answer now is the point.
+        start-up, and when a spent budget is re-read, an answer now is the point
+        (at start-up, within a `timeout` shorter than the adapter's own).
         """
-        limits = self.sf.limits(timeout=self.timeout)  # once: a start-up check answers now
+        limits = self.sf.limits(timeout=timeout or self.timeout)  # once: answers now
         self._limit_refused = False  # Salesforce answered: the org's limit lets calls through
         daily = (limits or {}).get("DailyApiRequests") or {}
         if "Max" in daily and "Remaining" in daily:

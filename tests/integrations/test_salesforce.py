@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,10 +32,12 @@ from integrations.salesforce import (
     like_pattern,
     password_connection,
     quote,
+    timed_session,
     token_connection,
 )
 from tests.fakes import soql
 from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.unreachable import Silent
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -418,6 +421,23 @@ def test_jwt_bearer_login(fake: FakeSalesforce) -> None:
             private_key=private,
             version="62.0",
         )
+
+
+def test_a_login_host_that_never_answers_is_given_up_on() -> None:
+    """simple-salesforce's logins pass no timeout; the session's own applies."""
+    with Silent() as server:
+        started = time.monotonic()
+        with pytest.raises(requests.Timeout):
+            password_connection(
+                login_url=server.url,
+                username="icpbot@example.com",
+                password="secret",
+                security_token=None,
+                version="62.0",
+                session=timed_session((1.0, 1.0)),
+            )
+        assert time.monotonic() - started < 4
+        assert server.accepted == 1
 
 
 # -- limits ------------------------------------------------------------------------------------
