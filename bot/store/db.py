@@ -13,12 +13,14 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -36,6 +38,7 @@ _GATES: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDict
 # (bot.schedule.LOCK_KEY), which a leader holds for its lifetime: with one key for both,
 # a second replica waited at its migration for as long as the first one led.
 _MIGRATION_LOCK = 0x1C9B09
+CONNECT_TIMEOUT = 10  # seconds for PostgreSQL to accept a connection
 
 
 def database_url(url: str) -> URL:
@@ -63,14 +66,70 @@ def make_engine(url: str) -> Engine:
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
+    # A server that drops the connection attempt (a firewall, a wrong host) would otherwise
+    # hold a start or a reconnect for the system's TCP timeout, minutes; the URL may say
+    # otherwise (`?connect_timeout=30`).
+    connect = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
     return create_engine(
         parsed,
         pool_pre_ping=True,  # a failover or idle timeout must not surface as an error
         pool_size=5,
         max_overflow=10,
         pool_recycle=1800,
+        connect_args=connect,
         **_JSON,
     )
+
+
+class DatabaseUnavailable(Exception):
+    """ICPBOT_DATABASE_URL names a database that cannot be opened or migrated; says why."""
+
+
+def open_database(url: str) -> Engine:
+    """An engine for `url`, connected and migrated, or DatabaseUnavailable saying why not.
+
+    What a first start gets wrong (a URL that is no URL, a server that is not
+    running, a directory that does not exist, a user without rights to create
+    tables) is said here, by setting name, instead of as SQLAlchemy's traceback.
+    """
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUnavailable(_unreadable(url, exc)) from exc
+    try:
+        migrate(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise DatabaseUnavailable(_unopened(make_url(url), exc)) from exc
+    return engine
+
+
+EXAMPLES = "sqlite:///icpbot.db (a file here, the default) or postgresql://user:password@host/db"
+
+
+def _unreadable(url: str, exc: Exception) -> str:
+    """Not a URL, or one for a database icpbot has no driver for. The URL is not repeated:
+    it may hold a password."""
+    if isinstance(exc, ArgumentError):
+        what = "is not a database URL"
+    else:
+        what = f"names a database icpbot has no driver for ({make_url(url).drivername})"
+    return f"ICPBOT_DATABASE_URL {what}.\n  Next: set it to {EXAMPLES}."
+
+
+def _unopened(url: URL, exc: DBAPIError) -> str:
+    """The driver's own first line, with the URL (password hidden) and what to do next."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if url.get_backend_name() == "sqlite":
+        where = f"the SQLite file {url.database}"
+        folder = Path(url.database or "").resolve().parent
+        if not folder.is_dir():
+            reason += f": the directory {folder} does not exist"
+        hint = "create that directory, or point ICPBOT_DATABASE_URL at a file that can be written"
+    else:
+        where = f"the database at {url.render_as_string(hide_password=True)}"
+        hint = "start the database server, or correct ICPBOT_DATABASE_URL"
+    return f"ICPBOT_DATABASE_URL: {where} could not be opened: {reason}.\n  Next: {hint}."
 
 
 def _is_memory(url: URL) -> bool:

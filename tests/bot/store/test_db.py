@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,9 +12,17 @@ from sqlalchemy.exc import StatementError
 from sqlmodel import Session, select
 
 from bot.store import repo
-from bot.store.db import database_url, make_engine, migrate, session
+from bot.store.db import (
+    DatabaseUnavailable,
+    database_url,
+    make_engine,
+    migrate,
+    open_database,
+    session,
+)
 from bot.store.tables import Account
 from tests.bot.store.factories import NOW, account_record, stored_account
+from tests.fakes.unreachable import Silent
 
 pytestmark = pytest.mark.db
 
@@ -100,3 +109,28 @@ def test_naive_timestamps_are_refused(db_session: Session) -> None:
     naive = datetime(2026, 6, 1, 12, 0)
     with pytest.raises(StatementError, match="naive datetime"):
         repo.upsert_accounts(session=db_session, records=[account_record("naive.com")], now=naive)
+
+
+# -- opening the database at start: what is wrong, said by setting name --------------------------
+
+
+def test_a_database_server_that_never_answers_is_given_up_on() -> None:
+    """`connect_timeout` in the URL wins over icpbot's own 10 s; without one, a dropped
+    connection attempt would wait for the system's TCP timeout."""
+    with Silent() as server:
+        url = f"postgresql://icp:s3cret@127.0.0.1:{server.port}/icp?connect_timeout=1"
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable) as refused:
+            open_database(url)
+        assert time.monotonic() - started < 5
+    said = str(refused.value)
+    assert said.startswith("ICPBOT_DATABASE_URL: the database at postgresql://icp:***@127.0.0.1:")
+    assert "could not be opened: connection timeout expired" in said
+    assert "s3cret" not in said
+
+
+def test_an_sqlite_file_in_a_missing_directory_names_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseUnavailable) as refused:
+        open_database(f"sqlite:///{tmp_path}/nowhere/icpbot.db")
+    assert f"the directory {tmp_path}/nowhere does not exist" in str(refused.value)
+    assert "Next: create that directory" in str(refused.value)
