@@ -18,7 +18,8 @@ the reps are, Slack's directory as routing sees it). Start-up
 is where settings and config meet: the database is migrated, the ICP version
 recorded, and each CRM whose settings are present gets its sync. A required
 setting that is missing stops the start with its name; the config was
-validated before this runs.
+validated before this runs. `bot.cli.serve` binds the port, checks Slack and
+Salesforce and runs what this builds.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from rich.console import Console
-from rich.markup import escape
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
@@ -45,7 +44,7 @@ from starlette.routing import BaseRoute
 from bot.change.rollout import RolloutDriver, begin_rollout
 from bot.config import Config, load_config
 from bot.digest.job import DigestJob
-from bot.intake.web import WebhookSettings, create_app, serve, signature_base
+from bot.intake.web import WebhookSettings, create_app
 from bot.metrics import Metrics
 from bot.routing.owners import Owners
 from bot.routing.router import Router
@@ -57,8 +56,7 @@ from bot.slack.client import make_client
 from bot.slack.http import slack_routes
 from bot.slack.people import Directory
 from bot.slack.poster import Poster, queue_posts
-from bot.slack.reach import slack_problem
-from bot.store.db import make_engine, migrate
+from bot.store.db import open_database
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain
 from bot.store.repo import IcpVersionConflict
@@ -82,8 +80,6 @@ from bot.sync.tagging import Tagger
 from bot.sync.worker import CRM_SOURCES, SALESFORCE_SOURCES, Worker
 from integrations.base import LiveCrm
 from integrations.retries import RetryPolicy
-from integrations.salesforce import SalesforceCrm
-from integrations.salesforce import client_error as salesforce_client_error
 from scoring.engine import Scorer
 from scoring.problems import ConfigError
 
@@ -292,8 +288,7 @@ def build_service(
 
 def _core(settings: Settings, config: Config, clock: Clock) -> Core:
     """The database migrated and this ICP version recorded before anything is scored."""
-    database = make_engine(settings.database_url)
-    migrate(database)
+    database = open_database(settings.database_url)
     tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=clock())
@@ -468,67 +463,10 @@ class SocketMode:
         self.handler.close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
 
 
-def run(*, config: Config, err: Console) -> int:
-    """Serve until interrupted; exit code 1 with the names of missing settings."""
-    settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        service = build_service(settings, config)
-    except MissingSettings as exc:
-        err.print(f"[red]error[/red] {escape(str(exc))}", soft_wrap=True)
-        return 1
-    if service.client is not None and settings.slack_bot_token is not None:
-        problem = slack_problem(
-            token=settings.slack_bot_token.get_secret_value(), api_url=settings.slack_api_url
-        )
-        if problem:
-            err.print(f"[red]error[/red] {escape(problem)}", soft_wrap=True)
-            return 1
-    salesforce = service.pipelines.get("salesforce")
-    if salesforce is not None and isinstance(salesforce.crm, SalesforceCrm):
-        problem = _salesforce_problem(salesforce.crm)
-        if problem:
-            err.print(f"[red]error[/red] Salesforce: {problem}")
-            return 1
-    listener = socket.create_server((settings.host, settings.port))  # port 0: any free port
-    host, port = listener.getsockname()[:2]
-    service.start()
-    _reload_on_hangup(service)
-    err.print(f"icpbot serving on http://{host}:{port}", highlight=False)
-    if "hubspot" in service.pipelines:
-        err.print(signature_base(settings.public_url, settings.trusted_proxies), highlight=False)
-    try:
-        serve(
-            service.app,
-            host=host,
-            port=port,
-            sock=listener,
-            trusted_proxies=settings.trusted_proxies,
-        )
-    finally:
-        service.stop()
-        listener.close()
-    return 0
-
-
-def _reload_on_hangup(service: Service) -> None:
+def reload_on_hangup(service: Service) -> None:
     """`kill -HUP`: read the config again, in a thread (a handler must return at once)."""
 
     def hangup(_signum: int, _frame: object) -> None:
         threading.Thread(target=service.reload, name="reload", daemon=True).start()
 
     signal.signal(signal.SIGHUP, hangup)
-
-
-def _salesforce_problem(crm: SalesforceCrm) -> str | None:
-    """Why Salesforce refuses icpbot's credentials, or None when it takes them."""
-    try:
-        crm.check()
-    except Exception as exc:
-        refused = salesforce_client_error(exc)
-        if refused is None and not isinstance(exc, OSError):
-            raise
-        return refused or f"could not be reached ({exc})"
-    return None

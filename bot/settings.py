@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -22,7 +25,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///icpbot.db", alias="ICPBOT_DATABASE_URL")
     config_dir: Path = Field(Path("config"), alias="ICPBOT_CONFIG_DIR")
-    port: int = Field(3000, alias="ICPBOT_PORT")
+    port: int = Field(3000, alias="ICPBOT_PORT", ge=0, le=65535)  # 0: any free port
     host: str = Field("127.0.0.1", alias="ICPBOT_HOST")  # 0.0.0.0 in a container
     public_url: str | None = Field(None, alias="ICPBOT_PUBLIC_URL")  # as HubSpot calls it
     # Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and
@@ -69,6 +72,30 @@ class Settings(BaseSettings):
 
     # When scores with time-based criteria are re-checked, in digest.yaml's timezone.
     ageing_cron: str = Field("0 5 * * *", alias="ICPBOT_RESCORE_CRON")
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        """Checked here, or logging's own ValueError would be the first thing serve prints."""
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator(
+        "slack_api_url", "hubspot_api_url", "salesforce_login_url", "salesforce_instance_url"
+    )
+    @classmethod
+    def _web_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A whole address, scheme and host: `slack.com/api/` would fail only at the first
+        call, in an SDK's words. Empty counts as not set, as for every setting."""
+        if value is None or not value.strip():
+            default: str | None = cls.model_fields[str(info.field_name)].default
+            return default
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            bare = value.strip().split("://")[-1].lstrip("/")
+            raise ValueError(f"{value!r} is not a web address: write it whole, https://{bare}")
+        return value.strip()
 
     @field_validator("ageing_cron")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand
 
 from bot.config import Config, load_config
@@ -267,7 +268,7 @@ def crm_setup(
 @app.command(cls=PlainCommand)
 def serve(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     """Run the web server (webhooks, /healthz, /metrics), the inbox worker and the sweep."""
-    from bot.service import run
+    from bot.cli.serve import run
 
     raise typer.Exit(run(config=_load(config_dir), err=err))
 
@@ -490,5 +491,7 @@ def main() -> None:
     except ValidationError as exc:  # a setting with a value it cannot take, named
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"]) or exc.title
-            err.print(f"[red]error[/red] {name}: {error['msg']}", soft_wrap=True)
+            message = error["msg"].removeprefix("Value error, ")
+            err.print(f"[red]error[/red] {name}: {escape(message)}", soft_wrap=True)
+        err.print("Fix it in the environment or .env; README: Settings.")
         sys.exit(1)

@@ -39,8 +39,12 @@ TOKEN_ERRORS = frozenset(
 NOT_JSON = "Received a response in a non-JSON format"  # the SDK's words for an HTML page
 
 
-def slack_problem(*, token: str, api_url: str, timeout: int = CHECK_TIMEOUT) -> str | None:
-    """Why the bot cannot use Slack, as lines for the terminal; None when Slack takes the token."""
+def slack_problem(
+    *, token: str, api_url: str, app_token: str | None = None, timeout: int = CHECK_TIMEOUT
+) -> str | None:
+    """Why the bot cannot use Slack, as lines for the terminal; None when Slack takes its
+    tokens: the bot token (`auth.test`), and in Socket Mode the app-level token
+    (`apps.connections.open`, which Socket Mode would otherwise fail on with a traceback)."""
     client = WebClient(
         token=token,
         base_url=api_base(api_url),
@@ -48,17 +52,20 @@ def slack_problem(*, token: str, api_url: str, timeout: int = CHECK_TIMEOUT) -> 
         retry_handlers=[],  # not the SDK's default one-retry handler either
         logger=_silent(),
     )
-    url = urljoin(client.base_url, "auth.test")
+    url, setting = urljoin(client.base_url, "auth.test"), "SLACK_BOT_TOKEN"
     try:
         client.auth_test()
+        if app_token:
+            url, setting = urljoin(client.base_url, "apps.connections.open"), "SLACK_APP_TOKEN"
+            client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
-        return _answered(url, exc.response, api_url)
+        return _answered(url, exc.response, api_url, setting)
     except (OSError, HTTPException) as exc:
         why = why_unreachable(exc, url=url, timeout=timeout)
         return "\n  ".join(
             [
                 f"Slack could not be reached at {url}: {why}.",
-                "This is about reaching Slack, not about SLACK_BOT_TOKEN: Slack never saw it.",
+                f"This is about reaching Slack, not about {setting}: Slack never saw it.",
                 *_proxy_note(client.proxy),
                 *_tls_note(exc),
                 f"Next: {_where_to_look(api_url)}",
@@ -67,18 +74,26 @@ def slack_problem(*, token: str, api_url: str, timeout: int = CHECK_TIMEOUT) -> 
     return None
 
 
-def _answered(url: str, response: SlackResponse, api_url: str) -> str:
-    """Something answered at `url`: Slack refusing the token, or not Slack's API at all."""
+TOKEN_FIXES = {
+    "SLACK_BOT_TOKEN": "copy the Bot User OAuth Token (xoxb-...) from the Slack app's "
+    "OAuth & Permissions page into SLACK_BOT_TOKEN, in the environment or .env",
+    "SLACK_APP_TOKEN": "enable Socket Mode in the Slack app and copy an app-level token "
+    "(xapp-..., scope connections:write; Basic Information, App-Level Tokens) into "
+    "SLACK_APP_TOKEN; or unset SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET to take "
+    "Slack's requests over HTTP",
+}
+
+
+def _answered(url: str, response: SlackResponse, api_url: str, setting: str) -> str:
+    """Something answered at `url`: Slack refusing a token, or not Slack's API at all."""
     data = response.data if isinstance(response.data, dict) else {}
     error = str(data.get("error") or "")
     status = response.status_code
     if status == 200 and error in TOKEN_ERRORS:
         return "\n  ".join(
             [
-                f"SLACK_BOT_TOKEN: Slack refused it ({error}) at {url}.",
-                "Next: copy the Bot User OAuth Token (xoxb-...) from the Slack app's "
-                "OAuth & Permissions page into SLACK_BOT_TOKEN, in the environment or .env "
-                "(README: Connecting Slack).",
+                f"{setting}: Slack refused it ({error}) at {url}.",
+                f"Next: {TOKEN_FIXES[setting]} (README: Connecting Slack).",
             ]
         )
     if status >= 500 or status == 429:
@@ -90,12 +105,12 @@ def _answered(url: str, response: SlackResponse, api_url: str) -> str:
             ]
         )
     if status == 200 and error and not error.startswith(NOT_JSON):
-        return f"Slack answered auth.test at {url} with the error {error}."
+        return f"Slack answered {url} with the error {error}."
     answer = f"HTTP {status}" if status != 200 else "a page that is not Slack's JSON"
     return "\n  ".join(
         [
             f"Slack's Web API is not at {url}: what is there answered {answer}.",
-            "This is about SLACK_API_URL, not about SLACK_BOT_TOKEN.",
+            f"This is about SLACK_API_URL, not about {setting}.",
             f"Next: {_where_to_look(api_url)}",
         ]
     )

@@ -88,3 +88,17 @@ def test_a_certificate_not_trusted_is_a_tls_problem() -> None:
     assert problem is not None
     assert f"Slack could not be reached at {tls.url}/api/auth.test: its TLS certificate" in problem
     assert "SSL_CERT_FILE" in problem
+
+
+def test_an_app_level_token_slack_refuses_is_named_before_socket_mode_starts() -> None:
+    with FakeSlack(socket_url="ws://127.0.0.1:9/") as slack:
+        assert (
+            slack_problem(token=slack.token, api_url=slack.api_url, app_token=slack.app_token)
+            is None
+        )
+        problem = slack_problem(token=slack.token, api_url=slack.api_url, app_token="xapp-wrong")
+    assert problem is not None
+    assert problem.startswith(
+        f"SLACK_APP_TOKEN: Slack refused it (invalid_auth) at {slack.api_url}apps.connections.open."
+    )
+    assert "or unset SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET" in problem
