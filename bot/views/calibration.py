@@ -125,8 +125,8 @@ def report_lines(found: Calibration, *, next_step: bool = True) -> list[str]:
 def summary_lines(found: Calibration) -> list[str]:
     """The few lines that say what calibration found: counts, AUCs, verdict, suggestions."""
     lines = [
-        f"{found.good + found.bad:,} accounts with closed deals ({found.good:,} good, {found.bad:,} "
-        f"bad); the {found.holdout:,} most recent held out of the fit."
+        f"{found.good + found.bad:,} accounts with closed deals ({found.good:,} good, "
+        f"{found.bad:,} bad); the {found.holdout:,} most recent held out of the fit."
     ]
     if found.current and found.proposed_curve:
         lines.append(
