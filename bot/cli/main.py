@@ -495,3 +495,12 @@ def main() -> None:
             err.print(f"[red]error[/red] {name}: {escape(message)}", soft_wrap=True)
         err.print("Fix it in the environment or .env; README: Settings.")
         sys.exit(1)
+    except Exception as exc:
+        # Every command's store, said as serve says it; imported here, on the way out, so
+        # `--help` and `--version` do not load the database libraries.
+        from bot.store.db import DatabaseUnavailable
+
+        if not isinstance(exc, DatabaseUnavailable):
+            raise
+        err.print(f"[red]error[/red] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(1)

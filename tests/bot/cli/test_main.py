@@ -139,3 +139,18 @@ def test_a_csv_backfill_writes_its_scores_where_it_runs_and_says_where(tmp_path:
     assert done.returncode == 0, done.stderr
     assert (here / "scores.csv").is_file() and not (source / "scores.csv").exists()
     assert "the scores written back are in scores.csv" in " ".join(done.stderr.split())
+
+
+@pytest.mark.parametrize("command", [["status"], ["explain", "acme.com"], ["age", "--dry-run"]])
+def test_every_command_says_why_the_store_cannot_be_opened(command: list[str]) -> None:
+    """As serve does: one message naming ICPBOT_DATABASE_URL, the password hidden."""
+    from tests.fakes.unreachable import closed_port
+
+    not_a_url = icpbot(*command, env={"ICPBOT_DATABASE_URL": "nonsense"})
+    assert not_a_url.returncode == 1 and "Traceback" not in not_a_url.stderr
+    assert "ICPBOT_DATABASE_URL is not a database URL" in not_a_url.stderr
+    url = f"postgresql://icp:secret@127.0.0.1:{closed_port()}/icp"
+    refused = icpbot(*command, env={"ICPBOT_DATABASE_URL": url})
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and "Traceback" not in said and "secret" not in said
+    assert "could not be opened" in said and "Next: start the database server" in said
