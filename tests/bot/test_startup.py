@@ -154,15 +154,17 @@ def test_a_value_a_setting_cannot_take_is_named(
         ("postgres//icp:s3cret@db/icp", "error ICPBOT_DATABASE_URL is not a database URL."),
         ("mysql://icp:s3cret@127.0.0.1/icp", "names a database icpbot has no driver for (mysql)"),
         (
-            f"postgresql://icp:s3cret@127.0.0.1:{closed_port()}/icp",
+            "postgresql://icp:s3cret@127.0.0.1:{closed}/icp",  # a port chosen when it runs
             "error ICPBOT_DATABASE_URL: the database at postgresql://icp:***@127.0.0.1:",
         ),
         ("sqlite:////nonexistent/icpbot/icpbot.db", "the directory /nonexistent/icpbot does not"),
     ],
+    ids=["not-a-url", "no-driver", "refused", "no-directory"],
 )
 def test_a_database_that_cannot_be_opened_is_said_without_its_password(
     tmp_path: Path, url: str, said: str
 ) -> None:
+    url = url.replace("{closed}", str(closed_port()))
     done = icpbot("serve", env={**store(tmp_path), "ICPBOT_DATABASE_URL": url})
     assert done.returncode == 1
     assert said in done.stderr and "Next: " in done.stderr
