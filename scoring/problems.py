@@ -41,9 +41,15 @@ class ConfigError(Exception):
 
 
 class Located(dict[str, Any]):
-    """A YAML mapping that remembers the line it started on."""
+    """A YAML mapping that remembers the line it started on and the line of each key,
+    so a problem with one key points at that key, not at the top of its mapping."""
 
     line: int | None = None
+    key_lines: dict[object, int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_lines = {}
 
 
 @dataclass
@@ -62,15 +68,31 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     loader.flatten_mapping(node)
     mapping = Located()
     mapping.line = node.start_mark.line + 1
+    first: dict[object, int] = {}
     duplicates = []
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            duplicates.append((key, key_node.start_mark.line + 1))
+        try:
+            hash(key)
+        except TypeError:  # `[a, b]: x`; PyYAML's own check, which this constructor replaces
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                "found unhashable key",
+                key_node.start_mark,
+            ) from None
+        line = key_node.start_mark.line + 1
+        if key in first:
+            duplicates.append((key, first[key], line))
+        first.setdefault(key, line)
         mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = line
     where = str(mapping.get("id", "")) if isinstance(mapping.get("id"), str) else ""
-    for key, line in duplicates:
-        message = f"duplicate key {key!r}: YAML would silently keep only the last one"
+    for key, first_line, line in duplicates:
+        message = (
+            f"duplicate key {key!r} (first on line {first_line}): YAML would silently keep "
+            "only the last one — delete one of them"
+        )
         problem = Problem(loader.source, where, message, line, anchor=mapping.line)
         loader.collector.problems.append(problem)
     return mapping
@@ -105,3 +127,10 @@ def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
 
 def line_of(node: object) -> int | None:
     return node.line if isinstance(node, Located) else None
+
+
+def line_of_key(node: object, key: object) -> int | None:
+    """The line `key` is written on in `node`, else the line `node` starts on."""
+    if isinstance(node, Located) and key in node.key_lines:
+        return node.key_lines[key]
+    return line_of(node)

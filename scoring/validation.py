@@ -26,7 +26,7 @@ from scoring.model import (
     Profile,
     Tiers,
 )
-from scoring.problems import ConfigError, Problem, line_of, load_yaml
+from scoring.problems import ConfigError, Problem, line_of, line_of_key, load_yaml
 from scoring.reach import max_score, unreachable_reason
 
 REVIEW_MAX_AGE = timedelta(days=90)
@@ -60,8 +60,10 @@ class _Context:
     fields: Mapping[str, FieldType]
     problems: list[Problem] = field(default_factory=list)
 
-    def error(self, where: str, message: str, node: object = None) -> None:
-        self.problems.append(Problem(self.source, where, message, line_of(node)))
+    def error(self, where: str, message: str, node: object = None, *, key: object = None) -> None:
+        """Record an error at `key`'s line in `node` when a key is named, else `node`'s."""
+        line = line_of_key(node, key) if key is not None else line_of(node)
+        self.problems.append(Problem(self.source, where, message, line))
 
     def name(self, node: object, where: str) -> None:
         """Give problems the loader found inside `node` (duplicate keys) their full path."""
@@ -96,11 +98,11 @@ def parse_icp(
 
 
 def _icp(data: dict[str, Any], ctx: _Context, today: date | None) -> Icp | None:
-    _unknown_keys(data, _TOP_KEYS, "", ctx)
-    version = _version(data, ctx)
+    meant = _unknown_keys(data, _TOP_KEYS, "", ctx)
+    version = _version(data, ctx, meant)
     reviewed_on = _reviewed_on(data, ctx, today)
     tiers = _tiers(data.get("tiers"), ctx)
-    profiles = _profiles(data.get("profiles"), tiers, ctx)
+    profiles = _profiles(data.get("profiles"), tiers, ctx, misspelt="profiles" in meant)
     disqualify = _disqualifiers(data.get("disqualify"), "disqualify", ctx)
     persona = _persona(data.get("persona"), ctx)
     if version is None or not profiles:
@@ -108,10 +110,12 @@ def _icp(data: dict[str, Any], ctx: _Context, today: date | None) -> Icp | None:
     return Icp(version, reviewed_on, tiers, tuple(profiles), disqualify, persona)
 
 
-def _version(data: dict[str, Any], ctx: _Context) -> int | None:
+def _version(data: dict[str, Any], ctx: _Context, meant: frozenset[str]) -> int | None:
     version = data.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > 0:
         return version
+    if _misspelt(data, "version", meant):
+        return None
     ctx.error("version", "must be a positive whole number, bumped on every change", data)
     return None
 
@@ -152,7 +156,9 @@ def _tiers(raw: object, ctx: _Context) -> Tiers:
     return Tiers(a, b, c)
 
 
-def _profiles(raw: object, tiers: Tiers, ctx: _Context) -> list[Profile]:
+def _profiles(raw: object, tiers: Tiers, ctx: _Context, *, misspelt: bool) -> list[Profile]:
+    if raw is None and misspelt:
+        return []  # the misspelt key is the problem, already reported
     if not isinstance(raw, list) or not raw:
         ctx.error("profiles", "at least one profile is required")
         return []
@@ -168,7 +174,8 @@ def _profile(raw: object, index: int, tiers: Tiers, ctx: _Context) -> Profile | 
     if not isinstance(raw, dict):
         ctx.error(f"profiles[{index}]", "must be a mapping with id, name and criteria")
         return None
-    profile_id = _identifier(raw, f"profiles[{index}]", ctx)
+    meant = _meant(raw, _PROFILE_KEYS)
+    profile_id = _identifier(raw, f"profiles[{index}]", ctx, meant)
     where = profile_id or f"profiles[{index}]"
     _unknown_keys(raw, _PROFILE_KEYS, where, ctx)
     name = raw.get("name", profile_id)
@@ -176,7 +183,8 @@ def _profile(raw: object, index: int, tiers: Tiers, ctx: _Context) -> Profile | 
         ctx.error(where, "name must be text", raw)
     raw_criteria = raw.get("criteria")
     if not isinstance(raw_criteria, list) or not raw_criteria:
-        ctx.error(where, "criteria: at least one criterion is required", raw)
+        if not _misspelt(raw, "criteria", meant):
+            ctx.error(where, "criteria: at least one criterion is required", raw)
         raw_criteria = []
     criteria = _criteria(raw_criteria, where, ctx, layered=True)
     raw_dq = raw.get("disqualify")
@@ -187,7 +195,8 @@ def _profile(raw: object, index: int, tiers: Tiers, ctx: _Context) -> Profile | 
     if profile_id is None:
         return None
     profile = Profile(profile_id, str(name), tuple(criteria), disqualify)
-    _check_reach(profile, tiers, ctx, raw)
+    if criteria:  # none valid: the reason is reported, and a reach of 0 would only repeat it
+        _check_reach(profile, tiers, ctx, raw)
     return profile
 
 
@@ -203,13 +212,16 @@ def _criterion(
     if not isinstance(raw, dict):
         ctx.error(f"{parent}[{index}]", "a criterion must be a mapping")
         return None
-    criterion_id = _identifier(raw, f"{parent}[{index}]", ctx)
+    allowed = _CRITERION_KEYS | set(OPERATORS)
+    meant = _meant(raw, allowed)
+    criterion_id = _identifier(raw, f"{parent}[{index}]", ctx, meant)
     where = f"{parent}/{criterion_id or f'[{index}]'}"
     ctx.name(raw, where)
-    condition = _condition(raw, _CRITERION_KEYS, where, ctx)
-    weight = _weight(raw, where, ctx)
-    why = _why(raw, where, ctx)
-    layer = _layer(raw, where, ctx, weight, required=layered)
+    _unknown_keys(raw, allowed, where, ctx)
+    condition = _condition(raw, where, ctx, meant)
+    weight = _weight(raw, where, ctx, meant)
+    why = _why(raw, where, ctx, meant)
+    layer = _layer(raw, where, ctx, weight, required=layered and not _misspelt(raw, "layer", meant))
     if criterion_id is None or condition is None or weight is None or why is None:
         return None
     return Criterion(criterion_id, condition, weight, why, layer)
@@ -230,13 +242,16 @@ def _disqualifier(raw: object, index: int, parent: str, ctx: _Context) -> Disqua
     if not isinstance(raw, dict):
         ctx.error(f"{parent}[{index}]", "a disqualifier must be a mapping")
         return None
-    dq_id = _identifier(raw, f"{parent}[{index}]", ctx)
+    allowed = _DISQUALIFIER_KEYS | {"weight"} | set(OPERATORS)
+    meant = _meant(raw, allowed)
+    dq_id = _identifier(raw, f"{parent}[{index}]", ctx, meant)
     where = f"{parent}/{dq_id or f'[{index}]'}"
     ctx.name(raw, where)
     if "weight" in raw:
-        ctx.error(where, "a disqualifier has no weight: it overrides the score", raw)
-    condition = _condition(raw, _DISQUALIFIER_KEYS | {"weight"}, where, ctx)
-    why = _why(raw, where, ctx)
+        ctx.error(where, "a disqualifier has no weight: it overrides the score", raw, key="weight")
+    _unknown_keys(raw, allowed, where, ctx)
+    condition = _condition(raw, where, ctx, meant)
+    why = _why(raw, where, ctx, meant)
     if dq_id is None or condition is None or why is None:
         return None
     return Disqualifier(dq_id, condition, why)
@@ -255,26 +270,34 @@ def _persona(raw: object, ctx: _Context) -> tuple[Criterion, ...]:
     return tuple(criteria)
 
 
-def _identifier(raw: dict[str, Any], where: str, ctx: _Context) -> str | None:
+def _identifier(
+    raw: dict[str, Any], where: str, ctx: _Context, meant: frozenset[str]
+) -> str | None:
     value = raw.get("id")
     if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
         return value
+    if _misspelt(raw, "id", meant):
+        return None
     ctx.error(where, f"id {value!r} must be a word like 'headcount' (letters, digits, - _ .)", raw)
     return None
 
 
-def _weight(raw: dict[str, Any], where: str, ctx: _Context) -> int | None:
+def _weight(raw: dict[str, Any], where: str, ctx: _Context, meant: frozenset[str]) -> int | None:
     weight = raw.get("weight")
     if isinstance(weight, int) and not isinstance(weight, bool) and weight != 0:
         return weight
+    if _misspelt(raw, "weight", meant):
+        return None
     ctx.error(where, f"weight {weight!r} must be a non-zero whole number", raw)
     return None
 
 
-def _why(raw: dict[str, Any], where: str, ctx: _Context) -> str | None:
+def _why(raw: dict[str, Any], where: str, ctx: _Context, meant: frozenset[str]) -> str | None:
     why = raw.get("why")
     if isinstance(why, str) and why.strip():
         return why.strip()
+    if _misspelt(raw, "why", meant):
+        return None
     ctx.error(where, "why is missing: every criterion needs the business reason SDRs will see", raw)
     return None
 
@@ -296,15 +319,18 @@ def _layer(
 
 
 def _condition(
-    raw: dict[str, Any], other_keys: set[str], where: str, ctx: _Context
+    raw: dict[str, Any], where: str, ctx: _Context, meant: frozenset[str]
 ) -> Condition | None:
+    """The criterion's one operator on its field; a misspelt operator or `field` key has
+    been reported as such, so its absence is not reported again."""
     operators = [k for k in raw if k in OPERATORS]
-    for key in raw:
-        if key not in OPERATORS and key not in other_keys:
-            ctx.error(where, f"unknown operator or key {key!r}{_suggest(key, OPERATORS)}", raw)
+    if not operators and meant & set(OPERATORS):
+        return None
     if len(operators) != 1:
         found = ", ".join(operators) if operators else "none"
         ctx.error(where, f"needs exactly one operator (found {found})", raw)
+        return None
+    if _misspelt(raw, "field", meant):
         return None
     field_name = raw.get("field")
     if not isinstance(field_name, str) or field_name not in ctx.fields:
@@ -383,10 +409,52 @@ def _check_reach(profile: Profile, tiers: Tiers, ctx: _Context, node: object) ->
         ctx.error(profile.id, message, node)
 
 
-def _unknown_keys(raw: dict[str, Any], allowed: set[str], where: str, ctx: _Context) -> None:
+def _unknown_keys(
+    raw: dict[str, Any], allowed: set[str], where: str, ctx: _Context
+) -> frozenset[str]:
+    """Report each key `raw` may not have, at its own line, with the key it was probably
+    meant to be; return those meant keys (see `_meant`)."""
+    operators = allowed >= set(OPERATORS)
     for key in raw:
         if key not in allowed:
-            ctx.error(where, f"unknown key {key!r}{_suggest(str(key), allowed)}", raw)
+            ctx.error(where, _unknown_key_message(key, allowed, operators=operators), raw, key=key)
+    return _meant(raw, allowed)
+
+
+def _unknown_key_message(key: object, allowed: set[str], *, operators: bool) -> str:
+    what = "an operator or key" if operators else "a key here"
+    meant = _closest(key, allowed)
+    if meant is not None and str(key).rstrip().endswith(":"):
+        return f"{key!r} is not {what} — did you mean {meant!r}? (a key takes a single colon)"
+    if meant is not None:
+        return f"{key!r} is not {what} — did you mean {meant!r}?"
+    if operators:
+        return f"{key!r} is not {what} — the operators are {', '.join(OPERATORS)}"
+    return f"{key!r} is not {what} — expected {', '.join(sorted(allowed))}"
+
+
+def _meant(raw: dict[str, Any], allowed: set[str]) -> frozenset[str]:
+    """The allowed keys that unknown keys of `raw` look like misspellings of (`inn` for
+    `in`, `why:` for `why`): their absence is the same mistake, not a second one."""
+    closest = (_closest(key, allowed) for key in raw if key not in allowed)
+    return frozenset(key for key in closest if key is not None)
+
+
+def _misspelt(raw: dict[str, Any], key: str, meant: frozenset[str]) -> bool:
+    """`key` is missing only because it was misspelt, a problem already reported."""
+    return key not in raw and key in meant
+
+
+def _closest(key: object, allowed: Iterable[str]) -> str | None:
+    """The allowed key `key` was most likely meant to be: the same word with a stray colon,
+    space or capital (`why:`, `Why`), else a close spelling (`inn`, `betwen`)."""
+    choices = list(allowed)
+    bare = str(key).strip().rstrip(":").strip()
+    same = [c for c in choices if c.casefold() == bare.casefold()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(bare, choices, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _duplicates(

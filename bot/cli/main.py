@@ -20,6 +20,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from bot.config import Config, load_config
+from bot.views.common import counted
 from scoring.problems import ConfigError
 
 
@@ -122,8 +123,8 @@ def _load(config_dir: Path, today: date | None = None) -> Config:
         return load_config(config_dir, today=today or datetime.now(UTC).date())
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
-        err.print(f"{len(exc.problems)} problem(s): the config was not loaded.")
+            err.print(f"[red]error[/red] {escape(str(problem))}", markup=True, soft_wrap=True)
+        err.print(f"{counted(len(exc.problems), 'problem')}: the config was not loaded.")
         raise typer.Exit(1) from exc
 
 
@@ -132,7 +133,7 @@ def check(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
     """Validate every config file; exit 1 naming each problem's file, line and criterion."""
     config = _load(config_dir)
     for warning in config.warnings:
-        err.print(f"[yellow]{warning}[/yellow]", soft_wrap=True)
+        err.print(f"[yellow]{escape(str(warning))}[/yellow]", soft_wrap=True)
     icp = config.icp
     profiles = ", ".join(p.id for p in icp.profiles)
     typer.echo(

@@ -13,7 +13,7 @@ from textwrap import dedent, indent
 import pytest
 
 from bot.config import load_config
-from scoring.model import Condition
+from scoring.model import OPERATORS, Condition
 from scoring.problems import ConfigError, Problem
 from scoring.validation import parse_icp
 from tests.scoring.support import FIELDS, TODAY
@@ -70,9 +70,7 @@ CRITERION_PROBLEMS = [
         - {id: headcount, layer: firmographic, field: employees, betwen: [200, 800], weight: 50,
            why: Size.}
         """,
-        "unknown operator",
-        "'betwen'",
-        "did you mean 'between'?",
+        "'betwen' is not an operator or key — did you mean 'between'?",
         id="unknown operator, with a did-you-mean",
     ),
     crit(
@@ -80,8 +78,7 @@ CRITERION_PROBLEMS = [
         - {id: headcount, layer: firmographic, field: employees, greater_than: 200, weight: 50,
            why: Size.}
         """,
-        "unknown operator",
-        "'greater_than'",
+        "'greater_than' is not an operator or key — the operators are equals, in, not_in,",
         id="unknown operator, nothing close",
     ),
     crit(
@@ -450,8 +447,7 @@ FILE_PROBLEMS = [
     whole(
         icp_file(profile("core")).replace("profiles:", "profile:"),
         "",
-        "unknown key 'profile'",
-        "did you mean 'profiles'?",
+        "'profile' is not a key here — did you mean 'profiles'?",
         id="misspelt top-level key",
     ),
     whole(
@@ -511,6 +507,142 @@ def test_config_error_message_lists_every_problem() -> None:
         parse(with_criterion("- {id: headcount, field: employees, gte: 200, weight: 0}\n"))
     assert str(raised.value).splitlines() == [str(p) for p in raised.value.problems]
     assert len(raised.value.problems) >= 3  # layer, weight and why are all reported
+
+
+# --- a misspelt key: one problem, at the key's own line ---
+
+BLOCK = """\
+- id: headcount
+  layer: firmographic
+  field: employees
+  between: [200, 800]
+  weight: 50
+  why: Size.
+"""  # lines 13 to 18
+
+
+def misspelt(old: str, new: str) -> list[Problem]:
+    return problems_of(with_criterion(BLOCK.replace(old, new, 1)))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        pytest.param(
+            "between:",
+            "betwen:",
+            16,
+            "'betwen' is not an operator or key — did you mean 'between'?",
+            id="operator",
+        ),
+        pytest.param(
+            "why:",
+            "why::",
+            18,
+            "'why:' is not an operator or key — did you mean 'why'? (a key takes a single colon)",
+            id="why with a double colon",
+        ),
+        pytest.param(
+            "weight:",
+            "wieght:",
+            17,
+            "'wieght' is not an operator or key — did you mean 'weight'?",
+            id="weight",
+        ),
+        pytest.param(
+            "field:",
+            "feild:",
+            15,
+            "'feild' is not an operator or key — did you mean 'field'?",
+            id="field",
+        ),
+        pytest.param(
+            "layer:",
+            "Layer:",
+            14,
+            "'Layer' is not an operator or key — did you mean 'layer'?",
+            id="layer with a capital",
+        ),
+    ],
+)
+def test_a_misspelt_criterion_key_is_one_problem_at_its_line(
+    old: str, new: str, line: int, message: str
+) -> None:
+    """What the key's absence would also say (no operator, no why) is the same mistake."""
+    (problem,) = misspelt(old, new)
+    assert (problem.line, problem.where, problem.message) == (line, "core/headcount", message)
+    assert str(problem) == f"{SOURCE}:{line}: core/headcount: {message}"
+
+
+def test_a_criterion_with_no_operator_at_all_still_says_so() -> None:
+    (problem,) = problems_of(with_criterion(BLOCK.replace("  between: [200, 800]\n", "")))
+    assert (problem.line, problem.message) == (13, "needs exactly one operator (found none)")
+
+
+def test_an_unknown_key_beside_no_operator_does_not_hide_that_there_is_none() -> None:
+    problems = misspelt("between: [200, 800]", "note: sized")
+    assert [(p.line, p.message) for p in problems] == [
+        (16, "'note' is not an operator or key — the operators are " + ", ".join(OPERATORS)),
+        (13, "needs exactly one operator (found none)"),
+    ]
+
+
+def test_a_misspelt_operator_beside_a_real_one_is_only_the_misspelling() -> None:
+    problems = misspelt("  weight:", "  gtee: 5\n  weight:")
+    assert [(p.line, p.message) for p in problems] == [
+        (17, "'gtee' is not an operator or key — did you mean 'gte'?")
+    ]
+
+
+def test_two_operators_are_still_two_operators() -> None:
+    (problem,) = misspelt("  weight:", "  gte: 5\n  weight:")
+    assert (problem.line, problem.message) == (
+        13,
+        "needs exactly one operator (found between, gte)",
+    )
+
+
+def test_a_misspelt_disqualifier_operator_is_one_problem_at_its_line() -> None:
+    text = icp_file(
+        profile("core"),
+        "disqualify:\n  - id: customer\n    field: lifecycle_stage\n"
+        "    equal: customer\n    why: Customer.\n",
+    )
+    (problem,) = problems_of(text)
+    assert str(problem) == (
+        f"{SOURCE}:12: disqualify/customer: 'equal' is not an operator or key"
+        " — did you mean 'equals'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "profiles:",
+            "profile:",
+            "config/icp.yaml:3: 'profile' is not a key here — did you mean 'profiles'?",
+            id="profiles",
+        ),
+        pytest.param(
+            "version: 1",
+            "verison: 1",
+            "config/icp.yaml:1: 'verison' is not a key here — did you mean 'version'?",
+            id="version",
+        ),
+        pytest.param(
+            "    criteria:",
+            "    criterias:",
+            "config/icp.yaml:6: core: 'criterias' is not a key here — did you mean 'criteria'?",
+            id="a profile's criteria",
+        ),
+    ],
+)
+def test_a_misspelt_file_or_profile_key_is_one_problem_at_its_line(
+    old: str, new: str, expected: str
+) -> None:
+    (problem,) = problems_of(with_criterion("").replace(old, new, 1))
+    assert str(problem) == expected
 
 
 # --- the YAML itself ---

@@ -35,7 +35,7 @@ def test_check_names_file_line_criterion_and_problem(broken_config: Path) -> Non
     assert "Traceback" not in done.stderr
     text = " ".join(done.stderr.split())
     assert "icp.yaml:" in text
-    assert "midmarket-saas/headcount: unknown operator or key 'betwen'" in text
+    assert "midmarket-saas/headcount: 'betwen' is not an operator or key" in text
     assert "did you mean 'between'?" in text
     assert "midmarket-saas/revenue: unknown field 'revenue_usd'" in text
     assert "routing.yaml" not in text  # its profiles exist: only what is wrong is reported

@@ -1,0 +1,75 @@
+"""`icpbot check` on a config with one typo, run as a user runs it: what it prints, line by line.
+
+Each test copies the shipped config, makes the edit a user would make by
+mistake on a named line of it, and reads check's whole output.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.views.common import counted
+from tests.support import icpbot
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    directory = tmp_path / "cfg"
+    shutil.copytree(ROOT / "config", directory, ignore=shutil.ignore_patterns("sample"))
+    return directory
+
+
+def edit(config: Path, name: str, line: int, old: str, new: str) -> None:
+    """Turn `old` into `new` on `line` of the copied file, as a slip of the keyboard would."""
+    path = config / name
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert old in lines[line - 1], f"{name}:{line} no longer reads {old!r}: {lines[line - 1]!r}"
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def check(config: Path) -> list[str]:
+    """check's error output, one string a line; it must have refused the config."""
+    done = icpbot("check", "--config-dir", str(config))
+    assert done.returncode == 1, done.stdout
+    assert "Traceback" not in done.stderr
+    return done.stderr.splitlines()
+
+
+def test_a_misspelt_operator_is_one_problem_at_its_own_line(config: Path) -> None:
+    edit(config, "icp.yaml", 17, "in:", "inn:")
+    assert check(config) == [
+        f"error {config}/icp.yaml:17: midmarket-saas/industry: 'inn' is not an operator or key"
+        " — did you mean 'in'?",
+        "1 problem: the config was not loaded.",
+    ]
+
+
+def test_a_double_colon_after_why_is_one_problem_at_its_own_line(config: Path) -> None:
+    edit(config, "icp.yaml", 19, "why:", "why::")
+    assert check(config) == [
+        f"error {config}/icp.yaml:19: midmarket-saas/industry: 'why:' is not an operator or key"
+        " — did you mean 'why'? (a key takes a single colon)",
+        "1 problem: the config was not loaded.",
+    ]
+
+
+def test_two_typos_are_two_problems(config: Path) -> None:
+    edit(config, "icp.yaml", 17, "in:", "inn:")
+    edit(config, "icp.yaml", 23, "between:", "betwen:")
+    lines = check(config)
+    assert [line.split(": ")[0].rsplit(":", 1)[1] for line in lines[:2]] == ["17", "23"]
+    assert lines[2:] == ["2 problems: the config was not loaded."]
+
+
+@pytest.mark.parametrize(
+    ("count", "said"),
+    [(1, "1 problem"), (2, "2 problems"), (3400, "3,400 problems"), (0, "0 problems")],
+)
+def test_the_count_of_problems_reads_as_every_count_does(count: int, said: str) -> None:
+    assert counted(count, "problem") == said
