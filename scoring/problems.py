@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from scoring.syntax import explain
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -24,12 +26,16 @@ class Problem:
     line: int | None = None
     warning: bool = False
     anchor: int | None = None  # first line of the mapping it was found in, to name it later
+    column: int | None = None
+    excerpt: tuple[str, ...] = ()  # lines printed under the message: the file's text, a fix
 
     def __str__(self) -> str:
         place = f"{self.source}:{self.line}" if self.line else self.source
+        if self.line and self.column:
+            place += f":{self.column}"
         kind = "warning: " if self.warning else ""
         where = f"{self.where}: " if self.where else ""
-        return f"{place}: {kind}{where}{self.message}"
+        return "\n".join((f"{place}: {kind}{where}{self.message}", *self.excerpt))
 
 
 class ConfigError(Exception):
@@ -110,19 +116,26 @@ _Loader.add_implicit_resolver(
 
 def load_yaml(text: str, source: str) -> tuple[Any, list[Problem]]:
     """Parse YAML text; syntax errors and duplicate keys become problems, not exceptions."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # refuses a control character before reading anything
+    except yaml.YAMLError as exc:
+        return None, [_syntax_problem(exc, text, source)]
     loader.collector = _Collector()
     loader.source = source
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(source, "", f"not valid YAML: {reason}", line)]
+        return None, [_syntax_problem(exc, text, source)]
     finally:
         loader.dispose()
     return data, loader.collector.problems
+
+
+def _syntax_problem(error: yaml.YAMLError, text: str, source: str) -> Problem:
+    said = explain(error, text)
+    return Problem(
+        source, said.where, said.message, said.line, column=said.column, excerpt=said.excerpt
+    )
 
 
 def line_of(node: object) -> int | None:

@@ -664,6 +664,7 @@ def test_duplicate_yaml_key_is_an_error_with_its_line() -> None:
     problems = problems_of(DUPLICATE_KEY)
     problem = next(p for p in problems if "duplicate key 'weight'" in p.message)
     assert (problem.source, problem.line, problem.warning) == (SOURCE, 18, False)
+    assert "duplicate key 'weight' (first on line 17)" in problem.message
 
 
 def test_duplicate_yaml_key_names_the_criterion() -> None:
@@ -672,19 +673,37 @@ def test_duplicate_yaml_key_names_the_criterion() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("text", "place", "what"),
     [
-        pytest.param("version: 1\nprofiles:\n  - id: a\n   name: x\n", 4, id="bad indentation"),
-        pytest.param("version: 1\ntiers: {A: 80, B: 60\nprofiles: []\n", 3, id="unclosed brace"),
-        pytest.param("version: 1\nprofiles: [\n", 3, id="unclosed list at end of file"),
-        pytest.param("version: 1\n\tprofiles: []\n", 2, id="tab indentation"),
+        pytest.param(
+            "version: 1\nprofiles:\n  - id: a\n   name: x\n",
+            "4:4: a",
+            "this line is indented 3 spaces, which lines up with none of the keys",
+            id="bad indentation",
+        ),
+        pytest.param(
+            "version: 1\ntiers: {A: 80, B: 60\nprofiles: []\n",
+            "2:8: tiers",
+            "the '{' opened here is still open at line 3",
+            id="unclosed brace, named where it opens",
+        ),
+        pytest.param(
+            "version: 1\nprofiles: [\n",
+            "2:11: profiles",
+            "the '[' opened here is still open at the end of the file",
+            id="unclosed list at end of file",
+        ),
+        pytest.param(
+            "version: 1\n\tprofiles: []\n",
+            "2:1",
+            "a tab character (shown as →)",
+            id="tab indentation",
+        ),
     ],
 )
-def test_invalid_yaml_names_the_line(text: str, line: int) -> None:
+def test_invalid_yaml_names_the_line_and_column(text: str, place: str, what: str) -> None:
     (problem,) = problems_of(text)
-    assert (problem.source, problem.line) == (SOURCE, line)
-    assert problem.message.startswith("not valid YAML")
-    assert str(problem).startswith(f"{SOURCE}:{line}: not valid YAML")
+    assert str(problem).startswith(f"{SOURCE}:{place}: not valid YAML: {what}")
 
 
 @pytest.mark.parametrize(

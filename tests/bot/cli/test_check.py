@@ -73,3 +73,45 @@ def test_two_typos_are_two_problems(config: Path) -> None:
 )
 def test_the_count_of_problems_reads_as_every_count_does(count: int, said: str) -> None:
     assert counted(count, "problem") == said
+
+
+def test_a_yaml_slip_is_explained_with_the_line_quoted(config: Path) -> None:
+    with (config / "icp.yaml").open("a", encoding="utf-8") as icp:
+        icp.write("  - id: x\n   bad indent: [\n")
+    assert check(config) == [
+        f"error {config}/icp.yaml:174:4: persona/x: not valid YAML: this line is indented 3 "
+        "spaces, which lines up with none of the keys it could belong with (they are at 4 and "
+        "0 spaces)",
+        "  173 |   - id: x",
+        "  174 |    bad indent: [",
+        "      |    ^",
+        "  fix: indent it by 4 spaces, to line up with 'id' on the line above",
+        "  (the YAML parser says: expected <block end>, but found '<block mapping start>')",
+        "1 problem: the config was not loaded.",
+    ]
+
+
+def test_a_colon_in_a_why_says_to_quote_it(config: Path) -> None:
+    edit(config, "icp.yaml", 19, "why: Our playbooks and", "why: Our playbooks: and")
+    lines = check(config)
+    assert lines[0] == (
+        f"error {config}/icp.yaml:19:27: midmarket-saas/industry: not valid YAML: a ':' inside "
+        "the unquoted value of 'why': YAML reads it as the start of another key, which cannot "
+        "go there"
+    )
+    assert lines[1:3] == [
+        "  19 |         why: Our playbooks: and integrations are built for SaaS revenue teams.",
+        "     |                           ^",
+    ]
+    assert lines[3] == (
+        "  fix: quote the value: why: 'Our playbooks: and integrations are built for SaaS "
+        "revenue teams.'"
+    )
+
+
+def test_a_message_with_brackets_keeps_them(config: Path) -> None:
+    edit(config, "icp.yaml", 23, "[200, 800]", "[200]")
+    assert check(config)[0] == (
+        f"error {config}/icp.yaml:20: midmarket-saas/headcount: between: needs two numbers, "
+        "[low, high]"
+    )
