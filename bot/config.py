@@ -74,7 +74,7 @@ def load_config(directory: Path, *, today: date | None = None) -> Config:
         lambda: parse_field_map(_read(fields_path, required=False), source=str(fields_path)),
     )
     icp_text = _read(icp_path, required=True) or ""
-    types = fields.types if fields else {}
+    types = fields.types if fields else None  # unknown: field names go unchecked
     icp = _collect(
         problems, lambda: parse_icp(icp_text, source=str(icp_path), fields=types, today=today)
     )

@@ -21,7 +21,15 @@ from typing import Any
 
 from integrations.records import PropertyCoercer
 from scoring.fields import ACCOUNT_FIELDS, PERSON_FIELDS, FieldType, known_fields
-from scoring.problems import ConfigError, Problem, line_of, load_yaml
+from scoring.problems import (
+    ConfigError,
+    Problem,
+    closest,
+    did_you_mean,
+    line_of_key,
+    load_yaml,
+    not_a_key,
+)
 
 OBJECTS: Mapping[str, tuple[str, ...]] = {
     "hubspot": ("company", "contact"),
@@ -180,6 +188,7 @@ def _maps(names: Mapping[str, str]) -> dict[str, PropertyMap]:
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"custom", *OBJECTS}
+_MAP_KEYS = {"property", "values"}
 
 
 def parse_field_map(text: str | None, *, source: str) -> tuple[FieldMap, list[Problem]]:
@@ -192,7 +201,7 @@ def parse_field_map(text: str | None, *, source: str) -> tuple[FieldMap, list[Pr
         raise ConfigError([*problems, Problem(source, "", "the file must be a mapping")])
     for key in data:
         if key not in _TOP_KEYS:
-            problems.append(Problem(source, str(key), "unknown section", line_of(data)))
+            problems.append(Problem(source, "", not_a_key(key, _TOP_KEYS), line_of_key(data, key)))
     custom = _custom(data.get("custom"), source, problems)
     defaults = default_field_map(custom)
     objects = {key: dict(mapping) for key, mapping in defaults.objects.items()}
@@ -215,14 +224,15 @@ def _custom(raw: object, source: str, problems: list[Problem]) -> dict[str, Fiel
     standard = {**ACCOUNT_FIELDS, **PERSON_FIELDS}
     allowed = ", ".join(t.value for t in FieldType)
     for name, kind in raw.items():
-        where = f"custom/{name}"
+        where, line = f"custom/{name}", line_of_key(raw, name)
         if not isinstance(name, str) or not _NAME.match(name):
-            problems.append(Problem(source, where, "names are lower_snake_case", line_of(raw)))
+            problems.append(Problem(source, where, "names are lower_snake_case", line))
         elif name in standard:
-            problems.append(Problem(source, where, "is a standard field already", line_of(raw)))
+            problems.append(Problem(source, where, "is a standard field already", line))
         elif kind not in {t.value for t in FieldType}:
-            message = f"type {kind!r} is not one of {allowed}"
-            problems.append(Problem(source, where, message, line_of(raw)))
+            hint = did_you_mean(kind, [t.value for t in FieldType])
+            message = f"type {kind!r} is not one of {allowed}{hint}"
+            problems.append(Problem(source, where, message, line))
         else:
             custom[name] = FieldType(kind)
     return custom
@@ -245,39 +255,49 @@ def _overlay(
     for obj, fields in raw.items():
         if obj == DEAL_OBJECTS[crm]:
             continue  # its settings are read by `_churned`
+        known = (*objs, DEAL_OBJECTS[crm])
         if obj not in objs:
-            message = f"unknown object {obj!r}; {crm} has {', '.join((*objs, DEAL_OBJECTS[crm]))}"
-            problems.append(Problem(source, f"{crm}/{obj}", message, line_of(raw)))
+            hint = did_you_mean(obj, known)
+            message = f"unknown object {obj!r}; {crm} has {', '.join(known)}{hint}"
+            problems.append(Problem(source, f"{crm}/{obj}", message, line_of_key(raw, obj)))
             continue
         if not isinstance(fields, dict):
-            problems.append(Problem(source, f"{crm}/{obj}", "must map canonical fields"))
+            message = "must map canonical fields"
+            problems.append(Problem(source, f"{crm}/{obj}", message, line_of_key(raw, obj)))
             continue
         target = into[(crm, obj)]
         for name, spec in fields.items():
             where = f"{crm}/{obj}/{name}"
-            mapped = _property_map(spec, where, source, problems, fields)
+            mapped = _property_map(spec, where, source, problems, line_of_key(fields, name))
             if name not in types:
-                message = "unknown canonical field (declare custom fields under custom:)"
-                problems.append(Problem(source, where, message, line_of(fields)))
+                hint = did_you_mean(name, types)
+                message = f"unknown canonical field{hint}; custom fields are declared under custom:"
+                problems.append(Problem(source, where, message, line_of_key(fields, name)))
             elif mapped:
                 target[name] = mapped
 
 
 def _property_map(
-    spec: Any, where: str, source: str, problems: list[Problem], parent: object
+    spec: Any, where: str, source: str, problems: list[Problem], line: int | None
 ) -> PropertyMap | None:
+    """A property name, or {property: NAME, values: {...}}; `line`: the field's own line."""
     if isinstance(spec, str) and spec.strip():
         return PropertyMap(spec.strip())
+    extra = [k for k in spec if k not in _MAP_KEYS] if isinstance(spec, dict) else []
+    for key in extra:
+        problems.append(Problem(source, where, not_a_key(key, _MAP_KEYS), line_of_key(spec, key)))
     if isinstance(spec, dict) and isinstance(spec.get("property"), str):
         values = spec.get("values") or {}
-        extra = set(spec) - {"property", "values"}
-        if extra or not isinstance(values, dict):
-            message = "takes only property and values (a mapping)"
-            problems.append(Problem(source, where, message, line_of(spec)))
+        if not isinstance(values, dict):
+            message = "values must map CRM values to canonical ones"
+            problems.append(Problem(source, where, message, line_of_key(spec, "values")))
+            return None
+        if extra:
             return None
         return PropertyMap(spec["property"], {str(k).casefold(): str(v) for k, v in values.items()})
-    message = "must be a property name or {property: NAME, values: {...}}"
-    problems.append(Problem(source, where, message, line_of(parent)))
+    if not any(closest(k, _MAP_KEYS) == "property" for k in extra):  # else: reported above
+        message = "must be a property name or {property: NAME, values: {...}}"
+        problems.append(Problem(source, where, message, line))
     return None
 
 
@@ -290,18 +310,19 @@ def _churned(raw: object, crm: str, source: str, problems: list[Problem]) -> fro
     where = f"{crm}/{obj}"
     if not isinstance(section, dict):
         message = "must map deal settings: churned_stages: [STAGE, ...]"
-        problems.append(Problem(source, where, message, line_of(raw)))
+        problems.append(Problem(source, where, message, line_of_key(raw, obj)))
         return frozenset()
     for key in section:
         if key not in _DEAL_SETTINGS:
-            message = f"unknown setting; {obj} takes {', '.join(_DEAL_SETTINGS)}"
-            problems.append(Problem(source, f"{where}/{key}", message, line_of(section)))
-    setting = f"{where}/churned_stages"
-    stages = _stages(section.get("churned_stages"), setting, source, problems, line_of(section))
+            hint = did_you_mean(key, _DEAL_SETTINGS)
+            message = f"unknown setting; {obj} takes {', '.join(_DEAL_SETTINGS)}{hint}"
+            problems.append(Problem(source, f"{where}/{key}", message, line_of_key(section, key)))
+    setting, line = f"{where}/churned_stages", line_of_key(section, "churned_stages")
+    stages = _stages(section.get("churned_stages"), setting, source, problems, line)
     won = sorted(stages & _WON_STAGES[crm])
     if won:
         message = f"names the won stage ({', '.join(won)}): every won deal would count as churned"
-        problems.append(Problem(source, setting, message, line_of(section), warning=True))
+        problems.append(Problem(source, setting, message, line, warning=True))
     return stages
 
 

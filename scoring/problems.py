@@ -7,7 +7,9 @@ refuses duplicate keys (PyYAML silently keeps the last one), and reads only
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +138,35 @@ def _syntax_problem(error: yaml.YAMLError, text: str, source: str) -> Problem:
     return Problem(
         source, said.where, said.message, said.line, column=said.column, excerpt=said.excerpt
     )
+
+
+def closest(key: object, allowed: Iterable[str]) -> str | None:
+    """The allowed key `key` was most likely meant to be: the same word with a stray colon,
+    space or capital (`why:`, `Why`), else a close spelling (`inn`, `betwen`)."""
+    choices = list(allowed)
+    bare = str(key).strip().rstrip(":").strip()
+    same = [c for c in choices if c.casefold() == bare.casefold()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(bare, choices, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the choice `word` was probably meant to be, else ''."""
+    meant = closest(word, choices)
+    return f" (did you mean {meant!r}?)" if meant else ""
+
+
+def not_a_key(key: object, allowed: Iterable[str], *, what: str = "a key here") -> str:
+    """What to say of a key that does not belong: the key it was probably meant to be, else
+    the keys that do belong."""
+    meant = closest(key, allowed)
+    if meant is not None and str(key).rstrip().endswith(":"):
+        return f"{key!r} is not {what} — did you mean {meant!r}? (a key takes a single colon)"
+    if meant is not None:
+        return f"{key!r} is not {what} — did you mean {meant!r}?"
+    return f"{key!r} is not {what} — expected {', '.join(sorted(allowed))}"
 
 
 def line_of(node: object) -> int | None:

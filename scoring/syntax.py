@@ -133,7 +133,9 @@ def _colon(error: yaml.MarkedYAMLError, text: str, lines: Sequence[Line | None])
         )
         return _Finding(number, mark.column, what, _quote_fix(lines, number))
     above = next((x for x in reversed(lines[: number - 1]) if x and x.key), None)
-    if above is None or line is None or line.indent <= above.indent:
+    if above is None:
+        return _bare(content_above(lines, number)) or _unreadable(number, mark.column)
+    if line is None or line.indent <= above.indent:
         return _unreadable(number, mark.column)
     return _continued(line, above, content_above(lines, above.number))
 
@@ -164,6 +166,19 @@ def _continued(line: Line, above: Line, before: Line | None) -> _Finding:
             f"{above.number} by {line.indent}"
         )
     return _Finding(number, line.indent, what, fix, (above.number,))
+
+
+def _bare(line: Line | None) -> _Finding | None:
+    """A top line with no `key:`, which YAML reads as the file's one value, so that the
+    keys after it have nowhere to go."""
+    if line is None or line.key is not None or line.item or line.indent:
+        return None
+    text = uncommented(line.text)
+    if text in ("---", "...") or text.startswith(("[", "{", "'", '"', "&", "*", "!", "|", ">")):
+        return None
+    what = "this line has no ':', so YAML reads it as a value, and keys cannot follow a value"
+    fix = "write it as 'key: value', with a colon and a space after the key"
+    return _Finding(line.number, line.indent, what, fix)
 
 
 def _holds_level(line: Line, indent: int) -> bool:
@@ -327,6 +342,8 @@ def _block(error: yaml.MarkedYAMLError, text: str, lines: Sequence[Line | None])
     bracket, a stray closing bracket, or, most often, indentation."""
     mark = _mark(error)
     problem = error.problem or ""
+    if problem.startswith("expected '<document start>'"):
+        return _bare(content_above(lines, mark.line + 1))
     if problem.endswith(("found ']'", "found '}'")):
         char = problem[-2]
         what = f"a '{char}' with no '{'[' if char == ']' else '{'}' open before it"

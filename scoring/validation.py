@@ -7,7 +7,6 @@ wrong at once, so a RevOps engineer fixes the file in one pass.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,16 @@ from scoring.model import (
     Profile,
     Tiers,
 )
-from scoring.problems import ConfigError, Problem, line_of, line_of_key, load_yaml
+from scoring.problems import (
+    ConfigError,
+    Problem,
+    closest,
+    did_you_mean,
+    line_of,
+    line_of_key,
+    load_yaml,
+    not_a_key,
+)
 from scoring.reach import max_score, unreachable_reason
 
 REVIEW_MAX_AGE = timedelta(days=90)
@@ -57,7 +65,7 @@ class _Context:
     """Where we are in the file, and the problems found so far."""
 
     source: str
-    fields: Mapping[str, FieldType]
+    fields: Mapping[str, FieldType] | None  # None: fields.yaml did not load, so not known
     problems: list[Problem] = field(default_factory=list)
 
     def error(self, where: str, message: str, node: object = None, *, key: object = None) -> None:
@@ -81,10 +89,14 @@ def parse_icp(
     text: str,
     *,
     source: str,
-    fields: Mapping[str, FieldType],
+    fields: Mapping[str, FieldType] | None,
     today: date | None = None,
 ) -> tuple[Icp, list[Problem]]:
-    """The validated ICP and its warnings; raises ConfigError listing every error."""
+    """The validated ICP and its warnings; raises ConfigError listing every error.
+
+    `fields`: every field a criterion may test, with its type; None when fields.yaml did
+    not load, and then field names and types go unchecked (rather than every criterion
+    reporting its field unknown), since that file's own problem is what to fix first."""
     data, problems = load_yaml(text, source)
     ctx = _Context(source, fields, problems)
     icp = _icp(data, ctx, today) if isinstance(data, dict) else None
@@ -311,7 +323,7 @@ def _layer(
             ctx.error(where, f"layer is missing: one of {', '.join(LAYERS)}", raw)
         return None
     if layer not in LAYERS:
-        ctx.error(where, f"unknown layer {layer!r}{_suggest(layer, LAYERS)}", raw)
+        ctx.error(where, f"unknown layer {layer!r}{did_you_mean(layer, LAYERS)}", raw)
         return None
     if weight is not None and (layer == "negative") != (weight < 0):
         ctx.error(where, "negative criteria need a negative weight, and only they", raw)
@@ -333,16 +345,17 @@ def _condition(
     if _misspelt(raw, "field", meant):
         return None
     field_name = raw.get("field")
-    if not isinstance(field_name, str) or field_name not in ctx.fields:
-        hint = _suggest(str(field_name), list(ctx.fields))
+    known = ctx.fields
+    if not isinstance(field_name, str) or (known is not None and field_name not in known):
+        hint = did_you_mean(str(field_name), known or ())
         ctx.error(
             where, f"unknown field {field_name!r}{hint} (custom fields go in fields.yaml)", raw
         )
         return None
     operator = operators[0]
     operand = raw[operator]
-    field_type = ctx.fields[field_name]
-    if field_type not in _OPERATOR_TYPES[operator]:
+    field_type = known[field_name] if known is not None else None
+    if field_type is not None and field_type not in _OPERATOR_TYPES[operator]:
         ctx.error(where, _type_message(operator, field_name, field_type), raw)
         return None
     message = _operand_problem(operator, operand, field_type)
@@ -357,7 +370,7 @@ def _type_message(operator: str, field_name: str, field_type: FieldType) -> str:
     return f"operator {operator!r} does not apply to {field_name}, a {field_type} field{hint}"
 
 
-def _operand_problem(operator: str, operand: object, field_type: FieldType) -> str | None:
+def _operand_problem(operator: str, operand: object, field_type: FieldType | None) -> str | None:
     """What is wrong with an operator's value, or None."""
     if operator in ("in", "not_in", "contains_any", "contains_all"):
         if not isinstance(operand, list) or not operand:
@@ -391,7 +404,7 @@ def _regex_problem(operand: object) -> str | None:
     return None
 
 
-def _equals_problem(operand: object, field_type: FieldType) -> str | None:
+def _equals_problem(operand: object, field_type: FieldType | None) -> str | None:
     if field_type is FieldType.BOOLEAN and not isinstance(operand, bool):
         return "needs true or false on a boolean field"
     if field_type is FieldType.NUMBER and not _is_number(operand):
@@ -422,39 +435,23 @@ def _unknown_keys(
 
 
 def _unknown_key_message(key: object, allowed: set[str], *, operators: bool) -> str:
-    what = "an operator or key" if operators else "a key here"
-    meant = _closest(key, allowed)
-    if meant is not None and str(key).rstrip().endswith(":"):
-        return f"{key!r} is not {what} — did you mean {meant!r}? (a key takes a single colon)"
-    if meant is not None:
-        return f"{key!r} is not {what} — did you mean {meant!r}?"
-    if operators:
-        return f"{key!r} is not {what} — the operators are {', '.join(OPERATORS)}"
-    return f"{key!r} is not {what} — expected {', '.join(sorted(allowed))}"
+    if not operators:
+        return not_a_key(key, allowed)
+    if closest(key, allowed) is None:
+        return f"{key!r} is not an operator or key — the operators are {', '.join(OPERATORS)}"
+    return not_a_key(key, allowed, what="an operator or key")
 
 
 def _meant(raw: dict[str, Any], allowed: set[str]) -> frozenset[str]:
     """The allowed keys that unknown keys of `raw` look like misspellings of (`inn` for
     `in`, `why:` for `why`): their absence is the same mistake, not a second one."""
-    closest = (_closest(key, allowed) for key in raw if key not in allowed)
-    return frozenset(key for key in closest if key is not None)
+    meant = (closest(key, allowed) for key in raw if key not in allowed)
+    return frozenset(key for key in meant if key is not None)
 
 
 def _misspelt(raw: dict[str, Any], key: str, meant: frozenset[str]) -> bool:
     """`key` is missing only because it was misspelt, a problem already reported."""
     return key not in raw and key in meant
-
-
-def _closest(key: object, allowed: Iterable[str]) -> str | None:
-    """The allowed key `key` was most likely meant to be: the same word with a stray colon,
-    space or capital (`why:`, `Why`), else a close spelling (`inn`, `betwen`)."""
-    choices = list(allowed)
-    bare = str(key).strip().rstrip(":").strip()
-    same = [c for c in choices if c.casefold() == bare.casefold()]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(bare, choices, n=1, cutoff=0.75)
-    return close[0] if close else None
 
 
 def _duplicates(
@@ -474,11 +471,6 @@ def _duplicates(
             ctx.error(
                 f"{where}/{item_id}", f"duplicate id {item_id!r}: a criterion has it too", item
             )
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _is_number(value: object) -> bool:

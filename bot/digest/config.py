@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from scoring.problems import ConfigError, Problem, line_of, load_yaml
+from scoring.problems import ConfigError, Problem, line_of_key, load_yaml, not_a_key
 
 DEFAULT_CRON = "0 9 * * mon"
 _KEYS = {"timezone", "cron", "channels"}
@@ -43,31 +43,33 @@ def parse_digest_config(text: str | None, *, source: str) -> tuple[DigestConfig,
         raise ConfigError([*problems, Problem(source, "", "the file must be a mapping")])
     for key in data:
         if key not in _KEYS:
-            message = f"unknown key ({', '.join(sorted(_KEYS))})"
-            problems.append(Problem(source, str(key), message, line_of(data)))
-    zone = _zone(data.get("timezone", "UTC"), source, problems, data)
+            problems.append(Problem(source, "", not_a_key(key, _KEYS), line_of_key(data, key)))
+    zone = _zone(data.get("timezone", "UTC"), source, problems, line_of_key(data, "timezone"))
     cron = str(data.get("cron", DEFAULT_CRON))
     try:
         CronTrigger.from_crontab(cron, timezone=zone)
     except ValueError as exc:
-        problems.append(Problem(source, "cron", f"{cron!r} is not a cron line: {exc}"))
-    channels = _channels(data.get("channels", []), source, problems)
+        message = f"{cron!r} is not a cron line: {exc}"
+        problems.append(Problem(source, "cron", message, line_of_key(data, "cron")))
+    channels = _channels(data.get("channels", []), source, problems, line_of_key(data, "channels"))
     if any(not p.warning for p in problems):
         raise ConfigError(problems)
     return DigestConfig(zone, cron, channels), problems
 
 
-def _zone(value: object, source: str, problems: list[Problem], data: object) -> ZoneInfo:
+def _zone(value: object, source: str, problems: list[Problem], line: int | None) -> ZoneInfo:
     try:
         return ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
         message = f"{value!r} is not an IANA timezone such as Europe/London"
-        problems.append(Problem(source, "timezone", message, line_of(data)))
+        problems.append(Problem(source, "timezone", message, line))
         return ZoneInfo("UTC")
 
 
-def _channels(value: object, source: str, problems: list[Problem]) -> tuple[str, ...]:
+def _channels(
+    value: object, source: str, problems: list[Problem], line: int | None
+) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
-        problems.append(Problem(source, "channels", "must be a list of channel names"))
+        problems.append(Problem(source, "channels", "must be a list of channel names", line))
         return ()
     return tuple(c.strip() for c in value)

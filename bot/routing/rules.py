@@ -14,14 +14,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from scoring.model import OPERATORS, Condition, Tier
 from scoring.operators import format_value, is_empty, matches
-from scoring.problems import ConfigError, Problem, line_of, load_yaml
+from scoring.problems import (
+    ConfigError,
+    Problem,
+    closest,
+    did_you_mean,
+    line_of,
+    line_of_key,
+    load_yaml,
+    not_a_key,
+)
 
 VERDICT_KEYS = ("tier", "persona_tier", "profile")
+_SECTIONS = {"teams", "rules"}
 _RULE_KEYS = {"id", "when", "channel", "assign"}
+_TEAM_KEYS = {"members", "away"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,21 +171,35 @@ def next_rep(
 
 
 def parse_routing(
-    text: str | None, *, source: str, fields: Mapping[str, Any], profiles: Sequence[str] | None
+    text: str | None,
+    *,
+    source: str,
+    fields: Mapping[str, Any] | None,
+    profiles: Sequence[str] | None,
 ) -> tuple[Routing, list[Problem]]:
-    """Validated routing rules; raises ConfigError listing every problem. `profiles`: the
-    ICP's profile ids, or None when icp.yaml did not load (profile names are then not
-    checked: a problem there is icp.yaml's, reported once)."""
+    """Validated routing rules; raises ConfigError listing every problem. `fields` and
+    `profiles`: the fields rules may test and the ICP's profile ids, each None when its
+    file did not load (they are then not checked: a problem there is that file's, reported
+    once)."""
     if text is None:
         return DEFAULT_ROUTING, []
     data, problems = load_yaml(text, source)
+    if data is None and problems:  # not YAML: that is the problem
+        raise ConfigError(problems)
     if not isinstance(data, dict):
         raise ConfigError([*problems, Problem(source, "", "must be a mapping with rules")])
-    for key in set(data) - {"teams", "rules"}:
-        problems.append(Problem(source, str(key), "unknown section (teams, rules)", line_of(data)))
-    teams = _teams(data.get("teams"), source, problems)
+    for key in data:
+        if key not in _SECTIONS:
+            message = not_a_key(key, _SECTIONS)
+            problems.append(Problem(source, "", message, line_of_key(data, key)))
+    meant = {closest(key, _SECTIONS) for key in data if key not in _SECTIONS}
+    teams: dict[str, Team] | None = _teams(data.get("teams"), source, problems)
+    if "teams" in meant and "teams" not in data:
+        teams = None  # misspelt, so which teams exist is not known: assignments go unchecked
+    if "rules" in meant and "rules" not in data:
+        raise ConfigError(problems)  # misspelt: the rules are what is missing, as reported
     rules = _rules(data.get("rules"), source, problems, fields, profiles, teams)
-    if any(not p.warning for p in problems):
+    if teams is None or any(not p.warning for p in problems):
         raise ConfigError(problems)
     return Routing(tuple(rules), teams), problems
 
@@ -184,18 +210,26 @@ def _teams(raw: object, source: str, problems: list[Problem]) -> dict[str, Team]
     if not isinstance(raw, dict):
         problems.append(Problem(source, "teams", "must map team ids to members"))
         return {}
-    teams = {}
+    teams: dict[str, Team] = {}
     for team_id, spec in raw.items():
+        where = f"teams/{team_id}"
+        unknown = [k for k in spec if k not in _TEAM_KEYS] if isinstance(spec, dict) else []
+        for key in unknown:
+            problems.append(
+                Problem(source, where, not_a_key(key, _TEAM_KEYS), line_of_key(spec, key))
+            )
         members = spec.get("members") if isinstance(spec, dict) else None
         away = (spec.get("away") or []) if isinstance(spec, dict) else []
         if not isinstance(members, list) or not members or not isinstance(away, list):
-            message = "needs members: a non-empty list of rep emails (and optionally away:)"
-            problems.append(Problem(source, f"teams/{team_id}", message, line_of(raw)))
+            if members is not None or all(closest(k, _TEAM_KEYS) != "members" for k in unknown):
+                message = "needs members: a non-empty list of rep emails (and optionally away:)"
+                problems.append(Problem(source, where, message, line_of_key(raw, team_id)))
+            teams[str(team_id)] = Team(str(team_id), ())  # it exists: rules may name it
             continue
         strangers = sorted(set(map(str, away)) - set(map(str, members)))
         if strangers:
             message = f"away lists {', '.join(strangers)}, who are not members"
-            problems.append(Problem(source, f"teams/{team_id}", message, line_of(spec)))
+            problems.append(Problem(source, where, message, line_of_key(spec, "away")))
         teams[str(team_id)] = Team(
             str(team_id), tuple(map(str, members)), frozenset(map(str, away))
         )
@@ -206,9 +240,9 @@ def _rules(
     raw: object,
     source: str,
     problems: list[Problem],
-    fields: Mapping[str, Any],
+    fields: Mapping[str, Any] | None,
     profiles: Sequence[str] | None,
-    teams: Mapping[str, Team],
+    teams: Mapping[str, Team] | None,
 ) -> list[Rule]:
     if not isinstance(raw, list) or not raw:
         problems.append(Problem(source, "rules", "at least one rule is required"))
@@ -230,46 +264,51 @@ def _rule(
     index: int,
     source: str,
     problems: list[Problem],
-    fields: Mapping[str, Any],
+    fields: Mapping[str, Any] | None,
     profiles: Sequence[str] | None,
-    teams: Mapping[str, Team],
+    teams: Mapping[str, Team] | None,
 ) -> Rule | None:
     where = f"rules[{index}]"
     if not isinstance(spec, dict):
         problems.append(Problem(source, where, "a rule must be a mapping"))
         return None
     rule_id = str(spec.get("id") or where)
-    line = line_of(spec)
 
-    def problem(message: str) -> None:
+    def problem(message: str, node: object = spec, key: object = None) -> None:
+        line = line_of_key(node, key) if key is not None else line_of(node) or line_of(spec)
         problems.append(Problem(source, rule_id, message, line))
 
-    for key in set(spec) - _RULE_KEYS:
-        problem(f"unknown key {key!r} ({', '.join(sorted(_RULE_KEYS))})")
+    for key in spec:
+        if key not in _RULE_KEYS:
+            problem(not_a_key(key, _RULE_KEYS), spec, key)
     when = spec.get("when") or {}
     if not isinstance(when, dict):
-        problem("when must map fields to values")
+        problem("when must map fields to values", spec, "when")
         when = {}
-    tests = [
-        t for key, value in when.items() if (t := _test(key, value, fields, profiles, problem))
-    ]
+    tests = []
+    for key, value in when.items():
+        said = partial(problem, node=when, key=key)  # at the line of this `when` key
+        if test := _test(key, value, fields, profiles, said):
+            tests.append(test)
     channel = spec.get("channel")
     if channel is not None and (not isinstance(channel, str) or not channel.strip()):
-        problem("channel must be a channel name like '#leads' or a channel id, or null")
+        message = "channel must be a channel name like '#leads' or a channel id, or null"
+        problem(message, spec, "channel")
         channel = None
     round_robin = _assign(spec.get("assign"), teams, problem)
     return Rule(rule_id, tuple(tests), channel, round_robin)
 
 
-def _assign(raw: object, teams: Mapping[str, Team], problem: Any) -> str | None:
+def _assign(raw: object, teams: Mapping[str, Team] | None, problem: Any) -> str | None:
+    """The team a rule assigns by round robin; `teams` None: not known, so not checked."""
     if raw is None:
         return None
     team = raw.get("round_robin") if isinstance(raw, dict) else None
     if not isinstance(team, str):
-        problem("assign takes {round_robin: TEAM}")
+        problem("assign takes {round_robin: TEAM}", raw)
         return None
-    if team not in teams:
-        problem(f"assign: unknown team {team!r}")
+    if teams is not None and team not in teams:
+        problem(f"assign: unknown team {team!r}{did_you_mean(team, teams)}", raw)
         return None
     return team
 
@@ -277,16 +316,20 @@ def _assign(raw: object, teams: Mapping[str, Team], problem: Any) -> str | None:
 def _test(
     key: object,
     value: object,
-    fields: Mapping[str, Any],
+    fields: Mapping[str, Any] | None,
     profiles: Sequence[str] | None,
     problem: Any,
 ) -> Check | None:
     name = str(key)
-    if name not in VERDICT_KEYS and name not in fields:
-        problem(f"when: unknown field {name!r}")
+    if fields is not None and name not in VERDICT_KEYS and name not in fields:
+        problem(f"when: unknown field {name!r}{did_you_mean(name, [*VERDICT_KEYS, *fields])}")
         return None
     if isinstance(value, dict):
-        if len(value) != 1 or next(iter(value)) not in OPERATORS:
+        operator = next(iter(value), None)
+        if len(value) == 1 and operator not in OPERATORS and closest(operator, OPERATORS):
+            problem(f"when {name}: {not_a_key(operator, OPERATORS, what='an operator')}")
+            return None
+        if len(value) != 1 or operator not in OPERATORS:
             problem(f"when {name}: takes a value, a list, or one operator like {{gte: 500}}")
             return None
         operator, operand = next(iter(value.items()))

@@ -1,4 +1,5 @@
-"""fields.yaml's deal settings: the stages a team counts as churn, and what `check` says."""
+"""fields.yaml's deal settings: the stages a team counts as churn, and what `check` says
+of them and of misspelt names."""
 
 from __future__ import annotations
 
@@ -99,3 +100,29 @@ def test_icpbot_check_names_a_bad_deal_setting(tmp_path: Path) -> None:
     text = " ".join(done.stderr.split())
     assert "fields.yaml:" in text
     assert "salesforce/opportunity/churned_stages: must be a list of stage ids or labels" in text
+
+
+def test_each_misspelling_is_named_at_its_own_line_with_what_was_meant() -> None:
+    text = (
+        "custom:\n"
+        "  sales_motion: strng\n"
+        "hubspot:\n"
+        "  company:\n"
+        "    industy: industry\n"
+        "    name:\n"
+        "      proprety: name\n"
+        "  deals:\n"
+        "    churned_stages: [x]\n"
+        "salesforc: {}\n"
+    )
+    assert problems_of(text) == [
+        "fields.yaml:10: 'salesforc' is not a key here — did you mean 'salesforce'?",
+        "fields.yaml:2: custom/sales_motion: type 'strng' is not one of string, number, "
+        "boolean, date, list (did you mean 'string'?)",
+        "fields.yaml:5: hubspot/company/industy: unknown canonical field (did you mean "
+        "'industry'?); custom fields are declared under custom:",
+        "fields.yaml:7: hubspot/company/name: 'proprety' is not a key here — did you mean "
+        "'property'?",
+        "fields.yaml:8: hubspot/deals: unknown object 'deals'; hubspot has company, contact, "
+        "deal (did you mean 'deal'?)",
+    ]

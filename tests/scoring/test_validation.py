@@ -645,6 +645,19 @@ def test_a_misspelt_file_or_profile_key_is_one_problem_at_its_line(
     assert str(problem) == expected
 
 
+def test_without_fields_yaml_field_names_go_unchecked_but_the_rest_does_not() -> None:
+    """fields.yaml did not load: its problem is the one to report, not every field unknown."""
+    text = with_criterion(
+        "- {id: headcount, layer: firmographic, field: employees, between: [9, 1], weight: 50,"
+        " why: Size.}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_icp(text, source=SOURCE, fields=None)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{SOURCE}:13: core/headcount: between: low 9 is above high 1"
+    ]
+
+
 # --- the YAML itself ---
 
 DUPLICATE_KEY = with_criterion(

@@ -115,3 +115,53 @@ def test_a_message_with_brackets_keeps_them(config: Path) -> None:
         f"error {config}/icp.yaml:20: midmarket-saas/headcount: between: needs two numbers, "
         "[low, high]"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "old", "new", "headline"),
+    [
+        pytest.param(
+            "routing.yaml",
+            20,
+            "channel:",
+            "chanel:",
+            "routing.yaml:20: enterprise: 'chanel' is not a key here — did you mean 'channel'?",
+            id="a misspelt key of a routing rule",
+        ),
+        pytest.param(
+            "routing.yaml",
+            19,
+            "[A, B]}",
+            "[A, B]",
+            "routing.yaml:19:11: enterprise: not valid YAML: the '{' opened here is still open "
+            "at line 20",
+            id="a routing rule's '{' left open",
+        ),
+        pytest.param(
+            "fields.yaml",
+            18,
+            "    name: name",
+            "   name: name",
+            "fields.yaml:18:4: hubspot/company: not valid YAML: this line is indented 3 spaces, "
+            "which lines up with none of the keys it could belong with (they are at 4, 2 and 0 "
+            "spaces)",
+            id="fields.yaml misindented: not also every field of icp.yaml unknown",
+        ),
+        pytest.param(
+            "digest.yaml",
+            3,
+            "timezone: ",
+            "timezone ",
+            "digest.yaml:3:1: not valid YAML: this line has no ':', so YAML reads it as a value, "
+            "and keys cannot follow a value",
+            id="a digest key without its colon",
+        ),
+    ],
+)
+def test_every_config_file_is_explained_alike_and_once(
+    config: Path, name: str, line: int, old: str, new: str, headline: str
+) -> None:
+    edit(config, name, line, old, new)
+    lines = check(config)
+    assert lines[0] == f"error {config}/{headline}"
+    assert lines[-1] == "1 problem: the config was not loaded."

@@ -50,9 +50,16 @@ def problems(text: str) -> list[str]:
         ("{headcount: 5}", "rules[0]: when: unknown field 'headcount'"),
         ("{tier: E}", "rules[0]: when tier: ['E'] are not tiers"),
         ("{profile: smb}", "rules[0]: when profile: ['smb'] are not profile ids"),
-        ("{employees: {gtee: 5}}", "rules[0]: when employees: takes a value, a list, or one"),
+        (
+            "{employees: {gtee: 5}}",
+            "rules[0]: when employees: 'gtee' is not an operator — did you mean 'gte'?",
+        ),
+        (
+            "{employees: {gte: 5, lte: 9}}",
+            "rules[0]: when employees: takes a value, a list, or one operator like {gte: 500}",
+        ),
     ],
-    ids=["unknown field", "bad tier", "unknown profile", "unknown operator"],
+    ids=["unknown field", "bad tier", "unknown profile", "unknown operator", "two operators"],
 )
 def test_bad_when_is_named(when: str, expected: str) -> None:
     found = problems(f"rules:\n  - when: {when}\n    channel: '#x'\n")
@@ -74,6 +81,69 @@ def test_bad_when_is_named(when: str, expected: str) -> None:
 )
 def test_other_problems_are_named(text: str, expected: str) -> None:
     assert any(expected in p for p in problems(text))
+
+
+SPELT = """\
+teams:
+  na:
+    members: [dana@x.io]
+rules:
+  - id: hot
+    when:
+      tier: A
+      country: US
+    channel: "#hot"
+    assign: {round_robin: na}
+"""  # lines 1 to 10
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "  country: US\n    channel",
+            "  contry: US\n    chanel",
+            [
+                "routing.yaml:9: hot: 'chanel' is not a key here — did you mean 'channel'?",
+                "routing.yaml:8: hot: when: unknown field 'contry' (did you mean 'country'?)",
+            ],
+            id="a field and a key of a rule, each at its own line",
+        ),
+        pytest.param(
+            "rules:",
+            "rule:",
+            ["routing.yaml:4: 'rule' is not a key here — did you mean 'rules'?"],
+            id="a misspelt rules section, not also 'at least one rule is required'",
+        ),
+        pytest.param(
+            "teams:",
+            "team:",
+            ["routing.yaml:1: 'team' is not a key here — did you mean 'teams'?"],
+            id="a misspelt teams section, not also 'unknown team' in every rule",
+        ),
+        pytest.param(
+            "    members:",
+            "    memebers:",
+            ["routing.yaml:3: teams/na: 'memebers' is not a key here — did you mean 'members'?"],
+            id="a misspelt members, not also 'needs members'",
+        ),
+        pytest.param(
+            "round_robin: na}",
+            "round_robin: nA}",
+            ["routing.yaml:10: hot: assign: unknown team 'nA' (did you mean 'na'?)"],
+            id="an unknown team, at its assign line",
+        ),
+    ],
+)
+def test_a_misspelling_is_one_problem_at_its_own_line(
+    old: str, new: str, expected: list[str]
+) -> None:
+    assert old in SPELT
+    assert problems(SPELT.replace(old, new, 1)) == expected
+
+
+def test_the_rules_spelt_right_load() -> None:
+    assert [rule.id for rule in routing(SPELT).rules] == ["hot"]
 
 
 def decide(fields: dict[str, object], tier: Tier, cursors: dict[str, int] | None = None) -> tuple:
