@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scoring.outline import owner, read_lines
 from scoring.problems import ConfigError, Problem, load_yaml
+from scoring.syntax.outline import owner, read_lines
 from scoring.validation import parse_icp
 from tests.scoring.support import FIELDS
 
@@ -177,7 +177,7 @@ SLIPS = [
             "  18 | →weight: 15",
             "     | ^",
         ],
-        "replace the tab with spaces",
+        "indent it with 8 spaces instead, to line up with the line above",
     ),
     slip(
         "an apostrophe inside '...'",
@@ -252,8 +252,8 @@ SLIPS = [
         "18:5",
         "midmarket-saas/industry",
         (
-            "this line is indented 4 spaces while the lines around it are at 8, so YAML reads "
-            "line 19 as more of this line's value, and a value cannot hold 'key:'"
+            "'weight' is indented 4 spaces while the lines around it are at 8, so YAML reads "
+            "line 19 as more of its value, and a value cannot hold 'key:'"
         ),
         [
             "  17 |         in: [software, saas, internet, computer software]",
@@ -344,7 +344,9 @@ def test_the_caret_stands_under_the_column_the_headline_names(
     ("text", "words"),
     [
         pytest.param("a:\n  [x]: 1\n", "a key cannot be a list or a mapping", id="list as a key"),
-        pytest.param("a: 1\n  b: 2\n", "indented more than the line above", id="over-indented"),
+        pytest.param(
+            "a: 1\n  b: 2\n", "indented more than 'a' on the line above", id="over-indented"
+        ),
         pytest.param("a:\n  b: 1\n -c\n", "", id="anything else still has a line"),
     ],
 )
@@ -378,44 +380,61 @@ def test_a_line_is_named_as_the_validators_name_its_criterion(
 
 
 def follow(text: str, problem: Problem) -> list[str]:
-    """`text` after doing what the problem's fix line says, once for each way it offers."""
+    """`text` after doing what the problem's fix line says, once for each way it offers;
+    none when the fix is advice to check rather than one edit to make."""
     fix = next(line for line in str(problem).splitlines() if line.startswith("  fix: "))
     lines = text.splitlines(keepends=True)
-    line, column = (problem.line or 0) - 1, (problem.column or 0) - 1
+    at, column = (problem.line or 0) - 1, (problem.column or 0) - 1
+    row = lines[at]
+    body = len(row) - len(row.lstrip(" -\t"))  # where the key starts, after any '- '
+    end = len(row.split(" #")[0].rstrip())  # where the value ends, before any comment
 
     def with_line(index: int, new: str) -> str:
         return "".join([*lines[:index], new, *lines[index + 1 :]])
 
     def indented(index: int, spaces: int) -> str:
-        return with_line(index, " " * spaces + lines[index].lstrip(" "))
+        return with_line(index, " " * spaces + lines[index].lstrip(" \t"))
 
-    if found := re.search(r"this one by (\d+) spaces, or line (\d+) by (\d+)", fix):
-        other = int(found[2]) - 1
-        return [indented(line, int(found[1])), indented(other, int(found[3]))]
-    if found := re.search(r"indent it(?:s '-')? by (\d+) spaces", fix):
-        return [indented(line, int(found[1]))]
-    if found := re.search(r"quote the value: (.+)$", fix):
-        start = len(lines[line]) - len(lines[line].lstrip(" -"))
-        return [with_line(line, lines[line][:start] + found[1] + "\n")]
+    def inserted(index: int, position: int, new: str) -> str:
+        return with_line(index, lines[index][:position] + new + lines[index][position:])
+
+    if found := re.search(r"this one by (\d+) spaces?, or line (\d+) by (\d+)", fix):
+        return [indented(at, int(found[1])), indented(int(found[2]) - 1, int(found[3]))]
+    if found := re.search(r"indent (?:it|its '-') (?:by|with) (\d+)", fix):
+        return [indented(at, int(found[1]))]
+    if found := re.search(r"quote the value: (.+)$|put ': ' after it: '(.+)'$", fix):
+        return [with_line(at, row[:body] + (found[1] or found[2]) + "\n")]
     if found := re.search(r"close the quote on line (\d+)", fix):
         index = int(found[1]) - 1
-        return [with_line(index, lines[index].rstrip("\n") + lines[line][column] + "\n")]
-    if found := re.search(r"close it with '(.)'", fix):
-        return [with_line(line, lines[line].rstrip("\n") + found[1] + "\n")]
+        closing = len(lines[index].split(" #")[0].rstrip())
+        return [inserted(index, closing, row[column])]
+    if found := re.search(r"close it with '(.)' before", fix):
+        return [inserted(at, column, found[1])]
+    if found := re.search(r"close it with '(.)'|add the closing (\S)", fix):
+        return [inserted(at, end, found[1] or found[2])]
+    if found := re.search(r"put a space after the '-' on line (\d+)", fix):
+        index = int(found[1]) - 1
+        return [inserted(index, lines[index].index("-") + 1, " ")]
     if "write a ' twice" in fix:
         closing = int(re.search(r"closing ' at column (\d+)", problem.message)[1]) - 1
-        return [with_line(line, lines[line][:closing] + "'" + lines[line][closing:])]
+        return [inserted(at, closing, "'")]
     if "quote the value with single quotes" in fix:
-        return [with_line(line, lines[line].replace('"', "'"))]
+        return [with_line(at, row.replace('"', "'"))]
     if "write it as 'key: value'" in fix:
-        return [with_line(line, re.sub(r"(\S) ", r"\1: ", lines[line], count=1))]
+        return [inserted(at, row.index(" ", body), ":")]
+    if found := re.search(r"indent line (\d+) by (\d+)", fix):
+        return [indented(int(found[1]) - 1, int(found[2]))]
+    if "delete the tab" in fix:
+        return [with_line(at, row.replace("\t", ""))]
     if "replace the tab" in fix:
-        return [with_line(line, lines[line].expandtabs(8))]
+        return [with_line(at, row.replace("\t", " "))]
+    if "start the first line at the left edge" in fix:
+        return [indented(at, 0)]
     if "delete this '---' line" in fix:
-        return [with_line(line, "")]
-    if "delete it" in fix:
-        return [with_line(line, lines[line][:column] + lines[line][column + 1 :])]
-    raise AssertionError(f"no way to follow {fix!r}")
+        return [with_line(at, "")]
+    if "delete the extra" in fix or "delete it" in fix:
+        return [with_line(at, row[:column] + row[column + 1 :])]
+    return []
 
 
 @pytest.mark.parametrize(("text", "place", "where", "what", "quoted", "fix"), SLIPS)
@@ -423,6 +442,7 @@ def test_doing_what_the_fix_says_mends_the_file(
     text: str, place: str, where: str, what: str, quoted: list[str], fix: str
 ) -> None:
     problem = reported(text)
+    assert follow(text, problem), "every slip above has a fix that is one edit"
     for mended in follow(text, problem):
         data, problems = load_yaml(mended, "cfg/icp.yaml")
         left = [f"{p.line}:{p.column}" for p in problems if "not valid YAML" in p.message]
@@ -432,3 +452,46 @@ def test_doing_what_the_fix_says_mends_the_file(
 
 # The appended entry holds a second slip, `[` never closed, reported once the first is mended.
 UNCLOSED_AFTER_APPENDED = "174:17"
+
+
+SLIPS_OF_THE_KEYBOARD = {
+    "one space more": lambda line: " " + line,
+    "one space less": lambda line: line[1:] if line.startswith(" ") else None,
+    "two spaces more": lambda line: "  " + line,
+    "two spaces less": lambda line: line[2:] if line.startswith("  ") else None,
+    "a tab for the indentation": lambda line: "\t" + line.lstrip(" "),
+    "a colon doubled": lambda line: line.replace(": ", ":: ", 1) if ": " in line else None,
+    "a closing bracket dropped": lambda line: _drop_last(line, "]}"),
+    "a closing quote dropped": lambda line: _drop_last(line, "'\""),
+    "a second colon in the value": lambda line: line.rstrip("\n") + ": x\n",
+}
+
+
+def _drop_last(line: str, characters: str) -> str | None:
+    at = max(line.rfind(c) for c in characters)
+    return line[:at] + line[at + 1 :] if at >= 0 else None
+
+
+# The shipped icp.yaml's lines of every shape: a flow mapping, a profile, a criterion's
+# first line, a flow list, a why, a disqualifier, a quoted regex, the last line.
+SHAPES = (8, 11, 14, 17, 19, 132, 154, 172)
+
+
+@pytest.mark.parametrize("slip", sorted(SLIPS_OF_THE_KEYBOARD))
+def test_each_slip_on_each_shape_of_line_is_placed_and_mended_by_its_fix(slip: str) -> None:
+    lines = SHIPPED.splitlines(keepends=True)
+    for number in SHAPES:
+        slipped = SLIPS_OF_THE_KEYBOARD[slip](lines[number - 1])
+        if slipped is None:
+            continue
+        text = "".join([*lines[: number - 1], slipped, *lines[number:]])
+        data, problems = load_yaml(text, "cfg/icp.yaml")
+        if data is not None:
+            continue  # still YAML (a doubled colon makes a key 'why:'): validation's to say
+        (problem,) = problems
+        assert problem.line and problem.column, (number, str(problem))
+        assert "could not read" not in problem.message, (number, str(problem))
+        for mended in follow(text, problem):
+            _, after = load_yaml(mended, "cfg/icp.yaml")
+            moved = [(p.line, p.column) for p in after if "not valid YAML" in p.message]
+            assert (problem.line, problem.column) not in moved, (number, str(problem), moved)

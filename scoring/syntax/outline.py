@@ -16,7 +16,7 @@ from dataclasses import dataclass
 # Lists whose items the validators name by their id alone ("midmarket-saas/industry",
 # not "profiles/midmarket-saas/criteria/industry"), so a syntax error names them alike.
 _UNNAMED_LISTS = frozenset({"profiles", "criteria", "rules"})
-_KEY = re.compile(r"""('[^']*'|"[^"]*"|[^\s#'"\[\]{},][^#]*?)\s*:(?=\s|$)""")
+_KEY = re.compile(r"""('[^']*'|"[^"]*"|[^\s#'"\[\]{},][^#\[\]{}]*?)\s*:(?=\s|$)""")
 _BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _FLOW_ID = re.compile(r"""\{\s*id\s*:\s*([^,}#]+)""")
 
@@ -55,11 +55,13 @@ def content_above(lines: Sequence[Line | None], number: int) -> Line | None:
     return next((x for x in reversed(lines[: max(number - 1, 0)]) if x is not None), None)
 
 
-def owner(lines: Sequence[Line | None], number: int) -> str:
+def owner(lines: Sequence[Line | None], number: int, indent: int | None = None) -> str:
     """The criterion, profile, rule or section line `number` belongs to, named as the
-    validators name it: the ids of the list items it sits in and the keys above it."""
+    validators name it: the ids of the list items it sits in and the keys above it.
+    `indent`: where the line belongs, when that is not where it is written."""
     line = lines[number - 1] if 0 < number <= len(lines) else None
-    indent = line.indent if line else 0
+    if indent is None:
+        indent = line.indent if line else 0
     held = containers(lines, number, indent)
     if line and line.item:  # an item sits in a list, never straight in another item
         held = held[next((i for i, c in enumerate(held) if not c.item), len(held)) :]
@@ -67,7 +69,7 @@ def owner(lines: Sequence[Line | None], number: int) -> str:
     if line and line.item and line.id:
         names.append(line.id)
     named = [n for n in names if n]
-    if not named and line and line.key and line.indent == 0:
+    if not named and line and line.key and indent == 0:
         named = [line.key]
     return "/".join(named)
 
