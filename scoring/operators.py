@@ -20,8 +20,9 @@ from scoring.model import Condition
 
 Predicate = Callable[[Any, datetime], bool]
 
-_TRUE = frozenset({"true", "yes", "y", "1", "t"})
-_FALSE = frozenset({"false", "no", "n", "0", "f"})
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})  # how CRMs and CSVs spell a boolean
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
+_TRUE, _FALSE = TRUE_WORDS, FALSE_WORDS
 _LIST_SEPARATOR = ";"
 
 

@@ -468,6 +468,36 @@ def status(
 
 
 @app.command(cls=PlainCommand)
+def sql(
+    dialect: Annotated[
+        str,
+        typer.Option(
+            "--dialect", metavar="DIALECT", help="duckdb, postgres, snowflake or bigquery."
+        ),
+    ] = "duckdb",
+    table: Annotated[
+        str,
+        typer.Option("--table", metavar="TABLE", help="The table with canonical columns."),
+    ] = "accounts",
+    config_dir: ConfigDir = DEFAULT_CONFIG,
+    as_of: AsOf = None,
+) -> None:
+    """The ICP as one SELECT: the table's rows with icp_score, icp_tier, icp_profile,
+    icp_coverage, icp_disqualified_by and each criterion's status, for a warehouse or a dbt
+    model. Without --as-of, time-based criteria are judged from the database's own clock."""
+    from scoring.sql import NotExpressible, select_sql
+
+    config = _load(config_dir)
+    moment = _now(as_of) if as_of else None
+    try:
+        text = select_sql(config.icp, config.fields.types, table=table, now=moment, dialect=dialect)
+    except NotExpressible as exc:
+        err.print(f"[red]error[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    typer.echo(text)
+
+
+@app.command(cls=PlainCommand)
 def demo(
     config_dir: ConfigDir = DEFAULT_CONFIG,
     keep: Annotated[

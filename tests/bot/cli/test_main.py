@@ -154,3 +154,33 @@ def test_every_command_says_why_the_store_cannot_be_opened(command: list[str]) -
     said = " ".join(refused.stderr.split())
     assert refused.returncode == 1 and "Traceback" not in said and "secret" not in said
     assert "could not be opened" in said and "Next: start the database server" in said
+
+
+def test_sql_prints_one_select_a_database_runs(tmp_path: Path) -> None:
+    """`icpbot sql` as a RevOps engineer pipes it: run on DuckDB over a canonical table."""
+    import duckdb
+
+    done = icpbot("sql", "--table", "crm.accounts", "--as-of", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    head = done.stdout.splitlines()[0]
+    assert head.startswith("-- icpbot: ICP v7 as SQL (duckdb). Reads the columns ")
+    reads = head.split("Reads the columns ")[1].split(" of crm.accounts")[0].split(", ")
+    given = {"industry": "software", "employees": "350", "country": "US"}
+    db = duckdb.connect()
+    db.execute("CREATE SCHEMA crm")
+    values = ", ".join(
+        f"'{given[c]}' AS {c}" if c in given else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in ["domain", *reads]
+        if c != "domain"
+    )
+    db.execute(f"CREATE TABLE crm.accounts AS SELECT 'acme.com' AS domain, {values}")
+    row = db.execute(done.stdout).fetchone()
+    names = [d[0] for d in db.description or []]
+    found = dict(zip(names, row or (), strict=True))
+    assert found["domain"] == "acme.com" and found["icp_profile"] == "midmarket-saas"
+    assert found["icp_midmarket_saas__industry"] == "matched"
+    assert found["icp_midmarket_saas__revenue"] == "unknown"
+    wrong = icpbot("sql", "--dialect", "oracle")
+    assert (
+        wrong.returncode == 1 and "use one of duckdb, postgres, snowflake, bigquery" in wrong.stderr
+    )
