@@ -38,6 +38,19 @@ from scoring.operators import FALSE_WORDS, TRUE_WORDS, as_text, day_of
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery")
 
 
+# Shapes a value must have before it is cast. Months and days are checked by range; a day
+# a month lacks (02-30) still reaches the cast.
+_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+_DAY = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_TIME = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(:[0-5][0-9]([.][0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+)
+
+
+_PG_BOUNDARY = {"b": "y", "B": "Y"}
+
+
 class NotExpressible(ValueError):
     """A criterion SQL cannot state with the engine's meaning in this dialect; says which."""
 
@@ -72,9 +85,11 @@ class _Field:
     @property
     def number(self) -> str:
         """A number as the engine reads one: `1,200`, `$5000`, `1_000`; NULL otherwise."""
-        cleaned = f"REPLACE(REPLACE(LTRIM({self.text}, '$'), ',', ''), '_', '')"
-        value = f"TRY_CAST({cleaned} AS DOUBLE)"
-        return f"(CASE WHEN ABS({value}) < 1e308 THEN {value} END)"
+        cleaned = f"TRIM(REPLACE(REPLACE(LTRIM({self.text}, '$'), ',', ''), '_', ''))"
+        # Cast only what reads as a finite number: a failed cast stops the whole query on
+        # databases without TRY_CAST, and `inf` or `nan` is no headcount.
+        readable = f"regexp_matches({cleaned}, {literal(_NUMBER)})"
+        return f"(CASE WHEN {readable} THEN CAST({cleaned} AS DOUBLE) END)"
 
     @property
     def lower(self) -> str:
@@ -100,19 +115,23 @@ class _Field:
 
 
 def _moment_parts(field: _Field) -> tuple[str, str]:
-    """A calendar date (10 characters) and a time (anything longer), each NULL otherwise."""
+    """A calendar date (`2026-03-01`) and a time (ISO, `T` or space, optional zone), each
+    NULL otherwise; cast only when its shape is right, as a failed cast stops the query."""
     text = field.text
-    day = f"(CASE WHEN LENGTH({text}) = 10 THEN TRY_CAST({text} AS DATE) END)"
-    time = f"(CASE WHEN LENGTH({text}) > 10 THEN TRY_CAST({text} AS TIMESTAMPTZ) END)"
+    day = f"(CASE WHEN regexp_matches({text}, {literal(_DAY)}) THEN CAST({text} AS DATE) END)"
+    time = (
+        f"(CASE WHEN regexp_matches({text}, {literal(_TIME)}) THEN CAST({text} AS TIMESTAMPTZ) END)"
+    )
     return day, time
 
 
 class _Compiler:
     """Conditions into three-valued SQL: TRUE matched, FALSE missed, NULL unknown."""
 
-    def __init__(self, types: Mapping[str, FieldType], now: datetime | None) -> None:
+    def __init__(self, types: Mapping[str, FieldType], now: datetime | None, dialect: str) -> None:
         self.types = types
         self.now = now
+        self.dialect = dialect
 
     def field(self, name: str) -> _Field:
         return _Field(name, self.types.get(name, FieldType.STRING))
@@ -185,11 +204,26 @@ class _Compiler:
         return f"({number} >= {bound})" if operator == "gte" else f"({number} <= {bound})"
 
     def _matches(self, field: _Field, pattern: str, *, list_field: bool) -> str:
+        """Searched anywhere in the value; on a list field, in each item (DuckDB only)."""
+        pattern = self._regex(pattern)
         if list_field:
+            if self.dialect != "duckdb":
+                raise NotExpressible(
+                    f"`matches` on the list field {field.name} has no portable SQL form "
+                    f"in {self.dialect}: use contains_any, or --dialect duckdb"
+                )
             test = f"TRIM(item) <> '' AND regexp_matches(TRIM(item), {literal(pattern)})"
             each = f"list_filter(string_split({field.text}, ';'), item -> {test})"
             return f"(len({each}) > 0)"
         return f"regexp_matches({field.text}, {literal(pattern)})"
+
+    def _regex(self, pattern: str) -> str:
+        """PostgreSQL spells a word boundary `\\y` (its `\\b` is a backspace)."""
+        if self.dialect == "postgres":
+            return re.sub(
+                r"(?<!\\)\\([bB])", lambda m: "\\y" if m.group(1) == "b" else "\\Y", pattern
+            )
+        return pattern
 
     def _within(self, field: _Field, days: int) -> str:
         day, time = _moment_parts(field)
@@ -274,7 +308,7 @@ def select_sql(
     """
     if dialect not in DIALECTS:
         raise NotExpressible(f"dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
-    compiler = _Compiler(types, now)
+    compiler = _Compiler(types, now, dialect)
     statuses: list[str] = []
 
     def status(condition: Condition, scope: str, item_id: str) -> str:
