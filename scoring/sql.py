@@ -36,6 +36,13 @@ from scoring.model import Condition, Criterion, Disqualifier, Icp
 from scoring.operators import FALSE_WORDS, TRUE_WORDS, as_text, day_of
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery")
+# Translated, but not yet held equal to the engine on the service itself: Snowflake's
+# REGEXP_LIKE matches the whole value and its REGEXP_REPLACE takes no flags, so the
+# translation is refused rather than handed out unverified.
+UNVERIFIED = {
+    "snowflake": "regular expressions there match the whole value",
+    "bigquery": "its regular expressions and time zones differ",
+}
 
 
 # Shapes a value must have before it is cast. Months and days are checked by range; a day
@@ -190,7 +197,7 @@ class _Compiler:
         if isinstance(operand, date):
             day, time = _moment_parts(field)
             wanted = f"DATE {literal(day_of(operand).isoformat())}"
-            as_day = f"CAST(timezone('UTC', {time}) AS DATE)"
+            as_day = f"CAST({time} AS DATE)"  # the day in the session's zone: run in UTC
             return f"(COALESCE({day}, {as_day}) = {wanted})"
         return self._member(field, [operand], list_field=list_field)
 
@@ -233,7 +240,7 @@ class _Compiler:
             moment = f"TIMESTAMPTZ {literal(cutoff.isoformat())}"
         else:
             moment = f"(CURRENT_TIMESTAMP - INTERVAL {days} DAY)"
-            first_day = f"CAST(timezone('UTC', {moment}) AS DATE)"
+            first_day = f"CAST({moment} AS DATE)"
         return f"COALESCE({day} >= {first_day}, {time} >= {moment})"
 
 
@@ -308,6 +315,11 @@ def select_sql(
     """
     if dialect not in DIALECTS:
         raise NotExpressible(f"dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    if dialect in UNVERIFIED:
+        raise NotExpressible(
+            f"{dialect}: not available yet, as the translation is not yet checked against "
+            f"{dialect} itself ({UNVERIFIED[dialect]}). Use --dialect duckdb or postgres."
+        )
     compiler = _Compiler(types, now, dialect)
     statuses: list[str] = []
 

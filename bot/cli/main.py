@@ -472,7 +472,9 @@ def sql(
     dialect: Annotated[
         str,
         typer.Option(
-            "--dialect", metavar="DIALECT", help="duckdb, postgres, snowflake or bigquery."
+            "--dialect",
+            metavar="DIALECT",
+            help="duckdb or postgres (snowflake and bigquery are not checked yet).",
         ),
     ] = "duckdb",
     table: Annotated[
