@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine as Database
 
 from bot.digest.numbers import Digest, NewAccount, Week, build_digest
-from bot.routing.owners import Owners, owner_text
+from bot.routing.owners import Owners
 from bot.slack.people import Directory
 from bot.store import digests
 from bot.store.db import read_session
@@ -65,13 +65,7 @@ def _mention(directory: Directory, owners: Owners | None, account: NewAccount) -
     owner = account.owner
     if not owner or account.owner_crm is None or owners is None:
         return directory.mention(owner) if owner and "@" in owner else owner
-    found = owners.get(account.owner_crm, owner)
-    mention = directory.mention(found.email) if found and found.email else None
-    return (
-        mention
-        if mention and mention.startswith("<@")
-        else owner_text(found, owner, account.owner_crm)
-    )
+    return owners.named(account.owner_crm, owner, directory)
 
 
 def _chart(digest: Digest) -> dict[str, Any] | None:

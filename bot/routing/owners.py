@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from integrations.base import Crm, Owner
 
@@ -19,6 +20,13 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 600.0
 CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "csv": "the CSV export"}
+
+
+class Mentions(Protocol):
+    """Slack users by email as mentions (`bot.slack.people.Directory`): the email itself
+    when Slack has no such user."""
+
+    def mention(self, email: str | None) -> str | None: ...
 
 
 class Owners:
@@ -56,6 +64,15 @@ class Owners:
         with self._lock:
             self._known[key] = (self.clock(), found)
         return found
+
+    def named(self, crm: str, owner_id: str, directory: Mentions) -> str:
+        """A CRM owner as a message names them: a Slack mention when Slack knows their
+        email, else `owner_text`. Routing posts and the digest both say it this way."""
+        owner = self.get(crm, owner_id)
+        mention = directory.mention(owner.email) if owner and owner.email else None
+        if mention and mention.startswith("<@"):
+            return mention
+        return owner_text(owner, owner_id, crm)
 
 
 def owner_text(owner: Owner | None, owner_id: str, crm: str) -> str:

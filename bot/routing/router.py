@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
-from bot.routing.owners import Owners, owner_text
+from bot.routing.owners import Owners
 from bot.routing.rules import Routing, route
 from bot.store import leads, repo
 from bot.store.db import session as open_session
@@ -127,11 +127,7 @@ class Router:
             return None
         if decision.owner_source != "crm":
             return self.directory.mention(decision.owner)
-        owner = self.owners.get(decision.crm, decision.owner)
-        mention = self.directory.mention(owner.email) if owner and owner.email else None
-        if mention and mention.startswith("<@"):
-            return mention
-        return owner_text(owner, decision.owner, decision.crm)
+        return self.owners.named(decision.crm, decision.owner, self.directory)
 
 
 def _persona_tier(session: Session, domain: str) -> Tier | None:
