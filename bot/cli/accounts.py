@@ -41,10 +41,11 @@ def _stored_account(domain: str, database: Database, err: Console) -> Account | 
     return account
 
 
-def _score_again(account: Account, config: Config, database: Database, now: datetime) -> Tagged:
+def _score_again(
+    account: Account, config: Config, database: Database, now: datetime, tagger: Tagger
+) -> Tagged:
     """Score a stored account again with the current ICP; stores only what changed."""
     record = repo.stored_record(account)
-    tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=now)
         return tagger.tag(session=session, record=record, now=now)
@@ -56,7 +57,8 @@ def score_domain(domain: str, *, config: Config, now: datetime, as_json: bool, e
     account = _stored_account(domain, database, err)
     if account is None:
         return 1
-    tagged = _score_again(account, config, database, now)
+    tagger = Tagger(Scorer(config.icp))
+    tagged = _score_again(account, config, database, now, tagger)
     score = tagged.score
     assert score is not None
     if as_json:
@@ -68,13 +70,13 @@ def score_domain(domain: str, *, config: Config, now: datetime, as_json: bool, e
         f"ICP v{score.icp_version}\n"
     )
     sys.stdout.writelines(f"  {line}\n" for line in score.reasons)
-    was = _was(tagged, config, database)
+    was = _was(tagged, tagger, database)
     if was:
         sys.stdout.write(f"  {was}\n")
     return 0
 
 
-def _was(tagged: Tagged, config: Config, database: Database) -> str | None:
+def _was(tagged: Tagged, tagger: Tagger, database: Database) -> str | None:
     """The stored score this one replaces, when it differs, with what moved since.
 
     `score DOMAIN` scores as of now (or --as-of): a demo store scored as of
@@ -88,9 +90,7 @@ def _was(tagged: Tagged, config: Config, database: Database) -> str | None:
         return None
     when = f" as of {previous.scored_at.date()}" if previous.scored_at else ""
     with open_session(database) as session:
-        moved = Tagger(Scorer(config.icp)).changes_since(
-            session, tagged.record, previous, (score, tagged.persona)
-        )
+        moved = tagger.changes_since(session, tagged.record, previous, (score, tagged.persona))
     since = f"; what differs: {'; '.join(moved)}" if moved else ""
     return f"was {previous.score} {previous.tier} when scored{when}{since}"
 
@@ -101,7 +101,7 @@ def explain_domain(domain: str, *, config: Config, now: datetime, err: Console) 
     account = _stored_account(domain, database, err)
     if account is None:
         return 1
-    tagged = _score_again(account, config, database, now)
+    tagged = _score_again(account, config, database, now, Tagger(Scorer(config.icp)))
     with open_session(database) as session:
         previous_row = repo.previous_different_score(
             session=session, subject=Subject.ACCOUNT, key=account.domain
