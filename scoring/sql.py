@@ -108,6 +108,11 @@ class _Field:
         joined = f"REGEXP_REPLACE({self.lower}, '\\s*;\\s*', ';', 'g')"
         return f"(';' || {joined} || ';')"
 
+    def holds(self, keys: Sequence[str], *, every: bool) -> str:
+        """The list holds any (or every) of these lower-case items; FALSE for none asked."""
+        parts = [f"(STRPOS({self.items}, {literal(';' + key + ';')}) > 0)" for key in keys]
+        return "(" + (" AND " if every else " OR ").join(parts) + ")" if parts else "FALSE"
+
     @property
     def has_items(self) -> str:
         """The list holds at least one non-blank item (`;` alone is an empty list)."""
@@ -162,11 +167,8 @@ class _Compiler:
             return self._bounds(field, operator, operand)
         if operator in ("contains_any", "contains_all"):
             assert isinstance(operand, list | tuple)
-            parts = [
-                f"(STRPOS({field.items}, {literal(';' + as_text(v) + ';')}) > 0)" for v in operand
-            ]
-            joiner = " OR " if operator == "contains_any" else " AND "
-            return "(" + joiner.join(parts) + ")" if parts else "FALSE"
+            keys = [as_text(v) for v in operand]
+            return field.holds(keys, every=operator == "contains_all")
         if operator == "matches":
             return self._matches(field, str(operand), list_field=condition.list_field)
         if operator == "within_days":
@@ -180,8 +182,7 @@ class _Compiler:
             return f"({field.number} IN ({numbers}))" if values else "FALSE"
         keys = [as_text(float(v)) if numeric else as_text(v) for v in values]  # type: ignore[arg-type]
         if list_field:
-            parts = [f"(STRPOS({field.items}, {literal(';' + k + ';')}) > 0)" for k in keys]
-            return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+            return field.holds(keys, every=False)
         listed = ", ".join(literal(k) for k in keys)
         return f"({field.lower} IN ({listed}))" if keys else "FALSE"
 

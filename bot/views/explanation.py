@@ -166,8 +166,7 @@ def criterion_entry(result: CriterionResult) -> str:
     mark = status_mark(result)
     rule = escape(one_line(limit_text(result.rule, _RULE_LIMIT)))
     why = escape(one_line(limit_text(result.why, _WHY_LIMIT)))
-    seen = seen_text(result)
-    seen = seen if result.status is Status.UNKNOWN else f"got {seen}"
+    seen = _seen(result)
     head = f"{mark} *{escape(result.id)}* `{points_text(result)}` · {seen}"
     return f"{head}\n      _{why}_ ({rule})" if why else f"{head}\n      ({rule})"
 
@@ -254,9 +253,14 @@ def _persona_text(person: PersonView) -> str:
     return "\n".join(lines)
 
 
-def _persona_miss(result: CriterionResult) -> str:
+def _seen(result: CriterionResult) -> str:
+    """`got software`, or what is known of an unknown value (`no data`)."""
     seen = seen_text(result)
-    seen = seen if result.status is Status.UNKNOWN else f"got {seen}"
+    return seen if result.status is Status.UNKNOWN else f"got {seen}"
+
+
+def _persona_miss(result: CriterionResult) -> str:
+    seen = _seen(result)
     rule = escape(one_line(limit_text(result.rule, _RULE_LIMIT)))
     return f"{status_mark(result)} *{escape(result.id)}* `{points_text(result)}` · {seen} ({rule})"
 
