@@ -10,6 +10,7 @@ nobody's company.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import pycountry
@@ -115,6 +116,26 @@ def normalize_domain(text: str) -> str | None:
     if not parts.domain or not parts.suffix:
         return None
     return f"{parts.domain}.{parts.suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class Suffixes:
+    """The Public Suffix List as readers that find registrable domains in bulk (the
+    columnar path, in SQL) need it: every rule (wildcards `*.x` and exceptions `!x`
+    included), and the TLDs with no wildcard rule right under them, below which the
+    longest rule matching a host of three labels or fewer is found by plain look-ups."""
+
+    plain_tlds: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def public_suffixes() -> Suffixes:
+    rules = _SUFFIXES
+    plain = sorted(
+        t for t in rules if "." not in t and not t.startswith(("*", "!")) and f"*.{t}" not in rules
+    )
+    return Suffixes(tuple(plain), tuple(sorted(rules)))
 
 
 def email_domain(email: str) -> str | None:

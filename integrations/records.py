@@ -251,3 +251,33 @@ def _reason(kind: FieldType, exc: Exception) -> str:
         FieldType.BOOLEAN: "not true or false",
     }
     return expected.get(kind) or str(exc)
+
+
+def read_cell(name: str, kind: FieldType, cell: str | None) -> tuple[object, str | None]:
+    """One text cell as `RowCoercer` reads it: the typed value (None when blank), or the
+    problem as a row's error names it. The columnar path asks this of each cell whose
+    shape its SQL does not read itself, so both paths type a value the same way."""
+    if cell is None or not cell or cell.isspace():
+        return None, None
+    out = Coerced()
+    _convert(out, name, kind, _converter(name, kind), cell)
+    if out.problems:
+        return None, str(out.problems[0])
+    return out.fields[name], None
+
+
+def canonical_cell(value: object) -> str | float | None:
+    """A typed value as a table of canonical columns holds it: numbers as numbers, a list's
+    items `;`-joined (None when it has none), booleans as `true`/`false`, dates and times
+    in ISO form, anything else as its text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return LIST_SEPARATOR.join(str(v) for v in value) or None
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    return str(value)

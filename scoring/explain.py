@@ -13,6 +13,7 @@ from scoring.operators import format_value
 from scoring.result import AccountScore, CriterionResult, Disqualification, PersonaResult, Status
 
 MAX_REASONS = 5
+REASON_VALUE_LIMIT = 60  # characters of a value a reason line shows
 _MARK = {Status.MATCHED: "✓", Status.MISSED: "✗", Status.UNKNOWN: "?"}
 _MATCHED, _UNKNOWN = Status.MATCHED, Status.UNKNOWN
 
@@ -33,7 +34,9 @@ def reason_line(result: CriterionResult) -> str:
     with the same value, so a common reason is formatted once.
     """
     if result.reason is None:
-        result.reason = f"{result.criterion.label}: {format_value(result.value, limit=60)}"
+        result.reason = (
+            f"{result.criterion.label}: {format_value(result.value, limit=REASON_VALUE_LIMIT)}"
+        )
     return result.reason
 
 

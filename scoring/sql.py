@@ -31,8 +31,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
+from scoring.explain import MAX_REASONS, REASON_VALUE_LIMIT
 from scoring.fields import FieldType
-from scoring.model import Condition, Criterion, Disqualifier, Icp
+from scoring.model import Condition, Criterion, Disqualifier, Icp, Profile
 from scoring.operators import FALSE_WORDS, TRUE_WORDS, as_text, day_of
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery")
@@ -55,16 +56,13 @@ _TIME = (
 )
 
 
-_PG_BOUNDARY = {"b": "y", "B": "Y"}
-
-
 class NotExpressible(ValueError):
     """A criterion SQL cannot state with the engine's meaning in this dialect; says which."""
 
 
 def literal(value: str) -> str:
-    """A SQL string literal, quotes doubled."""
-    return exp.Literal.string(value).sql(dialect="duckdb")
+    """A SQL string literal, quotes doubled (standard SQL: a backslash is itself)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def column(name: str) -> str:
@@ -79,19 +77,38 @@ def _number(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Field:
-    """The SQL for one column's value in each form the operators read."""
+    """The SQL for one column's value in each form the operators read.
+
+    `typed`: the column already holds the canonical value as the columnar
+    path makes it (numbers as DOUBLE, text trimmed, a list's items trimmed and
+    `;`-joined, NULL when missing), so nothing is trimmed, split or parsed per
+    criterion. Otherwise the column is whatever a warehouse table holds, read
+    as text.
+    """
 
     name: str
     kind: FieldType
+    typed: bool = False
 
     @property
     def text(self) -> str:
         """Trimmed text, NULL when missing or blank: whatever the column's own type."""
+        if self.typed and self.kind is FieldType.NUMBER:
+            # As the engine writes a number as text: integral values without `.0`.
+            value = column(self.name)
+            return (
+                f"(CASE WHEN {value} = FLOOR({value}) AND ABS({value}) < 1e15 "
+                f"THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END)"
+            )
+        if self.typed:
+            return column(self.name)
         return f"NULLIF(TRIM(CAST({column(self.name)} AS VARCHAR)), '')"
 
     @property
     def number(self) -> str:
         """A number as the engine reads one: `1,200`, `$5000`, `1_000`; NULL otherwise."""
+        if self.typed and self.kind is FieldType.NUMBER:
+            return column(self.name)
         cleaned = f"TRIM(REPLACE(REPLACE(LTRIM({self.text}, '$'), ',', ''), '_', ''))"
         # Cast only what reads as a finite number: a failed cast stops the whole query on
         # databases without TRY_CAST, and `inf` or `nan` is no headcount.
@@ -105,6 +122,8 @@ class _Field:
     @property
     def items(self) -> str:
         """`;a;b;`: lower-case items between separators, blanks around them removed."""
+        if self.typed and self.kind is FieldType.LIST:
+            return f"(';' || {self.lower} || ';')"
         joined = f"REGEXP_REPLACE({self.lower}, '\\s*;\\s*', ';', 'g')"
         return f"(';' || {joined} || ';')"
 
@@ -121,6 +140,8 @@ class _Field:
     @property
     def known(self) -> str:
         """The value is present: a list needs an item, anything else a non-blank text."""
+        if self.typed:
+            return f"({column(self.name)} IS NOT NULL)"
         if self.kind is FieldType.LIST:
             return f"({self.text} IS NOT NULL AND {self.has_items})"
         return f"({self.text} IS NOT NULL)"
@@ -140,13 +161,21 @@ def _moment_parts(field: _Field) -> tuple[str, str]:
 class _Compiler:
     """Conditions into three-valued SQL: TRUE matched, FALSE missed, NULL unknown."""
 
-    def __init__(self, types: Mapping[str, FieldType], now: datetime | None, dialect: str) -> None:
+    def __init__(
+        self,
+        types: Mapping[str, FieldType],
+        now: datetime | None,
+        dialect: str,
+        *,
+        typed: bool = False,
+    ) -> None:
         self.types = types
         self.now = now
         self.dialect = dialect
+        self.typed = typed
 
     def field(self, name: str) -> _Field:
-        return _Field(name, self.types.get(name, FieldType.STRING))
+        return _Field(name, self.types.get(name, FieldType.STRING), self.typed)
 
     def condition(self, condition: Condition) -> str:
         field = self.field(condition.field)
@@ -221,7 +250,7 @@ class _Compiler:
                     f"in {self.dialect}: use contains_any, or --dialect duckdb"
                 )
             test = f"TRIM(item) <> '' AND regexp_matches(TRIM(item), {literal(pattern)})"
-            each = f"list_filter(string_split({field.text}, ';'), item -> {test})"
+            each = f"list_filter(string_split({field.text}, ';'), lambda item: {test})"
             return f"(len({each}) > 0)"
         return f"regexp_matches({field.text}, {literal(pattern)})"
 
@@ -254,46 +283,136 @@ def _scope(name: str) -> str:
     return re.sub(r"\W", "_", name).lower()
 
 
-def _status(condition_sql: str, name: str) -> str:
-    """TRUE, FALSE, NULL as the words a status column holds."""
+@dataclass(frozen=True, slots=True)
+class _Statuses:
+    """How status columns hold a rule's outcome: words (`matched`, `missed`, `unknown`) for
+    `icpbot sql`, whose reader sees them, or TRUE / FALSE / NULL on the columnar path,
+    where words would cost a string per rule and row only to be compared again."""
+
+    words: bool
+
+    def column(self, condition_sql: str, name: str) -> str:
+        if not self.words:
+            return f"{condition_sql} AS {name}"
+        return (
+            f"(CASE {condition_sql} WHEN TRUE THEN 'matched' WHEN FALSE THEN 'missed' "
+            f"ELSE 'unknown' END) AS {name}"
+        )
+
+    def matched(self, name: str) -> str:
+        return f"{name} = 'matched'" if self.words else f"{name} IS TRUE"
+
+    def unknown(self, name: str) -> str:
+        return f"{name} = 'unknown'" if self.words else f"{name} IS NULL"
+
+    def word(self, name: str) -> str:
+        """The status in words, whichever form the column holds."""
+        if self.words:
+            return name
+        return f"(CASE {name} WHEN TRUE THEN 'matched' WHEN FALSE THEN 'missed' ELSE 'unknown' END)"
+
+    def weighted(self, parts: Sequence[tuple[str, int]], *, unknown: bool = False) -> str:
+        """Σ weight of the criteria (status columns) matched, or unknown."""
+        if not parts:
+            return "0"
+        test = self.unknown if unknown else self.matched
+        return (
+            "(" + " + ".join(f"(CASE WHEN {test(n)} THEN {w} ELSE 0 END)" for n, w in parts) + ")"
+        )
+
+    def score_and_coverage(self, criteria: Sequence[tuple[str, int]]) -> tuple[str, str]:
+        """Score and coverage of weighted criteria from their status columns, as `Scorer`
+        does."""
+        positive = [(name, w) for name, w in criteria if w > 0]
+        negative = [(name, w) for name, w in criteria if w < 0]
+        total = sum(w for _, w in positive)
+        penalty = self.weighted(negative)
+        if not total:
+            return f"GREATEST(0, {penalty})", "1.0"
+        base = f"FLOOR(CAST(100 * {self.weighted(positive)} AS DOUBLE) / {total} + 0.5)"
+        score = f"CAST(GREATEST(0, LEAST(100, {base} + {penalty})) AS INTEGER)"
+        coverage = f"(CAST({total} - {self.weighted(positive, unknown=True)} AS DOUBLE) / {total})"
+        return score, coverage
+
+    def any_matched(self, names: Sequence[str]) -> str:
+        return "(" + " OR ".join(self.matched(n) for n in names) + ")" if names else "FALSE"
+
+    def count_matched(self, names: Sequence[str]) -> str:
+        if not names:
+            return "0"
+        return "(" + " + ".join(f"CAST({self.matched(n)} AS INTEGER)" for n in names) + ")"
+
+    def first_matched(self, parts: Sequence[tuple[str, str]]) -> str:
+        """The id of the first disqualifier that matched, NULL when none did."""
+        if not parts:
+            return "CAST(NULL AS VARCHAR)"
+        cases = " ".join(f"WHEN {self.matched(n)} THEN {literal(id_)}" for n, id_ in parts)
+        return f"(CASE {cases} END)"
+
+
+@dataclass(slots=True)
+class _Plan:
+    """The ICP as SQL pieces: each rule's status column, each profile's score, the verdict."""
+
+    form: _Statuses
+    statuses: list[str]
+    profile_columns: list[str]
+    top: list[tuple[str, str]]  # (status column, disqualifier id)
+    profiles: list[_ProfilePlan]
+
+
+@dataclass(frozen=True, slots=True)
+class _ProfilePlan:
+    profile: Profile
+    prefix: str
+    criteria: list[tuple[str, Criterion]]  # (status column, criterion)
+    outs: list[tuple[str, str]]  # (status column, disqualifier id)
+
+
+def _plan(icp: Icp, compiler: _Compiler, form: _Statuses) -> _Plan:
+    statuses: list[str] = []
+
+    def status(condition: Condition, scope: str, item_id: str) -> str:
+        name = status_column(scope, item_id)
+        statuses.append(form.column(compiler.condition(condition), name))
+        return name
+
+    top = [(status(d.condition, "disqualify", d.id), d.id) for d in icp.disqualify]
+    profiles = []
+    profile_columns: list[str] = []
+    for profile in icp.profiles:
+        criteria = [(status(c.condition, profile.id, c.id), c) for c in profile.criteria]
+        outs = [
+            (status(d.condition, f"{profile.id}__disqualify", d.id), d.id)
+            for d in profile.disqualify
+        ]
+        score, coverage = form.score_and_coverage([(n, c.weight) for n, c in criteria])
+        prefix = f"icp_{_scope(profile.id)}"
+        profile_columns += [
+            f"{score} AS {prefix}_score",
+            f"{coverage} AS {prefix}_coverage",
+            f"{form.any_matched([n for n, _ in outs])} AS {prefix}_out",
+        ]
+        profiles.append(_ProfilePlan(profile, prefix, criteria, outs))
+    return _Plan(form, statuses, profile_columns, top, profiles)
+
+
+def _check_dialect(dialect: str) -> None:
+    if dialect not in DIALECTS:
+        raise NotExpressible(f"dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    if dialect in UNVERIFIED:
+        raise NotExpressible(
+            f"{dialect}: not available yet, as the translation is not yet checked against "
+            f"{dialect} itself ({UNVERIFIED[dialect]}). Use --dialect duckdb or postgres."
+        )
+
+
+def _query(plan: _Plan, table: str, verdict: Sequence[str]) -> str:
     return (
-        f"(CASE {condition_sql} WHEN TRUE THEN 'matched' WHEN FALSE THEN 'missed' "
-        f"ELSE 'unknown' END) AS {name}"
+        f"WITH statuses AS (SELECT *, {', '.join(plan.statuses)} FROM {_table(table)}), "
+        f"profiles AS (SELECT *, {', '.join(plan.profile_columns)} FROM statuses) "
+        f"SELECT *, {', '.join(verdict)} FROM profiles"
     )
-
-
-def _weighted(parts: Sequence[tuple[str, int]], status: str) -> str:
-    """Σ weight of the criteria (status columns) whose status is `status`."""
-    if not parts:
-        return "0"
-    terms = [f"(CASE WHEN {name} = '{status}' THEN {w} ELSE 0 END)" for name, w in parts]
-    return "(" + " + ".join(terms) + ")"
-
-
-def _score_and_coverage(criteria: Sequence[tuple[str, int]]) -> tuple[str, str]:
-    """Score and coverage of weighted criteria from their status columns, as `Scorer` does."""
-    positive = [(name, w) for name, w in criteria if w > 0]
-    negative = [(name, w) for name, w in criteria if w < 0]
-    total = sum(w for _, w in positive)
-    penalty = _weighted(negative, "matched")
-    if not total:
-        return f"GREATEST(0, {penalty})", "1.0"
-    base = f"FLOOR(CAST(100 * {_weighted(positive, 'matched')} AS DOUBLE) / {total} + 0.5)"
-    score = f"CAST(GREATEST(0, LEAST(100, {base} + {penalty})) AS INTEGER)"
-    coverage = f"(CAST({total} - {_weighted(positive, 'unknown')} AS DOUBLE) / {total})"
-    return score, coverage
-
-
-def _any_matched(names: Sequence[str]) -> str:
-    return "(" + " OR ".join(f"{n} = 'matched'" for n in names) + ")" if names else "FALSE"
-
-
-def _first_matched(parts: Sequence[tuple[str, str]]) -> str:
-    """The id of the first disqualifier that matched, NULL when none did."""
-    if not parts:
-        return "CAST(NULL AS VARCHAR)"
-    cases = " ".join(f"WHEN {name} = 'matched' THEN {literal(id_)}" for name, id_ in parts)
-    return f"(CASE {cases} END)"
 
 
 def select_sql(
@@ -314,44 +433,9 @@ def select_sql(
     uses the database's current time, so a scheduled model ages its scores as
     the daily job does.
     """
-    if dialect not in DIALECTS:
-        raise NotExpressible(f"dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
-    if dialect in UNVERIFIED:
-        raise NotExpressible(
-            f"{dialect}: not available yet, as the translation is not yet checked against "
-            f"{dialect} itself ({UNVERIFIED[dialect]}). Use --dialect duckdb or postgres."
-        )
-    compiler = _Compiler(types, now, dialect)
-    statuses: list[str] = []
-
-    def status(condition: Condition, scope: str, item_id: str) -> str:
-        name = status_column(scope, item_id)
-        statuses.append(_status(compiler.condition(condition), name))
-        return name
-
-    top = [(status(d.condition, "disqualify", d.id), d.id) for d in icp.disqualify]
-    per_profile = []
-    profile_columns: list[str] = []
-    for profile in icp.profiles:
-        criteria = [(status(c.condition, profile.id, c.id), c.weight) for c in profile.criteria]
-        outs = [
-            (status(d.condition, f"{profile.id}__disqualify", d.id), d.id)
-            for d in profile.disqualify
-        ]
-        score, coverage = _score_and_coverage(criteria)
-        prefix = f"icp_{_scope(profile.id)}"
-        profile_columns += [
-            f"{score} AS {prefix}_score",
-            f"{coverage} AS {prefix}_coverage",
-            f"{_any_matched([n for n, _ in outs])} AS {prefix}_out",
-        ]
-        per_profile.append((profile.id, prefix, outs))
-    verdict = _verdict(icp, top, per_profile)
-    sql = (
-        f"WITH statuses AS (SELECT *, {', '.join(statuses)} FROM {_table(table)}), "
-        f"profiles AS (SELECT *, {', '.join(profile_columns)} FROM statuses) "
-        f"SELECT *, {', '.join(verdict)} FROM profiles"
-    )
+    _check_dialect(dialect)
+    plan = _plan(icp, _Compiler(types, now, dialect), _Statuses(words=True))
+    sql = _query(plan, table, _verdict(icp, plan))
     # BigQuery's REGEXP_REPLACE replaces every match without DuckDB's 'g' flag: the flag
     # sqlglot reports as unsupported there is the default, so nothing is lost.
     level = ErrorLevel.IGNORE if dialect == "bigquery" else ErrorLevel.RAISE
@@ -372,31 +456,194 @@ def select_sql(
         raise NotExpressible(f"{dialect} cannot state this ICP as SQL: {exc}") from exc
 
 
-def _verdict(
-    icp: Icp,
-    top: Sequence[tuple[str, str]],
-    profiles: Sequence[tuple[str, str, Sequence[tuple[str, str]]]],
-) -> list[str]:
-    """icp_score, icp_tier, icp_profile, icp_coverage, icp_disqualified_by from the profiles."""
-    keys = [
-        f"({prefix}_score + CASE WHEN {prefix}_out THEN 0 ELSE 1000 END)"
-        for _, prefix, _ in profiles
+def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datetime) -> str:
+    """The columnar path's query (DuckDB): `select_sql`'s verdict over a table of typed
+    canonical columns, plus what a scored list shows beside it: `icp_reasons` (the
+    engine's top reasons, as `score -o` writes them) and `icp_criteria` (the winning
+    profile's `{id, status, points}`, as `score --json` prints them).
+
+    The reasons are the engine's `top_reasons` stated in SQL: their order is fixed by
+    the ICP (disqualifiers, then penalties worst first, then wins biggest first, then
+    what is unknown), so only which lines appear depends on the row.
+    """
+    form = _Statuses(words=False)
+    plan = _plan(icp, _Compiler(types, now, "duckdb", typed=True), form)
+    winner = _winner_of(plan)
+    every_out = _every_out(plan)
+    dq_lines = [
+        f"CASE WHEN {form.matched(name)} THEN {literal(f'DQ {id_}: {rule.why}')} END"
+        for (name, id_), rule in zip(plan.top, icp.disqualify, strict=True)
     ]
-    winner = _winner(len(profiles), keys)
-    score = _pick(winner, [f"{prefix}_score" for _, prefix, _ in profiles])
-    every_out = "(" + " AND ".join(f"{prefix}_out" for _, prefix, _ in profiles) + ")"
-    disqualified = f"({_any_matched([n for n, _ in top])} OR {every_out})"
+    dq_count = form.count_matched([n for n, _ in plan.top])
+    for p in plan.profiles:
+        for (name, id_), rule in zip(p.outs, p.profile.disqualify, strict=True):
+            line = literal(f"DQ {id_} ({p.profile.id}): {rule.why}")
+            dq_lines.append(f"CASE WHEN {every_out} AND {form.matched(name)} THEN {line} END")
+        outs = form.count_matched([n for n, _ in p.outs])
+        dq_count += f" + (CASE WHEN {every_out} THEN {outs} ELSE 0 END)"
+    room = f"({MAX_REASONS} - ({dq_count}))"
+    reasons = [
+        f"concat_ws(chr(10), {', '.join([*dq_lines, *_reason_lines(p, types, room)])})"
+        for p in plan.profiles
+    ]
+    criteria = [_criteria_json(p) for p in plan.profiles]
+    verdict = [
+        *_verdict(icp, plan),
+        f"NULLIF({_pick(winner, reasons)}, '') AS icp_reasons",
+        f"{_pick(winner, criteria)} AS icp_criteria",
+        f"{_pick(winner, [_shown_coverage(p, 3) for p in plan.profiles])} AS icp_coverage_shown",
+        f"{_pick(winner, [_shown_coverage(p, None) for p in plan.profiles])} "
+        "AS icp_coverage_percent",
+    ]
+    return _query(plan, table, verdict)
+
+
+def _shown_coverage(p: _ProfilePlan, digits: int | None) -> str:
+    """Coverage as Python rounds it for showing: to `digits` places, or as a whole percent.
+
+    SQL's ROUND is not Python's (ties, and values just off a tie in binary), so the
+    rounded values are computed here, one for each weight the unknown criteria can sum
+    to, and the row only looks its sum up.
+    """
+    form = _Statuses(words=False)
+    weights = [c.weight for _, c in p.criteria if c.weight > 0]
+    total = sum(weights)
+    if not total:
+        return "1.0" if digits is not None else "100"
+    sums = {0}
+    for weight in weights:
+        sums |= {s + weight for s in sums}
+    unknown = form.weighted([(n, c.weight) for n, c in p.criteria if c.weight > 0], unknown=True)
+    cases = " ".join(f"WHEN {s} THEN {_rounded((total - s) / total, digits)}" for s in sorted(sums))
+    return f"(CASE {unknown} {cases} END)"
+
+
+def _rounded(coverage: float, digits: int | None) -> str:
+    if digits is None:
+        return str(round(coverage * 100))
+    return f"CAST({round(coverage, digits)!r} AS DOUBLE)"
+
+
+def _points(weight: int, positive_weight: int) -> float:
+    """What a match earns, as the engine's `_CriteriaSet` rounds it."""
+    return round(100 * weight / positive_weight, 1) if weight > 0 else float(weight)
+
+
+def _format_points(points: float) -> str:
+    return f"{points:+.0f}" if float(points).is_integer() else f"{points:+.1f}"
+
+
+def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str) -> list[str]:
+    """One profile's win lines (each NULL unless it is among the first `room` matched) and
+    its unknown line, in the engine's order."""
+    form = _Statuses(words=False)
+    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    earned = [(n, c, _points(c.weight, total)) for n, c in p.criteria]
+    ordered = sorted(
+        [item for item in earned if item[2]],
+        key=lambda item: item[2] if item[2] < 0 else 1000.0 - item[2],
+    )
+    lines = []
+    for index, (name, c, points) in enumerate(ordered):
+        before = form.count_matched([n for n, _, _ in ordered[:index]])
+        label = literal(f"{_format_points(points)} {c.id}: ")
+        lines.append(
+            f"CASE WHEN {form.matched(name)} AND {before} < {room} "
+            f"THEN {label} || {_shown(c.field, types)} END"
+        )
+    unknown = [(n, c, pts) for n, c, pts in earned if c.weight > 0]
+    if unknown:
+        ids = ", ".join(f"CASE WHEN {n} IS NULL THEN {literal(c.id)} END" for n, c, _ in unknown)
+        stake = (
+            "("
+            + " + ".join(
+                f"(CASE WHEN {n} IS NULL THEN {pts!r} ELSE 0.0 END)" for n, _, pts in unknown
+            )
+            + ")"
+        )
+        shown = (
+            f"(CASE WHEN {stake} = FLOOR({stake}) THEN format('{{:.0f}}', {stake}) "
+            f"ELSE format('{{:.1f}}', {stake}) END)"
+        )
+        some = " OR ".join(f"{n} IS NULL" for n, _, _ in unknown)
+        lines.append(
+            f"CASE WHEN {some} THEN 'unknown: ' || concat_ws(', ', {ids}) || ' (' || {shown} || "
+            "' points unchecked)' END"
+        )
+    return lines
+
+
+def _shown(name: str, types: Mapping[str, FieldType]) -> str:
+    """A value as `format_value(value, limit=60)` writes it, from its typed canonical column."""
+    value = column(name)
+    kind = types.get(name, FieldType.STRING)
+    if kind is FieldType.NUMBER:
+        text = (
+            f"(CASE WHEN {value} = FLOOR({value}) THEN format('{{:,.0f}}', {value}) "
+            f"ELSE format('{{:,.2f}}', {value}) END)"
+        )
+    elif kind is FieldType.BOOLEAN:
+        text = f"(CASE WHEN {value} = 'true' THEN 'yes' ELSE 'no' END)"
+    elif kind is FieldType.DATE:
+        text = f"SUBSTR({value}, 1, 10)"
+    elif kind is FieldType.LIST:
+        text = f"REPLACE({value}, ';', ', ')"
+    else:
+        iso_time = (
+            f"LENGTH({value}) >= 19 AND SUBSTR({value}, 11, 1) = 'T' AND "
+            f"SUBSTR({value}, 5, 1) = '-' AND SUBSTR({value}, 8, 1) = '-'"
+        )
+        text = f"(CASE WHEN {iso_time} THEN SUBSTR({value}, 1, 10) ELSE {value} END)"
+    limited = (
+        f"(CASE WHEN LENGTH({text}) <= {REASON_VALUE_LIMIT} THEN {text} "
+        f"ELSE SUBSTR({text}, 1, {REASON_VALUE_LIMIT - 1}) || '…' END)"
+    )
+    return f"COALESCE({limited}, 'None')"
+
+
+def _criteria_json(p: _ProfilePlan) -> str:
+    """The winning profile's criteria as `score --json` lists them."""
+    form = _Statuses(words=False)
+    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    items = [
+        f"{{'id': {literal(c.id)}, 'status': {form.word(name)}, "
+        f"'points': CASE WHEN {form.matched(name)} "
+        f"THEN CAST({_points(c.weight, total)!r} AS DOUBLE) ELSE CAST(0.0 AS DOUBLE) END}}"
+        for name, c in p.criteria
+    ]
+    return f"[{', '.join(items)}]"
+
+
+def _winner_of(plan: _Plan) -> str:
+    """The index of the winning profile: the best still in the running, else the best."""
+    keys = [
+        f"({p.prefix}_score + CASE WHEN {p.prefix}_out THEN 0 ELSE 1000 END)" for p in plan.profiles
+    ]
+    return _winner(len(plan.profiles), keys)
+
+
+def _every_out(plan: _Plan) -> str:
+    return "(" + " AND ".join(f"{p.prefix}_out" for p in plan.profiles) + ")"
+
+
+def _verdict(icp: Icp, plan: _Plan) -> list[str]:
+    """icp_score, icp_tier, icp_profile, icp_coverage, icp_disqualified_by from the profiles."""
+    winner = _winner_of(plan)
+    score = _pick(winner, [f"{p.prefix}_score" for p in plan.profiles])
+    disqualified = f"({plan.form.any_matched([n for n, _ in plan.top])} OR {_every_out(plan)})"
     tiers = icp.tiers
     tier = (
         f"(CASE WHEN {disqualified} THEN 'DQ' WHEN {score} >= {tiers.a} THEN 'A' "
         f"WHEN {score} >= {tiers.b} THEN 'B' WHEN {score} >= {tiers.c} THEN 'C' ELSE 'D' END)"
     )
-    first_out = _first_matched([*top, *(pair for _, _, outs in profiles for pair in outs)])
+    first_out = plan.form.first_matched(
+        [*plan.top, *(pair for p in plan.profiles for pair in p.outs)]
+    )
     return [
         f"{score} AS icp_score",
         f"{tier} AS icp_tier",
-        f"{_pick(winner, [literal(pid) for pid, _, _ in profiles])} AS icp_profile",
-        f"{_pick(winner, [f'{prefix}_coverage' for _, prefix, _ in profiles])} AS icp_coverage",
+        f"{_pick(winner, [literal(p.profile.id) for p in plan.profiles])} AS icp_profile",
+        f"{_pick(winner, [f'{p.prefix}_coverage' for p in plan.profiles])} AS icp_coverage",
         f"(CASE WHEN {disqualified} THEN {first_out} END) AS icp_disqualified_by",
     ]
 

@@ -146,13 +146,28 @@ def check(config_dir: ConfigDir = DEFAULT_CONFIG) -> None:
 @app.command(cls=PlainCommand)
 def score(
     target: Annotated[
-        str, typer.Argument(metavar="DOMAIN|FILE", help="A domain in the store, or a CSV file.")
+        str,
+        typer.Argument(
+            metavar="DOMAIN|FILE", help="A domain in the store, or a CSV or Parquet file."
+        ),
     ],
     config_dir: ConfigDir = DEFAULT_CONFIG,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the CSV plus icp_* columns.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the rows plus icp_* columns to this .csv or .parquet file.",
+        ),
     ] = None,
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="The market instead of the rows: by tier, profile, country and industry.",
+        ),
+    ] = False,
     as_of: AsOf = None,
     jobs: Annotated[
         int | None,
@@ -161,16 +176,16 @@ def score(
             "-j",
             min=1,
             metavar="N",
-            help="Worker processes for a CSV (default: one a core).",
+            help="Threads scoring a file (default: one a core).",
         ),
     ] = None,
     errors: ErrorsFile = None,
 ) -> None:
-    """Score a CSV file (streamed) or a stored account."""
+    """Score a list (CSV or Parquet, streamed) or a stored account."""
     config = _load(config_dir)
     now = _now(as_of)
     path = Path(target)
-    if path.suffix.lower() == ".csv" or path.is_file():
+    if path.suffix.lower() in (".csv", ".parquet") or path.is_file():
         from bot.lists.files import score_file
 
         code = score_file(
@@ -183,6 +198,7 @@ def score(
             jobs=jobs,
             errors_to=errors,
             pinned=as_of is not None,
+            summary=summary,
         )
         raise typer.Exit(code)
     from bot.cli.accounts import score_domain

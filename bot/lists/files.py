@@ -1,208 +1,47 @@
-"""Scoring a CSV file: JSON lines, an annotated CSV, or a line per row.
+"""`icpbot score FILE`: a CSV or Parquet list, scored on the columnar path.
 
-Rows stream from the file in chunks; each chunk is read, scored and
-rendered to output text by a worker process (one per core), and the results
-are written in file order. At most a few chunks are in flight, so memory
-stays flat whatever the file size. Bad rows are named and kept (with empty
-score cells in an output CSV), never silently dropped.
+What the command says around the scoring lives here: a note on columns it
+does not read and fields no column holds (said once, before any row), a
+note on a dated export, the bad rows named, and the tiers counted. The
+scoring itself is `columnar.py`; the market summary is `market.py`, shown
+as `bot.views.market` writes it.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
-import io
-import os
 import sys
-from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import IO
 
+import duckdb
 import orjson
 import yaml
-from more_itertools import chunked
 from rich.console import Console
 
 from bot.cli.rows import print_row_errors
 from bot.config import Config
+from bot.lists.columnar import (
+    ListRun,
+    Output,
+    is_parquet,
+    open_source,
+    parquet_header,
+    score_list,
+)
 from bot.views.common import counted
-from integrations.base import RowError
+from bot.views.market import market_lines
 from integrations.csv import (
     CsvFormatError,
-    CsvRow,
-    Numbered,
-    RowReader,
-    Unreadable,
     canonical_columns,
-    numbered_rows,
     open_csv,
     plain_column,
     separator_hint,
 )
-from integrations.records import RecordKind
-from scoring.engine import Scorer
 from scoring.fields import FieldType
 from scoring.model import Icp
-from scoring.result import AccountScore
-from scoring.serialize import summary
-
-OUTPUT_COLUMNS = ("icp_score", "icp_tier", "icp_profile", "icp_coverage", "icp_reasons")
-CHUNK_ROWS = 2000
-PARALLEL_MIN_BYTES = 1_000_000  # below this, starting workers costs more than it saves
-
-
-class Output(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    TEXT = "text"
-
-
-@dataclass(slots=True)
-class BatchReport:
-    """What a run did: rows scored per tier, and every row it could not read."""
-
-    scored: int = 0
-    tiers: Counter[str] = field(default_factory=Counter)
-    errors: list[RowError] = field(default_factory=list)
-
-    def add(self, other: BatchReport) -> None:
-        self.scored += other.scored
-        self.tiers.update(other.tiers)
-        self.errors.extend(other.errors)
-
-
-@dataclass(slots=True)
-class _Job:
-    """What a worker needs to score chunks of one file."""
-
-    config: Config
-    header: list[str]
-    source: str
-    now: datetime
-    output: Output
-
-
-class _Scorer:
-    """Scores chunks of rows and renders them; one per process."""
-
-    def __init__(self, job: _Job) -> None:
-        self.job = job
-        self.scorer = Scorer(job.config.icp)
-        self.reader = RowReader(
-            job.header, source=job.source, kind=RecordKind.ACCOUNT, types=job.config.fields.types
-        )
-
-    def chunk(self, rows: list[Numbered]) -> tuple[bytes, BatchReport]:
-        report = BatchReport()
-        out = io.StringIO() if self.job.output is not Output.JSON else None
-        writer = csv.writer(out) if out is not None and self.job.output is Output.CSV else None
-        lines: list[bytes] = []
-        for number, cells in rows:
-            row = self.reader.row(number, cells)
-            score = None
-            if row.record is not None:
-                score = self.scorer.score_account(row.record.fields, self.job.now)
-                report.scored += 1
-                report.tiers[score.tier.value] += 1
-            elif row.error is not None:
-                report.errors.append(row.error)
-            if isinstance(cells, Unreadable):
-                continue  # no cells to carry over; its error is reported with the others
-            if writer is not None:
-                writer.writerow([*cells, *output_cells(score)])
-            elif out is not None:
-                out.write(_text_line(row, score))
-            elif score is not None and row.record is not None:
-                lines.append(orjson.dumps(summary(score, domain=row.record.domain)))
-        if out is not None:
-            return out.getvalue().encode(), report
-        return b"".join(line + b"\n" for line in lines), report
-
-
-_WORKER: _Scorer | None = None
-
-
-def _start_worker(job: _Job) -> None:
-    global _WORKER
-    _WORKER = _Scorer(job)
-
-
-def _score_in_worker(rows: list[Numbered]) -> tuple[bytes, BatchReport]:
-    assert _WORKER is not None
-    return _WORKER.chunk(rows)
-
-
-def output_cells(score: AccountScore | None) -> list[object]:
-    """The `icp_*` columns of SPEC §9, empty for a row that was not scored."""
-    if score is None:
-        return [""] * len(OUTPUT_COLUMNS)
-    return [
-        score.score,
-        score.tier.value,
-        score.profile_id or "",
-        round(score.coverage, 3),
-        "\n".join(score.reasons),
-    ]
-
-
-def _text_line(row: CsvRow, score: AccountScore | None) -> str:
-    if score is None or row.record is None:
-        return ""
-    return (
-        f"{row.record.domain or row.record.crm_id:<32} {score.score:>3} {score.tier.value:<2} "
-        f"{score.profile_id or '-':<24} coverage {round(score.coverage * 100):>3}%\n"
-    )
-
-
-def _in_order_parallel(
-    job: _Job, chunks: Iterator[list[Numbered]], workers: int
-) -> Iterator[tuple[bytes, BatchReport]]:
-    """Results in file order, with at most two chunks per worker in flight."""
-    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(job,)) as pool:
-        pending: deque[Future[tuple[bytes, BatchReport]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_score_in_worker, chunk))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def score_csv(
-    path: Path,
-    *,
-    config: Config,
-    now: datetime,
-    output: Output,
-    out: IO[bytes],
-    jobs: int | None = None,
-) -> BatchReport:
-    """Score every row of `path` and write the rendered output to `out`, in file order."""
-    report = BatchReport()
-    with open_csv(path) as handle:
-        header, rows = numbered_rows(handle, source=str(path))
-        job = _Job(config, header, str(path), now, output)
-        scorer = _Scorer(job)  # validates the header before any worker starts
-        if output is Output.CSV:
-            text = io.StringIO()
-            csv.writer(text).writerow([*header, *OUTPUT_COLUMNS])
-            out.write(text.getvalue().encode())
-        workers = jobs or os.cpu_count() or 1
-        chunks = chunked(rows, CHUNK_ROWS)
-        if workers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES:
-            results: Iterable[tuple[bytes, BatchReport]] = _in_order_parallel(job, chunks, workers)
-        else:
-            results = (scorer.chunk(chunk) for chunk in chunks)
-        for data, chunk_report in results:
-            out.write(data)
-            report.add(chunk_report)
-    return report
-
 
 MANIFEST = "manifest.yaml"
 
@@ -284,8 +123,9 @@ def score_file(
     jobs: int | None = None,
     errors_to: Path | None = None,
     pinned: bool = False,
+    summary: bool = False,
 ) -> int:
-    """The `icpbot score FILE.csv` command: name bad rows, score the rest; 1 if any was bad.
+    """The `icpbot score FILE` command: name bad rows, score the rest; 1 if any was bad.
 
     `pinned`: the user chose the moment (`--as-of`); else a dated export
     (a `manifest.yaml` beside it, as the sample has) is scored as of now and
@@ -294,6 +134,68 @@ def score_file(
     if not path.is_file():
         err.print(f"[red]error[/red] {path}: no such file")
         return 1
+    if summary and output is not None:
+        err.print(
+            "[red]error[/red] --summary prints the market; -o writes every row: "
+            "choose one (run the command twice for both)"
+        )
+        return 1
+    _note_dated_export(path, now, pinned, err)
+    try:
+        header = parquet_header(path) if is_parquet(path) else _csv_header(path)
+    except (OSError, UnicodeDecodeError, duckdb.Error) as exc:
+        err.print(f"[red]error[/red] {path}: cannot be read ({exc})", soft_wrap=True)
+        return 1
+    if not header:
+        err.print(f"[red]error[/red] {path}: empty file, expected a header row")
+        return 1
+    for note in column_notes(header, config.icp, config.fields.types):
+        err.print(f"[yellow]note[/yellow] {note}", soft_wrap=True, highlight=False)
+    try:
+        source = open_source(path, header, config.fields.types)
+    except CsvFormatError as exc:
+        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
+        return 1
+    mode = _mode(output, as_json=as_json, summary=summary)
+    run = score_list(
+        source,
+        icp=config.icp,
+        types=config.fields.types,
+        now=now,
+        output=mode,
+        out=None if output is not None or summary else sys.stdout.buffer,
+        out_path=output,
+        threads=jobs,
+    )
+    sys.stdout.flush()
+    if run.market is not None:
+        _print_market(run, config.icp, now, as_json=as_json)
+    print_row_errors(run.errors, err=err, to=errors_to)
+    tiers = ", ".join(f"{t} {run.tiers[t]:,}" for t in ("A", "B", "C", "D", "DQ"))
+    skipped = f"; {counted(len(run.errors), 'row')} skipped" if run.errors else ""
+    written = f"; every row read is in {output}" if output is not None else ""
+    err.print(
+        f"scored {counted(run.scored, 'row')} ({tiers}){skipped}{written}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 1 if run.errors else 0
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open_csv(path) as handle:
+        return next(csv.reader(handle), [])
+
+
+def _mode(output: Path | None, *, as_json: bool, summary: bool) -> Output:
+    if summary:
+        return Output.SUMMARY
+    if output is not None:
+        return Output.PARQUET if is_parquet(output) else Output.CSV
+    return Output.JSON if as_json else Output.TEXT
+
+
+def _note_dated_export(path: Path, now: datetime, pinned: bool, err: Console) -> None:
     dated = None if pinned else export_date(path)
     if dated is not None and dated != now.date():
         err.print(
@@ -304,24 +206,14 @@ def score_file(
             soft_wrap=True,
             highlight=False,
         )
-    mode = Output.CSV if output else Output.JSON if as_json else Output.TEXT
-    with open_csv(path) as handle:
-        header = next(csv.reader(handle), [])
-    for note in column_notes(header, config.icp, config.fields.types):
-        err.print(f"[yellow]note[/yellow] {note}", soft_wrap=True, highlight=False)
-    try:
-        if output is not None:
-            with output.open("wb") as handle:
-                report = score_csv(path, config=config, now=now, output=mode, out=handle, jobs=jobs)
-        else:
-            stdout = sys.stdout.buffer
-            report = score_csv(path, config=config, now=now, output=mode, out=stdout, jobs=jobs)
-            stdout.flush()
-    except CsvFormatError as exc:
-        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
-        return 1
-    print_row_errors(report.errors, err=err, to=errors_to)
-    tiers = ", ".join(f"{t} {report.tiers[t]:,}" for t in ("A", "B", "C", "D", "DQ"))
-    skipped = f"; {counted(len(report.errors), 'row')} skipped" if report.errors else ""
-    err.print(f"scored {counted(report.scored, 'row')} ({tiers}){skipped}", highlight=False)
-    return 1 if report.errors else 0
+
+
+def _print_market(run: ListRun, icp: Icp, now: datetime, *, as_json: bool) -> None:
+    assert run.market is not None
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(run.market.as_dict()) + b"\n")
+        sys.stdout.flush()
+        return
+    lines = market_lines(run.market, version=icp.version, day=now.date(), refused=len(run.errors))
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

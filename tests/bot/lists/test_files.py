@@ -13,7 +13,14 @@ import pytest
 
 from tests.support import ROOT, SUMMARY_KEYS, icpbot
 
-OUTPUT_COLUMNS = ["icp_score", "icp_tier", "icp_profile", "icp_coverage", "icp_reasons"]
+OUTPUT_COLUMNS = [
+    "icp_score",
+    "icp_tier",
+    "icp_profile",
+    "icp_coverage",
+    "icp_disqualified_by",
+    "icp_reasons",
+]
 ROWS = """domain,name,industry,employees,country,technologies,lifecycle_stage
 https://www.Acme.co.uk/pricing,Acme,software,450,United Kingdom,hubspot;slack,lead
 bad.com,Bad,software,lots,US,,
@@ -52,10 +59,14 @@ def test_score_csv_output_keeps_every_row(rows_csv: Path, tmp_path: Path) -> Non
     with out.open(newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
     assert table[0] == ROWS.splitlines()[0].split(",") + OUTPUT_COLUMNS
-    assert len(table) == 6  # header + all five rows, the bad ones with empty score cells
-    assert table[1][-5:-1] == ["50", "C", "midmarket-saas", "0.5"]
-    assert table[2][-5:] == ["", "", "", "", ""]
+    # Header and every row the CSV could give, bad ones with empty score cells; the row of
+    # two cells has no columns to carry, and is named with the other bad rows.
+    assert len(table) == 5
+    assert "row 6: has 2 cells, the header has 7" in " ".join(done.stderr.split())
+    assert table[1][-6:-1] == ["50", "C", "midmarket-saas", "0.5", ""]
+    assert table[2][-6:] == ["", "", "", "", "", ""]
     assert table[1][-1].splitlines()[0].startswith("+")
+    assert table[4][-6:-1] == ["50", "DQ", "midmarket-saas", "0.5", "customer"]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +98,7 @@ def test_a_huge_cell_is_read_like_any_other(tmp_path: Path) -> None:
     with out.open(newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
     assert [row[0] for row in table[1:]] == ["one.com", "two.com", "three.com"]
-    assert all(row[-4] for row in table[1:])  # every row has its tier
+    assert all(row[-5] for row in table[1:])  # every row has its tier
 
 
 def test_a_line_the_csv_reader_refuses_is_named_and_the_rest_are_read(tmp_path: Path) -> None:
@@ -196,3 +207,52 @@ def test_a_file_separated_by_semicolons_says_so(tmp_path: Path) -> None:
     said = " ".join(done.stderr.split())
     assert "the header is separated by semicolons, not commas" in said
     assert "columns not read" not in said
+
+
+def test_the_summary_sizes_the_market(tmp_path: Path) -> None:
+    sample = ROOT / "config" / "sample" / "companies.csv"
+    done = icpbot("score", str(sample), "--summary", "--as-of", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert text.startswith("500 companies scored against ICP v")
+    assert "ICP market (tiers A and B): 67 companies (13.4%)" in text
+    for title in ("by profile", "by country", "by industry", "disqualified by"):
+        assert f"\n{title}" in text
+    as_json = icpbot("score", str(sample), "--summary", "--json", "--as-of", "2026-11-20")
+    market = json.loads(as_json.stdout)
+    assert market["scored"] == 500 and market["all"]["tiers"]["A"] == 18
+    assert sum(c["companies"] for c in market["country"]) == 500
+
+
+def test_summary_and_output_together_are_refused_in_words(tmp_path: Path) -> None:
+    sample = ROOT / "config" / "sample" / "companies.csv"
+    done = icpbot("score", str(sample), "--summary", "-o", str(tmp_path / "x.csv"))
+    assert done.returncode == 1 and "choose one" in done.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_bad_rows_are_named_by_their_line_around_blank_lines_and_long_cells(
+    tmp_path: Path,
+) -> None:
+    """Line numbers as the file has them, whatever spans lines or is blank before them."""
+    path = tmp_path / "rows.csv"
+    path.write_text(
+        "domain,name,employees\n"
+        "one.com,One,10\n"
+        "\n"
+        'two.com,"Two\nLines",20\n'
+        "three.com,Three,many\n"
+        "four.com,Four,5,extra\n"
+        "five.com,Five,-3\n",
+        encoding="utf-8",
+    )
+    done = icpbot("score", str(path), "--json", "--as-of", "2026-11-20")
+    errors = " ".join(done.stderr.split())
+    assert done.returncode == 1
+    assert "row 6: employees 'many': not a number" in errors
+    assert "row 7: has 4 cells, the header has 3" in errors
+    assert "row 8: employees '-3': cannot be negative" in errors
+    assert [json.loads(line)["domain"] for line in done.stdout.splitlines()] == [
+        "one.com",
+        "two.com",
+    ]
