@@ -44,7 +44,8 @@ _PLAIN_TIME = (
     _PLAIN_DAY + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?(Z|[+]00:00)?"
 )
 _PLAIN_TEXT = r"[!-~]([\s\S]*[!-~])?"  # printable ASCII at both ends: nothing to strip
-_PLAIN_ITEMS = r"[ -~]*"  # printable ASCII: the only blanks are spaces
+_ITEM = r"[!-:<-~]([ -:<-~]*[!-:<-~])?"  # printable ASCII, no `;`, nothing to strip
+_PLAIN_ITEMS = f"{_ITEM}(;{_ITEM})*"
 _PLAIN_HOST = r"[A-Za-z0-9-]+([.][A-Za-z0-9-]+){1,2}"
 _TRUTH = ("true", "yes", "y", "1", "t")
 _FALSITY = ("false", "no", "n", "0", "f")
@@ -258,10 +259,8 @@ def _plain(name: str, kind: FieldType, cell: str) -> _Plain:
         value = f"(CASE WHEN LOWER({cell}) IN ({_listed(_TRUTH)}) THEN 'true' ELSE 'false' END)"
         return _Plain(f"(LOWER({cell}) IN ({words}))", value)
     if kind is FieldType.LIST:
-        joined = f"REGEXP_REPLACE(TRIM({cell}, ' ;'), ' *;[ ;]*', ';', 'g')"
-        return _Plain(
-            f"regexp_full_match({cell}, {literal(_PLAIN_ITEMS)})", f"NULLIF({joined}, '')"
-        )
+        # Items with nothing to strip, between single separators: the cell is the value.
+        return _Plain(f"regexp_full_match({cell}, {literal(_PLAIN_ITEMS)})", cell)
     return _Plain(f"regexp_full_match({cell}, {literal(_PLAIN_TEXT)})", cell)
 
 
