@@ -407,11 +407,12 @@ def _check_dialect(dialect: str) -> None:
         )
 
 
-def _query(plan: _Plan, table: str, verdict: Sequence[str]) -> str:
+def _query(plan: _Plan, table: str, verdict: Sequence[str], ranks: Sequence[str] = ()) -> str:
+    ranked = f", ranked AS (SELECT *, {', '.join(ranks)} FROM profiles)" if ranks else ""
     return (
         f"WITH statuses AS (SELECT *, {', '.join(plan.statuses)} FROM {_table(table)}), "
-        f"profiles AS (SELECT *, {', '.join(plan.profile_columns)} FROM statuses) "
-        f"SELECT *, {', '.join(verdict)} FROM profiles"
+        f"profiles AS (SELECT *, {', '.join(plan.profile_columns)} FROM statuses){ranked} "
+        f"SELECT *, {', '.join(verdict)} FROM {'ranked' if ranks else 'profiles'}"
     )
 
 
@@ -468,7 +469,6 @@ def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datet
     """
     form = _Statuses(words=False)
     plan = _plan(icp, _Compiler(types, now, "duckdb", typed=True), form)
-    winner = _winner_of(plan)
     every_out = _every_out(plan)
     dq_lines = [
         f"CASE WHEN {form.matched(name)} THEN {literal(f'DQ {id_}: {rule.why}')} END"
@@ -481,21 +481,27 @@ def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datet
             dq_lines.append(f"CASE WHEN {every_out} AND {form.matched(name)} THEN {line} END")
         outs = form.count_matched([n for n, _ in p.outs])
         dq_count += f" + (CASE WHEN {every_out} THEN {outs} ELSE 0 END)"
-    room = f"({MAX_REASONS} - ({dq_count}))"
     reasons = [
-        f"concat_ws(chr(10), {', '.join([*dq_lines, *_reason_lines(p, types, room)])})"
+        f"concat_ws(chr(10), {', '.join([*dq_lines, *_reason_lines(p, types, 'icp_room')])})"
         for p in plan.profiles
     ]
     criteria = [_criteria_json(p) for p in plan.profiles]
+    # The winner and the room left for win lines, once a row, for every column below.
+    winner = "icp_winner"
+    ranks = [
+        f"{_winner_of(plan)} AS icp_winner",
+        f"({MAX_REASONS} - ({dq_count})) AS icp_room",
+        *(_stake(p) for p in plan.profiles),
+    ]
     verdict = [
-        *_verdict(icp, plan),
+        *_verdict(icp, plan, winner),
         f"NULLIF({_pick(winner, reasons)}, '') AS icp_reasons",
         f"{_pick(winner, criteria)} AS icp_criteria",
         f"{_pick(winner, [_shown_coverage(p, 3) for p in plan.profiles])} AS icp_coverage_shown",
         f"{_pick(winner, [_shown_coverage(p, None) for p in plan.profiles])} "
         "AS icp_coverage_percent",
     ]
-    return _query(plan, table, verdict)
+    return _query(plan, table, verdict, ranks)
 
 
 def _shown_coverage(p: _ProfilePlan, digits: int | None) -> str:
@@ -551,21 +557,15 @@ def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str) ->
             f"CASE WHEN {form.matched(name)} AND {before} < {room} "
             f"THEN {label} || {_shown(c.field, types)} END"
         )
-    unknown = [(n, c, pts) for n, c, pts in earned if c.weight > 0]
+    unknown = [(n, c) for n, c, _ in earned if c.weight > 0]
     if unknown:
-        ids = ", ".join(f"CASE WHEN {n} IS NULL THEN {literal(c.id)} END" for n, c, _ in unknown)
-        stake = (
-            "("
-            + " + ".join(
-                f"(CASE WHEN {n} IS NULL THEN {pts!r} ELSE 0.0 END)" for n, _, pts in unknown
-            )
-            + ")"
-        )
+        ids = ", ".join(f"CASE WHEN {n} IS NULL THEN {literal(c.id)} END" for n, c in unknown)
+        stake = f"{p.prefix}_stake"
         shown = (
-            f"(CASE WHEN {stake} = FLOOR({stake}) THEN format('{{:.0f}}', {stake}) "
-            f"ELSE format('{{:.1f}}', {stake}) END)"
+            f"(CASE WHEN {stake} = FLOOR({stake}) THEN CAST(CAST({stake} AS BIGINT) AS VARCHAR) "
+            f"ELSE CAST(CAST(ROUND({stake}, 1) AS DECIMAL(18, 1)) AS VARCHAR) END)"
         )
-        some = " OR ".join(f"{n} IS NULL" for n, _, _ in unknown)
+        some = " OR ".join(f"{n} IS NULL" for n, _ in unknown)
         lines.append(
             f"CASE WHEN {some} THEN 'unknown: ' || concat_ws(', ', {ids}) || ' (' || {shown} || "
             "' points unchecked)' END"
@@ -573,13 +573,30 @@ def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str) ->
     return lines
 
 
+def _stake(p: _ProfilePlan) -> str:
+    """The points a profile's unknown criteria could have earned, summed in the engine's
+    order (a DOUBLE, so `13.3 + 20.0` is the engine's very float): `{prefix}_stake`."""
+    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    terms = [
+        f"(CASE WHEN {n} IS NULL THEN {_points(c.weight, total)!r} ELSE 0.0 END)"
+        for n, c in p.criteria
+        if c.weight > 0
+    ]
+    return (
+        f"(0.0 + {' + '.join(terms)}) AS {p.prefix}_stake" if terms else f"0.0 AS {p.prefix}_stake"
+    )
+
+
 def _shown(name: str, types: Mapping[str, FieldType]) -> str:
     """A value as `format_value(value, limit=60)` writes it, from its typed canonical column."""
     value = column(name)
     kind = types.get(name, FieldType.STRING)
     if kind is FieldType.NUMBER:
+        # Whole numbers under 1,000 need no separator: the common case, without `format`.
         text = (
-            f"(CASE WHEN {value} = FLOOR({value}) THEN format('{{:,.0f}}', {value}) "
+            f"(CASE WHEN {value} >= 0 AND {value} < 1000 AND {value} = FLOOR({value}) "
+            f"THEN CAST(CAST({value} AS INTEGER) AS VARCHAR) "
+            f"WHEN {value} = FLOOR({value}) THEN format('{{:,.0f}}', {value}) "
             f"ELSE format('{{:,.2f}}', {value}) END)"
         )
     elif kind is FieldType.BOOLEAN:
@@ -594,6 +611,8 @@ def _shown(name: str, types: Mapping[str, FieldType]) -> str:
             f"SUBSTR({value}, 5, 1) = '-' AND SUBSTR({value}, 8, 1) = '-'"
         )
         text = f"(CASE WHEN {iso_time} THEN SUBSTR({value}, 1, 10) ELSE {value} END)"
+        # Under 19 characters a text is neither a time nor too long: itself.
+        text = f"(CASE WHEN LENGTH({value}) < 19 THEN {value} ELSE {text} END)"
     limited = (
         f"(CASE WHEN LENGTH({text}) <= {REASON_VALUE_LIMIT} THEN {text} "
         f"ELSE SUBSTR({text}, 1, {REASON_VALUE_LIMIT - 1}) || '…' END)"
@@ -626,9 +645,10 @@ def _every_out(plan: _Plan) -> str:
     return "(" + " AND ".join(f"{p.prefix}_out" for p in plan.profiles) + ")"
 
 
-def _verdict(icp: Icp, plan: _Plan) -> list[str]:
-    """icp_score, icp_tier, icp_profile, icp_coverage, icp_disqualified_by from the profiles."""
-    winner = _winner_of(plan)
+def _verdict(icp: Icp, plan: _Plan, winner: str | None = None) -> list[str]:
+    """icp_score, icp_tier, icp_profile, icp_coverage, icp_disqualified_by from the profiles;
+    `winner`: a column already holding the winning profile's index, if one does."""
+    winner = winner or _winner_of(plan)
     score = _pick(winner, [f"{p.prefix}_score" for p in plan.profiles])
     disqualified = f"({plan.form.any_matched([n for n, _ in plan.top])} OR {_every_out(plan)})"
     tiers = icp.tiers

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import duckdb
 import pycountry
@@ -32,7 +31,6 @@ from scoring.sql import column, literal
 
 KEY = "domain"
 # The value a typed column holds: numbers as DOUBLE, everything else as text.
-_VALUE = duckdb.struct_type({"text": sqltypes.VARCHAR, "number": sqltypes.DOUBLE})
 _REFUSABLE = (FieldType.NUMBER, FieldType.DATE, FieldType.BOOLEAN)
 PLAIN_TLDS, SUFFIX_RULES, ISO_CODES = "icp_plain_tlds", "icp_suffix_rules", "icp_iso_codes"
 MEMO_CELLS = 1_000_000  # distinct cells remembered per column: a few hundred MB at most
@@ -43,37 +41,39 @@ _PLAIN_DAY = r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 _PLAIN_TIME = (
     _PLAIN_DAY + r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?(Z|[+]00:00)?"
 )
-_PLAIN_TEXT = r"[!-~]([\s\S]*[!-~])?"  # printable ASCII at both ends: nothing to strip
 _ITEM = r"[!-:<-~]([ -:<-~]*[!-:<-~])?"  # printable ASCII, no `;`, nothing to strip
 _PLAIN_ITEMS = f"{_ITEM}(;{_ITEM})*"
-_PLAIN_HOST = r"[A-Za-z0-9-]+([.][A-Za-z0-9-]+){1,2}"
+_HOST_SHAPE = r"[A-Za-z0-9-]+([.][A-Za-z0-9-]+){1,2}"
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
+# A bare host, or a URL whose host is plain (no user, no port): the reader's own steps.
+_PLAIN_URL = f"({_SCHEME})?{_HOST_SHAPE}([/?#][\\s\\S]*)?"
+_URL_HOST = f"^(?:{_SCHEME})?([^/?#]*)"
+HOST = "icp_host"
 _TRUTH = ("true", "yes", "y", "1", "t")
 _FALSITY = ("false", "no", "n", "0", "f")
 
 
 @dataclass(slots=True)
 class Reader:
-    """`read_cell` for one column, remembered per distinct cell."""
+    """`read_cell` for one column, remembered per distinct cell. Both answers are text:
+    a DuckDB function returning text costs a fraction of one returning a struct, and
+    a number's `repr` casts back to the very same DOUBLE."""
 
     name: str
     kind: FieldType
-    _values: dict[str | None, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
+    _values: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
-    def read(self, cell: str | None) -> tuple[dict[str, Any], str | None]:
+    def read(self, cell: str) -> tuple[str | None, str | None]:
         found = self._values.get(cell)
         if found is None:
             value, problem = read_cell(self.name, self.kind, cell)
             canonical = canonical_cell(value)
-            typed = {
-                "text": None if isinstance(canonical, float) else canonical,
-                "number": canonical if isinstance(canonical, float) else None,
-            }
-            found = (typed, problem)
+            found = (repr(canonical) if isinstance(canonical, float) else canonical, problem)
             if len(self._values) < MEMO_CELLS:
                 self._values[cell] = found
         return found
 
-    def value(self, cell: str) -> dict[str, Any]:
+    def value(self, cell: str) -> str | None:
         return self.read(cell)[0]
 
     def problem(self, cell: str) -> str | None:
@@ -82,10 +82,12 @@ class Reader:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One typed column: the SQL of its canonical value, and of its problem (NULL when it
-    has none) if the reader can refuse a value of this field at all."""
+    """One typed column: the SQL testing a cell's shape is one SQL reads alone, of its
+    canonical value, and of its problem (NULL when it has none) if the reader can
+    refuse a value of this field at all."""
 
     name: str
+    test: str
     value: str
     problem: str | None
 
@@ -115,19 +117,20 @@ class Canonical:
         of every non-blank row's cells, canonical fields and `icp_problem` (NULL for a
         row the reader takes; else what it refuses, as it says it).
 
-        Three layers, so each costly piece runs once a row: the look-ups of names
-        (public suffixes, country codes) as joins, each column typed once, then the
-        row's problem from the typed columns.
+        In layers, so each costly piece runs once a row: blank rows dropped and
+        names looked up (public suffixes, country codes); each cell's shape
+        tested; each column typed; then the row's problem from the typed columns.
         """
         # The last column holding a field wins, as the reader keeps the last value it reads.
         holders = dict(zip(columns, cells, strict=True))
-        flags = self._lookups(holders)
+        shapes: list[str] = []
         typed: list[str] = []
         problems: list[str] = []
         for index, (name, cell) in enumerate(zip(columns, cells, strict=True)):
             if name not in self.types:
                 continue
-            found = self._column(name, cell)
+            found = self._column(name, cell, f"icp_plain_{index}")
+            shapes.append(f"{found.test} AS icp_plain_{index}")
             if found.problem is not None:
                 problems.append(f"icp_problem_{index}")
                 typed.append(f"{found.problem} AS icp_problem_{index}")
@@ -145,22 +148,22 @@ class Canonical:
             f"THEN {literal(KEY + ' is missing')} END"
         )
         problem = f"NULLIF(concat_ws('; ', {', '.join([*problems, missing])}), '')"
-        looked = f"SELECT *, {', '.join(flags)} FROM {raw}"
-        kept = f"SELECT icp_row, {', '.join(cells)}, {', '.join(typed)} FROM ({looked}) "
-        kept += f"WHERE NOT {blank_row(cells)}"
-        return f"SELECT *, {problem} AS icp_problem FROM ({kept})"
+        kept = f"SELECT *, {self._host(holders)} FROM {raw} WHERE NOT {blank_row(cells)}"
+        looked = f"SELECT *, {', '.join(self._lookups(holders))} FROM ({kept})"
+        shaped = f"SELECT *, {', '.join(shapes)} FROM ({looked})"
+        typed_rows = f"SELECT icp_row, {', '.join(cells)}, {', '.join(typed)} FROM ({shaped})"
+        return f"SELECT *, {problem} AS icp_problem FROM ({typed_rows})"
 
     def _lookups(self, holders: Mapping[str, str]) -> list[str]:
-        """Flags answering, once a row, what the domain and country shortcuts ask. Each is
-        an `IN (SELECT ...)`: DuckDB builds its hash table from the names, never from the
-        list, so the list streams through in its order."""
+        """Flags answering, once a row, what the domain and country shortcuts ask, on the
+        `icp_host` the layer below found. Each is an `IN (SELECT ...)`: DuckDB builds its
+        hash table from the names, never from the list, which streams through in order."""
         flags = ["NULL AS icp_lookup"]
         if KEY in holders:
-            host = f"LOWER({holders[KEY]})"
-            parent = f"SUBSTR({host}, STRPOS({host}, '.') + 1)"
+            parent = f"SUBSTR({HOST}, STRPOS({HOST}, '.') + 1)"
             for name, table, value in (
-                ("tld", PLAIN_TLDS, f"REGEXP_EXTRACT({host}, '[^.]*$')"),
-                ("host", SUFFIX_RULES, host),
+                ("tld", PLAIN_TLDS, f"REGEXP_EXTRACT({HOST}, '[^.]*$')"),
+                ("host", SUFFIX_RULES, HOST),
                 ("parent", SUFFIX_RULES, parent),
                 ("wild", SUFFIX_RULES, f"'*.' || {parent}"),
             ):
@@ -172,24 +175,39 @@ class Canonical:
             flags.append(f"COALESCE({known}, FALSE) AS icp_iso_known")
         return flags
 
-    def _column(self, name: str, cell: str) -> Column:
-        """`cell`: the SQL of the text cell (NULL when empty) holding field `name`."""
+    @staticmethod
+    def _host(holders: Mapping[str, str]) -> str:
+        """The host of a domain cell of a shape SQL reads alone (`acme.com`,
+        `https://www.Acme.co.uk/about`), lower-cased; NULL for any other cell."""
+        if KEY not in holders:
+            return f"CAST(NULL AS VARCHAR) AS {HOST}"
+        cell = holders[KEY]
+        host = f"LOWER(regexp_extract({cell}, {literal(_URL_HOST)}, 1))"
+        bare = f"regexp_full_match({cell}, {literal(_HOST_SHAPE)})"
+        url = f"regexp_full_match({cell}, {literal(_PLAIN_URL)})"
+        return f"(CASE WHEN {bare} THEN LOWER({cell}) WHEN {url} THEN {host} END) AS {HOST}"
+
+    def _column(self, name: str, cell: str, plain_flag: str) -> Column:
+        """`cell`: the SQL of the text cell (NULL when empty) holding field `name`;
+        `plain_flag`: the column where its `test` (a shape SQL reads alone) is kept."""
         kind = self.types[name]
         plain = _plain(name, kind, cell)
         reader = self._reader(name, kind)
-        fallback = f"{reader}_value({cell}).{'number' if kind is FieldType.NUMBER else 'text'}"
+        fallback = f"{reader}_value({cell})"
+        if kind is FieldType.NUMBER:
+            fallback = f"CAST({fallback} AS DOUBLE)"
         empty = f"{cell} IS NULL OR {cell} = ''"
         value = (
-            f"(CASE WHEN {empty} THEN NULL WHEN {plain.test} THEN {plain.value} "
+            f"(CASE WHEN {empty} THEN NULL WHEN {plain_flag} THEN {plain.value} "
             f"ELSE {fallback} END)"
         )
         refusable = name in (KEY, "email") or kind in _REFUSABLE
         problem = (
-            f"(CASE WHEN {empty} OR {plain.test} THEN NULL ELSE {reader}_problem({cell}) END)"
+            f"(CASE WHEN {empty} OR {plain_flag} THEN NULL ELSE {reader}_problem({cell}) END)"
             if refusable
             else None
         )
-        return Column(name, value, problem)
+        return Column(name, f"COALESCE({plain.test}, FALSE)", value, problem)
 
     def _reader(self, name: str, kind: FieldType) -> str:
         reader = Reader(name, kind)
@@ -201,7 +219,7 @@ class Canonical:
             f"{function}_value",
             reader.value,
             [sqltypes.VARCHAR],
-            _VALUE,
+            sqltypes.VARCHAR,
             null_handling=func.SPECIAL,
         )
         self.db.create_function(
@@ -223,18 +241,17 @@ class _Plain:
 def _plain(name: str, kind: FieldType, cell: str) -> _Plain:
     """The shapes of this field SQL reads alone, and the value it reads from them."""
     if name == KEY:
-        # `name.tld` or `sub.name.tld` (any case) whose TLD has no wildcard rule, that is
-        # no public suffix itself and has no wildcard rule over its parent: registrable as
-        # `name.tld`, or as the whole host when its parent is a suffix (`acme.co.uk`).
-        host = f"LOWER({cell})"
-        test = (
-            f"(regexp_full_match({cell}, {literal(_PLAIN_HOST)}) AND icp_tld_known AND "
-            "NOT icp_host_known AND (STRPOS(SUBSTR("
-            f"{host}, STRPOS({host}, '.') + 1), '.') = 0 OR NOT icp_wild_known))"
-        )
-        parent = f"SUBSTR({host}, STRPOS({host}, '.') + 1)"
+        # A host of two or three labels (any case, maybe in a URL) whose TLD has no
+        # wildcard rule, that is no public suffix itself and has no wildcard rule over
+        # its parent: registrable as its last two labels, or as the whole host when its
+        # parent is a suffix (`acme.co.uk`), exactly as the reader finds.
+        parent = f"SUBSTR({HOST}, STRPOS({HOST}, '.') + 1)"
         two_labels = f"STRPOS({parent}, '.') = 0"
-        value = f"(CASE WHEN {two_labels} OR icp_parent_known THEN {host} ELSE {parent} END)"
+        test = (
+            f"({HOST} IS NOT NULL AND icp_tld_known AND NOT icp_host_known AND "
+            f"({two_labels} OR NOT icp_wild_known))"
+        )
+        value = f"(CASE WHEN {two_labels} OR icp_parent_known THEN {HOST} ELSE {parent} END)"
         return _Plain(test, value)
     if name == "country":
         return _Plain("icp_iso_known", cell)
@@ -261,7 +278,9 @@ def _plain(name: str, kind: FieldType, cell: str) -> _Plain:
     if kind is FieldType.LIST:
         # Items with nothing to strip, between single separators: the cell is the value.
         return _Plain(f"regexp_full_match({cell}, {literal(_PLAIN_ITEMS)})", cell)
-    return _Plain(f"regexp_full_match({cell}, {literal(_PLAIN_TEXT)})", cell)
+    # Printable ASCII at both ends: nothing to strip.
+    ends = f"ascii({cell}) BETWEEN 33 AND 126 AND ascii(right({cell}, 1)) BETWEEN 33 AND 126"
+    return _Plain(f"({ends})", cell)
 
 
 def _listed(values: Sequence[str]) -> str:
@@ -284,9 +303,11 @@ def _not_blank() -> str:
 
 def blank_row(cells: Sequence[str]) -> str:
     """Every cell empty or blank, as the reader judges (`str.isspace`): it skips such a
-    row without a word. Any cell with a visible character settles it, so most rows
-    are settled by their first cell."""
+    row without a word. A first cell starting with a visible ASCII character settles it
+    without a regular expression: the full test runs on the few rows left."""
     visible = literal(_not_blank())
+    tests = " OR ".join(f"regexp_matches({c}, {visible})" for c in cells)
     return (
-        "NOT COALESCE(" + " OR ".join(f"regexp_matches({c}, {visible})" for c in cells) + ", FALSE)"
+        f"(CASE WHEN ascii({cells[0]}) BETWEEN 33 AND 126 THEN FALSE "
+        f"ELSE NOT COALESCE({tests}, FALSE) END)"
     )

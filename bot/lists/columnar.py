@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO
 
 import duckdb
+from duckdb import func, sqltypes
 
 from bot.lists.canonical import KEY, Canonical
 from bot.lists.market import Market, market_of
@@ -193,7 +194,7 @@ def score_list(
                 run = _summary(plan)
             elif output in (Output.CSV, Output.PARQUET):
                 assert out_path is not None
-                run = _write(plan, out_path, output, Path(spill))
+                run = _write(plan, out_path, output)
             else:
                 assert out is not None
                 run = _stream(plan, output, out)
@@ -215,47 +216,64 @@ def _summary(plan: _Plan) -> ListRun:
     return run
 
 
-def _write(plan: _Plan, path: Path, output: Output, spill: Path) -> ListRun:
+class _Refused:
+    """Collects the rows a single `COPY` refuses, as DuckDB writes the file: called only for
+    them, from the expression of their (empty) `icp_score` cell."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, str]] = []
+
+    def __call__(self, row: int, problem: str) -> None:
+        self.rows.append((row, problem))
+
+
+def _write(plan: _Plan, path: Path, output: Output) -> ListRun:
     """Input columns as read, then the verdict; a refused row keeps empty score cells.
 
-    The rows are scored once, into a Parquet file beside the spill, which the
-    counts, the bad rows and the requested file are then read from: cheap,
-    column by column, instead of scoring the list twice.
+    One pass: the rows are scored as DuckDB writes the file, the refused ones
+    noted on the way; the tiers are then counted from the file's own
+    `icp_tier` column, a cheap read of what was just written.
     """
+    refused = _Refused()
+    plan.db.create_function(
+        "icp_refused",
+        refused,
+        [sqltypes.BIGINT, sqltypes.VARCHAR],
+        sqltypes.INTEGER,
+        side_effects=True,
+        null_handling=func.SPECIAL,
+    )
     good = "icp_problem IS NULL"
     verdict = [
-        f"CASE WHEN {good} THEN icp_score END AS icp_score",
+        f"CASE WHEN {good} THEN icp_score ELSE icp_refused(icp_row, icp_problem) END AS icp_score",
         f"CASE WHEN {good} THEN icp_tier END AS icp_tier",
         f"CASE WHEN {good} THEN icp_profile END AS icp_profile",
         f"CASE WHEN {good} THEN icp_coverage_shown END AS icp_coverage",
         f"CASE WHEN {good} THEN icp_disqualified_by END AS icp_disqualified_by",
         f"CASE WHEN {good} THEN icp_reasons END AS icp_reasons",
     ]
-    cells = plan.source.cells
-    scored = literal(str(spill / "scored.parquet"))
-    plan.db.execute(
-        f"COPY (SELECT icp_row, icp_problem, {', '.join([*cells, *verdict])} FROM scored) "
-        f"TO {scored} (FORMAT PARQUET)"
-    )
     named = [
         f"{cell} AS {column(name)}"
-        for cell, name in zip(cells, _unique(plan.source.header), strict=True)
+        for cell, name in zip(plan.source.cells, _unique(plan.source.header), strict=True)
     ]
-    form = "FORMAT PARQUET" if output is Output.PARQUET else "FORMAT CSV, HEADER true"
+    target = literal(str(path))
+    if output is Output.PARQUET:
+        form, written = "FORMAT PARQUET", f"read_parquet({target})"
+    else:
+        form = "FORMAT CSV, HEADER true"
+        written = (
+            f"read_csv({target}, header = true, all_varchar = true, "
+            f"max_line_size = {MAX_LINE_BYTES})"
+        )
     plan.db.execute(
-        f"COPY (SELECT {', '.join([*named, *OUTPUT_COLUMNS])} FROM read_parquet({scored})) "
-        f"TO {literal(str(path))} ({form})"
+        f"COPY (SELECT {', '.join([*named, *verdict])} FROM scored) TO {target} ({form})"
     )
     tiers = plan.db.execute(
-        f"SELECT icp_tier, count(*) FROM read_parquet({scored}) WHERE icp_tier IS NOT NULL "
-        "GROUP BY 1"
+        f"SELECT icp_tier, count(*) FROM {written} WHERE icp_tier IS NOT NULL GROUP BY 1"
     ).fetchall()
     run = ListRun(tiers=Counter({str(t): int(n) for t, n in tiers}))
     run.scored = sum(run.tiers.values())
-    found = plan.db.execute(
-        f"SELECT icp_row, icp_problem FROM read_parquet({scored}) WHERE icp_problem IS NOT NULL"
-    ).fetchall()
-    run.errors = _named(plan, found)
+    run.errors = _named(plan, sorted(refused.rows))
     return run
 
 
