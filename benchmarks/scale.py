@@ -77,6 +77,7 @@ def export(directory: Path, rows: int) -> Path:
         for c in COMPANY_COLUMNS
     )
     db = duckdb.connect()
+    db.execute("SET enable_progress_bar = false")
     db.execute(
         f"COPY (SELECT {columns} FROM range({copies}) AS t(copy), "
         f"read_csv('{base}', all_varchar = true) LIMIT {rows}) "
@@ -127,6 +128,7 @@ def sql_run(path: Path) -> tuple[float, dict[str, int]]:
     query = select_sql(config.icp, config.fields.types, table="accounts", now=now)
     started = time.perf_counter()
     db = duckdb.connect()
+    db.execute("SET enable_progress_bar = false")
     db.execute("SET TimeZone = 'UTC'")
     db.execute(
         f"CREATE TEMP TABLE accounts AS SELECT * FROM read_csv('{path}', all_varchar = true)"

@@ -51,7 +51,8 @@ OUTPUT_COLUMNS = (
 MEMORY_LIMIT = "1GB"  # DuckDB's own; it spills to a temporary directory beyond it
 BATCH_ROWS = 20_000
 # A real export can hold a long notes cell; DuckDB's default (2 MB a line) would refuse it.
-MAX_LINE_BYTES = 128 * 1024 * 1024
+# Its read buffers grow with this limit, so it stays well under the memory limit.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 class Output(StrEnum):
@@ -116,7 +117,9 @@ def _connect(threads: int | None, spill: str) -> duckdb.DuckDBPyConnection:
             "preserve_insertion_order": True,
         }
     )
-    db.execute("SET TimeZone = 'UTC'")  # the engine's clock; naive times are UTC
+    db.execute("SET TimeZone = 'UTC'")
+    # DuckDB would draw its progress bar on stdout, amid the JSON lines a script reads.
+    db.execute("SET enable_progress_bar = false")  # the engine's clock; naive times are UTC
     return db
 
 
