@@ -201,3 +201,15 @@ def test_a_parquet_list_scores_as_its_csv_does(tmp_path: Path, typed: bool) -> N
         for kind in ("csv", "parquet")
     ]
     assert verdicts[0] == verdicts[1]
+
+
+def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
+    """A long run would otherwise draw it amid the JSON lines a script reads."""
+    from bot.lists.columnar import _connect
+
+    db = _connect(1, str(tmp_path))
+    try:
+        found = db.execute("SELECT current_setting('enable_progress_bar')").fetchall()
+        assert found == [(False,)]
+    finally:
+        db.close()

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.lists import columnar
 from tests.support import ROOT, SUMMARY_KEYS, icpbot
 
-OUTPUT_COLUMNS = [
-    "icp_score",
-    "icp_tier",
-    "icp_profile",
-    "icp_coverage",
-    "icp_disqualified_by",
-    "icp_reasons",
-]
+OUTPUT_COLUMNS = list(columnar.OUTPUT_COLUMNS)
 ROWS = """domain,name,industry,employees,country,technologies,lifecycle_stage
 https://www.Acme.co.uk/pricing,Acme,software,450,United Kingdom,hubspot;slack,lead
 bad.com,Bad,software,lots,US,,
