@@ -481,10 +481,7 @@ def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datet
             dq_lines.append(f"CASE WHEN {every_out} AND {form.matched(name)} THEN {line} END")
         outs = form.count_matched([n for n, _ in p.outs])
         dq_count += f" + (CASE WHEN {every_out} THEN {outs} ELSE 0 END)"
-    reasons = [
-        f"concat_ws(chr(10), {', '.join([*dq_lines, *_reason_lines(p, types, 'icp_room')])})"
-        for p in plan.profiles
-    ]
+    reasons = [_reasons(p, types, dq_lines) for p in plan.profiles]
     criteria = [_criteria_json(p) for p in plan.profiles]
     # The winner and the room left for win lines, once a row, for every column below.
     winner = "icp_winner"
@@ -539,9 +536,24 @@ def _format_points(points: float) -> str:
     return f"{points:+.0f}" if float(points).is_integer() else f"{points:+.1f}"
 
 
-def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str) -> list[str]:
-    """One profile's win lines (each NULL unless it is among the first `room` matched) and
-    its unknown line, in the engine's order."""
+def _reasons(p: _ProfilePlan, types: Mapping[str, FieldType], dq_lines: Sequence[str]) -> str:
+    """One profile's reasons, newline-joined: the disqualification lines, the win lines
+    (only the first `icp_room` matched), the unknown line. When no more wins matched
+    than there is room for (nearly every row), no line needs to count those above it."""
+    form = _Statuses(words=False)
+    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    wins = [n for n, c in p.criteria if _points(c.weight, total)]
+    every = ", ".join([*dq_lines, *_reason_lines(p, types, None)])
+    counted = ", ".join([*dq_lines, *_reason_lines(p, types, "icp_room")])
+    return (
+        f"(CASE WHEN {form.count_matched(wins)} <= icp_room THEN concat_ws(chr(10), {every}) "
+        f"ELSE concat_ws(chr(10), {counted}) END)"
+    )
+
+
+def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str | None) -> list[str]:
+    """One profile's win lines (each NULL unless it matched and, given a `room`, is among
+    the first `room` matched) and its unknown line, in the engine's order."""
     form = _Statuses(words=False)
     total = sum(c.weight for _, c in p.criteria if c.weight > 0)
     earned = [(n, c, _points(c.weight, total)) for n, c in p.criteria]
@@ -553,9 +565,9 @@ def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str) ->
     for index, (name, c, points) in enumerate(ordered):
         before = form.count_matched([n for n, _, _ in ordered[:index]])
         label = literal(f"{_format_points(points)} {c.id}: ")
+        ranked = f" AND {before} < {room}" if room is not None else ""
         lines.append(
-            f"CASE WHEN {form.matched(name)} AND {before} < {room} "
-            f"THEN {label} || {_shown(c.field, types)} END"
+            f"CASE WHEN {form.matched(name)}{ranked} THEN {label} || {_shown(c.field, types)} END"
         )
     unknown = [(n, c) for n, c, _ in earned if c.weight > 0]
     if unknown:
