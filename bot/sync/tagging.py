@@ -9,10 +9,10 @@ duplicate webhook or a re-run backfill costs a read, not a CRM write.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -256,15 +256,13 @@ class Tagger:
         if not records:
             return []
         scored = self._score_accounts(records, now)
-        store = partial(repo.upsert_accounts, session=session, records=records, now=now)
-        return self._audit(session, Subject.ACCOUNT, scored, now, store)
+        return self._audit(session, Subject.ACCOUNT, scored, now, repo.account_values)
 
     def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
         if not records:
             return []
         scored = self._score_people(session, records, now)
-        store = partial(repo.upsert_contacts, session=session, records=records, now=now)
-        return self._audit(session, Subject.CONTACT, scored, now, store)
+        return self._audit(session, Subject.CONTACT, scored, now, repo.contact_values)
 
     def _company_score(
         self, record: CrmRecord, companies: dict[str, Account], now: datetime
@@ -283,24 +281,25 @@ class Tagger:
         subject: Subject,
         scored: list[Scored],
         now: datetime,
-        store: Callable[[], None],
+        values: RowValues,
     ) -> list[Tagged]:
-        """Compare with the latest scores and append the audit rows.
+        """Compare with the latest scores, upsert the records and append the audit rows.
 
-        Reads and CPU work come first and every write last (`store`, then the
-        rows), so a write transaction is held only for the writes: on SQLite
-        it blocks every other writer, webhooks included.
+        Reads and CPU work (the rows' JSON encoded too) come first and every
+        write last, so a write transaction is held only for the writes: on
+        SQLite it blocks every other writer, webhooks included.
         """
         keys = [key for _, key, _, _ in scored]
         latest = repo.latest_for(session=session, subject=subject, keys=[k for k in keys if k])
-        tagged, rows = [], []
+        tagged, records, rows = [], [], []
         for record, key, score, persona in scored:
             if not key:
                 raise ValueError(f"{record.kind} {record.crm_id!r} has no domain or email")
             previous = latest.get(key.strip().lower())
             fields = score_fields(score, persona, version=self.version, now=now)
-            digest = repo.input_hash(record.fields, self.version)
-            same_result, same_input = _same(previous, fields, digest)
+            snapshot = repo.Snapshot.of(record.fields, self.version)
+            records.append(values(record, now, snapshot=snapshot))
+            same_result, same_input = _same(previous, fields, snapshot.digest)
             stored = not (same_result and same_input) and (score or persona) is not None
             if stored:
                 rows.append(
@@ -308,17 +307,27 @@ class Tagger:
                         subject=subject,
                         key=key,
                         result=score,
-                        snapshot=record.fields,
+                        snapshot=snapshot,
                         persona=persona,
                         icp_version=self.version,
                         scored_at=now,
-                        digest=digest,
                     )
                 )
             told = same_result if record.written is None else record.written == fields.comparable()
             update = None if told else ScoreUpdate(record.kind, record.crm_id, fields)
             moved = previous is None or not same_result
             tagged.append(Tagged(record, score, persona, previous, stored, update, moved))
-        store()
+        if subject is Subject.ACCOUNT:
+            repo.upsert_account_rows(session=session, rows=records)
+        else:
+            repo.upsert_contact_rows(session=session, rows=records)
         repo.save_scores(session=session, rows=rows)
         return tagged
+
+
+class RowValues(Protocol):
+    """`repo.account_values` or `repo.contact_values`: a record's own row."""
+
+    def __call__(
+        self, record: CrmRecord, now: datetime, *, snapshot: repo.Snapshot | None = None
+    ) -> dict[str, Any]: ...
