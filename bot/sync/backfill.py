@@ -27,6 +27,7 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
 from bot.store import checkpoints
+from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.sync.deals import store_deal
 from bot.sync.tagging import Tagged, Tagger
@@ -179,8 +180,7 @@ class _Run:
         writer = _Writer(self, stage, name)
         try:
             for page in prefetch(pages):
-                with open_session(self.database) as session:
-                    tagged = self._tag(session, page)
+                tagged = self._store(page)
                 done += len(page.records)
                 writer.put([t.update for t in tagged if t.update], Position(page.after, done), page)
         finally:
@@ -206,8 +206,23 @@ class _Run:
         self.report.skipped_rows = self.crm.errors()
         return self.report
 
+    def _store(self, page: Page) -> list[Tagged]:
+        """Tag a page: prepared (read, scored, its rows encoded) outside any write transaction,
+        then stored in a short one, so the other threads' database work (the CRM's
+        rate-limit slots, the checkpoint of the page being written back) waits only for
+        the statements. A record tagged by `serve` in between is compared with the score
+        read before: at worst one more audit row, never a lost one."""
+        with read_session(self.database) as session:
+            prepared = self.tagger.prepare(session=session, records=page.records, now=self.now)
+        with open_session(self.database) as session:
+            return self._counted(prepared.store(session))
+
     def _tag(self, session: Session, page: Page) -> list[Tagged]:
-        tagged = self.tagger.tag_many(session=session, records=page.records, now=self.now)
+        return self._counted(
+            self.tagger.tag_many(session=session, records=page.records, now=self.now)
+        )
+
+    def _counted(self, tagged: list[Tagged]) -> list[Tagged]:
         for item in tagged:
             self.report.count(item)
         if self.keep_tagged:
