@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import jwt
@@ -134,8 +134,10 @@ def _id_list(ids: Sequence[str]) -> str:
     return "(" + ", ".join(quote(i) for i in ids) + ")"
 
 
+@lru_cache(maxsize=256)
 def soql_datetime(moment: datetime) -> str:
-    """A SOQL datetime literal (unquoted, UTC)."""
+    """A SOQL datetime literal (unquoted, UTC); remembered, as a backfill writes one moment
+    into every record."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
         f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
     )
@@ -598,12 +600,11 @@ class SalesforceCrm(LiveCrm):
 
     def wire_values(self, kind: RecordKind, score: ScoreFields) -> dict[str, object]:
         """The field values Salesforce gets: numbers as numbers, None clears a field."""
-        text = score.comparable()
         values: dict[str, object] = {
             "score": score.score,
             "tier": score.tier,
             "profile": score.profile,
-            "reasons": text["reasons"] or None,
+            "reasons": score.reasons or None,
             "version": score.version,
             "scored_at": soql_datetime(score.scored_at),
             "persona_score": score.persona_score,
