@@ -33,6 +33,7 @@ from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import jwt
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
@@ -208,6 +209,11 @@ def client_error(exc: BaseException) -> str | None:
 
 # -- connecting ------------------------------------------------------------------------------
 
+# Answers' JSON objects as the decoder makes them, plain dicts: simple-salesforce's default
+# hook makes OrderedDicts, and even a hook of `dict` has the decoder build a list of pairs
+# first, which doubles the time a 2,000-record query page takes to read.
+PLAIN_OBJECTS = None
+
 Connect = Callable[[], Salesforce]
 LOGIN_TIMEOUT = (5.0, 15.0)  # connect, read (seconds); a login answers in one or two
 
@@ -244,7 +250,7 @@ def token_connection(
         session_id=access_token,
         version=version,
         session=session or timed_session(),
-        object_pairs_hook=dict,
+        object_pairs_hook=PLAIN_OBJECTS,
     )
 
 
@@ -307,7 +313,7 @@ def _client(instance: str, session_id: str, version: str, session: requests.Sess
         session_id=session_id,
         version=version,
         session=session,
-        object_pairs_hook=dict,
+        object_pairs_hook=PLAIN_OBJECTS,
     )
 
 
@@ -694,9 +700,10 @@ class SalesforceCrm(LiveCrm):
                 for row in rows
             ],
         }
+        data = orjson.dumps(body)  # a tenth of the time `json=` takes; the client sends JSON
         results = self._call(
             lambda: self.sf.restful(
-                "composite/sobjects", method="PATCH", json=body, timeout=self.timeout
+                "composite/sobjects", method="PATCH", data=data, timeout=self.timeout
             )
         )
         for row, result in zip(rows, results or [], strict=False):
