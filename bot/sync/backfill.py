@@ -6,8 +6,10 @@ records the page cursor: an interrupted backfill (a crash, Ctrl-C, a CRM
 outage that outlasted the retries) resumes after the last finished page,
 and a page done twice is harmless because tagging is idempotent. The next
 page is fetched while the current one is tagged and written, so a
-rate-limited CRM is kept busy. `dry_run` scores everything inside a
-transaction that is rolled back and touches no checkpoint.
+rate-limited CRM is kept busy; a page is scored and its rows encoded
+before its transaction opens (`Tagger.prepare`), so those threads' own
+database work never waits behind the scoring. `dry_run` scores everything
+inside a transaction that is rolled back and touches no checkpoint.
 """
 
 from __future__ import annotations
