@@ -90,8 +90,12 @@ class ScoreNames:
     persona_score: str
 
     def names(self, kind: RecordKind) -> dict[str, str]:
-        """Canonical score field → CRM name, for an object (persona on people only)."""
-        names = {f.name: getattr(self, f.name) for f in fields(self)}
+        """Canonical score field → CRM name, for an object (persona on people only).
+
+        Asked for every record read and every record written back, so the
+        field names are listed once (`_SCORE_NAMES`), not by `fields()` each time.
+        """
+        names = {name: getattr(self, name) for name in _SCORE_NAMES}
         if not kind.is_person:
             del names["persona_score"]
         return names
@@ -103,6 +107,9 @@ class ScoreNames:
         held = {name: written_text(values.get(crm_name)) for name, crm_name in names.items()}
         held.setdefault("persona_score", "")
         return held
+
+
+_SCORE_NAMES = tuple(f.name for f in fields(ScoreNames))
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,9 +61,11 @@ class CriterionResult:
     status: Status
     points: float
     value: object = None
-    # Caches filled on first use: the reason line and the `{id, status, points}` summary.
+    # Caches filled on first use: the reason line, the `{id, status, points}` summary and the
+    # audit trail's `(id, status code, points, value)`.
     reason: str | None = dataclass_field(default=None, repr=False, compare=False)
     brief: dict[str, object] | None = dataclass_field(default=None, repr=False, compare=False)
+    compact: tuple[object, ...] | None = dataclass_field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:

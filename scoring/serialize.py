@@ -135,8 +135,21 @@ def _info_from_dict(criterion_id: str, data: dict[str, Any]) -> CriterionInfo:
     )
 
 
-def _compact_criteria(criteria: tuple[CriterionResult, ...]) -> list[list[Any]]:
-    return [[c.criterion.id, _STATUS_CODE[c.status], c.points, jsonable(c.value)] for c in criteria]
+def _compact_criteria(criteria: tuple[CriterionResult, ...]) -> list[tuple[object, ...]]:
+    return [c.compact or _compact(c) for c in criteria]
+
+
+def _compact(result: CriterionResult) -> tuple[object, ...]:
+    """`(id, status code, points, value)`, cached on the result: the engine shares a result
+    between every record with the same value, so a backfill builds each one once, not
+    once per row. A tuple, so the rows that share it cannot change it."""
+    result.compact = (
+        result.criterion.id,
+        _STATUS_CODE[result.status],
+        result.points,
+        jsonable(result.value),
+    )
+    return result.compact
 
 
 def _expand_criteria(

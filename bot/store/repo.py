@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from bot.store.db import Encoded, encode_json
 from bot.store.tables import Account, Contact, Crm, Deal, DealStage, IcpVersion, Score, Subject
 from integrations.records import CrmRecord, RecordKind
 from scoring.model import Tier
@@ -68,8 +69,24 @@ class IcpVersionConflict(StoreError):
 # --- records -----------------------------------------------------------------
 
 
-def account_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
-    """The `account` row for a CRM company."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A record's fields as the store keeps them: one canonical JSON document, encoded
+    once for the record's own row and its audit row, and its `input_hash`."""
+
+    document: Encoded
+    digest: str
+
+    @classmethod
+    def of(cls, fields: Mapping[str, object], icp_version: int) -> Snapshot:
+        canonical = _canonical(fields)
+        return cls(encode_json(canonical), _digest(canonical, icp_version))
+
+
+def account_values(
+    record: CrmRecord, now: datetime, *, snapshot: Snapshot | None = None
+) -> dict[str, Any]:
+    """The `account` row for a CRM company; `snapshot` is its fields' when already made."""
     domain = record.domain
     if record.kind is not RecordKind.ACCOUNT or not domain:
         raise ValueError(f"not an account with a domain: {record.kind} {record.crm_id!r}")
@@ -80,7 +97,7 @@ def account_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
         "crm": Crm(record.crm).value,
         "crm_id": record.crm_id or None,
         "owner_id": _text(fields.get("owner_id")),
-        "fields": _canonical(fields),
+        "fields": snapshot.document if snapshot else _canonical(fields),
         "url": record.url,
         "crm_created_at": _as_moment(fields.get("created_at")),
         "first_seen_at": now,
@@ -88,7 +105,9 @@ def account_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
     }
 
 
-def contact_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
+def contact_values(
+    record: CrmRecord, now: datetime, *, snapshot: Snapshot | None = None
+) -> dict[str, Any]:
     """The `contact` row for a CRM person; `account_domain` is None for free mail."""
     email = record.key
     if not record.kind.is_person or not email:
@@ -99,7 +118,7 @@ def contact_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
         "kind": record.kind.value,
         "crm": Crm(record.crm).value,
         "crm_id": record.crm_id or None,
-        "fields": _canonical(record.fields),
+        "fields": snapshot.document if snapshot else _canonical(record.fields),
         "url": record.url,
         "first_seen_at": now,
         "updated_at": now,
@@ -108,14 +127,24 @@ def contact_values(record: CrmRecord, now: datetime) -> dict[str, Any]:
 
 def upsert_accounts(*, session: Session, records: Iterable[CrmRecord], now: datetime) -> None:
     """Many accounts in one statement: what a backfill batch or a webhook burst needs."""
-    rows = {v["domain"]: v for v in (account_values(r, now) for r in records)}
-    _upsert_many(session, Account, list(rows.values()), keys=("domain",), keep=("first_seen_at",))
+    upsert_account_rows(session=session, rows=[account_values(r, now) for r in records])
 
 
 def upsert_contacts(*, session: Session, records: Iterable[CrmRecord], now: datetime) -> None:
     """Many contacts or leads in one statement."""
-    rows = {v["email"]: v for v in (contact_values(r, now) for r in records)}
-    _upsert_many(session, Contact, list(rows.values()), keys=("email",), keep=("first_seen_at",))
+    upsert_contact_rows(session=session, rows=[contact_values(r, now) for r in records])
+
+
+def upsert_account_rows(*, session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """`account_values` rows in one statement; of two with one domain, the later one."""
+    unique = list({row["domain"]: row for row in rows}.values())
+    _upsert_many(session, Account, unique, keys=("domain",), keep=("first_seen_at",))
+
+
+def upsert_contact_rows(*, session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """`contact_values` rows in one statement; of two with one email, the later one."""
+    unique = list({row["email"]: row for row in rows}.values())
+    _upsert_many(session, Contact, unique, keys=("email",), keep=("first_seen_at",))
 
 
 def accounts_by_domain(*, session: Session, domains: Iterable[str]) -> dict[str, Account]:
@@ -298,12 +327,17 @@ def input_hash(snapshot: Mapping[str, object], icp_version: int) -> str:
     Equal hashes mean a re-score would read exactly the same input; only
     time-dependent criteria (`within_days`) can still change the result.
     """
-    canonical = orjson.dumps(
-        {"fields": jsonable(dict(snapshot)), "icp_version": icp_version},
+    return _digest(jsonable(dict(snapshot)), icp_version)
+
+
+def _digest(canonical: object, icp_version: int) -> str:
+    """`input_hash` of fields already made canonical (`jsonable`)."""
+    text = orjson.dumps(
+        {"fields": canonical, "icp_version": icp_version},
         option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
         default=str,
     )
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(text).hexdigest()
 
 
 def score_row(
@@ -311,15 +345,16 @@ def score_row(
     subject: Subject | str,
     key: str,
     result: AccountScore | None,
-    snapshot: Mapping[str, object],
+    snapshot: Mapping[str, object] | Snapshot,
     persona: PersonaResult | None = None,
     icp_version: int | None = None,
     scored_at: datetime | None = None,
-    digest: str | None = None,
 ) -> dict[str, Any]:
     """The column values of one audit-trail row; with no account score, the persona's.
 
-    `digest` is `input_hash(snapshot, version)` when the caller already has it.
+    `snapshot` is the fields scored, or their `Snapshot` when the caller made it (for
+    the record's own row too). Its JSON documents are encoded here, so that
+    `save_scores` spends its transaction on the statement alone.
     """
     data: dict[str, Any] = {}
     if result is not None:
@@ -332,6 +367,8 @@ def score_row(
     head: Any = result if result is not None else persona
     if head is None:
         raise ValueError("nothing to store: neither an account score nor a persona")
+    if not isinstance(snapshot, Snapshot):
+        snapshot = Snapshot.of(snapshot, version)
     return {
         "subject": Subject(subject).value,
         "subject_key": _key(key),
@@ -343,10 +380,10 @@ def score_row(
         "disqualified_by": result.disqualifier_id if result is not None else None,
         "persona_score": persona.score if persona else None,
         "persona_tier": persona.tier.value if persona else None,
-        "reasons": list(result.reasons) if result is not None else [],
-        "result": data,
-        "input_snapshot": _canonical(snapshot),
-        "input_hash": digest or input_hash(snapshot, version),
+        "reasons": encode_json(list(result.reasons) if result is not None else []),
+        "result": encode_json(data),
+        "input_snapshot": snapshot.document,
+        "input_hash": snapshot.digest,
         "scored_at": result.scored_at if result is not None else scored_at,
     }
 

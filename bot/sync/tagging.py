@@ -9,10 +9,10 @@ duplicate webhook or a re-run backfill costs a read, not a CRM write.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -36,6 +36,32 @@ class Due:
     previous: LatestScore
     now: ScoreFields
     changes: tuple[str, ...] = ()  # the criteria whose status moved since `previous`, in words
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch of one kind scored and compared with the store, its rows built; not stored yet.
+
+    `store` writes it in two statements (the records upserted, the new audit
+    rows appended). Everything before, reading the latest scores, scoring and
+    encoding the rows, needs no write transaction: a backfill prepares a page
+    while the rest of the process keeps the database (the CRM's rate-limit
+    slots, the checkpoint of the page being written back).
+    """
+
+    subject: Subject
+    tagged: list[Tagged]
+    records: list[dict[str, Any]]  # the `account` or `contact` rows
+    scores: list[dict[str, Any]]  # the audit rows to append
+
+    def store(self, session: Session) -> list[Tagged]:
+        """Write the batch in `session`'s transaction; what tagging did, in record order."""
+        if self.subject is Subject.ACCOUNT:
+            repo.upsert_account_rows(session=session, rows=self.records)
+        else:
+            repo.upsert_contact_rows(session=session, rows=self.records)
+        repo.save_scores(session=session, rows=self.scores)
+        return self.tagged
 
 
 @dataclass(slots=True)
@@ -171,17 +197,29 @@ class Tagger:
     def tag_many(
         self, *, session: Session, records: Sequence[CrmRecord], now: datetime
     ) -> list[Tagged]:
-        """Store, score and audit a batch; accounts before people, order kept."""
-        return copy.copy(self)._tag_many(session=session, records=records, now=now)
-
-    def _tag_many(
-        self, *, session: Session, records: Sequence[CrmRecord], now: datetime
-    ) -> list[Tagged]:
-        accounts = [r for r in records if not r.kind.is_person]
-        people = [r for r in records if r.kind.is_person]
-        done = {id(t.record): t for t in self._accounts(session, accounts, now)}
-        done.update({id(t.record): t for t in self._people(session, people, now)})
+        """Store, score and audit a batch; order kept. Accounts are stored before people
+        are scored: a person carries their company's fit, read from the store."""
+        tagger = copy.copy(self)  # one ICP for the whole batch
+        done: dict[int, Tagged] = {}
+        for group in _by_kind(records):
+            stored = tagger._prepare(session, group, now).store(session)
+            done.update((id(t.record), t) for t in stored)
         return [done[id(r)] for r in records]
+
+    def prepare(self, *, session: Session, records: Sequence[CrmRecord], now: datetime) -> Prepared:
+        """Score a batch of one kind and build its rows, only reading through `session`
+        (a read-only one will do); `Prepared.store` writes them. One kind, because people
+        read their companies' fit from the store: accounts must be stored first."""
+        if len(_by_kind(records)) > 1:
+            raise ValueError("prepare accounts and people apart: people read stored accounts")
+        return copy.copy(self)._prepare(session, list(records), now)
+
+    def _prepare(self, session: Session, records: list[CrmRecord], now: datetime) -> Prepared:
+        if records and records[0].kind.is_person:
+            scored = self._score_people(session, records, now)
+            return self._audit(session, Subject.CONTACT, scored, now, repo.contact_values)
+        scored = self._score_accounts(records, now)
+        return self._audit(session, Subject.ACCOUNT, scored, now, repo.account_values)
 
     def due(self, *, session: Session, records: Sequence[CrmRecord], now: datetime) -> list[Due]:
         """The records whose result `now` differs from their latest score; stores nothing.
@@ -252,20 +290,6 @@ class Tagger:
             for r in records
         ]
 
-    def _accounts(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
-        if not records:
-            return []
-        scored = self._score_accounts(records, now)
-        store = partial(repo.upsert_accounts, session=session, records=records, now=now)
-        return self._audit(session, Subject.ACCOUNT, scored, now, store)
-
-    def _people(self, session: Session, records: list[CrmRecord], now: datetime) -> list[Tagged]:
-        if not records:
-            return []
-        scored = self._score_people(session, records, now)
-        store = partial(repo.upsert_contacts, session=session, records=records, now=now)
-        return self._audit(session, Subject.CONTACT, scored, now, store)
-
     def _company_score(
         self, record: CrmRecord, companies: dict[str, Account], now: datetime
     ) -> AccountScore | None:
@@ -283,42 +307,55 @@ class Tagger:
         subject: Subject,
         scored: list[Scored],
         now: datetime,
-        store: Callable[[], None],
-    ) -> list[Tagged]:
-        """Compare with the latest scores and append the audit rows.
+        values: RowValues,
+    ) -> Prepared:
+        """Compare with the latest scores; the records' rows and the new audit rows.
 
-        Reads and CPU work come first and every write last (`store`, then the
-        rows), so a write transaction is held only for the writes: on SQLite
-        it blocks every other writer, webhooks included.
+        Only reads: every write is `Prepared.store`'s, so a write transaction
+        is held only for the writes (on SQLite it blocks every other writer,
+        webhooks included).
         """
         keys = [key for _, key, _, _ in scored]
         latest = repo.latest_for(session=session, subject=subject, keys=[k for k in keys if k])
-        tagged, rows = [], []
+        prepared = Prepared(subject, [], [], [])
         for record, key, score, persona in scored:
             if not key:
                 raise ValueError(f"{record.kind} {record.crm_id!r} has no domain or email")
             previous = latest.get(key.strip().lower())
             fields = score_fields(score, persona, version=self.version, now=now)
-            digest = repo.input_hash(record.fields, self.version)
-            same_result, same_input = _same(previous, fields, digest)
+            snapshot = repo.Snapshot.of(record.fields, self.version)
+            prepared.records.append(values(record, now, snapshot=snapshot))
+            same_result, same_input = _same(previous, fields, snapshot.digest)
             stored = not (same_result and same_input) and (score or persona) is not None
             if stored:
-                rows.append(
+                prepared.scores.append(
                     repo.score_row(
                         subject=subject,
                         key=key,
                         result=score,
-                        snapshot=record.fields,
+                        snapshot=snapshot,
                         persona=persona,
                         icp_version=self.version,
                         scored_at=now,
-                        digest=digest,
                     )
                 )
             told = same_result if record.written is None else record.written == fields.comparable()
             update = None if told else ScoreUpdate(record.kind, record.crm_id, fields)
             moved = previous is None or not same_result
-            tagged.append(Tagged(record, score, persona, previous, stored, update, moved))
-        store()
-        repo.save_scores(session=session, rows=rows)
-        return tagged
+            prepared.tagged.append(Tagged(record, score, persona, previous, stored, update, moved))
+        return prepared
+
+
+class RowValues(Protocol):
+    """`repo.account_values` or `repo.contact_values`: a record's own row."""
+
+    def __call__(
+        self, record: CrmRecord, now: datetime, *, snapshot: repo.Snapshot | None = None
+    ) -> dict[str, Any]: ...
+
+
+def _by_kind(records: Sequence[CrmRecord]) -> list[list[CrmRecord]]:
+    """Accounts, then people, leaving out a kind the batch has none of."""
+    accounts = [r for r in records if not r.kind.is_person]
+    people = [r for r in records if r.kind.is_person]
+    return [group for group in (accounts, people) if group]

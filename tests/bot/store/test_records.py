@@ -66,6 +66,25 @@ def test_account_fields_are_stored_as_json_values(db_session: Session) -> None:
     assert account.fields["annual_revenue"] == 12.5e6
 
 
+def test_fields_encoded_ahead_are_stored_as_the_engine_would_store_them(
+    db_session: Session,
+) -> None:
+    """Tagging encodes a record's fields once, for its row and its audit row (`Snapshot`)."""
+    record = account_record(
+        "ahead.io", technologies=["hubspot"], last_funding_at=date(2026, 5, 1), employees=40
+    )
+    snapshot = repo.Snapshot.of(record.fields, 3)
+    ahead = repo.account_values(record, NOW, snapshot=snapshot)
+    repo.upsert_account_rows(session=db_session, rows=[ahead])
+    db_session.expire_all()
+    stored = repo.get_account(session=db_session, domain="ahead.io")
+    assert stored is not None
+    fields = dict(stored.fields)
+    assert stored_account(db_session, record).fields == fields  # stored again, the engine's way
+    assert fields["last_funding_at"] == "2026-05-01" and fields["technologies"] == ["hubspot"]
+    assert snapshot.digest == repo.input_hash(record.fields, 3)
+
+
 def test_upsert_accounts_refuses_records_without_a_domain(db_session: Session) -> None:
     record = CrmRecord(RecordKind.ACCOUNT, "hubspot", "1", {"name": "Nameless"})
     with pytest.raises(ValueError, match="domain"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -137,3 +139,17 @@ def test_a_dry_run_scores_everything_and_writes_nothing(
     assert not [r for r in fake.requests if r.method != "GET" and "/batch/update" in r.path]
     with open_session(database) as session:
         assert session.exec(select(Account)).first() is None
+
+
+def test_the_interpreter_is_set_back_after_a_backfill_even_a_failed_one(
+    fake: FakeHubSpot, database: Database
+) -> None:
+    """A backfill shortens the GIL's switch interval and freezes what it found loaded
+    (`_tuned_for_pages`); what runs after it in the process gets the defaults back."""
+    before = (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count())
+    with pytest.raises(ApiException):
+        run(fake, database, progress=Interrupt(fake, after_pages=1))
+    assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == before
+    fake.fail_next(0)
+    run(fake, database)
+    assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == before

@@ -101,6 +101,29 @@ def test_duplicates_inside_one_batch_are_fine(db_session: Session, tagger: Tagge
     assert stored is not None and stored.fields["employees"] == 450
 
 
+def test_a_prepared_batch_is_written_only_when_stored(db_session: Session, tagger: Tagger) -> None:
+    """What a backfill does with a page: prepared by reading alone, then stored."""
+    records = [account("acme.com", **FIT), account("tiny.io", employees=5)]
+    prepared = tagger.prepare(session=db_session, records=records, now=NOW)
+    assert repo.counts(session=db_session) == {
+        "accounts": 0,
+        "contacts": 0,
+        "deals": 0,
+        "scores": 0,
+    }
+    tagged = prepared.store(db_session)
+    assert [t.record for t in tagged] == records and all(t.stored and t.is_new for t in tagged)
+    assert (repo.counts(session=db_session)["accounts"], len(prepared.scores)) == (2, 2)
+    again = tagger.prepare(session=db_session, records=records, now=NOW)
+    assert not again.scores and [t.update for t in again.tagged] == [None, None]
+
+
+def test_accounts_and_people_are_prepared_apart(db_session: Session, tagger: Tagger) -> None:
+    mixed = [account("acme.com", **FIT), person("vp@acme.com", job_title="VP Sales")]
+    with pytest.raises(ValueError, match="apart"):
+        tagger.prepare(session=db_session, records=mixed, now=NOW)
+
+
 def test_time_based_criteria_age_without_a_crm_change(db_session: Session, tagger: Tagger) -> None:
     funded = account("acme.com", **FIT, last_funding_at="2026-06-01")
     before = tagger.tag(session=db_session, record=funded, now=NOW)
