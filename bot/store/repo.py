@@ -15,15 +15,16 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import cache
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import Subquery, Table, and_, case, func, insert, or_
+from sqlalchemy import Subquery, Table, and_, bindparam, case, func, insert, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from bot.store.tables import Account, Contact, Crm, Deal, DealStage, IcpVersion, Score, Subject
 from integrations.records import CrmRecord, RecordKind
@@ -197,11 +198,11 @@ def upsert_deal(
 
 
 def get_account(*, session: Session, domain: str) -> Account | None:
-    return session.exec(select(Account).where(col(Account.domain) == _key(domain))).first()
+    return session.exec(_account_query(), params={"domain": _key(domain)}).first()
 
 
 def get_contact(*, session: Session, email: str) -> Contact | None:
-    return session.exec(select(Contact).where(col(Contact.email) == email)).first()
+    return session.exec(_contact_query(), params={"email": email}).first()
 
 
 def by_crm_id(
@@ -459,7 +460,8 @@ def latest_for(
 
 
 def latest_score(*, session: Session, subject: Subject | str, key: str) -> Score | None:
-    return session.exec(_history(subject, key).limit(1)).first()
+    params = {"subject": Subject(subject).value, "key": _key(key)}
+    return session.exec(_latest_query(), params=params).first()
 
 
 def previous_different_score(
@@ -473,37 +475,26 @@ def previous_different_score(
     latest = latest or latest_score(session=session, subject=subject, key=key)
     if latest is None:
         return None
-    earlier = or_(
-        col(Score.scored_at) < latest.scored_at,
-        and_(col(Score.scored_at) == latest.scored_at, col(Score.id) < latest.id),
-    )
-    changed = or_(col(Score.score) != latest.score, col(Score.tier) != latest.tier)
-    return session.exec(_history(subject, key).where(earlier, changed).limit(1)).first()
+    params = {
+        "subject": Subject(subject).value,
+        "key": _key(key),
+        "scored_at": latest.scored_at,
+        "id": latest.id,
+        "score": latest.score,
+        "tier": latest.tier,
+    }
+    return session.exec(_previous_different_query(), params=params).first()
 
 
 def account_and_score(*, session: Session, domain: str) -> tuple[Account, Score | None] | None:
     """A stored account with its latest score, in one query; None when it is not stored."""
-    newest = _newest_score_id(Subject.ACCOUNT, Account, col(Account.domain))
-    statement = (
-        select(Account, Score)
-        .outerjoin(Score, col(Score.id) == newest)
-        .where(col(Account.domain) == _key(domain))
-    )
-    found = session.exec(statement).first()
+    found = session.exec(_account_and_score_query(), params={"domain": _key(domain)}).first()
     return (found[0], found[1]) if found else None
 
 
 def best_persona(*, session: Session, domain: str) -> tuple[Contact, Score] | None:
     """The account's contact whose latest score has the best persona fit, with that score."""
-    newest = _newest_score_id(Subject.CONTACT, Contact, col(Contact.email))
-    statement = (
-        select(Contact, Score)
-        .join(Score, col(Score.id) == newest)
-        .where(col(Contact.account_domain) == _key(domain), col(Score.persona_score).is_not(None))
-        .order_by(col(Score.persona_score).desc(), col(Contact.email))
-        .limit(1)
-    )
-    found = session.exec(statement).first()
+    found = session.exec(_best_persona_query(), params={"domain": _key(domain)}).first()
     return (found[0], found[1]) if found else None
 
 
@@ -638,14 +629,74 @@ def account_history(*, session: Session, domains: Iterable[str]) -> dict[str, li
     return found
 
 
+# --- the reads behind `/icp DOMAIN`, built once --------------------------------------
+# An answer from the store is a few indexed reads of a millisecond's fraction each, while
+# building a statement (SQLAlchemy's expression objects, then its cache key) cost several
+# times that on every call. These statements are built on first use, with bind
+# parameters for what varies, and only executed afterwards.
+
+
+@cache
+def _account_query() -> SelectOfScalar[Account]:
+    return select(Account).where(col(Account.domain) == bindparam("domain"))
+
+
+@cache
+def _contact_query() -> SelectOfScalar[Contact]:
+    return select(Contact).where(col(Contact.email) == bindparam("email"))
+
+
+@cache
+def _latest_query() -> SelectOfScalar[Score]:
+    return _history().limit(1)
+
+
+@cache
+def _previous_different_query() -> SelectOfScalar[Score]:
+    """The newest score before (`scored_at`, `id`) whose `score` or `tier` differs."""
+    scored_at = col(Score.scored_at)
+    earlier = or_(
+        scored_at < bindparam("scored_at"),
+        and_(scored_at == bindparam("scored_at"), col(Score.id) < bindparam("id")),
+    )
+    changed = or_(col(Score.score) != bindparam("score"), col(Score.tier) != bindparam("tier"))
+    return _history().where(earlier, changed).limit(1)
+
+
+@cache
+def _account_and_score_query() -> Select[Account, Score]:
+    newest = _newest_score_id(Subject.ACCOUNT, Account, col(Account.domain))
+    return (
+        select(Account, Score)
+        .outerjoin(Score, col(Score.id) == newest)
+        .where(col(Account.domain) == bindparam("domain"))
+    )
+
+
+@cache
+def _best_persona_query() -> Select[Contact, Score]:
+    newest = _newest_score_id(Subject.CONTACT, Contact, col(Contact.email))
+    return (
+        select(Contact, Score)
+        .join(Score, col(Score.id) == newest)
+        .where(col(Contact.account_domain) == bindparam("domain"))
+        .where(col(Score.persona_score).is_not(None))
+        .order_by(col(Score.persona_score).desc(), col(Contact.email))
+        .limit(1)
+    )
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
-def _history(subject: Subject | str, key: str) -> SelectOfScalar[Score]:
-    """One key's scores, newest first; `id` breaks ties between equal timestamps."""
+def _history() -> SelectOfScalar[Score]:
+    """The scores of one `subject` and `key` (bound at execution), newest first; `id` breaks
+    ties between equal timestamps."""
     return (
         select(Score)
-        .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key) == _key(key))
+        .where(
+            col(Score.subject) == bindparam("subject"), col(Score.subject_key) == bindparam("key")
+        )
         .order_by(col(Score.scored_at).desc(), col(Score.id).desc())
     )
 
