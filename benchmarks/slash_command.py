@@ -42,7 +42,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ROOT, bot_env, cpu_steal, icpbot, percentile, steal_share  # noqa: E402
+from harness import (  # noqa: E402
+    ROOT,
+    bot_env,
+    cpu_steal,
+    icpbot,
+    percentile,
+    process_cpu,
+    steal_share,
+)
 
 from integrations.domains import normalize_domain  # noqa: E402
 from tests.fakes.slack_requests import command_body, signature_headers  # noqa: E402
@@ -247,7 +255,7 @@ def measure(where: Path, args: argparse.Namespace) -> int:
         )
         proc, port = start_server(env)
         try:
-            return run(port, accounts, args.requests, args.concurrency)
+            return run(port, proc.pid, accounts, args.requests, args.concurrency)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -255,14 +263,14 @@ def measure(where: Path, args: argparse.Namespace) -> int:
         slack.stop()
 
 
-def run(port: str, accounts: list[Stored], count: int, concurrency: int) -> int:
+def run(port: str, pid: int, accounts: list[Stored], count: int, concurrency: int) -> int:
     """`count` accounts, each asked once after a warm-up on others; the figures printed."""
     chosen = random.Random(SEED).sample(accounts, min(count + WARMUP, len(accounts)))
     warmup, wanted = chosen[:WARMUP], chosen[WARMUP:]
     asyncio.run(load(port, warmup, concurrency))
-    steal = cpu_steal()
+    steal, spent = cpu_steal(), process_cpu(pid)
     answers, wall = asyncio.run(load(port, wanted, concurrency))
-    share = steal_share(steal, cpu_steal())
+    share, spent = steal_share(steal, cpu_steal()), process_cpu(pid) - spent
     for account, _, status, body in answers:
         check(account, status, body)
     latencies = [elapsed for _, elapsed, _, _ in answers]
@@ -273,6 +281,7 @@ def run(port: str, accounts: list[Stored], count: int, concurrency: int) -> int:
     )
     slowest = max(latencies)
     print(f"  p50 {p50 * 1000:.0f} ms · p95 {p95 * 1000:.0f} ms · max {slowest * 1000:.0f} ms")
+    print(f"  server CPU {spent / len(wanted) * 1000:.2f} ms per request")
     limit = TARGET_P99 * 1000
     print(f"  p99 {p99 * 1000:.0f} ms (target <= {limit:.0f} ms, ratio {p99 / TARGET_P99:.2f})")
     return 0 if p99 <= TARGET_P99 else 1
