@@ -680,10 +680,7 @@ def _best_persona_query() -> Select[Contact, Score]:
     return (
         select(Contact, Score)
         .join(Score, col(Score.id) == newest)
-        .where(col(Contact.account_domain) == bindparam("domain"))
-        .where(col(Score.persona_score).is_not(None))
-        .order_by(col(Score.persona_score).desc(), col(Contact.email))
-        .limit(1)
+        .where(col(Contact.id) == _best_persona_id(bindparam("domain")))
     )
 
 
@@ -703,7 +700,7 @@ def _explained_query(named: bool) -> CoreSelect[Account, Score, Score, Contact, 
         person = col(Contact.email) == bindparam("email")
         said_id = _newest_score_id(Subject.CONTACT, bindparam("email"))
     else:
-        person = col(Contact.id) == _best_persona_id()
+        person = col(Contact.id) == _best_persona_id(domain, Account)
         said_id = _newest_score_id(Subject.CONTACT, col(Contact.email), Contact)
     return (
         core_select(Account, latest, previous, Contact, said)
@@ -716,18 +713,18 @@ def _explained_query(named: bool) -> CoreSelect[Account, Score, Score, Contact, 
     )
 
 
-def _best_persona_id() -> Any:
-    """The id of the outer account's contact `best_persona` picks, correlated."""
+def _best_persona_id(domain: Any, *outer: Any) -> Any:
+    """The id of the contact at `domain` whose latest score has the best persona fit (ties
+    to the first email), as a subquery correlated to the `outer` query's tables."""
     colleague = aliased(Contact, name="colleague")
     newest = _newest_score_id(Subject.CONTACT, colleague.email, colleague)
     return (
         select(colleague.id)
         .join(Score, col(Score.id) == newest)
-        .where(colleague.account_domain == Account.domain)
-        .where(col(Score.persona_score).is_not(None))
+        .where(colleague.account_domain == domain, col(Score.persona_score).is_not(None))
         .order_by(col(Score.persona_score).desc(), colleague.email)
         .limit(1)
-        .correlate(Account)
+        .correlate(*outer or (None,))
         .scalar_subquery()
     )
 
