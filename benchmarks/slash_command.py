@@ -13,7 +13,8 @@ deals) written by the project's sample-data generator, then backfilled, so
 every account and person has its score row and audit snapshot as a backfill
 stores them. Building it takes about two minutes at 50,000 (bounded by
 SETUP_TIMEOUT); `--store DIR` keeps the CRM and the database in DIR and
-reuses them on the next run with the same size.
+reuses them on the next run with the same size and ICP version (another
+version would start a rollout of every record while the clock runs).
 
 `icpbot serve` runs in its own process, as shipped, with the fake Slack Web
 API (its own process too) for the token check. The accounts asked about are
@@ -52,6 +53,7 @@ from harness import (  # noqa: E402
     steal_share,
 )
 
+from bot.config import load_config  # noqa: E402
 from integrations.domains import normalize_domain  # noqa: E402
 from tests.fakes.slack_requests import command_body, signature_headers  # noqa: E402
 
@@ -104,15 +106,18 @@ def build_store(env: dict[str, str], crm: Path, companies: int) -> None:
     """The generated CRM, backfilled into the database `env` names (not timed).
 
     Its scores go to `crm/scores.csv` for the checks; the database is only
-    trusted once the backfill has finished (`crm/done`).
+    trusted once the backfill has finished (`crm/done`, which names what it
+    was built for).
     """
-    if (crm / "done").is_file():
+    built = f"{companies} companies, ICP v{load_config(ROOT / 'config').icp.version}\n"
+    done = crm / "done"
+    if done.is_file() and done.read_text(encoding="utf-8") == built:
         return
     generate = [sys.executable, "-m", "bot.cli.sample_data", "--out", str(crm)]
     _setup_step([*generate, "--companies", str(companies), "--seed", str(SEED)], env)
     backfill = icpbot("backfill", "--crm", "csv", "--source", str(crm), "--restart")
     _setup_step([*backfill, "--out", str(crm / "scores.csv"), "--as-of", AS_OF], env)
-    (crm / "done").write_text(f"{companies}\n", encoding="utf-8")
+    done.write_text(built, encoding="utf-8")
 
 
 def _setup_step(argv: list[str], env: dict[str, str]) -> None:
