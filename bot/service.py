@@ -60,6 +60,7 @@ from bot.store.db import open_database
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain
 from bot.store.repo import IcpVersionConflict
+from bot.store.wal import WalCheckpoints
 from bot.sync.activity import Activity
 from bot.sync.ageing import AgeingJob
 from bot.sync.connect import (
@@ -260,7 +261,7 @@ def build_service(
         activity=activity,
         extra_routes=slack.routes if slack else (),
     )
-    background: list[Background] = []
+    background: list[Background] = [WalCheckpoints(core.database)]  # no commit does it
     for sync in syncs.values():
         background += [sync.worker, *([sync.sweeper] if sync.sweeper else [])]
     if slack is not None:
@@ -288,7 +289,7 @@ def build_service(
 
 def _core(settings: Settings, config: Config, clock: Clock) -> Core:
     """The database migrated and this ICP version recorded before anything is scored."""
-    database = open_database(settings.database_url)
+    database = open_database(settings.database_url, checkpoint_on_commit=False)
     tagger = Tagger(Scorer(config.icp))
     with open_session(database) as session:
         tagger.record_version(session=session, icp_text=config.icp_text, now=clock())

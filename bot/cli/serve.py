@@ -12,6 +12,7 @@ APScheduler's "Scheduler started") is left to `ICPBOT_LOG_LEVEL=DEBUG`.
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import socket
 from urllib.parse import urlsplit
@@ -57,6 +58,7 @@ def run(*, config: Config, err: Console) -> int:
         host, port = listener.getsockname()[:2]
         service.start()
         reload_on_hangup(service)
+        _freeze_start_up_heap()
         err.print(f"icpbot serving on http://{host}:{port}", highlight=False)
         if "hubspot" in service.pipelines:
             base = signature_base(settings.public_url, settings.trusted_proxies)
@@ -72,6 +74,18 @@ def run(*, config: Config, err: Console) -> int:
         finally:
             service.stop()
     return 0
+
+
+def _freeze_start_up_heap() -> None:
+    """Leave what start-up built out of the garbage collector's full passes from now on.
+
+    The libraries' modules, the config and the app (some 250,000 objects) live as long as
+    the process, yet every full pass walked them all: 100-150 ms on a small machine, with
+    the whole process stopped, so the requests in flight then were the slowest answers.
+    Garbage is collected first, so nothing dead is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _refuse(err: Console, message: str) -> int:

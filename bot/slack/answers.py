@@ -47,6 +47,7 @@ from bot.views.models import AccountView, PersonView
 from integrations.domains import is_free_mail
 from integrations.records import CrmRecord, RecordKind
 from scoring.model import Icp
+from scoring.result import PersonaResult
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,16 @@ MAX_MATCHES = 10
 
 def persona_email(contact: Contact | None, email: str | None) -> str:
     return contact.email if contact is not None else email or ""
+
+
+def person_view(
+    contact: Contact | None, email: str | None, persona: PersonaResult | None
+) -> PersonView | None:
+    """The person whose persona fit an answer shows: the contact's, else what `email` says."""
+    if persona is None:
+        return None
+    fields = contact.fields if contact else {}
+    return PersonView.of(persona_email(contact, email), persona, fields)
 
 
 class Answers:
@@ -124,10 +135,7 @@ class Answers:
     def explain(self, domain: str, *, contact: str | None = None) -> Answer | None:
         """The explanation of a stored account, None when it is not stored."""
         with read_session(self.database) as session:
-            account = repo.get_account(session=session, domain=domain)
-            if account is None:
-                return None
-            return self._explanation(session, account, contact=contact)
+            return self._stored(session, domain, contact=contact)
 
     def explain_lead(self, email: str) -> Answer | None:
         """A lead whose company is no stored account: its company fit from its own fields.
@@ -147,7 +155,8 @@ class Answers:
             previous = (
                 repo.account_score_of(previous_row, session=session) if previous_row else None
             )
-            person = self._person(session, contact.account_domain or "", email)
+            persona = repo.persona_of(row, session=session)
+            person = person_view(contact, email, persona)
         domain = contact.account_domain or email.rpartition("@")[2]
         name = str(contact.fields.get("name") or domain)
         view = AccountView(domain, name, contact.crm, contact.url)
@@ -191,10 +200,7 @@ class Answers:
             if request.crm_id is not None:
                 return self._by_record(session, request)
             if request.domain:
-                found = repo.account_and_score(session=session, domain=request.domain)
-                if found is None:
-                    return self._absent(request)
-                return self._explanation(session, found[0], latest=found[1])
+                return self._stored(session, request.domain) or self._absent(request)
             return self._by_name(session, request)
 
     def _absent(self, request: Lookup) -> Answer | None:
@@ -213,12 +219,12 @@ class Answers:
             session=session, kind=request.kind, crm=request.crm, crm_id=request.crm_id
         )
         if isinstance(row, Contact):
-            account = repo.get_account(session=session, domain=row.account_domain or "")
-            if account is not None:
-                return self._explanation(session, account, contact=row.email)
-            return notice(f"{escape(row.email)}'s company is not stored: no account fit to show.")
+            answer = self._stored(session, row.account_domain or "", contact=row.email)
+            return answer or notice(
+                f"{escape(row.email)}'s company is not stored: no account fit to show."
+            )
         if isinstance(row, Account):
-            return self._explanation(session, row)
+            return self._stored(session, row.domain)
         if request.crm in self.pipelines:
             return None
         return notice(f"That {CRM_NAMES.get(request.crm or '', request.crm)} record is not stored.")
@@ -228,7 +234,7 @@ class Answers:
         exact = [a for a in found if a.name.strip().lower() == (request.name or "").lower()]
         chosen = exact if len(exact) == 1 else found
         if len(chosen) == 1:
-            return self._explanation(session, chosen[0])
+            return self._stored(session, chosen[0].domain)
         if chosen:
             return matches(request.text, self._listed(session, chosen))
         return self._absent(request)
@@ -276,25 +282,26 @@ class Answers:
 
     # -- rendering from the store ------------------------------------------------------------
 
+    def _stored(
+        self, session: Session, domain: str, *, contact: str | None = None
+    ) -> Answer | None:
+        """A stored account's explanation (showing `contact`'s persona fit, else the best
+        one at the account), from one read; None when the account is not stored."""
+        found = repo.explained(session=session, domain=domain, email=contact)
+        return self._explanation(session, found, contact=contact) if found else None
+
     def _explanation(
-        self,
-        session: Session,
-        account: Account,
-        *,
-        contact: str | None = None,
-        latest: Score | None = None,
+        self, session: Session, found: repo.Explained, *, contact: str | None = None
     ) -> Answer:
-        row = latest or repo.latest_score(
-            session=session, subject=Subject.ACCOUNT, key=account.domain
-        )
-        score = repo.account_score_of(row, session=session) if row else None
+        account = found.account
+        score = repo.account_score_of(found.latest, session=session) if found.latest else None
         if score is None:
             return notice(f"`{escape(account.domain)}` is stored but was never scored.")
-        previous_row = repo.previous_different_score(
-            session=session, subject=Subject.ACCOUNT, key=account.domain, latest=row
+        previous = (
+            repo.account_score_of(found.previous, session=session) if found.previous else None
         )
-        previous = repo.account_score_of(previous_row, session=session) if previous_row else None
-        person = self._person(session, account.domain, contact)
+        persona = repo.persona_of(found.said, session=session) if found.said else None
+        person = person_view(found.contact, contact, persona)
         view = AccountView(account.domain, account.name, account.crm, account.url)
         now = self.clock()
         blocks = explanation_blocks(
@@ -302,15 +309,6 @@ class Answers:
         )
         text = explanation_text(account=view, score=score, previous=previous, person=person)
         return Answer(text, blocks)
-
-    def _person(self, session: Session, domain: str, email: str | None) -> PersonView | None:
-        """The named contact, else the account's contact with the best persona fit."""
-        found = repo.persona_for(session=session, domain=domain, email=email)
-        if found is None:
-            return None
-        contact, persona = found
-        fields = contact.fields if contact else {}
-        return PersonView.of(persona_email(contact, email), persona, fields)
 
     def _top(self, request: Top) -> Answer:
         with read_session(self.database) as session:

@@ -82,11 +82,15 @@ def _json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url` with settings suited to its database."""
+def make_engine(url: str, *, checkpoint_on_commit: bool = True) -> Engine:
+    """An engine for `url` with settings suited to its database.
+
+    `checkpoint_on_commit=False`: a SQLite file's log is copied into the database by
+    `bot.store.wal.WalCheckpoints`, not by the commit that finds it long (`serve`).
+    """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, checkpoint_on_commit=checkpoint_on_commit)
     # A server that drops the connection attempt (a firewall, a wrong host) would otherwise
     # hold a start or a reconnect for the system's TCP timeout, minutes; the URL may say
     # otherwise (`?connect_timeout=30`).
@@ -106,7 +110,7 @@ class DatabaseUnavailable(Exception):
     """ICPBOT_DATABASE_URL names a database that cannot be opened or migrated; says why."""
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, *, checkpoint_on_commit: bool = True) -> Engine:
     """An engine for `url`, connected and migrated, or DatabaseUnavailable saying why not.
 
     What a first start gets wrong (a URL that is no URL, a server that is not
@@ -114,7 +118,7 @@ def open_database(url: str) -> Engine:
     tables) is said here, by setting name, instead of as SQLAlchemy's traceback.
     """
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, checkpoint_on_commit=checkpoint_on_commit)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseUnavailable(_unreadable(url, exc)) from exc
     try:
@@ -157,8 +161,9 @@ def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    """Foreign keys on (SQLite defaults them off); WAL so readers never block the writer."""
+def _sqlite_engine(url: URL, *, checkpoint_on_commit: bool) -> Engine:
+    """Foreign keys on (SQLite defaults them off); WAL so readers never block the writer;
+    without `checkpoint_on_commit`, no commit copies the log into the database file."""
     memory = _is_memory(url)
     if memory:
         # One shared connection, or every checkout would see its own empty database.
@@ -177,6 +182,8 @@ def _sqlite_engine(url: URL) -> Engine:
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if not checkpoint_on_commit:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     return engine

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, update
+from sqlalchemy import ColumnElement, Dialect, and_, case, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.store.repo import dialect_insert
@@ -109,16 +109,14 @@ def _store_sqlite(session: Session, rows: list[dict[str, Any]]) -> int:
 
     A delivery is stored while HubSpot waits, and on SQLite every other
     writer waits too. Values go through the columns' own bind processors,
-    so they are stored exactly as the ORM stores them.
+    so they are stored exactly as the ORM stores them; a value every row
+    shares (the delivery's time, twice a row) is converted once.
     """
     table = InboxEvent.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect
     names = list(rows[0])
-    convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    values = [
-        tuple(f(row[n]) if f else row[n] for n, f in zip(names, convert, strict=True))
-        for row in rows
-    ]
+    columns = [_bound(table.c[name], dialect, [row[name] for row in rows]) for name in names]
+    values = list(zip(*columns, strict=True))
     marks = ", ".join("?" for _ in names)
     sql = (
         f"INSERT INTO inbox_event ({', '.join(names)}) VALUES ({marks}) "
@@ -126,6 +124,17 @@ def _store_sqlite(session: Session, rows: list[dict[str, Any]]) -> int:
     )
     result = session.connection().exec_driver_sql(sql, values)
     return int(result.rowcount)
+
+
+def _bound(column: Any, dialect: Dialect, values: list[Any]) -> list[Any]:
+    """`values` as `column`'s bind processor sends them; one object shared by every row is
+    converted once."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return values
+    if all(value is values[0] for value in values):
+        return [process(values[0])] * len(values)
+    return [process(value) for value in values]
 
 
 def _claimable(

@@ -15,15 +15,18 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import cache
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import Subquery, Table, and_, case, func, insert, or_
+from sqlalchemy import Select as CoreSelect
+from sqlalchemy import Subquery, Table, and_, bindparam, case, func, insert, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from bot.store.db import Encoded, encode_json
 from bot.store.tables import Account, Contact, Crm, Deal, DealStage, IcpVersion, Score, Subject
@@ -226,11 +229,11 @@ def upsert_deal(
 
 
 def get_account(*, session: Session, domain: str) -> Account | None:
-    return session.exec(select(Account).where(col(Account.domain) == _key(domain))).first()
+    return session.exec(_account_query(), params={"domain": _key(domain)}).first()
 
 
 def get_contact(*, session: Session, email: str) -> Contact | None:
-    return session.exec(select(Contact).where(col(Contact.email) == email)).first()
+    return session.exec(_contact_query(), params={"email": email}).first()
 
 
 def by_crm_id(
@@ -496,7 +499,8 @@ def latest_for(
 
 
 def latest_score(*, session: Session, subject: Subject | str, key: str) -> Score | None:
-    return session.exec(_history(subject, key).limit(1)).first()
+    params = {"subject": Subject(subject).value, "key": _key(key)}
+    return session.exec(_latest_query(), params=params).first()
 
 
 def previous_different_score(
@@ -510,37 +514,40 @@ def previous_different_score(
     latest = latest or latest_score(session=session, subject=subject, key=key)
     if latest is None:
         return None
-    earlier = or_(
-        col(Score.scored_at) < latest.scored_at,
-        and_(col(Score.scored_at) == latest.scored_at, col(Score.id) < latest.id),
-    )
-    changed = or_(col(Score.score) != latest.score, col(Score.tier) != latest.tier)
-    return session.exec(_history(subject, key).where(earlier, changed).limit(1)).first()
+    params: dict[str, Any] = {"subject": Subject(subject).value, "key": _key(key)}
+    params |= {"scored_at": latest.scored_at, "id": latest.id}
+    params |= {"score": latest.score, "tier": latest.tier}
+    return session.exec(_previous_different_query(), params=params).first()
 
 
-def account_and_score(*, session: Session, domain: str) -> tuple[Account, Score | None] | None:
-    """A stored account with its latest score, in one query; None when it is not stored."""
-    newest = _newest_score_id(Subject.ACCOUNT, Account, col(Account.domain))
-    statement = (
-        select(Account, Score)
-        .outerjoin(Score, col(Score.id) == newest)
-        .where(col(Account.domain) == _key(domain))
-    )
-    found = session.exec(statement).first()
-    return (found[0], found[1]) if found else None
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """The rows an account's explanation shows, as `explained` reads them in one query."""
+
+    account: Account
+    latest: Score | None  # the account's latest score
+    previous: Score | None  # the newest earlier one whose score or tier differs
+    contact: Contact | None  # the person shown: the one named, else the best persona fit
+    said: Score | None  # that person's latest score, holding the persona fit
+
+
+def explained(*, session: Session, domain: str, email: str | None = None) -> Explained | None:
+    """A stored account with all its explanation shows, in one query; None when not stored.
+
+    The same rows the account's own read, `latest_score`, `previous_different_score` and
+    `persona_for` (the person `email` when given, else the best persona fit among the
+    account's contacts) find in three to five: `/icp DOMAIN` answers while Slack waits,
+    from a thread that gives up the interpreter at every statement and may wait to get it
+    back, and each statement costs more to set up and read back in Python than to run.
+    """
+    params = {"domain": _key(domain), "email": _key(email) if email is not None else None}
+    found = session.execute(_explained_query(email is not None), params).first()
+    return Explained(*found) if found else None
 
 
 def best_persona(*, session: Session, domain: str) -> tuple[Contact, Score] | None:
     """The account's contact whose latest score has the best persona fit, with that score."""
-    newest = _newest_score_id(Subject.CONTACT, Contact, col(Contact.email))
-    statement = (
-        select(Contact, Score)
-        .join(Score, col(Score.id) == newest)
-        .where(col(Contact.account_domain) == _key(domain), col(Score.persona_score).is_not(None))
-        .order_by(col(Score.persona_score).desc(), col(Contact.email))
-        .limit(1)
-    )
-    found = session.exec(statement).first()
+    found = session.exec(_best_persona_query(), params={"domain": _key(domain)}).first()
     return (found[0], found[1]) if found else None
 
 
@@ -675,29 +682,126 @@ def account_history(*, session: Session, domains: Iterable[str]) -> dict[str, li
     return found
 
 
+# --- the reads behind `/icp DOMAIN`, built once --------------------------------------
+# An answer from the store is a few indexed reads of a millisecond's fraction each, while
+# building a statement (SQLAlchemy's expression objects, then its cache key) cost several
+# times that on every call. These statements are built on first use, with bind
+# parameters for what varies, and only executed afterwards.
+
+
+@cache
+def _account_query() -> SelectOfScalar[Account]:
+    return select(Account).where(col(Account.domain) == bindparam("domain"))
+
+
+@cache
+def _contact_query() -> SelectOfScalar[Contact]:
+    return select(Contact).where(col(Contact.email) == bindparam("email"))
+
+
+@cache
+def _latest_query() -> SelectOfScalar[Score]:
+    return _history().limit(1)
+
+
+@cache
+def _previous_different_query() -> SelectOfScalar[Score]:
+    """The newest score before (`scored_at`, `id`) whose `score` or `tier` differs."""
+    names = ("scored_at", "id", "score", "tier")
+    return _history().where(_earlier_and_different(*(bindparam(n) for n in names))).limit(1)
+
+
+@cache
+def _best_persona_query() -> Select[Contact, Score]:
+    newest = _newest_score_id(Subject.CONTACT, col(Contact.email), Contact)
+    return (
+        select(Contact, Score)
+        .join(Score, col(Score.id) == newest)
+        .where(col(Contact.id) == _best_persona_id(bindparam("domain")))
+    )
+
+
+@cache
+def _explained_query(named: bool) -> CoreSelect[Account, Score, Score, Contact, Score]:
+    """`explained`'s statement: the account by `domain`, each other row joined by its id,
+    found by a correlated subquery on the indexes the separate reads use. `named`: the
+    person is `email`'s contact and scores; else the best persona fit at the account."""
+    latest = aliased(Score, name="latest")
+    previous = aliased(Score, name="previous")
+    said = aliased(Score, name="said")
+    domain = col(Account.domain)
+    latest_id = _newest_score_id(Subject.ACCOUNT, domain, Account)
+    different = _earlier_and_different(latest.scored_at, latest.id, latest.score, latest.tier)
+    previous_id = _newest_score_id(Subject.ACCOUNT, domain, Account, latest, where=different)
+    if named:
+        person = col(Contact.email) == bindparam("email")
+        said_id = _newest_score_id(Subject.CONTACT, bindparam("email"))
+    else:
+        person = col(Contact.id) == _best_persona_id(domain, Account)
+        said_id = _newest_score_id(Subject.CONTACT, col(Contact.email), Contact)
+    return (
+        core_select(Account, latest, previous, Contact, said)
+        .select_from(Account)
+        .outerjoin(latest, latest.id == latest_id)
+        .outerjoin(previous, previous.id == previous_id)
+        .outerjoin(Contact, person)
+        .outerjoin(said, said.id == said_id)
+        .where(domain == bindparam("domain"))
+    )
+
+
+def _best_persona_id(domain: Any, *outer: Any) -> Any:
+    """The id of the contact at `domain` whose latest score has the best persona fit (ties
+    to the first email), as a subquery correlated to the `outer` query's tables."""
+    colleague = aliased(Contact, name="colleague")
+    newest = _newest_score_id(Subject.CONTACT, colleague.email, colleague)
+    return (
+        select(colleague.id)
+        .join(Score, col(Score.id) == newest)
+        .where(colleague.account_domain == domain, col(Score.persona_score).is_not(None))
+        .order_by(col(Score.persona_score).desc(), colleague.email)
+        .limit(1)
+        .correlate(*outer or (None,))
+        .scalar_subquery()
+    )
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
-def _history(subject: Subject | str, key: str) -> SelectOfScalar[Score]:
-    """One key's scores, newest first; `id` breaks ties between equal timestamps."""
+def _history() -> SelectOfScalar[Score]:
+    """The scores of one `subject` and `key` (bound at execution), newest first; `id` breaks
+    ties between equal timestamps."""
     return (
         select(Score)
-        .where(col(Score.subject) == Subject(subject).value, col(Score.subject_key) == _key(key))
+        .where(
+            col(Score.subject) == bindparam("subject"), col(Score.subject_key) == bindparam("key")
+        )
         .order_by(col(Score.scored_at).desc(), col(Score.id).desc())
     )
 
 
-def _newest_score_id(subject: Subject, table: type[SQLModel], key: Any) -> Any:
-    """The id of the newest score of each row of `table` (keyed by `key`), correlated:
-    one index lookup per row instead of ranking every score of the subject."""
-    return (
+def _earlier_and_different(scored_at: Any, score_id: Any, score: Any, tier: Any) -> Any:
+    """A score before (`scored_at`, `score_id`) in `_history`'s order that says something
+    else than `score` and `tier`."""
+    at = col(Score.scored_at)
+    earlier = or_(at < scored_at, and_(at == scored_at, col(Score.id) < score_id))
+    return and_(earlier, or_(col(Score.score) != score, col(Score.tier) != tier))
+
+
+def _newest_score_id(subject: Subject, key: Any, *outer: Any, where: Any = None) -> Any:
+    """The id of the newest score of `subject` keyed by `key` (and meeting `where`), as a
+    subquery correlated to the `outer` query's tables: one index lookup per outer row
+    instead of ranking every score of the subject."""
+    newest = (
         select(col(Score.id))
         .where(col(Score.subject) == subject.value, col(Score.subject_key) == key)
         .order_by(col(Score.scored_at).desc(), col(Score.id).desc())
         .limit(1)
-        .correlate(table)
-        .scalar_subquery()
     )
+    if where is not None:
+        newest = newest.where(where)
+    return newest.correlate(*outer or (None,)).scalar_subquery()
 
 
 def _newest_first() -> Any:

@@ -23,7 +23,12 @@ class Activity:
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Around the handling of one delivery."""
+        """Around the handling of one delivery.
+
+        Waiters are woken only when the last delivery ends: in a burst every
+        other end would wake each worker thread to find deliveries still in
+        progress, taking the interpreter from the event loop that answers them.
+        """
         with self._changed:
             self._busy += 1
         try:
@@ -31,7 +36,8 @@ class Activity:
         finally:
             with self._changed:
                 self._busy -= 1
-                self._changed.notify_all()
+                if self._busy == 0:
+                    self._changed.notify_all()
 
     def wait_quiet(self, timeout: float) -> bool:
         """Wait until no delivery is in progress, at most `timeout` seconds; whether it is quiet."""

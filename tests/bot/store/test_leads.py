@@ -96,9 +96,9 @@ def test_an_account_with_its_latest_score_and_best_contact(db: Session) -> None:
     latest = stored_score(
         db, subject="account", key="best.io", result=score_account(BEST), snapshot=BEST
     )
-    found = repo.account_and_score(session=db, domain="best.io")
-    assert found is not None and found[1] is not None and found[1].id == latest.id
-    assert repo.account_and_score(session=db, domain="none.io") is None
+    found = repo.explained(session=db, domain="best.io")
+    assert found is not None and found.latest is not None and found.latest.id == latest.id
+    assert repo.explained(session=db, domain="none.io") is None
     for email, title in (("ann@best.io", "VP Sales"), ("bob@best.io", "Intern")):
         person = {"email": email, "job_title": title, "seniority": "director"}
         stored_contact(db, contact(email, title))

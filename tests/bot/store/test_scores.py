@@ -13,17 +13,22 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from bot.store import repo
-from bot.store.tables import Score
+from bot.store.tables import Contact, Score
+from integrations.records import CrmRecord, RecordKind
 from scoring.model import Tier
 from tests.bot.store.factories import (
     BEST,
     CUSTOMER,
     GOOD,
+    ICP,
     NOW,
     POOR,
+    account_record,
     company,
     score_account,
     score_persona,
+    stored_account,
+    stored_contact,
     stored_score,
 )
 
@@ -194,3 +199,78 @@ def _statements(db: Session) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(connection, "before_cursor_execute", record)
+
+
+def test_explained_reads_in_one_query_what_the_separate_reads_find(db: Session) -> None:
+    days = [NOW + timedelta(days=n) for n in range(4)]
+    for at, fields in zip(days, [GOOD, POOR, GOOD, GOOD], strict=True):
+        _save(db, fields | {"domain": "good.io"}, at)
+    stored_account(db, account_record("good.io"))
+    stored_account(db, account_record("new.io"))  # stored, never scored
+    for email, title, at in (
+        ("ann@good.io", "VP Sales", days[0]),
+        ("ann@good.io", "Intern", days[1]),  # her latest score is what counts
+        ("bob@good.io", "Head of Revenue", days[0]),
+        ("cy@good.io", "Head of Sales", days[0]),  # ties with Bob: the first email wins
+    ):
+        person = {"email": email, "job_title": title, "seniority": "director"}
+        stored_contact(db, _person(email, title, "good.io"))
+        persona = score_persona(person)
+        stored_score(
+            db,
+            subject="contact",
+            key=email,
+            result=None,
+            snapshot=person,
+            persona=persona,
+            icp_version=ICP.version,
+            scored_at=at,
+        )
+    for domain, email in [
+        ("good.io", None),
+        ("GOOD.io ", None),
+        ("good.io", "ann@good.io"),
+        ("good.io", "nobody@good.io"),
+        ("new.io", None),
+        ("none.io", None),
+    ]:
+        with _statements(db) as statements:
+            found = repo.explained(session=db, domain=domain, email=email)
+        assert len(statements) == 1
+        assert _ids(found) == _separately(db, domain, email)
+    found = repo.explained(session=db, domain="good.io")
+    assert found is not None and found.contact is not None
+    assert (found.contact.email, found.previous is not None) == ("bob@good.io", True)
+
+
+def _ids(found: repo.Explained | None) -> tuple[int | None, ...] | None:
+    if found is None:
+        return None
+    rows = (found.account, found.latest, found.previous, found.contact, found.said)
+    return tuple(row.id if row is not None else None for row in rows)
+
+
+def _separately(db: Session, domain: str, email: str | None) -> tuple[int | None, ...] | None:
+    """What `explained` finds, read the way each part is read on its own."""
+    account = repo.get_account(session=db, domain=domain)
+    if account is None:
+        return None
+    latest = repo.latest_score(session=db, subject="account", key=domain)
+    previous = repo.previous_different_score(
+        session=db, subject="account", key=domain, latest=latest
+    )
+    person: tuple[Contact | None, Score | None] = (None, None)
+    if email is not None:
+        person = (
+            repo.get_contact(session=db, email=email),
+            repo.latest_score(session=db, subject="contact", key=email),
+        )
+    elif best := repo.best_persona(session=db, domain=domain):
+        person = best
+    rows = (account, latest, previous, *person)
+    return tuple(row.id if row is not None else None for row in rows)
+
+
+def _person(email: str, title: str, domain: str) -> CrmRecord:
+    fields = {"email": email, "job_title": title, "domain": domain}
+    return CrmRecord(RecordKind.CONTACT, "hubspot", email, fields)

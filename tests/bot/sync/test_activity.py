@@ -34,3 +34,18 @@ def test_gives_up_after_the_timeout() -> None:
     activity = Activity()
     with activity.busy():
         assert not activity.wait_quiet(timeout=0.05)
+
+
+def test_quiet_only_when_the_last_of_overlapping_deliveries_ends() -> None:
+    activity = Activity()
+    first, second = activity.busy(), activity.busy()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not activity.wait_quiet(timeout=0.05)
+    ended = threading.Timer(0.1, second.__exit__, (None, None, None))
+    ended.start()
+    started = time.monotonic()
+    assert activity.wait_quiet(timeout=2.0)
+    assert time.monotonic() - started >= 0.05
+    ended.join()
