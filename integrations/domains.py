@@ -10,19 +10,33 @@ nobody's company.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import pycountry
-import tldextract
+if TYPE_CHECKING:
+    from tldextract.tldextract import ExtractResult
 
-# The snapshot shipped with tldextract, never fetched; private suffixes count, so
-# `acme.github.io` and `acme.myshopify.com` are accounts of their own.
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
-# Public suffixes, to answer the common case (`acme.com`) without a full parse.
-_SUFFIXES = frozenset(_EXTRACT.tlds)
+
+@cache
+def _suffix_list() -> tuple[Callable[[str], ExtractResult], frozenset[str]]:
+    """The Public Suffix List as a parser and as a set of suffixes, read on first use.
+
+    Loading it (tldextract, requests under it, and the list itself) is a tenth of
+    a second that `icpbot check` and `icpbot sql` never need. The snapshot shipped
+    with tldextract is used, never fetched; private suffixes count, so
+    `acme.github.io` and `acme.myshopify.com` are accounts of their own. The set
+    answers the common case (`acme.com`) without a full parse.
+    """
+    import tldextract
+
+    extract = tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
+    return extract, frozenset(extract.tlds)
+
+
 _SIMPLE = re.compile(r"^[a-z0-9-]+\.[a-z0-9-]+$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -101,9 +115,10 @@ _COUNTRY_ALIASES = {
 def normalize_domain(text: str) -> str | None:
     """The registrable domain of a URL, host or email, lower-cased; None if there is none."""
     value = text.strip().lower()
+    extract, suffixes = _suffix_list()
     if _SIMPLE.match(value):  # `name.tld`: registrable unless the whole of it is a suffix
         label, tld = value.split(".")
-        if tld in _SUFFIXES and value not in _SUFFIXES and f"*.{tld}" not in _SUFFIXES:
+        if tld in suffixes and value not in suffixes and f"*.{tld}" not in suffixes:
             return value if label else None
     if "@" in value and not _SCHEME.match(value):
         value = value.rsplit("@", 1)[1]
@@ -112,7 +127,7 @@ def normalize_domain(text: str) -> str | None:
     value = value.strip(". ")
     if not value or " " in value:
         return None
-    parts = _EXTRACT(value)
+    parts = extract(value)
     if not parts.domain or not parts.suffix:
         return None
     return f"{parts.domain}.{parts.suffix}"
@@ -131,7 +146,7 @@ class Suffixes:
 
 @lru_cache(maxsize=1)
 def public_suffixes() -> Suffixes:
-    rules = _SUFFIXES
+    rules = _suffix_list()[1]
     plain = sorted(
         t for t in rules if "." not in t and not t.startswith(("*", "!")) and f"*.{t}" not in rules
     )
@@ -160,6 +175,8 @@ def normalize_country(text: str) -> str:
     alias = _COUNTRY_ALIASES.get(value.casefold())
     if alias:
         return alias
+    import pycountry  # on the first name not an alias: most commands never read one
+
     try:
         return str(pycountry.countries.lookup(value).alpha_2)
     except LookupError:
