@@ -7,13 +7,17 @@ Only startup reads these; everything below receives them. Secrets are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.cron import cron_problem, cron_trigger
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -100,15 +104,14 @@ class Settings(BaseSettings):
     @field_validator("ageing_cron")
     @classmethod
     def _cron_line(cls, value: str) -> str:
-        """Read by APScheduler's own parser, so a bad line stops the start, not the job."""
-        try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a cron line: {exc}") from exc
+        """Judged as APScheduler reads it, so a bad line stops the start, not the job."""
+        wrong = cron_problem(value, ZoneInfo("UTC"))  # valid or not in every timezone alike
+        if wrong:
+            raise ValueError(wrong)
         return value
 
     def ageing_trigger(self, timezone: ZoneInfo) -> CronTrigger:
-        return CronTrigger.from_crontab(self.ageing_cron, timezone=timezone)
+        return cron_trigger(self.ageing_cron, timezone)
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -2,18 +2,21 @@
 
 Optional: without it the schedule is Monday 09:00 UTC and no channel gets
 a digest (`icpbot digest --dry-run --channel '#x'` still shows one). The
-cron is read by APScheduler's own parser, so what `check` accepts is
-exactly what the scheduler will run.
+cron is judged as APScheduler reads it (`bot.cron`), so what `check` accepts
+is exactly what the scheduler will run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-
+from bot.cron import cron_problem, cron_trigger
 from scoring.problems import ConfigError, Problem, line_of_key, load_yaml, not_a_key
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 DEFAULT_CRON = "0 9 * * mon"
 _KEYS = {"timezone", "cron", "channels"}
@@ -26,7 +29,7 @@ class DigestConfig:
     channels: tuple[str, ...]
 
     def trigger(self) -> CronTrigger:
-        return CronTrigger.from_crontab(self.cron, timezone=self.timezone)
+        return cron_trigger(self.cron, self.timezone)
 
 
 def default_digest_config() -> DigestConfig:
@@ -46,11 +49,9 @@ def parse_digest_config(text: str | None, *, source: str) -> tuple[DigestConfig,
             problems.append(Problem(source, "", not_a_key(key, _KEYS), line_of_key(data, key)))
     zone = _zone(data.get("timezone", "UTC"), source, problems, line_of_key(data, "timezone"))
     cron = str(data.get("cron", DEFAULT_CRON))
-    try:
-        CronTrigger.from_crontab(cron, timezone=zone)
-    except ValueError as exc:
-        message = f"{cron!r} is not a cron line: {exc}"
-        problems.append(Problem(source, "cron", message, line_of_key(data, "cron")))
+    wrong = cron_problem(cron, zone)
+    if wrong:
+        problems.append(Problem(source, "cron", wrong, line_of_key(data, "cron")))
     channels = _channels(data.get("channels", []), source, problems, line_of_key(data, "channels"))
     if any(not p.warning for p in problems):
         raise ConfigError(problems)
