@@ -15,19 +15,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 # `package:directory`: Alembic finds the scripts inside the installed package,
 # so migrating needs no alembic.ini in the working directory.
 MIGRATIONS = "bot.store:migrations"
+# The newest migration's revision: a database already there is opened without loading
+# Alembic (a test holds this equal to the scripts' head).
+SCHEMA_HEAD = "0007"
 
 # SQLite has one writer at a time, and a writer that finds the database locked polls
 # with growing sleeps (up to 100 ms each), so under load some wait for seconds. One
@@ -196,6 +200,8 @@ def alembic_config() -> Config:
     `command.revision(alembic_config(), autogenerate=True, message=...)` with
     `config.attributes["connection"]` set to a connection to a migrated database.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     return config
@@ -203,8 +209,12 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (`alembic upgrade head`); safe to repeat."""
-    config = alembic_config()
     with engine.connect() as connection:
+        current = _at_head(connection)
+        connection.rollback()
+        if current:
+            return
+        config = alembic_config()
         if connection.dialect.name == "sqlite":
             _migrate_sqlite(connection, config)
             return
@@ -212,6 +222,20 @@ def migrate(engine: Engine) -> None:
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             _upgrade(connection, config)
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the schema is already the newest, read without Alembic.
+
+    Every command opens the store this way, and Alembic with what it loads
+    (its DDL for every dialect, Mako) costs more than the rest of a short
+    command; a database behind, ahead or empty is left to Alembic, to
+    upgrade or to say what is wrong.
+    """
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+    return list(versions.scalars()) == [SCHEMA_HEAD]
 
 
 def _migrate_sqlite(connection: Connection, config: Config) -> None:
@@ -238,6 +262,8 @@ def _migrate_sqlite(connection: Connection, config: Config) -> None:
 
 
 def _upgrade(connection: Connection, config: Config) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 

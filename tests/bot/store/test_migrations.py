@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 
 import bot.store
 import bot.store.tables  # noqa: F401  (the models compared against)
-from bot.store.db import alembic_config, make_engine, migrate
+from bot.store.db import SCHEMA_HEAD, alembic_config, make_engine, migrate
 
 pytestmark = pytest.mark.db
 
@@ -37,6 +37,22 @@ def test_the_database_is_at_head_and_migrating_again_changes_nothing(db_engine: 
     with db_engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == _head()
         assert TABLES <= set(inspect(connection).get_table_names())
+
+
+def test_a_current_database_is_known_without_alembic_by_the_newest_revision() -> None:
+    """A new migration moves SCHEMA_HEAD with it, or every open would skip the migration."""
+    assert SCHEMA_HEAD == _head()
+
+
+def test_a_database_one_migration_behind_is_brought_up(db_engine: Engine) -> None:
+    config = alembic_config()
+    with db_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+        assert MigrationContext.configure(connection).get_current_revision() != SCHEMA_HEAD
+    migrate(db_engine)
+    with db_engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == SCHEMA_HEAD
 
 
 def test_downgrade_to_nothing_and_back(db_engine: Engine) -> None:
