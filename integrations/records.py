@@ -113,7 +113,10 @@ def _moment(value: object) -> date | datetime:
         return value
     text = str(value).strip()
     if text.isdigit() and len(text) >= 12:  # epoch milliseconds, as HubSpot sends them
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+        except OSError as exc:  # past what the platform's clock holds: a bad cell, not a crash
+            raise ValueError(f"{text} is beyond any date") from exc
     if len(text) == 10:
         return date.fromisoformat(text)
     moment = datetime.fromisoformat(text)

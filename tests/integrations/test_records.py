@@ -144,3 +144,12 @@ def test_a_negative_headcount_or_revenue_is_named_not_taken(field: str) -> None:
     assert field not in result.fields
     assert [str(p) for p in result.problems] == [f"{field} '-40': cannot be negative"]
     assert coerce({"domain": "acme.com", field: "0"}, TYPES).fields[field] == 0
+
+
+@pytest.mark.parametrize("cell", ["99999999999999999999", "67770000000000000000"])
+def test_epoch_milliseconds_past_any_date_are_a_problem_named_not_a_crash(cell: str) -> None:
+    result = coerce({"domain": "acme.com", "last_funding_at": cell}, TYPES)
+    assert result.fields == {"domain": "acme.com"}
+    assert [str(p) for p in result.problems] == [
+        f"last_funding_at '{cell}': not a date (use YYYY-MM-DD)"
+    ]
