@@ -151,12 +151,22 @@ def main() -> None:
     parser.add_argument("--parquet-rows", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-sql", action="store_true", help="skip the SQL comparison")
+    parser.add_argument("--export-only", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.export_only:
+        export(Path(args.export_only), args.rows)
+        return
     steal_before = cpu_steal()
     with tempfile.TemporaryDirectory(prefix="icpbot-scale-") as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        path = export(directory, args.rows)
+        # In a process of its own: a child forked from a parent that had just held the
+        # export would report the parent's pages as its own peak memory.
+        subprocess.run(
+            [sys.executable, __file__, "--export-only", str(directory), "--rows", str(args.rows)],
+            check=True,
+        )
+        path = directory / f"companies-{args.rows}.csv"
         size = path.stat().st_size / 1024**2
         print(
             f"export: {args.rows:,} companies, {size:,.0f} MB of CSV, "
