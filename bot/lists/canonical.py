@@ -113,7 +113,7 @@ class Canonical:
             )
 
     def select(self, columns: Sequence[str], cells: Sequence[str], raw: str) -> str:
-        """`SELECT` over `raw` (`icp_row` and the text `cells`, holding the fields `columns`)
+        """`SELECT` over `raw` (the text `cells`, holding the fields `columns`)
         of every non-blank row's cells, canonical fields and `icp_problem` (NULL for a
         row the reader takes; else what it refuses, as it says it).
 
@@ -151,7 +151,7 @@ class Canonical:
         kept = f"SELECT *, {self._host(holders)} FROM {raw} WHERE NOT {blank_row(cells)}"
         looked = f"SELECT *, {', '.join(self._lookups(holders))} FROM ({kept})"
         shaped = f"SELECT *, {', '.join(shapes)} FROM ({looked})"
-        typed_rows = f"SELECT icp_row, {', '.join(cells)}, {', '.join(typed)} FROM ({shaped})"
+        typed_rows = f"SELECT {', '.join(cells)}, {', '.join(typed)} FROM ({shaped})"
         return f"SELECT *, {problem} AS icp_problem FROM ({typed_rows})"
 
     def _lookups(self, holders: Mapping[str, str]) -> list[str]:

@@ -9,10 +9,16 @@ results are the per-record engine's, row for row; the engine stays the
 reference, and a property test holds the two equal.
 
 A row the reader would refuse (a headcount of `abc`, no domain) is scored
-by nobody: it is named in the run's errors with its row number and kept,
-with empty score cells, in an output file. Rows DuckDB's CSV reader cannot
-read at all (a broken quote, too many cells) are named from its reject
-table.
+by nobody: it is named in the run's errors with its line and kept, with
+empty score cells and its problem in `icp_error`, in an output file. Rows
+DuckDB's CSV reader cannot read at all (a broken quote, too many cells) are
+named from its reject table.
+
+No query numbers its rows: DuckDB numbers rows (a window, `WITH
+ORDINALITY`) on one thread only, and everything in the pipeline with it
+then runs on that thread. Rows are found by their place in what a query
+returns in order instead (`preserve_insertion_order`): counted as they are
+fetched, or read back with `file_row_number` from Parquet written in order.
 """
 
 from __future__ import annotations
@@ -29,9 +35,8 @@ from pathlib import Path
 from typing import IO
 
 import duckdb
-from duckdb import func, sqltypes
 
-from bot.lists.canonical import KEY, Canonical
+from bot.lists.canonical import KEY, Canonical, blank_row
 from bot.lists.market import Market, market_of
 from integrations.base import RowError
 from integrations.csv import RowReader, canonical_columns
@@ -47,6 +52,7 @@ OUTPUT_COLUMNS = (
     "icp_coverage",
     "icp_disqualified_by",
     "icp_reasons",
+    "icp_error",  # empty, or why the row was not scored
 )
 MEMORY_LIMIT = "1GB"  # DuckDB's own; it spills to a temporary directory beyond it
 BATCH_ROWS = 20_000
@@ -134,32 +140,40 @@ def _read(source: Source) -> str:
         f"auto_detect = false, columns = {{{types}}}, store_rejects = true, "
         f"strict_mode = true, null_padding = false, max_line_size = {MAX_LINE_BYTES})"
     )
-    # The header is row 1, as a spreadsheet and the CSV reader count.
-    return f"SELECT row_number() OVER () + 1 AS icp_row, * FROM {read}"
+    return f"SELECT * FROM {read}"
 
 
 def _read_parquet(source: Source, path: str) -> str:
+    cells = [
+        f"{text} AS {cell}" for text, cell in zip(_parquet_cells(source), source.cells, strict=True)
+    ]
+    return f"SELECT {', '.join(cells)} FROM read_parquet({path})"
+
+
+def _parquet_cells(source: Source) -> list[str]:
+    """Each Parquet column as the text a CSV would hold: lists `;`-joined."""
     db = duckdb.connect()
     try:
-        kinds = db.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
+        kinds = db.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({literal(str(source.path))})"
+        ).fetchall()
     finally:
         db.close()
     cells = []
-    for (name, kind, *_), cell in zip(kinds, source.cells, strict=True):
+    for name, kind, *_ in kinds:
         value = column(str(name))
         if str(kind).endswith("[]"):  # a list: its items as CSV gives them
-            text = f"array_to_string({value}, ';')"
+            cells.append(f"array_to_string({value}, ';')")
         else:
-            text = f"CAST({value} AS VARCHAR)"
-        cells.append(f"{text} AS {cell}")
-    # Parquet has no header row: its first record is row 1.
-    return f"SELECT row_number() OVER () AS icp_row, {', '.join(cells)} FROM read_parquet({path})"
+            cells.append(f"CAST({value} AS VARCHAR)")
+    return cells
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     db: duckdb.DuckDBPyConnection
     source: Source
+    spill: Path  # DuckDB's temporary directory, and this run's scratch files
 
 
 def _prepare(
@@ -168,12 +182,13 @@ def _prepare(
     icp: Icp,
     types: Mapping[str, FieldType],
     now: datetime,
+    spill: Path,
 ) -> _Plan:
     db.execute(f"CREATE TEMP VIEW raw AS {_read(source)}")
     canonical = Canonical(db, types).select(source.columns, source.cells, "raw")
     db.execute(f"CREATE TEMP VIEW canonical AS {canonical}")
     db.execute(f"CREATE TEMP VIEW scored AS {list_sql(icp, types, table='canonical', now=now)}")
-    return _Plan(db, source)
+    return _Plan(db, source, spill)
 
 
 def score_list(
@@ -192,7 +207,7 @@ def score_list(
     with tempfile.TemporaryDirectory(prefix="icpbot-list-") as spill:
         db = _connect(threads, spill)
         try:
-            plan = _prepare(db, source, icp, types, now)
+            plan = _prepare(db, source, icp, types, now, Path(spill))
             if output is Output.SUMMARY:
                 run = _summary(plan)
             elif output in (Output.CSV, Output.PARQUET):
@@ -212,81 +227,91 @@ def _summary(plan: _Plan) -> ListRun:
     market = market_of(plan.db, "scored")
     run = ListRun(market.scored, market.tiers, market=market)
     if market.refused:  # named by a second pass, over the rows alone: no scoring
-        found = plan.db.execute(
-            "SELECT icp_row, icp_problem FROM canonical WHERE icp_problem IS NOT NULL"
-        ).fetchall()
-        run.errors = _named(plan, found)
+        run.errors = _named(plan, _in_order(plan, "SELECT icp_problem FROM canonical"))
     return run
 
 
-class _Refused:
-    """Collects the rows a single `COPY` refuses, as DuckDB writes the file: called only for
-    them, from the expression of their (empty) `icp_score` cell."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, str]] = []
-
-    def __call__(self, row: int, problem: str) -> None:
-        self.rows.append((row, problem))
+def _in_order(plan: _Plan, query: str) -> list[tuple[int, str]]:
+    """(place, value) of each non-NULL value of a one-column `query`, places counted from 0
+    in the order it returns rows: written to Parquet in that order (on every thread),
+    then read back with each row's number in the file."""
+    path = literal(str(plan.spill / "in-order.parquet"))
+    plan.db.execute(f"COPY ({query}) TO {path} (FORMAT PARQUET)")
+    found = plan.db.execute(
+        f"SELECT * FROM (SELECT file_row_number, COLUMNS(* EXCLUDE file_row_number) "
+        f"FROM read_parquet({path}, file_row_number = true)) AS t(place, value) "
+        "WHERE value IS NOT NULL ORDER BY place"
+    ).fetchall()
+    return [(int(place), str(value)) for place, value in found]
 
 
 def _write(plan: _Plan, path: Path, output: Output) -> ListRun:
-    """Input columns as read, then the verdict; a refused row keeps empty score cells.
+    """Input columns as read (but any of `OUTPUT_COLUMNS`' names: this run's verdict
+    replaces them), then the verdict; a refused row has empty score cells and its
+    problem in `icp_error`.
 
-    One pass: the rows are scored as DuckDB writes the file, the refused ones
-    noted on the way; the tiers are then counted from the file's own
-    `icp_tier` column, a cheap read of what was just written.
+    One pass: DuckDB scores the rows as it writes the file, on every thread and
+    in file order; the tiers, and where the refused rows are, are then read
+    back from the file's own `icp_tier` and `icp_error` columns.
     """
-    refused = _Refused()
-    plan.db.create_function(
-        "icp_refused",
-        refused,
-        [sqltypes.BIGINT, sqltypes.VARCHAR],
-        sqltypes.INTEGER,
-        side_effects=True,
-        null_handling=func.SPECIAL,
-    )
     good = "icp_problem IS NULL"
     verdict = [
-        f"CASE WHEN {good} THEN icp_score ELSE icp_refused(icp_row, icp_problem) END AS icp_score",
+        f"CASE WHEN {good} THEN icp_score END AS icp_score",
         f"CASE WHEN {good} THEN icp_tier END AS icp_tier",
         f"CASE WHEN {good} THEN icp_profile END AS icp_profile",
         f"CASE WHEN {good} THEN icp_coverage_shown END AS icp_coverage",
         f"CASE WHEN {good} THEN icp_disqualified_by END AS icp_disqualified_by",
         f"CASE WHEN {good} THEN icp_reasons END AS icp_reasons",
+        "icp_problem AS icp_error",
     ]
     named = [
         f"{cell} AS {column(name)}"
-        for cell, name in zip(plan.source.cells, _unique(plan.source.header), strict=True)
+        for cell, name in zip(plan.source.cells, kept_names(plan.source.header), strict=True)
+        if name is not None
     ]
     target = literal(str(path))
     if output is Output.PARQUET:
-        form, written = "FORMAT PARQUET", f"read_parquet({target})"
+        form = "FORMAT PARQUET"
+        written = f"read_parquet({target}, file_row_number = true)"
+        place = "file_row_number"
     else:
         form = "FORMAT CSV, HEADER true"
         written = (
             f"read_csv({target}, header = true, all_varchar = true, "
             f"max_line_size = {MAX_LINE_BYTES})"
         )
+        place = "row_number() OVER () - 1"  # on one thread, and only when a row was refused
     plan.db.execute(
         f"COPY (SELECT {', '.join([*named, *verdict])} FROM scored) TO {target} ({form})"
     )
-    tiers = plan.db.execute(
-        f"SELECT icp_tier, count(*) FROM {written} WHERE icp_tier IS NOT NULL GROUP BY 1"
-    ).fetchall()
-    run = ListRun(tiers=Counter({str(t): int(n) for t, n in tiers}))
+    tiers = plan.db.execute(f"SELECT icp_tier, count(*) FROM {written} GROUP BY 1").fetchall()
+    run = ListRun(tiers=Counter({str(t): int(n) for t, n in tiers if t is not None}))
     run.scored = sum(run.tiers.values())
-    run.errors = _named(plan, sorted(refused.rows))
+    if any(t is None for t, _ in tiers):
+        found = plan.db.execute(
+            f"SELECT * FROM (SELECT {place} AS place, icp_error FROM {written}) "
+            "WHERE icp_error IS NOT NULL ORDER BY place"
+        ).fetchall()
+        run.errors = _named(plan, [(int(place), str(error)) for place, error in found])
     return run
 
 
-def _unique(header: Sequence[str]) -> list[str]:
-    """Header names as output columns: a name seen before gets `_2`, `_3`, ..."""
-    seen: Counter[str] = Counter()
-    names = []
+def kept_names(header: Sequence[str]) -> list[str | None]:
+    """Header names as output columns: None for a name of `OUTPUT_COLUMNS` (the file was
+    scored before: this run's verdict replaces that one), `_2`, `_3`... after a name
+    seen before, so every output column has a name of its own."""
+    taken = {name.lower() for name in OUTPUT_COLUMNS}
+    names: list[str | None] = []
     for name in header:
-        seen[name] += 1
-        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        if name.lower() in {n.lower() for n in OUTPUT_COLUMNS}:
+            names.append(None)
+            continue
+        unique, copy = name, 1
+        while unique.lower() in taken:
+            copy += 1
+            unique = f"{name}_{copy}"
+        taken.add(unique.lower())
+        names.append(unique)
     return names
 
 
@@ -303,17 +328,19 @@ def _stream(plan: _Plan, output: Output, out: IO[bytes]) -> ListRun:
             "format('{:<32} {:>3} {:<2} {:<24} coverage {:>3}%', domain, icp_score, icp_tier, "
             "COALESCE(icp_profile, '-'), icp_coverage_percent)"
         )
-    cursor = plan.db.execute(f"SELECT icp_row, icp_problem, icp_tier, {line} FROM scored")
+    cursor = plan.db.execute(f"SELECT icp_problem, icp_tier, {line} FROM scored")
     run = ListRun()
     refused = []
+    place = 0  # rows arrive in file order: counted here, not numbered by DuckDB
     while batch := cursor.fetchmany(BATCH_ROWS):
         lines = []
-        for row, problem, tier, text in batch:
+        for problem, tier, text in batch:
             if problem is not None:
-                refused.append((row, problem))
-                continue
-            run.tiers[tier] += 1
-            lines.append(text)
+                refused.append((place, problem))
+            else:
+                run.tiers[tier] += 1
+                lines.append(text)
+            place += 1
         if lines:
             out.write(("\n".join(lines) + "\n").encode())
     run.scored = sum(run.tiers.values())
@@ -322,12 +349,13 @@ def _stream(plan: _Plan, output: Output, out: IO[bytes]) -> ListRun:
 
 
 def _named(plan: _Plan, found: Sequence[tuple[int, str]]) -> list[RowError]:
-    """Refused rows as errors, each named by its line in the file."""
+    """Refused rows as errors, each named by its line in the file (its row, in Parquet);
+    `found`: (place, problem), places counted from 0 among the rows scored."""
     if not found:
         return []
-    lines = line_numbers(plan, [row for row, _ in found])
+    lines = line_numbers(plan, [place for place, _ in found])
     source = str(plan.source.path)
-    return [RowError(source, lines.get(row, row), problem) for row, problem in found]
+    return [RowError(source, lines[place], problem) for place, problem in found]
 
 
 def _rejects(plan: _Plan) -> list[RowError]:
@@ -372,35 +400,64 @@ def _lines_at(path: Path, offsets: Sequence[int]) -> dict[int, int]:
     return found
 
 
-def line_numbers(plan: _Plan, rows: Sequence[int]) -> dict[int, int]:
-    """The line in the file of each of these records (numbered as `raw` numbers them).
+def line_numbers(plan: _Plan, places: Sequence[int]) -> dict[int, int]:
+    """The line in the file of each of these rows, by its place (from 0) among the rows
+    scored: the rows read, less the blank ones (every cell empty), as `canonical` keeps
+    them.
 
-    Records count from the header's row 1; a file whose every record is one line
-    without blank lines or unreadable ones between has records on those lines.
-    Otherwise the file is read once more with Python's CSV reader, as the
-    per-record path reads it, to find the line where each record ends.
+    A CSV whose every record is one line, with no blank or unreadable lines or
+    blank rows, has record N on line N + 1. Otherwise the file is read once more
+    with Python's CSV reader, as the per-record path reads it, to find the line
+    where each record ends. In Parquet, a row's number is its line.
     """
     if plan.source.parquet:
-        return {row: row for row in rows}
+        return _parquet_rows(plan, places)
     records = plan.db.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     rejected = plan.db.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchall()[0][0]
-    if not rejected and _newlines(plan.source.path) == records + 1:
-        return {row: row for row in rows}
-    wanted = set(rows)
+    blank = plan.db.execute(
+        f"SELECT count(*) FROM raw WHERE {blank_row(plan.source.cells)}"
+    ).fetchall()[0][0]
+    if not rejected and not blank and _newlines(plan.source.path) == records + 1:
+        return {place: place + 2 for place in places}
+    wanted = set(places)
     found: dict[int, int] = {}
     width = len(plan.source.header)
     with plan.source.path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         next(reader, None)
-        record = 1
+        place = 0
         for cells in reader:
-            if not cells or len(cells) != width:
-                continue  # a blank line, or a row DuckDB's reader rejected
-            record += 1
-            if record in wanted:
-                found[record] = reader.line_num
+            if len(cells) != width or all(not c or c.isspace() for c in cells):
+                continue  # a blank line or row, or a row DuckDB's reader rejected
+            if place in wanted:
+                found[place] = reader.line_num
                 if len(found) == len(wanted):
                     break
+            place += 1
+    return found
+
+
+def _parquet_rows(plan: _Plan, places: Sequence[int]) -> dict[int, int]:
+    """Rows of a Parquet file by place among the rows scored: blank rows skipped."""
+    path = literal(str(plan.source.path))
+    cells = ", ".join(
+        f"{cell} AS {name}"
+        for cell, name in zip(_parquet_cells(plan.source), plan.source.cells, strict=True)
+    )
+    blanks = [
+        int(row)
+        for (row,) in plan.db.execute(
+            f"SELECT file_row_number FROM (SELECT file_row_number, {cells} FROM "
+            f"read_parquet({path}, file_row_number = true)) "
+            f"WHERE {blank_row(plan.source.cells)} ORDER BY 1"
+        ).fetchall()
+    ]
+    found: dict[int, int] = {}
+    skipped = 0
+    for place in sorted(places):  # the n-th row kept is row n + the blank rows before it
+        while skipped < len(blanks) and blanks[skipped] <= place + skipped:
+            skipped += 1
+        found[place] = place + skipped + 1
     return found
 
 

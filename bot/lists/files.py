@@ -27,6 +27,7 @@ from bot.lists.columnar import (
     ListRun,
     Output,
     is_parquet,
+    kept_names,
     open_source,
     parquet_header,
     score_list,
@@ -157,6 +158,14 @@ def score_file(
         err.print(f"[red]error[/red] {exc}", soft_wrap=True)
         return 1
     mode = _mode(output, as_json=as_json, summary=summary)
+    replaced = [name for name, kept in zip(header, kept_names(header), strict=True) if not kept]
+    if output is not None and replaced:
+        err.print(
+            f"[yellow]note[/yellow] {', '.join(replaced)}: scored before; "
+            f"{output} has this run's columns of these names instead",
+            soft_wrap=True,
+            highlight=False,
+        )
     run = score_list(
         source,
         icp=config.icp,

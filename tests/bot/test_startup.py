@@ -48,7 +48,9 @@ def test_slack_that_never_answers_is_given_up_on_after_one_short_try(tmp_path: P
         ended = time.monotonic()
         assert server.accepted == 1
         waited = ended - server.accepted_at[0]
-    assert waited < CHECK_TIMEOUT + 2
+    # One short try, not the SDK's default of 30 s: bounded loosely, as a loaded machine
+    # takes seconds more to print and exit after the timeout.
+    assert waited < 3 * CHECK_TIMEOUT
     assert done.returncode == 1
     assert f"Slack could not be reached at {server.url}/api/auth.test: connected to" in done.stderr
     assert f"no answer came within {CHECK_TIMEOUT} s (timed out)" in done.stderr

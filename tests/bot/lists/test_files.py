@@ -9,6 +9,7 @@ import csv
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from bot.lists import columnar
@@ -57,10 +58,36 @@ def test_score_csv_output_keeps_every_row(rows_csv: Path, tmp_path: Path) -> Non
     # two cells has no columns to carry, and is named with the other bad rows.
     assert len(table) == 5
     assert "row 6: has 2 cells, the header has 7" in " ".join(done.stderr.split())
-    assert table[1][-6:-1] == ["50", "C", "midmarket-saas", "0.5", ""]
-    assert table[2][-6:] == ["", "", "", "", "", ""]
-    assert table[1][-1].splitlines()[0].startswith("+")
-    assert table[4][-6:-1] == ["50", "DQ", "midmarket-saas", "0.5", "customer"]
+    assert table[1][-7:-2] == ["50", "C", "midmarket-saas", "0.5", ""]
+    assert table[1][-2].splitlines()[0].startswith("+") and table[1][-1] == ""
+    # A refused row says why in its own cell, as the run's errors do.
+    assert table[2][-7:] == ["", "", "", "", "", "", "employees 'lots': not a number"]
+    assert table[3][-1] == "domain is missing"
+    assert table[4][-7:-2] == ["50", "DQ", "midmarket-saas", "0.5", "customer"]
+
+
+def test_a_file_scored_before_gets_this_runs_verdict_in_place_of_the_old(
+    tmp_path: Path,
+) -> None:
+    """Re-scoring an output file (a new ICP version) replaces its icp_* columns: no copies
+    beside them, and the tiers counted are the new ones, not the file's old cells."""
+    path = tmp_path / "scored.csv"
+    path.write_text(
+        "domain,employees,icp_score,ICP_Tier,notes,notes\nacme.com,300,99,A,x,y\nbeta.io,abc,,,,\n",
+        encoding="utf-8",
+    )
+    for suffix in ("csv", "parquet"):
+        out = tmp_path / f"again.{suffix}"
+        done = icpbot("score", str(path), "-o", str(out), "--as-of", "2026-11-20")
+        said = " ".join(done.stderr.split())
+        assert "icp_score, ICP_Tier: scored before" in said, said
+        assert "scored 1 row (A 0, B 0, C 0, D 1, DQ 0); 1 row skipped" in said
+        assert "row 3: employees 'abc': not a number" in said
+        table = duckdb.sql(f"SELECT * FROM '{out}'")
+        assert table.columns == ["domain", "employees", "notes", "notes_2", *OUTPUT_COLUMNS]
+        rows = table.fetchall()
+        assert rows[0][4:6] == ("15", "D") or rows[0][4:6] == (15, "D")
+        assert rows[1][-1] == "employees 'abc': not a number"
 
 
 @pytest.mark.parametrize(
@@ -228,25 +255,51 @@ def test_summary_and_output_together_are_refused_in_words(tmp_path: Path) -> Non
 def test_bad_rows_are_named_by_their_line_around_blank_lines_and_long_cells(
     tmp_path: Path,
 ) -> None:
-    """Line numbers as the file has them, whatever spans lines or is blank before them."""
+    """Line numbers as the file has them, whatever spans lines or is blank before them,
+    whichever way the rows go out."""
     path = tmp_path / "rows.csv"
     path.write_text(
         "domain,name,employees\n"
         "one.com,One,10\n"
         "\n"
+        ", ,\n"
         'two.com,"Two\nLines",20\n'
         "three.com,Three,many\n"
         "four.com,Four,5,extra\n"
         "five.com,Five,-3\n",
         encoding="utf-8",
     )
-    done = icpbot("score", str(path), "--json", "--as-of", "2026-11-20")
-    errors = " ".join(done.stderr.split())
-    assert done.returncode == 1
-    assert "row 6: employees 'many': not a number" in errors
-    assert "row 7: has 4 cells, the header has 3" in errors
-    assert "row 8: employees '-3': cannot be negative" in errors
-    assert [json.loads(line)["domain"] for line in done.stdout.splitlines()] == [
-        "one.com",
-        "two.com",
+    expected = [
+        "row 7: employees 'many': not a number",
+        "row 8: has 4 cells, the header has 3",
+        "row 9: employees '-3': cannot be negative",
     ]
+    ways = {
+        "json": ["--json"],
+        "summary": ["--summary"],
+        "csv": ["-o", str(tmp_path / "out.csv")],
+        "parquet": ["-o", str(tmp_path / "out.parquet")],
+    }
+    for way, args in ways.items():
+        done = icpbot("score", str(path), *args, "--as-of", "2026-11-20")
+        errors = " ".join(done.stderr.split())
+        assert done.returncode == 1, way
+        assert all(e in errors for e in expected), (way, errors)
+        if way == "json":
+            domains = [json.loads(line)["domain"] for line in done.stdout.splitlines()]
+            assert domains == ["one.com", "two.com"]
+
+
+def test_a_parquet_list_names_its_bad_rows_by_row_number_past_blank_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rows.parquet"
+    duckdb.sql(
+        "SELECT * FROM (VALUES ('one.com', '10'), (NULL, NULL), ('', ' '), ('two.com', 'x'), "
+        "('three.com', '5'), (NULL, '-1')) AS t(domain, employees)"
+    ).write_parquet(str(path))
+    for args in (["--json"], ["--summary"], ["-o", str(tmp_path / "out.parquet")]):
+        done = icpbot("score", str(path), *args, "--as-of", "2026-11-20")
+        errors = " ".join(done.stderr.split())
+        assert "row 4: employees 'x': not a number" in errors, (args, errors)
+        assert "row 6: employees '-1': cannot be negative; domain is missing" in errors, errors
