@@ -407,13 +407,23 @@ def _check_dialect(dialect: str) -> None:
         )
 
 
-def _query(plan: _Plan, table: str, verdict: Sequence[str], ranks: Sequence[str] = ()) -> str:
-    ranked = f", ranked AS (SELECT *, {', '.join(ranks)} FROM profiles)" if ranks else ""
-    return (
-        f"WITH statuses AS (SELECT *, {', '.join(plan.statuses)} FROM {_table(table)}), "
-        f"profiles AS (SELECT *, {', '.join(plan.profile_columns)} FROM statuses){ranked} "
-        f"SELECT *, {', '.join(verdict)} FROM {'ranked' if ranks else 'profiles'}"
-    )
+def _query(
+    plan: _Plan,
+    table: str,
+    verdict: Sequence[str],
+    layers: Sequence[tuple[str, Sequence[str]]] = (),
+) -> str:
+    """`statuses`, then `profiles`, then each of `layers` (name, columns it adds), each a
+    CTE over the one before; the verdict over the last."""
+    ctes = [
+        f"statuses AS (SELECT *, {', '.join(plan.statuses)} FROM {_table(table)})",
+        f"profiles AS (SELECT *, {', '.join(plan.profile_columns)} FROM statuses)",
+    ]
+    below = "profiles"
+    for name, columns in layers:
+        ctes.append(f"{name} AS (SELECT *, {', '.join(columns)} FROM {below})")
+        below = name
+    return f"WITH {', '.join(ctes)} SELECT *, {', '.join(verdict)} FROM {below}"
 
 
 def select_sql(
@@ -481,7 +491,8 @@ def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datet
             dq_lines.append(f"CASE WHEN {every_out} AND {form.matched(name)} THEN {line} END")
         outs = form.count_matched([n for n, _ in p.outs])
         dq_count += f" + (CASE WHEN {every_out} THEN {outs} ELSE 0 END)"
-    reasons = [_reasons(p, types, dq_lines) for p in plan.profiles]
+    shown = _shown_values(plan, types)
+    reasons = [_reasons(p, shown.columns, dq_lines) for p in plan.profiles]
     criteria = [_criteria_json(p) for p in plan.profiles]
     # The winner and the room left for win lines, once a row, for every column below.
     winner = "icp_winner"
@@ -498,7 +509,46 @@ def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datet
         f"{_pick(winner, [_shown_coverage(p, None) for p in plan.profiles])} "
         "AS icp_coverage_percent",
     ]
-    return _query(plan, table, verdict, ranks)
+    return _query(
+        plan, table, verdict, [("ranked", ranks), ("texts", shown.texts), ("shown", shown.shown)]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ShownValues:
+    """The value each reason line shows, one column per field (`columns`: field → column),
+    computed once a row in two layers: its text (`texts`), only on rows where a criterion
+    reading the field matched, then that text cut to the reasons' limit (`shown`)."""
+
+    columns: dict[str, str]
+    texts: list[str]
+    shown: list[str]
+
+
+def _shown_values(plan: _Plan, types: Mapping[str, FieldType]) -> _ShownValues:
+    form = _Statuses(words=False)
+    readers: dict[str, list[str]] = {}  # field → the status columns of criteria showing it
+    for p in plan.profiles:
+        total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+        for name, c in p.criteria:
+            if _points(c.weight, total):
+                readers.setdefault(c.condition.field, []).append(name)
+    columns: dict[str, str] = {}
+    texts: list[str] = []
+    shown: list[str] = []
+    limit = REASON_VALUE_LIMIT
+    for index, (field, names) in enumerate(readers.items()):
+        text, column_name = f"icp_text_{index}", f"icp_shown_{index}"
+        texts.append(
+            f"CASE WHEN {form.any_matched(names)} THEN {_text(field, types)} END AS {text}"
+        )
+        limited = (
+            f"CASE WHEN LENGTH({text}) <= {limit} THEN {text} "
+            f"ELSE SUBSTR({text}, 1, {limit - 1}) || '…' END"
+        )
+        shown.append(f"COALESCE({limited}, 'None') AS {column_name}")
+        columns[field] = column_name
+    return _ShownValues(columns, texts, shown)
 
 
 def _shown_coverage(p: _ProfilePlan, digits: int | None) -> str:
@@ -517,8 +567,16 @@ def _shown_coverage(p: _ProfilePlan, digits: int | None) -> str:
     for weight in weights:
         sums |= {s + weight for s in sums}
     unknown = form.weighted([(n, c.weight) for n, c in p.criteria if c.weight > 0], unknown=True)
+    if total <= _LOOKUP_LIMIT:  # a list indexed by the sum: one step, where a CASE tries each
+        items = [
+            _rounded((total - s) / total, digits) if s in sums else "NULL" for s in range(total + 1)
+        ]
+        return f"([{', '.join(items)}][{unknown} + 1])"
     cases = " ".join(f"WHEN {s} THEN {_rounded((total - s) / total, digits)}" for s in sorted(sums))
     return f"(CASE {unknown} {cases} END)"
+
+
+_LOOKUP_LIMIT = 1000  # positive weight, summed, up to which coverage is looked up in a list
 
 
 def _rounded(coverage: float, digits: int | None) -> str:
@@ -536,24 +594,25 @@ def _format_points(points: float) -> str:
     return f"{points:+.0f}" if float(points).is_integer() else f"{points:+.1f}"
 
 
-def _reasons(p: _ProfilePlan, types: Mapping[str, FieldType], dq_lines: Sequence[str]) -> str:
+def _reasons(p: _ProfilePlan, shown: Mapping[str, str], dq_lines: Sequence[str]) -> str:
     """One profile's reasons, newline-joined: the disqualification lines, the win lines
     (only the first `icp_room` matched), the unknown line. When no more wins matched
     than there is room for (nearly every row), no line needs to count those above it."""
     form = _Statuses(words=False)
     total = sum(c.weight for _, c in p.criteria if c.weight > 0)
     wins = [n for n, c in p.criteria if _points(c.weight, total)]
-    every = ", ".join([*dq_lines, *_reason_lines(p, types, None)])
-    counted = ", ".join([*dq_lines, *_reason_lines(p, types, "icp_room")])
+    every = ", ".join([*dq_lines, *_reason_lines(p, shown, None)])
+    counted = ", ".join([*dq_lines, *_reason_lines(p, shown, "icp_room")])
     return (
         f"(CASE WHEN {form.count_matched(wins)} <= icp_room THEN concat_ws(chr(10), {every}) "
         f"ELSE concat_ws(chr(10), {counted}) END)"
     )
 
 
-def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str | None) -> list[str]:
+def _reason_lines(p: _ProfilePlan, shown: Mapping[str, str], room: str | None) -> list[str]:
     """One profile's win lines (each NULL unless it matched and, given a `room`, is among
-    the first `room` matched) and its unknown line, in the engine's order."""
+    the first `room` matched) and its unknown line, in the engine's order; `shown`: the
+    column showing each field's value."""
     form = _Statuses(words=False)
     total = sum(c.weight for _, c in p.criteria if c.weight > 0)
     earned = [(n, c, _points(c.weight, total)) for n, c in p.criteria]
@@ -566,9 +625,7 @@ def _reason_lines(p: _ProfilePlan, types: Mapping[str, FieldType], room: str | N
         before = form.count_matched([n for n, _, _ in ordered[:index]])
         label = literal(f"{_format_points(points)} {c.id}: ")
         ranked = f" AND {before} < {room}" if room is not None else ""
-        lines.append(
-            f"CASE WHEN {form.matched(name)}{ranked} THEN {label} || {_shown(c.field, types)} END"
-        )
+        lines.append(f"CASE WHEN {form.matched(name)}{ranked} THEN {label} || {shown[c.field]} END")
     unknown = [(n, c) for n, c, _ in earned if c.weight > 0]
     if unknown:
         ids = ", ".join(f"CASE WHEN {n} IS NULL THEN {literal(c.id)} END" for n, c in unknown)
@@ -599,8 +656,9 @@ def _stake(p: _ProfilePlan) -> str:
     )
 
 
-def _shown(name: str, types: Mapping[str, FieldType]) -> str:
-    """A value as `format_value(value, limit=60)` writes it, from its typed canonical column."""
+def _text(name: str, types: Mapping[str, FieldType]) -> str:
+    """A value as `format_value` writes it (before its length limit), from its typed
+    canonical column."""
     value = column(name)
     kind = types.get(name, FieldType.STRING)
     if kind is FieldType.NUMBER:
@@ -625,11 +683,7 @@ def _shown(name: str, types: Mapping[str, FieldType]) -> str:
         text = f"(CASE WHEN {iso_time} THEN SUBSTR({value}, 1, 10) ELSE {value} END)"
         # Under 19 characters a text is neither a time nor too long: itself.
         text = f"(CASE WHEN LENGTH({value}) < 19 THEN {value} ELSE {text} END)"
-    limited = (
-        f"(CASE WHEN LENGTH({text}) <= {REASON_VALUE_LIMIT} THEN {text} "
-        f"ELSE SUBSTR({text}, 1, {REASON_VALUE_LIMIT - 1}) || '…' END)"
-    )
-    return f"COALESCE({limited}, 'None')"
+    return text
 
 
 def _criteria_json(p: _ProfilePlan) -> str:
