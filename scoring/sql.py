@@ -630,13 +630,13 @@ def _reason_lines(p: _ProfilePlan, shown: Mapping[str, str], room: str | None) -
     if unknown:
         ids = ", ".join(f"CASE WHEN {n} IS NULL THEN {literal(c.id)} END" for n, c in unknown)
         stake = f"{p.prefix}_stake"
-        shown = (
+        at_stake = (
             f"(CASE WHEN {stake} = FLOOR({stake}) THEN CAST(CAST({stake} AS BIGINT) AS VARCHAR) "
             f"ELSE CAST(CAST(ROUND({stake}, 1) AS DECIMAL(18, 1)) AS VARCHAR) END)"
         )
         some = " OR ".join(f"{n} IS NULL" for n, _ in unknown)
         lines.append(
-            f"CASE WHEN {some} THEN 'unknown: ' || concat_ws(', ', {ids}) || ' (' || {shown} || "
+            f"CASE WHEN {some} THEN 'unknown: ' || concat_ws(', ', {ids}) || ' (' || {at_stake} || "
             "' points unchecked)' END"
         )
     return lines
