@@ -102,11 +102,14 @@ class _Compiled:
     weight: int
     unknown: CriterionResult
     timed: bool
+    memo_size: int
     memo: dict[object, CriterionResult] = dataclass_field(default_factory=dict)
     memo_now: datetime | None = None
 
 
-def _compile(slots: _Slots, item: Criterion | Disqualifier, max_points: float) -> _Compiled:
+def _compile(
+    slots: _Slots, item: Criterion | Disqualifier, max_points: float, memo_size: int
+) -> _Compiled:
     condition = item.condition
     form, predicate = compile_condition(condition)
     weight = item.weight if isinstance(item, Criterion) else 0
@@ -128,6 +131,7 @@ def _compile(slots: _Slots, item: Criterion | Disqualifier, max_points: float) -
         weight,
         CriterionResult(info, Status.UNKNOWN, 0.0, None),
         condition.operator == "within_days",
+        memo_size,
     )
 
 
@@ -172,7 +176,7 @@ def _result(
         result = CriterionResult(info, _MATCHED, info.max_points, raw)
     else:
         result = CriterionResult(info, _MISSED, 0.0, raw)
-    if remember and len(memo) < MEMO_SIZE:
+    if remember and len(memo) < item.memo_size:
         memo[key] = result
     return result
 
@@ -180,10 +184,12 @@ def _result(
 class _CriteriaSet:
     """Weighted criteria scored together: one profile, or the persona."""
 
-    def __init__(self, slots: _Slots, criteria: Sequence[Criterion]) -> None:
+    def __init__(self, slots: _Slots, criteria: Sequence[Criterion], memo_size: int) -> None:
         self.slots = slots
         self.positive_weight = sum(c.weight for c in criteria if c.weight > 0)
-        self.compiled = tuple(_compile(slots, c, self._points(c.weight)) for c in criteria)
+        self.compiled = tuple(
+            _compile(slots, c, self._points(c.weight), memo_size) for c in criteria
+        )
 
     def _points(self, weight: int) -> float:
         if weight > 0:
@@ -249,10 +255,10 @@ def _disqualifications(
 
 
 class _ProfileScorer:
-    def __init__(self, slots: _Slots, profile: Profile) -> None:
+    def __init__(self, slots: _Slots, profile: Profile, memo_size: int) -> None:
         self.profile = profile
-        self.criteria = _CriteriaSet(slots, profile.criteria)
-        self.disqualify = tuple(_compile(slots, d, 0.0) for d in profile.disqualify)
+        self.criteria = _CriteriaSet(slots, profile.criteria, memo_size)
+        self.disqualify = tuple(_compile(slots, d, 0.0, memo_size) for d in profile.disqualify)
 
     def score(self, record: Record, prepared: list[object], now: datetime) -> ProfileResult:
         score, coverage, results = self.criteria.evaluate(record, prepared, now)
@@ -265,15 +271,22 @@ class _ProfileScorer:
 
 
 class Scorer:
-    """Scores accounts and persons against one compiled ICP."""
+    """Scores accounts and persons against one compiled ICP.
 
-    def __init__(self, icp: Icp) -> None:
+    `memo_size`: results remembered per criterion, by raw value; 0 remembers
+    none, which changes no result, only the time (what the memo is worth is
+    measured that way).
+    """
+
+    def __init__(self, icp: Icp, *, memo_size: int = MEMO_SIZE) -> None:
         self.icp = icp
         self._slots = _Slots()
-        self._profiles = tuple(_ProfileScorer(self._slots, p) for p in icp.profiles)
-        self._disqualify = tuple(_compile(self._slots, d, 0.0) for d in icp.disqualify)
+        self._profiles = tuple(_ProfileScorer(self._slots, p, memo_size) for p in icp.profiles)
+        self._disqualify = tuple(_compile(self._slots, d, 0.0, memo_size) for d in icp.disqualify)
         self._persona_slots = _Slots()
-        self._persona = _CriteriaSet(self._persona_slots, icp.persona) if icp.persona else None
+        self._persona = (
+            _CriteriaSet(self._persona_slots, icp.persona, memo_size) if icp.persona else None
+        )
 
     def catalogue(self) -> dict[str, dict[str, CriterionInfo]]:
         """What each criterion is, by profile (and `@persona`): stored once per ICP version."""

@@ -12,6 +12,9 @@ from bot.config import load_config
 from scoring.engine import Scorer
 from scoring.fields import FieldType
 from scoring.model import Tier
+from scoring.operators import format_value
+from scoring.result import AccountScore
+from scoring.serialize import summary
 
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "config")
 SCORER = Scorer(CONFIG.icp)
@@ -140,3 +143,30 @@ def test_removing_a_field_never_raises_coverage(record: dict[str, object], now: 
         partial = SCORER.score_account(fewer, now)
         for with_it, without in zip(full.profiles, partial.profiles, strict=True):
             assert without.coverage <= with_it.coverage + 1e-9
+
+
+MEMOLESS = Scorer(CONFIG.icp, memo_size=0)
+
+
+def _shown(result: AccountScore) -> tuple[object, ...]:
+    """Everything a user or the CRM is shown of a score, every profile's criteria included."""
+    criteria = [
+        (c.id, c.status, c.points, format_value(c.value, limit=60))
+        for profile in result.profiles
+        for c in profile.criteria
+    ]
+    disqualified = [
+        (d.id, d.scope, format_value(d.value, limit=60)) for d in result.disqualified_by
+    ]
+    return summary(result), result.reasons, criteria, disqualified
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=st.lists(records(), min_size=1, max_size=6), now=nows)
+def test_the_memo_only_saves_time(batch: list[dict[str, object]], now: datetime) -> None:
+    """A scorer remembering every value it has seen (across examples too) scores each record
+    as one that remembers none."""
+    for record in batch:
+        assert _shown(SCORER.score_account(record, now)) == _shown(
+            MEMOLESS.score_account(record, now)
+        )
