@@ -54,8 +54,10 @@ def unknown_line(criteria: Sequence[CriterionResult]) -> str | None:
         if result.status is _UNKNOWN and info.weight > 0:
             ids.append(info.id)
             at_stake += info.max_points
-    if not ids:
-        return None
+    return _unknown_text(ids, at_stake) if ids else None
+
+
+def _unknown_text(ids: Sequence[str], at_stake: float) -> str:
     return f"unknown: {', '.join(ids)} ({format_points(at_stake)[1:]} points unchecked)"
 
 
@@ -67,14 +69,32 @@ def _reason_order(result: CriterionResult) -> float:
 def top_reasons(
     criteria: Sequence[CriterionResult], disqualified_by: Sequence[Disqualification] = ()
 ) -> tuple[str, ...]:
-    """Disqualifiers first, then penalties, then the biggest wins, then what is unknown."""
-    lines = [disqualification_line(dq) for dq in disqualified_by]
-    matched = [c for c in criteria if c.status is _MATCHED and c.points]
-    matched.sort(key=_reason_order)
-    lines.extend(reason_line(c) for c in matched[: max(0, MAX_REASONS - len(lines))])
-    unknown = unknown_line(criteria)
+    """Disqualifiers first, then penalties, then the biggest wins, then what is unknown.
+
+    Built for every record scored, so the criteria are read in one pass that
+    collects both the wins and what is unknown (`unknown_line`, folded in).
+    """
+    lines = [disqualification_line(dq) for dq in disqualified_by] if disqualified_by else []
+    matched: list[CriterionResult] = []
+    unknown: list[str] = []
+    at_stake = 0.0
+    for result in criteria:
+        status = result.status
+        if status is _MATCHED:
+            if result.points:
+                matched.append(result)
+        elif status is _UNKNOWN:
+            info = result.criterion
+            if info.weight > 0:
+                unknown.append(info.id)
+                at_stake += info.max_points
+    room = MAX_REASONS - len(lines)
+    if matched and room > 0:
+        if len(matched) > 1:
+            matched.sort(key=_reason_order)
+        lines.extend([result.reason or reason_line(result) for result in matched[:room]])
     if unknown:
-        lines.append(unknown)
+        lines.append(_unknown_text(unknown, at_stake))
     return tuple(lines)
 
 
