@@ -135,19 +135,11 @@ def _compile(
     )
 
 
-def _outcome(item: _Compiled, value: object, now: datetime) -> bool | None:
-    """True or False, or None (unknown) when the value is missing or unreadable."""
-    if value is INVALID or (value is MISSING and not item.is_exists):
-        return None
-    try:
-        return bool(item.predicate(value, now))
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
 _MATCHED, _MISSED, _UNKNOWN = Status.MATCHED, Status.MISSED, Status.UNKNOWN
 # Hashable values whose result depends on nothing else; no bool, as True == 1 would collide.
 _MEMO_TYPES = frozenset({str, int, float, date, datetime, tuple})
+# A bool is remembered under (_BOOL, value), which no int, list or other value can equal.
+_BOOL = object()
 
 
 def _result(
@@ -155,7 +147,10 @@ def _result(
 ) -> CriterionResult:
     """One criterion's result for one record, remembered by raw value where it can be."""
     memo = item.memo
-    key = tuple(raw) if isinstance(raw, list) else raw
+    if isinstance(raw, list):
+        key: object = tuple(raw)
+    else:
+        key = (_BOOL, raw) if raw.__class__ is bool else raw
     remember = key.__class__ in _MEMO_TYPES
     if remember:
         if item.timed and item.memo_now != now:
@@ -167,8 +162,18 @@ def _result(
             hit, remember = None, False
         if hit is not None:
             return hit
-    value = prepare_slot(slots, prepared, item.slot, raw)
-    outcome = _outcome(item, value, now)
+    # Written out rather than called: this runs for every value the memo has not seen (most
+    # numbers and dates), several times a record. Missing or unreadable is unknown.
+    value = prepared[item.slot]
+    if value is _UNSET:
+        value = prepare_slot(slots, prepared, item.slot, raw)
+    if value is INVALID or (value is MISSING and not item.is_exists):
+        outcome: bool | None = None
+    else:
+        try:
+            outcome = bool(item.predicate(value, now))
+        except (ValueError, TypeError, OverflowError):
+            outcome = None
     info = item.info
     if outcome is None:
         result = item.unknown if value is MISSING else CriterionResult(info, _UNKNOWN, 0.0, raw)
@@ -214,7 +219,9 @@ class _CriteriaSet:
                 result = item.unknown
             else:
                 hit = (
-                    item.memo.get(raw) if raw.__class__ in _MEMO_TYPES and not item.timed else None
+                    item.memo.get(raw)
+                    if raw.__class__ in _MEMO_TYPES and (not item.timed or item.memo_now == now)
+                    else None
                 )
                 result = hit or _result(item, slots, prepared, raw, now)
             append(result)
@@ -248,7 +255,11 @@ def _disqualifications(
         raw = record.get(info.field)
         if raw is None and not item.is_exists:
             continue
-        hit = item.memo.get(raw) if raw.__class__ in _MEMO_TYPES and not item.timed else None
+        hit = (
+            item.memo.get(raw)
+            if raw.__class__ in _MEMO_TYPES and (not item.timed or item.memo_now == now)
+            else None
+        )
         if (hit or _result(item, slots, prepared, raw, now)).status is _MATCHED:
             found += (Disqualification(info.id, scope, info.field, info.rule, info.why, raw),)
     return found
