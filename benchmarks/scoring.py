@@ -89,6 +89,7 @@ def _loaded_once() -> None:
 
 
 def _cold_caches() -> None:
+    """The domain and country caches emptied, as a process that just started has them."""
     normalize_domain.cache_clear()
     normalize_country.cache_clear()
 
@@ -213,7 +214,8 @@ def main() -> None:
     print(
         f"engine: {cold:,.0f} companies/s on one core, wall-clock, text cells read, scored "
         f"and explained once each, cold (target {RATE_TARGET:,}; ratio {cold / RATE_TARGET:.2f}); "
-        f"by this process's CPU time {cold_cpu:,.0f}/s (wall below CPU: others held the core)"
+        f"by this process's CPU time {cold_cpu:,.0f}/s (wall below CPU means others held "
+        "the core)"
     )
     print(
         f"  repeated values: with the memo off {off:,.0f}/s, so the memo makes a cold run "
