@@ -6,8 +6,8 @@ Targets (issue: HubSpot):
 - a single new company is tagged in HubSpot p95 <= 2 s after its webhook
   is delivered;
 - a burst of 5,000 `company.creation` events in 50 deliveries: every
-  delivery answered p99 < 200 ms, and all 5,000 tagged within 15 s of the
-  last delivery.
+  delivery answered p99 <= 100 ms (issue: lists at scale and the hot paths;
+  200 ms before), and all 5,000 tagged within 15 s of the last delivery.
 
 `icpbot serve` runs in its own process on SQLite, as shipped. Deliveries
 are real signed v3 requests, sent 10 at a time (HubSpot's default
@@ -45,6 +45,7 @@ from harness import (  # noqa: E402
 
 CONCURRENCY = 10
 DEADLINE = 120.0  # no wait in this script lasts longer
+ACK_P99 = 0.1  # seconds: a delivery answered this fast, p99, in the burst
 
 
 def main() -> int:
@@ -151,7 +152,7 @@ def burst(fake: FakeProcess, url: str, events: int, deliveries: int) -> bool:
     print(
         f"  answers median {percentile(answers, 0.5) * 1000:.0f} ms, "
         f"p99 {p99 * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms "
-        f"(ratio to 200 ms: {p99 / 0.2:.2f})"
+        f"(ratio to {ACK_P99 * 1000:.0f} ms: {p99 / ACK_P99:.2f})"
     )
     print(
         f"  tagged {len(tagged):,} of {len(ids):,}; last tagged {behind:.1f} s after the last "
@@ -159,7 +160,7 @@ def burst(fake: FakeProcess, url: str, events: int, deliveries: int) -> bool:
     )
     stats = fake.stats()
     print(f"  fake HubSpot: {stats['requests']:,} requests, {stats['rate_limited']} rate-limited")
-    return p99 < 0.2 and behind <= 15
+    return p99 <= ACK_P99 and behind <= 15
 
 
 if __name__ == "__main__":

@@ -168,6 +168,19 @@ def is_free_mail(domain: str) -> bool:
     return domain.strip().lower() in FREE_MAIL_DOMAINS
 
 
+def load_now() -> None:
+    """Read the Public Suffix List and the country names at once, not on first use.
+
+    A long-running process calls this as it starts: read on first use, they take a
+    quarter of a second of the interpreter's lock, and the requests then in flight
+    (the first burst of webhook deliveries) wait as long for their answers.
+    """
+    import pycountry
+
+    _suffix_list()
+    pycountry.countries.lookup("US")
+
+
 @lru_cache(maxsize=4096)
 def normalize_country(text: str) -> str:
     """ISO 3166 alpha-2 where the text names a country; else the text as given."""

@@ -29,6 +29,7 @@ from bot.slack.reach import slack_problem
 from bot.store.db import DatabaseUnavailable
 from bot.store.repo import IcpVersionConflict
 from bot.sync.connect import SALESFORCE_README, MissingSettings, salesforce_given
+from integrations.domains import load_now
 from integrations.salesforce import SalesforceCrm
 from integrations.salesforce import client_error as salesforce_client_error
 from integrations.unreachable import why_unreachable
@@ -82,8 +83,10 @@ def _freeze_start_up_heap() -> None:
     The libraries' modules, the config and the app (some 250,000 objects) live as long as
     the process, yet every full pass walked them all: 100-150 ms on a small machine, with
     the whole process stopped, so the requests in flight then were the slowest answers.
-    Garbage is collected first, so nothing dead is kept.
+    Garbage is collected first, so nothing dead is kept; what scoring reads on first use
+    (the Public Suffix List, country names) is read first, to be kept too.
     """
+    load_now()
     gc.collect()
     gc.freeze()
 
