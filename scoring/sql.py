@@ -15,9 +15,16 @@ to the others by sqlglot rather than by a template per dialect.
 
 Pure: text in, text out. The per-record engine (`scoring.engine`) stays the
 reference; a property test holds the two equal on random ICPs and records,
-run on DuckDB. The table holds canonical values (countries as ISO codes, as
-the CSV reader makes them); naive times are read in the session's time zone,
-so run it in UTC as the engine does.
+run on DuckDB and PostgreSQL. The table holds canonical values (countries as
+ISO codes, as the CSV reader makes them); a time without a zone is UTC, as
+the engine reads it, whatever the session's time zone.
+
+Where a dialect's functions mean something else than DuckDB's, the
+difference is dealt with here, not left to the translation: Snowflake's
+REGEXP_LIKE matches the whole value (only anchored patterns are used, and a
+`matches` criterion is refused there, its POSIX patterns not being the
+engine's), and REGEXP_REPLACE replaces every match there and in BigQuery
+without DuckDB's `'g'` flag, which sqlglot would pass on as a position.
 """
 
 from __future__ import annotations
@@ -37,13 +44,8 @@ from scoring.model import Condition, Criterion, Disqualifier, Icp, Profile
 from scoring.operators import FALSE_WORDS, TRUE_WORDS, as_text, day_of
 
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery")
-# Translated, but not yet held equal to the engine on the service itself: Snowflake's
-# REGEXP_LIKE matches the whole value and its REGEXP_REPLACE takes no flags, so the
-# translation is refused rather than handed out unverified.
-UNVERIFIED = {
-    "snowflake": "regular expressions there match the whole value",
-    "bigquery": "its regular expressions and time zones differ",
-}
+# Dialects whose REGEXP_REPLACE replaces every match unasked.
+_GLOBAL_REPLACE = frozenset({"snowflake", "bigquery"})
 
 
 # Shapes a value must have before it is cast. Months and days are checked by range; a day
@@ -54,6 +56,9 @@ _TIME = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
     r"(:[0-5][0-9]([.][0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 )
+# A `_TIME` that names its zone. Anchored at both ends, as every pattern here is, so that
+# a whole-value match (Snowflake's REGEXP_LIKE) and a search mean the same.
+_ZONED = r"^.*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
 class NotExpressible(ValueError):
@@ -124,7 +129,8 @@ class _Field:
         """`;a;b;`: lower-case items between separators, blanks around them removed."""
         if self.typed and self.kind is FieldType.LIST:
             return f"(';' || {self.lower} || ';')"
-        joined = f"REGEXP_REPLACE({self.lower}, '\\s*;\\s*', ';', 'g')"
+        # POSIX classes, which every dialect's regular expressions read alike.
+        joined = f"REGEXP_REPLACE({self.lower}, '[[:space:]]*;[[:space:]]*', ';', 'g')"
         return f"(';' || {joined} || ';')"
 
     def holds(self, keys: Sequence[str], *, every: bool) -> str:
@@ -135,7 +141,7 @@ class _Field:
     @property
     def has_items(self) -> str:
         """The list holds at least one non-blank item (`;` alone is an empty list)."""
-        return f"(REGEXP_REPLACE({self.text}, '[;\\s]', '', 'g') <> '')"
+        return f"(REGEXP_REPLACE({self.text}, '[;[:space:]]', '', 'g') <> '')"
 
     @property
     def known(self) -> str:
@@ -152,9 +158,13 @@ def _moment_parts(field: _Field) -> tuple[str, str]:
     NULL otherwise; cast only when its shape is right, as a failed cast stops the query."""
     text = field.text
     day = f"(CASE WHEN regexp_matches({text}, {literal(_DAY)}) THEN CAST({text} AS DATE) END)"
-    time = (
-        f"(CASE WHEN regexp_matches({text}, {literal(_TIME)}) THEN CAST({text} AS TIMESTAMPTZ) END)"
+    # A time without a zone is UTC, as the engine reads it, not the session's time zone.
+    zoned = (
+        f"(CASE WHEN regexp_matches({text}, {literal(_ZONED)}) THEN {text} "
+        f"ELSE {text} || '+00:00' END)"
     )
+    is_time = f"regexp_matches({text}, {literal(_TIME)})"
+    time = f"(CASE WHEN {is_time} THEN CAST({zoned} AS TIMESTAMPTZ) END)"
     return day, time
 
 
@@ -243,6 +253,13 @@ class _Compiler:
     def _matches(self, field: _Field, pattern: str, *, list_field: bool) -> str:
         """Searched anywhere in the value; on a list field, in each item (DuckDB only)."""
         pattern = self._regex(pattern)
+        if self.dialect == "snowflake":
+            raise NotExpressible(
+                f"`matches: {pattern}` on {field.name}: Snowflake's regular expressions are "
+                "POSIX and REGEXP_LIKE matches the whole value, so the pattern would not mean "
+                "there what it means to icpbot. State the criterion with in or contains_any, "
+                "or use --dialect duckdb, postgres or bigquery"
+            )
         if list_field:
             if self.dialect != "duckdb":
                 raise NotExpressible(
@@ -400,11 +417,6 @@ def _plan(icp: Icp, compiler: _Compiler, form: _Statuses) -> _Plan:
 def _check_dialect(dialect: str) -> None:
     if dialect not in DIALECTS:
         raise NotExpressible(f"dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
-    if dialect in UNVERIFIED:
-        raise NotExpressible(
-            f"{dialect}: not available yet, as the translation is not yet checked against "
-            f"{dialect} itself ({UNVERIFIED[dialect]}). Use --dialect duckdb or postgres."
-        )
 
 
 def _query(
@@ -447,24 +459,31 @@ def select_sql(
     _check_dialect(dialect)
     plan = _plan(icp, _Compiler(types, now, dialect), _Statuses(words=True))
     sql = _query(plan, table, _verdict(icp, plan))
-    # BigQuery's REGEXP_REPLACE replaces every match without DuckDB's 'g' flag: the flag
-    # sqlglot reports as unsupported there is the default, so nothing is lost.
-    level = ErrorLevel.IGNORE if dialect == "bigquery" else ErrorLevel.RAISE
     reads = sorted({c.condition.field for c in _rules(icp)})
     head = (
         f"-- icpbot: ICP v{icp.version} as SQL ({dialect}). Reads the columns "
         f"{', '.join(reads)} of {table}: canonical values, list fields ';'-separated, "
         "a missing column is an error (add it as NULL).\n"
     )
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if dialect in _GLOBAL_REPLACE:
+        tree = tree.transform(_replace_every_match)
     try:
-        return (
-            head
-            + sqlglot.transpile(
-                sql, read="duckdb", write=dialect, pretty=pretty, unsupported_level=level
-            )[0]
-        )
+        return head + tree.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise NotExpressible(f"{dialect} cannot state this ICP as SQL: {exc}") from exc
+
+
+def _replace_every_match(node: exp.Expression) -> exp.Expression:
+    """DuckDB's `regexp_replace(..., 'g')` as a dialect that replaces every match unasked
+    says it: without the flag (which sqlglot would write there as a position)."""
+    if isinstance(node, exp.RegexpReplace) and node.args.get("modifiers") is not None:
+        flags = node.args["modifiers"]
+        if isinstance(flags, exp.Literal) and flags.this == "g":
+            node = node.copy()
+            node.set("modifiers", None)
+            node.set("single_replace", None)
+    return node
 
 
 def list_sql(icp: Icp, types: Mapping[str, FieldType], *, table: str, now: datetime) -> str:

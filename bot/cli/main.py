@@ -490,7 +490,7 @@ def sql(
         typer.Option(
             "--dialect",
             metavar="DIALECT",
-            help="duckdb or postgres (snowflake and bigquery are not checked yet).",
+            help="duckdb, postgres, snowflake or bigquery.",
         ),
     ] = "duckdb",
     table: Annotated[

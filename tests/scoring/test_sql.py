@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ from scoring.engine import Scorer
 from scoring.model import Icp
 from scoring.problems import ConfigError
 from scoring.sql import NotExpressible, select_sql, status_column
-from tests.scoring.support import FIELDS, NOW, build_icp
+from tests.scoring.support import FIELDS, NOW, build_icp, one_criterion_icp
 from tests.support import CONFIG
 
 COLUMNS = (
@@ -53,6 +54,9 @@ VALUES: Mapping[str, st.SearchStrategy[str]] = {
             (NOW - 366 * DAY).date().isoformat(),
             (NOW - 365 * DAY + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             (NOW - 365 * DAY - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            # No zone: UTC, as the engine reads it, whatever the session's time zone.
+            (NOW - 365 * DAY + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S"),
+            (NOW - 365 * DAY - timedelta(hours=2)).strftime("%Y-%m-%d %H:%M"),
             "2026-13-01",
             "",
         ]
@@ -175,9 +179,16 @@ def engine_rows(icp: Icp, raw_rows: Sequence[Mapping[str, str]]) -> list[dict[st
     return found
 
 
-def sql_rows(icp: Icp, raw_rows: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
+SESSION_ZONE = "America/New_York"  # not UTC: a time without a zone must still be read as UTC
+
+
+def sql_rows(
+    icp: Icp, raw_rows: Sequence[Mapping[str, str]], dialect: str = "duckdb"
+) -> list[dict[str, Any]]:
+    """The SQL run on DuckDB; for another dialect, its translation read back into DuckDB's
+    by sqlglot, so what it says there (as sqlglot understands that dialect) is run."""
     db = duckdb.connect()
-    db.execute("SET TimeZone = 'UTC'")
+    db.execute(f"SET TimeZone = '{SESSION_ZONE}'")
     db.execute(
         "CREATE TABLE accounts (n INTEGER, " + ", ".join(f"{c} VARCHAR" for c in COLUMNS) + ")"
     )
@@ -185,7 +196,10 @@ def sql_rows(icp: Icp, raw_rows: Sequence[Mapping[str, str]]) -> list[dict[str, 
         f"INSERT INTO accounts VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
         [[n, *(raw[c] for c in COLUMNS)] for n, raw in enumerate(raw_rows)],
     )
-    cursor = db.execute(select_sql(icp, FIELDS, now=NOW) + " ORDER BY n")
+    sql = select_sql(icp, FIELDS, now=NOW, dialect=dialect)
+    if dialect != "duckdb":
+        sql = sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
+    cursor = db.execute(sql + " ORDER BY n")
     names = [d[0] for d in cursor.description]
     out = []
     for values in cursor.fetchall():
@@ -264,13 +278,43 @@ def test_the_shipped_icp_as_sql_on_the_sample() -> None:
             assert row[status_column(score.profile_id or "", result.id)] == result.status.value
 
 
-def test_a_dialect_not_yet_checked_is_refused_in_words() -> None:
-    for dialect in ("snowflake", "bigquery"):
-        with pytest.raises(NotExpressible, match=f"{dialect}: not available yet"):
-            select_sql(CONFIG.icp, CONFIG.fields.types, dialect=dialect)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(icp=icps, raw_rows=rows, dialect=st.sampled_from(["snowflake", "bigquery"]))
+def test_the_warehouse_dialects_say_what_the_engine_does(
+    icp: Icp, raw_rows: list[dict[str, str]], dialect: str
+) -> None:
+    """No Snowflake or BigQuery here: their translation is read back by sqlglot, which knows
+    what their functions mean (REGEXP_LIKE matches the whole value, REGEXP_REPLACE every
+    match), and run on DuckDB. A translation that changed the meaning fails here."""
+    try:
+        select_sql(icp, FIELDS, now=NOW, dialect=dialect)
+    except NotExpressible:  # `matches` on Snowflake, or on a list field: said so
+        assume(False)
+    expected = engine_rows(icp, raw_rows)
+    found = sql_rows(icp, raw_rows, dialect)
+    for raw, want, got in zip(raw_rows, expected, found, strict=True):
+        if want is not None:
+            assert got == want, json.dumps(raw)
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_snowflake_refuses_a_pattern_it_would_read_otherwise_and_says_what_to_do() -> None:
+    icp = one_criterion_icp("industry", "matches: '^soft'")
+    with pytest.raises(NotExpressible) as refused:
+        select_sql(icp, FIELDS, dialect="snowflake")
+    said = str(refused.value)
+    assert "`matches: ^soft` on industry" in said and "POSIX" in said
+    assert "--dialect duckdb, postgres or bigquery" in said
+    assert "REGEXP_CONTAINS" in select_sql(icp, FIELDS, dialect="bigquery")
+
+
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery"])
+def test_no_flag_is_passed_where_a_dialect_reads_a_position(dialect: str) -> None:
+    """DuckDB's `regexp_replace(..., 'g')`: Snowflake's fourth argument is a position."""
+    sql = select_sql(CONFIG.icp, CONFIG.fields.types, dialect=dialect, pretty=False)
+    assert "REGEXP_REPLACE" in sql and ", 'g')" not in sql
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "snowflake", "bigquery"])
 def test_every_dialect_gets_one_select(dialect: str) -> None:
     sql = select_sql(
         CONFIG.icp, CONFIG.fields.types, now=datetime(2026, 11, 20, tzinfo=UTC), dialect=dialect
@@ -285,7 +329,7 @@ def postgres_rows(
     """The PostgreSQL translation run on PostgreSQL, over the same rows as text columns."""
     columns = ", ".join(f"{c} TEXT" for c in COLUMNS)
     with engine.begin() as connection:
-        connection.exec_driver_sql("SET TIME ZONE 'UTC'")
+        connection.exec_driver_sql(f"SET TIME ZONE '{SESSION_ZONE}'")
         connection.exec_driver_sql("DROP TABLE IF EXISTS accounts")
         connection.exec_driver_sql(f"CREATE TABLE accounts (n INTEGER, {columns})")
         connection.exec_driver_sql(
