@@ -140,9 +140,10 @@ def sql_run(path: Path) -> tuple[float, dict[str, int]]:
 
 
 def median_run(repeat: int, *args: str) -> tuple[Run, list[float]]:
+    """The median run; of an even number, the slower of the middle two, never the best."""
     runs = [icpbot(*args) for _ in range(repeat)]
     ordered = sorted(runs, key=lambda r: r.seconds)
-    return ordered[(len(ordered) - 1) // 2], [r.seconds for r in runs]
+    return ordered[len(ordered) // 2], [r.seconds for r in runs]
 
 
 def main() -> None:
