@@ -211,16 +211,31 @@ def sql_rows(
     return out
 
 
+def assert_as_the_engine(
+    icp: Icp, raw_rows: Sequence[Mapping[str, str]], found: Sequence[Mapping[str, Any]]
+) -> None:
+    """Every row the engine scores (the CSV reader skips none of them) scored alike."""
+    expected = engine_rows(icp, raw_rows)
+    for raw, want, got in zip(raw_rows, expected, found, strict=True):
+        if want is not None:
+            assert got == want, json.dumps(raw)
+
+
+def expressible(icp: Icp, dialect: str) -> bool:
+    """False where `icpbot sql` refuses the ICP in this dialect, as it says it does."""
+    try:
+        select_sql(icp, FIELDS, now=NOW, dialect=dialect)
+    except NotExpressible:
+        return False
+    return True
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(icp=icps, raw_rows=rows)
 def test_the_sql_scores_every_row_as_the_engine_does(
     icp: Icp, raw_rows: list[dict[str, str]]
 ) -> None:
-    expected = engine_rows(icp, raw_rows)
-    found = sql_rows(icp, raw_rows)
-    for raw, want, got in zip(raw_rows, expected, found, strict=True):
-        if want is not None:
-            assert got == want, json.dumps(raw)
+    assert_as_the_engine(icp, raw_rows, sql_rows(icp, raw_rows))
 
 
 def canonical_text(value: object) -> str:
@@ -286,15 +301,8 @@ def test_the_warehouse_dialects_say_what_the_engine_does(
     """No Snowflake or BigQuery here: their translation is read back by sqlglot, which knows
     what their functions mean (REGEXP_LIKE matches the whole value, REGEXP_REPLACE every
     match), and run on DuckDB. A translation that changed the meaning fails here."""
-    try:
-        select_sql(icp, FIELDS, now=NOW, dialect=dialect)
-    except NotExpressible:  # `matches` on Snowflake, or on a list field: said so
-        assume(False)
-    expected = engine_rows(icp, raw_rows)
-    found = sql_rows(icp, raw_rows, dialect)
-    for raw, want, got in zip(raw_rows, expected, found, strict=True):
-        if want is not None:
-            assert got == want, json.dumps(raw)
+    assume(expressible(icp, dialect))  # not `matches` on Snowflake, or on a list field
+    assert_as_the_engine(icp, raw_rows, sql_rows(icp, raw_rows, dialect))
 
 
 def test_snowflake_refuses_a_pattern_it_would_read_otherwise_and_says_what_to_do() -> None:
@@ -358,12 +366,5 @@ def test_the_postgres_sql_scores_every_row_as_the_engine_does(
 ) -> None:
     if db_engine.dialect.name != "postgresql":
         pytest.skip("the PostgreSQL translation runs on PostgreSQL")
-    try:
-        select_sql(icp, FIELDS, now=NOW, dialect="postgres")
-    except NotExpressible:  # `matches` on a list field: said so, not translated
-        assume(False)
-    expected = engine_rows(icp, raw_rows)
-    found = postgres_rows(db_engine, icp, raw_rows)
-    for raw, want, got in zip(raw_rows, expected, found, strict=True):
-        if want is not None:
-            assert got == want, json.dumps(raw)
+    assume(expressible(icp, "postgres"))  # not `matches` on a list field
+    assert_as_the_engine(icp, raw_rows, postgres_rows(db_engine, icp, raw_rows))
