@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "benchmarks"))
 
 from harness import cpu_steal, steal_share  # noqa: E402
-from scale import export  # noqa: E402
 
 from bot.config import load_config  # noqa: E402
 from scoring.sql import select_sql  # noqa: E402
@@ -44,6 +43,7 @@ DUCKDB_RUN = """
 import json, sys, duckdb
 csv, sql = sys.argv[1], open(sys.argv[2]).read()
 db = duckdb.connect()
+db.execute("SET enable_progress_bar = false")
 db.execute("SET TimeZone = 'UTC'")
 db.execute(f"CREATE VIEW accounts AS SELECT * FROM read_csv('{csv}', all_varchar = true)")
 tiers = db.execute(f"SELECT icp_tier, count(*) FROM ({sql}) GROUP BY 1").fetchall()
@@ -95,7 +95,20 @@ def main() -> None:
     steal_before = cpu_steal()
     with tempfile.TemporaryDirectory(prefix="icpbot-engines-") as scratch:
         directory = Path(scratch)
-        path = export(directory, args.rows)
+        # In a process of its own: a child forked from a parent that held the export would
+        # report the parent's pages as its own peak memory.
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "scale.py"),
+                "--export-only",
+                str(directory),
+                "--rows",
+                str(args.rows),
+            ],
+            check=True,
+        )
+        path = directory / f"companies-{args.rows}.csv"
         queries = {}
         for dialect in ("duckdb", "postgres"):
             text = select_sql(config.icp, config.fields.types, now=AS_OF, dialect=dialect)
