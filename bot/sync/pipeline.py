@@ -18,6 +18,7 @@ from sqlalchemy import Engine as Database
 from sqlmodel import Session
 
 from bot.store import inbox, repo
+from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.inbox import read_again
 from bot.sync.tagging import Tagged, Tagger
@@ -62,8 +63,15 @@ class Pipeline:
     def process(self, kind: RecordKind, ids: Sequence[str], *, now: datetime) -> Outcome:
         """Tag these records; ids the CRM no longer has (or cannot key) count as done."""
         records = self.crm.fetch(kind, ids)
+        # Scored, compared with the store and its rows built before the write transaction
+        # opens: on SQLite every webhook delivery waits for the one writer, and a chunk held
+        # it 25 ms when it was scored inside. A record tagged by another worker in between
+        # is compared with the score read before: at worst one more audit row, never a lost
+        # one (as in a backfill).
+        with read_session(self.database) as reading:
+            prepared = self.tagger.prepare(session=reading, records=records, now=now)
         with open_session(self.database) as session:
-            tagged = self.tagger.tag_many(session=session, records=records, now=now)
+            tagged = prepared.store(session)
             _follow_companies(session, self.crm.name, tagged, now)
             if self.announce is not None:
                 self.announce(session, tagged, now)
