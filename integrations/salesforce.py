@@ -232,9 +232,17 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+# Every call says who makes it (`Sforce-Call-Options: client=icpbot`): Salesforce puts the
+# name in the `changeOrigin` of the change events icpbot's own writes cause, so a listener
+# can know them for its own without reading the record.
+CLIENT_NAME = "icpbot"
+
+
 def timed_session(timeout: tuple[float, float] = TIMEOUT) -> requests.Session:
-    """A requests session whose calls time out after `timeout` unless they say otherwise."""
+    """A requests session whose calls time out after `timeout` unless they say otherwise,
+    each naming icpbot as its client."""
     session = requests.Session()
+    session.headers["Sforce-Call-Options"] = f"client={CLIENT_NAME}"
     adapter = _TimeoutAdapter(timeout)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

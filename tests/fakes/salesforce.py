@@ -212,6 +212,7 @@ class Recorded:
     status: int
     at: float
     soql: str | None = None
+    client: str | None = None  # the caller's name, from `Sforce-Call-Options: client=...`
 
 
 @dataclass(slots=True)
@@ -444,7 +445,16 @@ class FakeSalesforce:
             except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
                 answer = Refused(400, "JSON_PARSER_ERROR", str(exc)).answer
             self._requests.append(
-                Recorded(method, path, query, body, answer.status, time.monotonic(), text)
+                Recorded(
+                    method,
+                    path,
+                    query,
+                    body,
+                    answer.status,
+                    time.monotonic(),
+                    text,
+                    _client_name(headers.get("sforce-call-options")),
+                )
             )
             if answer.status != 401:
                 self.api_used += 1
@@ -977,3 +987,12 @@ def iter_written(fake: FakeSalesforce, obj: str) -> Iterator[dict[str, Any]]:
 
 if __name__ == "__main__":
     main()
+
+
+def _client_name(options: str | None) -> str | None:
+    """`client=icpbot` (among other `name=value` options, comma-separated) → `icpbot`."""
+    for option in (options or "").split(","):
+        name, _, value = option.strip().partition("=")
+        if name.strip().lower() == "client" and value.strip():
+            return value.strip()
+    return None

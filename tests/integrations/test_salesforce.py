@@ -24,6 +24,7 @@ from integrations.ratelimit import RateLimiter
 from integrations.records import RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
 from integrations.salesforce import (
+    CLIENT_NAME,
     MissingFields,
     SalesforceCrm,
     classify,
@@ -234,6 +235,16 @@ def test_scores_are_written_200_a_call_and_read_back_equal(fake: FakeSalesforce)
     assert "ICP_Persona_Score__c" not in row  # leads only
     back = crm.fetch(RecordKind.ACCOUNT, ids[:1])[0]
     assert back.written == fields().comparable()
+
+
+def test_every_call_names_icpbot_as_its_client(fake: FakeSalesforce) -> None:
+    """Salesforce names the client in the change events a write causes: icpbot's own are
+    known by it, with no read (SOAP and OAuth logins are not API calls)."""
+    crm = adapter(fake)
+    crm.write_scores([ScoreUpdate(RecordKind.ACCOUNT, account(fake, "acme.com"), fields())])
+    crm.fetch(RecordKind.ACCOUNT, [])
+    made = fake.requests()
+    assert made and {r.client for r in made} == {CLIENT_NAME} == {"icpbot"}
 
 
 def test_a_lead_gets_its_persona_score(fake: FakeSalesforce) -> None:
