@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.lists.market import TIERS, Market, Slice
+from bot.views.common import counted
 
 TOP = 10  # groups shown per dimension; the JSON form (--summary --json) has them all
 _TITLES = {
@@ -26,18 +27,17 @@ def market_lines(market: Market, *, version: int, day: date, refused: int) -> li
     total = market.scored
     fit = market.total.fit
     lines = [
-        f"{total:,} companies scored against ICP v{version} as of {day.isoformat()}"
-        + (f" ({refused:,} rows skipped)" if refused else ""),
-        f"ICP market (tiers A and B): {fit:,} companies ({_share(fit, total)}), "
-        f"mean coverage {_percent(market.coverage_of(('A', 'B')))}",
+        f"{counted(total, 'company', 'companies')} scored against ICP v{version} "
+        f"as of {day.isoformat()}" + (f" ({counted(refused, 'row')} skipped)" if refused else ""),
+        f"ICP market (tiers A and B): {counted(fit, 'company', 'companies')} "
+        f"({_share(fit, total)}), mean coverage {_coverage(market, ('A', 'B'))}",
         "",
         f"{'tier':<6}{'companies':>12}{'share':>9}{'coverage':>10}",
     ]
     for tier in TIERS:
         count = market.tiers[tier]
         lines.append(
-            f"{tier:<6}{count:>12,}{_share(count, total):>9}"
-            f"{_percent(market.coverage_of((tier,))):>10}"
+            f"{tier:<6}{count:>12,}{_share(count, total):>9}{_coverage(market, (tier,)):>10}"
         )
     for dimension, title in _TITLES.items():
         found = market.by.get(dimension, [])
@@ -72,6 +72,13 @@ def _name(group: Slice) -> str:
 
 def _share(count: int, total: int) -> str:
     return f"{100 * count / total:.1f}%" if total else "-"
+
+
+def _coverage(market: Market, tiers: Sequence[str]) -> str:
+    """Mean coverage of these tiers' companies; `-` where there are none (not 0%)."""
+    if not sum(market.tiers[t] for t in tiers):
+        return "-"
+    return _percent(market.coverage_of(tiers))
 
 
 def _percent(value: float) -> str:

@@ -303,3 +303,15 @@ def test_a_parquet_list_names_its_bad_rows_by_row_number_past_blank_rows(
         errors = " ".join(done.stderr.split())
         assert "row 4: employees 'x': not a number" in errors, (args, errors)
         assert "row 6: employees '-1': cannot be negative; domain is missing" in errors, errors
+
+
+def test_a_small_summary_counts_in_words_and_shows_no_coverage_for_no_companies(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("domain,employees\nacme.com,300\nbeta.io,lots\n", encoding="utf-8")
+    done = icpbot("score", str(path), "--summary", "--as-of", "2026-11-20")
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("1 company scored against ICP v") and "(1 row skipped)" in lines[0]
+    assert lines[1] == "ICP market (tiers A and B): 0 companies (0.0%), mean coverage -"
+    assert lines[4].split() == ["A", "0", "0.0%", "-"]  # a mean of no companies is not 0%
