@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PIP_NO_INPUT := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv test test-postgres demo lint
+.PHONY: venv test test-postgres demo lint proto
 
 venv: $(STAMP)
 
@@ -37,3 +37,8 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The Pub/Sub API's stubs, from Salesforce's published pubsub_api.proto (CC0), kept in the tree.
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
+		integrations/pubsub/pubsub_api.proto

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -223,6 +223,17 @@ class Fault:
     code: str
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed change to a record, as Change Data Capture reports it."""
+
+    obj: str
+    id: str
+    kind: str  # CREATE, UPDATE, DELETE
+    fields: dict[str, Any]  # the values it set (all of them, on CREATE)
+    client: str | None  # `Sforce-Call-Options: client=` of the call that made it; None in the UI
+
+
 @dataclass(slots=True)
 class Answer:
     status: int
@@ -289,6 +300,8 @@ class FakeSalesforce:
         self._requests: list[Recorded] = []
         self._faults: list[Fault] = []
         self._written = 0
+        self._listeners: list[Callable[[Change], None]] = []
+        self._client: str | None = None  # the client named by the call being answered
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -334,6 +347,7 @@ class FakeSalesforce:
                 row.update(CreatedDate=at, LastModifiedDate=at, SystemModstamp=at)
             row.update(values)
             self._rows[obj][id18] = row
+            self._changed(Change(obj, id18, "CREATE", dict(row), None))
             return id18
 
     def add_user(self, email: str, *, active: bool = True, name: str = "") -> str:
@@ -380,6 +394,32 @@ class FakeSalesforce:
         with self._lock:
             now = stamp()
             self._rows[obj][id].update(values, LastModifiedDate=now, SystemModstamp=now)
+            self._changed(Change(obj, id, "UPDATE", dict(values), None))
+
+    def listen(self, listener: Callable[[Change], None]) -> None:
+        """Call `listener` with every change committed from now on, in commit order (under
+        the fake's lock: it must not call back into the fake)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _changed(self, change: Change) -> None:
+        for listener in self._listeners:
+            listener(change)
+
+    def fields(self, obj: str) -> list[Field]:
+        """`obj`'s fields as describe lists them, in order."""
+        with self._lock:
+            return list(self._schema[obj].values())
+
+    def knows_token(self, token: str) -> bool:
+        with self._lock:
+            return token in self._tokens
+
+    @property
+    def certificate(self) -> trustme.LeafCert:
+        """The TLS certificate it serves (127.0.0.1), issued by `ca`: other fake services of
+        the same org (its Pub/Sub API) serve it too."""
+        return self._cert
 
     def has_field(self, obj: str, name: str) -> bool:
         return name.lower() in self._schema[obj]
@@ -438,6 +478,7 @@ class FakeSalesforce:
         body = orjson.loads(raw) if raw else None
         text = (query.get("q") or [None])[0]
         with self._lock:
+            self._client = _client_name(headers.get("sforce-call-options"))
             try:
                 answer = self._api(method, path, query, headers, body)
             except Refused as refused:
@@ -453,7 +494,7 @@ class FakeSalesforce:
                     answer.status,
                     time.monotonic(),
                     text,
-                    _client_name(headers.get("sforce-call-options")),
+                    self._client,
                 )
             )
             if answer.status != 401:
@@ -503,6 +544,10 @@ class FakeSalesforce:
                 return self._collection(body)
             case ("PATCH", "sobjects", obj, id):
                 return self._patch_one(obj, id, body)
+            case ("POST", "sobjects", obj) if obj in ("Account", "Lead", "Opportunity"):
+                return self._create(obj, body)
+            case ("DELETE", "sobjects", obj, id) if obj in ("Account", "Lead", "Opportunity"):
+                return self._delete(obj, id)
             case ("GET", "sobjects", obj, "describe"):
                 return self._describe(obj)
             case ("POST", "tooling", "sobjects", "CustomField"):
@@ -652,6 +697,7 @@ class FakeSalesforce:
             row[self._schema[obj][name.lower()].name] = value
         row.update(LastModifiedDate=now, SystemModstamp=now)
         self._written += 1
+        self._changed(Change(obj, id, "UPDATE", dict(values), self._client))
 
     def _patch_one(self, obj: str, id: str, body: Any) -> Answer:
         if obj not in ("Account", "Lead") or not isinstance(body, dict):
@@ -665,6 +711,29 @@ class FakeSalesforce:
             first = errors[0]
             raise Refused(400, first["statusCode"], first["message"])
         self._apply(obj, id, body)
+        return Answer(204, None)
+
+    def _create(self, obj: str, body: Any) -> Answer:
+        """`POST /sobjects/{obj}`: a record created through the API (a form, an import)."""
+        if not isinstance(body, dict):
+            raise Refused(400, "JSON_PARSER_ERROR", "the body is an object")
+        errors = self._validate(obj, body)
+        if errors:
+            first = errors[0]
+            raise Refused(400, first["statusCode"], first["message"])
+        id18 = case_safe(f"{ID_PREFIX[obj]}{next(self._counter):012d}")
+        now = stamp()
+        row: dict[str, Any] = {"Id": id18, "CreatedDate": now}
+        row.update({self._schema[obj][k.lower()].name: v for k, v in body.items()})
+        row.update(LastModifiedDate=now, SystemModstamp=now)
+        self._rows[obj][id18] = row
+        self._changed(Change(obj, id18, "CREATE", dict(row), self._client))
+        return Answer(201, {"id": id18, "success": True, "errors": []})
+
+    def _delete(self, obj: str, id: str) -> Answer:
+        if self._rows[obj].pop(id, None) is None:
+            raise Refused(404, "ENTITY_IS_DELETED", "entity is deleted")
+        self._changed(Change(obj, id, "DELETE", {}, self._client))
         return Answer(204, None)
 
     # -- describe and metadata -------------------------------------------------------------
