@@ -4,7 +4,9 @@ Driven by the fake Salesforce's own records: every change committed there
 (a record created through the REST API, an update, a delete, a change "made
 in the UI" by `FakeSalesforce.touch`) becomes a change event on the entity's
 channel (`/data/LeadChangeEvent`, `/data/AccountChangeEvent`,
-`/data/OpportunityChangeEvent`), as Salesforce publishes them:
+`/data/OpportunityChangeEvent`) and on `/data/ChangeEvents`, which carries
+every selected entity's, each in its entity's schema, as Salesforce
+publishes them:
 
 - `GetTopic` and `GetSchema` answer as the service does; events are Avro
   (binary, no container) in the schema `GetSchema` returns, with a
@@ -59,6 +61,7 @@ from integrations.pubsub import pubsub_api_pb2_grpc as pb_grpc
 from tests.fakes.salesforce import Change, FakeSalesforce
 
 ENTITIES = ("Lead", "Account", "Opportunity")
+ALL_CHANGES = "/data/ChangeEvents"
 MAX_REQUESTED = 100  # events one FetchRequest may ask for
 TENANT = "00D000000000001AAA"
 API_VERSION = "62.0"
@@ -114,6 +117,7 @@ def bitmap(indexes: list[int]) -> list[str]:
 class _Stored:
     number: int
     payload: bytes
+    schema_id: str
 
 
 @dataclass(slots=True)
@@ -140,6 +144,8 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
         self._latest = 0
         self._generation = 0  # moved by disconnect(): streams opened before it end
         self._topics = {topic_of(e): self._topic(e) for e in ENTITIES}
+        self._all = _Topic("*", {}, "", None, [], {})  # /data/ChangeEvents
+        self._topics[ALL_CHANGES] = self._all
         self._server: grpc.Server | None = None
         self.subscriptions = 0  # Subscribe calls accepted, for tests
         salesforce.listen(self._record)
@@ -232,7 +238,9 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
         fastavro.schemaless_writer(buffer, topic.parsed, record)
         with self._lock:
             number = next(self._numbers)
-            topic.events.append(_Stored(number, buffer.getvalue()))
+            stored = _Stored(number, buffer.getvalue(), topic.schema_id)
+            topic.events.append(stored)
+            self._all.events.append(stored)
             self._latest = number
             self._lock.notify_all()
 
@@ -291,7 +299,7 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
     def GetSchema(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         self._authorised(context)
         for topic in self._topics.values():
-            if topic.schema_id == request.schema_id:
+            if topic.schema_id and topic.schema_id == request.schema_id:
                 return pb.SchemaInfo(
                     schema_json=json.dumps(topic.schema),
                     schema_id=topic.schema_id,
@@ -343,7 +351,7 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
                     events=[
                         pb.ConsumerEvent(
                             event=pb.ProducerEvent(
-                                id=uuid.uuid4().hex, schema_id=topic.schema_id, payload=e.payload
+                                id=uuid.uuid4().hex, schema_id=e.schema_id, payload=e.payload
                             ),
                             replay_id=replay_bytes(e.number),
                         )
