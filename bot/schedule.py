@@ -75,17 +75,21 @@ class _SharedEngineJobStore(SQLAlchemyJobStore):  # type: ignore[misc]  # APSche
 
 
 class LeaderLock:
-    """Held by the one process that runs the scheduler; released when it stops or dies."""
+    """Held by the one process that leads a part (by default the scheduler); released when
+    it stops or dies. `key` and `name` tell one part's lock from another's: a PostgreSQL
+    advisory lock key, and the lock file's suffix beside a SQLite database."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, key: int = LOCK_KEY, name: str = "scheduler") -> None:
         self.database = database
+        self.key = key
+        self.name = name
         self._connection: Connection | None = None
         self._file: IO[bytes] | None = None
 
     def acquire(self) -> bool:
         if self.database.dialect.name == "postgresql":
             connection = self.database.connect()
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})
+            taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
             if taken.scalar():
                 self._connection = connection
                 return True
@@ -103,7 +107,7 @@ class LeaderLock:
 
     def release(self) -> None:
         if self._connection is not None:
-            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
             self._connection.close()
             self._connection = None
         if self._file is not None:
@@ -114,8 +118,8 @@ class LeaderLock:
     def _lock_path(self) -> Path:
         database = self.database.url.database or ""
         if database in ("", ":memory:"):
-            return Path("icpbot-scheduler.lock").resolve()
-        return Path(database + ".scheduler.lock")
+            return Path(f"icpbot-{self.name}.lock").resolve()
+        return Path(f"{database}.{self.name}.lock")
 
 
 class Scheduler:

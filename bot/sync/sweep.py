@@ -117,7 +117,13 @@ class Sweeper:
         self._held: str | None = None  # why the last round held off, said once
         self._deals_failed: str | None = None  # why the last deal sweep failed, said once
         self._stop = threading.Event()
+        self._woken = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Run a round now rather than at the next interval (Change Data Capture lost track:
+        a gap too big to describe, a replay id no longer kept)."""
+        self._woken.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
@@ -125,11 +131,16 @@ class Sweeper:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._woken.wait(self.interval)
+            self._woken.clear()
+            if self._stop.is_set():
+                return
             if self._holding():
                 continue
             with background():  # a safety net: webhooks' and lookups' calls go first

@@ -1,0 +1,171 @@
+"""Salesforce heard in real time: Change Data Capture into the inbox, by one replica.
+
+A record created or changed in Salesforce is on the org's change channel
+within a second; the poll (`bot.sync.sweep`) would find it at its next
+round. The listener stores each change as an inbox event, as a webhook is
+stored, so the worker, the write-back, retries and parking are the ones that
+exist, and in the same transaction the replay id to resume after: a restart
+resumes there (Salesforce keeps 72 hours), so nothing that happened while
+icpbot was down is lost, and an event stored twice has the same key and is
+stored once.
+
+- icpbot's own write-backs name it as their client (`client=icpbot`): their
+  change events are skipped without a read, so nothing loops.
+- A gap (`GAP_UPDATE`...: Salesforce could not say what changed) is its
+  records read again; `GAP_OVERFLOW` (too many changes in one transaction to
+  list) and a replay id no longer kept wake the poll, which keeps running at
+  a slow interval as the safety net and catches up from its own checkpoint.
+- An opportunity's change wakes the poll too: deals are stored by its deal
+  sweep, which calibration reads.
+- One subscriber per database: the replica holding the listener's leader
+  lock listens; the others stand by and take over when it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine as Database
+
+from bot.schedule import LeaderLock
+from bot.store import checkpoints, inbox
+from bot.store.db import session as open_session
+from bot.store.inbox import InboxDrain, NewEvent, read_again
+from integrations.records import RecordKind
+from integrations.salesforce import CLIENT_NAME
+from integrations.salesforce_events import (
+    ALL_CHANGES,
+    ChangeEvent,
+    ChangeStream,
+    Heard,
+    ReplayExpired,
+    StreamLost,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "salesforce.cdc"  # the replay id to resume after, hex
+LOCK_KEY = 0x1C9B0C  # pg_advisory_lock key: "only one change listener"
+RETRY_LEADER = 30.0  # seconds between a standby's tries to take the listener's lock
+RECONNECT = (1.0, 60.0)  # first and longest wait before listening again after a failure
+KINDS = {"Account": RecordKind.ACCOUNT, "Lead": RecordKind.LEAD, "Contact": RecordKind.CONTACT}
+
+
+class ChangeListener:
+    """Listens to an org's change channel in a background thread while it holds the lock."""
+
+    def __init__(
+        self,
+        *,
+        stream: ChangeStream,
+        database: Database,
+        drain: InboxDrain,
+        poll: Callable[[], None],
+        crm: str = "salesforce",
+        topic: str = ALL_CHANGES,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry_leader: float = RETRY_LEADER,
+        reconnect: tuple[float, float] = RECONNECT,
+    ) -> None:
+        self.stream = stream
+        self.database = database
+        self.drain = drain
+        self.poll = poll
+        self.crm = crm
+        self.topic = topic
+        self.clock = clock
+        self.retry_leader = retry_leader
+        self.reconnect = reconnect
+        self.lock = LeaderLock(database, key=LOCK_KEY, name="cdc")
+        self.listening = threading.Event()  # set while this replica holds the lock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cdc", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.listening.clear()
+        self.lock.release()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.lock.acquire():
+                self.listening.set()
+                log.info("salesforce: listening to %s (Change Data Capture)", self.topic)
+                self._listen()
+                return
+            self._stop.wait(self.retry_leader)
+
+    def _listen(self) -> None:
+        """Listen until stopped: after a failure, again from the stored replay id."""
+        wait = self.reconnect[0]
+        while not self._stop.is_set():
+            try:
+                for heard in self.stream.listen(self.topic, after=self._after(), stop=self._stop):
+                    self._keep(heard)
+                    wait = self.reconnect[0]
+            except ReplayExpired:
+                log.warning(
+                    "salesforce: the stored replay id is older than Salesforce keeps; "
+                    "listening from now, and polling to catch up on what came between"
+                )
+                self._forget()
+                self.poll()
+            except StreamLost as lost:
+                log.warning("salesforce: change stream lost (%s); again in %.0fs", lost, wait)
+                self._stop.wait(wait)
+                wait = min(wait * 2, self.reconnect[1])
+
+    def _after(self) -> bytes | None:
+        with open_session(self.database) as session:
+            saved = checkpoints.get(session=session, name=CHECKPOINT)
+        return bytes.fromhex(saved) if saved else None
+
+    def _forget(self) -> None:
+        with open_session(self.database) as session:
+            checkpoints.save(session=session, name=CHECKPOINT, value="", now=self.clock())
+
+    def _keep(self, heard: Heard) -> None:
+        """Store what was heard and the id to resume after, together; wake who is needed."""
+        events: list[NewEvent] = []
+        poll = False
+        for change in heard.events:
+            found, wants_poll = self._events(change)
+            events += found
+            poll = poll or wants_poll
+        if not heard.latest_replay_id and not events:
+            return
+        now = self.clock()
+        with open_session(self.database) as session:
+            stored = inbox.store_events(session=session, events=events, now=now) if events else 0
+            if heard.latest_replay_id:
+                checkpoints.save(
+                    session=session, name=CHECKPOINT, value=heard.latest_replay_id.hex(), now=now
+                )
+        if stored:
+            self.drain.wake()
+        if poll:
+            self.poll()
+
+    def _events(self, change: ChangeEvent) -> tuple[list[NewEvent], bool]:
+        """The inbox events a change asks for, and whether it asks for a poll instead."""
+        if change.change_type == "GAP_OVERFLOW" or change.entity == "Opportunity":
+            return [], True
+        kind = KINDS.get(change.entity)
+        if kind is None:
+            return [], False
+        if change.change_type == "UPDATE" and change.client == CLIENT_NAME:
+            return [], False  # icpbot's own write-back: nothing to read
+        stamp = change.replay_id.hex()
+        return [
+            read_again(self.crm, kind, record_id, reason="cdc", stamp=stamp)
+            for record_id in change.record_ids
+        ], False
