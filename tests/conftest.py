@@ -19,6 +19,8 @@ from sqlalchemy import Engine, make_url
 from sqlmodel import Session
 
 from bot.store.db import make_engine, migrate
+from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
+from tests.fakes.salesforce_pubsub import FakePubSub
 
 POSTGRES_URL = os.environ.get("ICPBOT_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -82,3 +84,21 @@ def _no_real_services(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("HUBSPOT_", "SLACK_", "SALESFORCE_")):
             monkeypatch.delenv(name)
+
+
+# -- Salesforce's Change Data Capture: the fake org and its Pub/Sub API ---------------------------
+
+
+@pytest.fixture
+def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
+    """The fake Salesforce org (with the shipped custom fields), trusted by requests."""
+    with FakeSalesforce(custom_fields=SHIPPED_CUSTOM) as server:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+        yield server
+
+
+@pytest.fixture
+def pubsub(org: FakeSalesforce) -> Iterator[FakePubSub]:
+    """That org's Pub/Sub API, with keepalives every 0.1 s."""
+    with FakePubSub(org, keepalive=0.1) as server:
+        yield server

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import requests
 import uvicorn
 from sqlalchemy import Engine as Database
 from sqlalchemy import func, select
@@ -50,11 +51,13 @@ from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
 from integrations.salesforce import SalesforceCrm, token_connection
 from integrations.salesforce import classify as salesforce_classify
+from integrations.salesforce_events import ChangeStream
 from scoring.engine import Scorer
 from scoring.model import Tier
 from scoring.result import AccountScore, CriterionInfo, CriterionResult, ProfileResult, Status
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce_pubsub import TENANT, FakePubSub
 from tests.fakes.slack import FakeSlack, SlackUser
 
 # -- the repository and its shipped config ---------------------------------------------------------
@@ -509,3 +512,29 @@ class ServerThread:
         if self.thread.is_alive():
             self.thread.join(self.timeout)
         self.sock.close()
+
+
+# -- Salesforce's Change Data Capture --------------------------------------------------------------
+
+
+def create_lead(fake: FakeSalesforce, name: str, *, client: str = "webform") -> str:
+    """A lead created through the fake's REST API by a caller naming `client`."""
+    answer = requests.post(
+        f"{fake.url}/services/data/v62.0/sobjects/Lead",
+        json={"LastName": name, "Company": "Acme", "Email": f"{name}@acme.com"},
+        headers={"Authorization": "Bearer test-token", "Sforce-Call-Options": f"client={client}"},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def change_stream(fake: FakeSalesforce, bus: FakePubSub) -> ChangeStream:
+    """icpbot's change stream on the fake org's Pub/Sub API, trusting the fake's CA."""
+    return ChangeStream(
+        token=lambda: "test-token",
+        instance_url=fake.url,
+        tenant_id=TENANT,
+        target=bus.target,
+        root_certificates=Path(fake.ca_file).read_bytes(),
+    )

@@ -19,28 +19,15 @@ from typing import Any
 import fastavro
 import grpc
 import pytest
-import requests
 
 from integrations.pubsub import pubsub_api_pb2 as pb
 from integrations.pubsub import pubsub_api_pb2_grpc as pb_grpc
 from integrations.salesforce import token_connection
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.salesforce_pubsub import TENANT, FakePubSub, replay_number, topic_of
+from tests.support import create_lead
 
 LEADS = topic_of("Lead")
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
-    with FakeSalesforce() as server:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-        yield server
-
-
-@pytest.fixture
-def bus(fake: FakeSalesforce) -> Iterator[FakePubSub]:
-    with FakePubSub(fake, keepalive=0.2) as server:
-        yield server
 
 
 def stub(fake: FakeSalesforce, bus: FakePubSub) -> pb_grpc.PubSubStub:
@@ -124,20 +111,6 @@ def decoded(client: pb_grpc.PubSubStub, fake: FakeSalesforce, event: Any) -> dic
     return record
 
 
-def create_lead(fake: FakeSalesforce, last_name: str, *, client: str | None = None) -> str:
-    headers = {"Authorization": "Bearer test-token"}
-    if client:
-        headers["Sforce-Call-Options"] = f"client={client}"
-    answer = requests.post(
-        f"{fake.url}/services/data/v62.0/sobjects/Lead",
-        json={"LastName": last_name, "Company": "Acme", "Email": f"{last_name}@acme.com"},
-        headers=headers,
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
-
-
 def wait_subscribed(bus: FakePubSub, count: int = 1) -> None:
     for _ in range(200):
         if bus.subscriptions >= count:
@@ -147,16 +120,16 @@ def wait_subscribed(bus: FakePubSub, count: int = 1) -> None:
 
 
 def test_a_lead_created_through_the_api_arrives_as_a_create_event(
-    fake: FakeSalesforce, bus: FakePubSub
+    org: FakeSalesforce, pubsub: FakePubSub
 ) -> None:
-    client = stub(fake, bus)
-    topic = client.GetTopic(pb.TopicRequest(topic_name=LEADS), metadata=auth(fake))
+    client = stub(org, pubsub)
+    topic = client.GetTopic(pb.TopicRequest(topic_name=LEADS), metadata=auth(org))
     assert topic.can_subscribe and topic.schema_id
-    stream = subscribe(client, fake)
-    wait_subscribed(bus)
-    lead = create_lead(fake, "Ng", client="webform")
+    stream = subscribe(client, org)
+    wait_subscribed(pubsub)
+    lead = create_lead(org, "Ng", client="webform")
     (event,) = stream.events(1)
-    record = decoded(client, fake, event)
+    record = decoded(client, org, event)
     header = record["ChangeEventHeader"]
     assert header["entityName"] == "Lead" and header["recordIds"] == [lead]
     assert header["changeType"] == "CREATE" and header["changeOrigin"].endswith("client=webform")
@@ -166,31 +139,31 @@ def test_a_lead_created_through_the_api_arrives_as_a_create_event(
 
 
 def test_icpbots_own_write_names_it_and_says_which_fields_changed(
-    fake: FakeSalesforce, bus: FakePubSub
+    org: FakeSalesforce, pubsub: FakePubSub
 ) -> None:
-    lead = fake.add("Lead", {"LastName": "Ng", "Email": "ng@acme.com", "Company": "Acme"})
-    client = stub(fake, bus)
-    stream = subscribe(client, fake)
-    wait_subscribed(bus)
-    sf = token_connection(instance_url=fake.url, access_token="test-token", version="62.0")
+    lead = org.add("Lead", {"LastName": "Ng", "Email": "ng@acme.com", "Company": "Acme"})
+    client = stub(org, pubsub)
+    stream = subscribe(client, org)
+    wait_subscribed(pubsub)
+    sf = token_connection(instance_url=org.url, access_token="test-token", version="62.0")
     sf.Lead.update(lead, {"ICP_Tier__c": "A"})
     (event,) = stream.events(1)
-    record = decoded(client, fake, event)
+    record = decoded(client, org, event)
     header = record["ChangeEventHeader"]
     assert header["changeType"] == "UPDATE"
     assert header["changeOrigin"] == "com/salesforce/api/rest/62.0;client=icpbot"
-    names = [f["name"] for f in schema_of(client, fake, event)["fields"]]
+    names = [f["name"] for f in schema_of(client, org, event)["fields"]]
     bits = int(header["changedFields"][0], 16)
     assert [n for i, n in enumerate(names) if bits >> i & 1] == ["ICP_Tier__c"]
     stream.close()
 
 
-def test_events_flow_only_as_far_as_requested(fake: FakeSalesforce, bus: FakePubSub) -> None:
-    client = stub(fake, bus)
-    stream = subscribe(client, fake, requested=2)
-    wait_subscribed(bus)
+def test_events_flow_only_as_far_as_requested(org: FakeSalesforce, pubsub: FakePubSub) -> None:
+    client = stub(org, pubsub)
+    stream = subscribe(client, org, requested=2)
+    wait_subscribed(pubsub)
     for name in ("A", "B", "C"):
-        fake.add("Lead", {"LastName": name, "Company": "Acme"})
+        org.add("Lead", {"LastName": name, "Company": "Acme"})
     assert len(stream.events(2)) == 2
     with pytest.raises(queue.Empty):  # only keepalives until more is asked for
         stream.events(1, timeout=0.6)
@@ -200,29 +173,31 @@ def test_events_flow_only_as_far_as_requested(fake: FakeSalesforce, bus: FakePub
 
 
 def test_replay_after_a_stored_id_or_from_the_earliest_kept(
-    fake: FakeSalesforce, bus: FakePubSub
+    org: FakeSalesforce, pubsub: FakePubSub
 ) -> None:
-    ids = [fake.add("Lead", {"LastName": n, "Company": "Acme"}) for n in ("A", "B", "C")]
-    client = stub(fake, bus)
-    everything = subscribe(client, fake, preset=pb.ReplayPreset.EARLIEST)
+    ids = [org.add("Lead", {"LastName": n, "Company": "Acme"}) for n in ("A", "B", "C")]
+    client = stub(org, pubsub)
+    everything = subscribe(client, org, preset=pb.ReplayPreset.EARLIEST)
     events = everything.events(3)
-    assert [decoded(client, fake, e)["ChangeEventHeader"]["recordIds"][0] for e in events] == ids
+    assert [decoded(client, org, e)["ChangeEventHeader"]["recordIds"][0] for e in events] == ids
     everything.close()
     after_first = subscribe(
-        client, fake, preset=pb.ReplayPreset.CUSTOM, replay_id=events[0].replay_id
+        client, org, preset=pb.ReplayPreset.CUSTOM, replay_id=events[0].replay_id
     )
     later = after_first.events(2)
     assert [e.replay_id for e in later] == [e.replay_id for e in events[1:]]
     after_first.close()
 
 
-def test_an_id_past_the_retention_window_is_refused(fake: FakeSalesforce, bus: FakePubSub) -> None:
+def test_an_id_past_the_retention_window_is_refused(
+    org: FakeSalesforce, pubsub: FakePubSub
+) -> None:
     for name in ("A", "B", "C"):
-        fake.add("Lead", {"LastName": name, "Company": "Acme"})
-    client = stub(fake, bus)
-    events = subscribe(client, fake, preset=pb.ReplayPreset.EARLIEST).events(3)
-    bus.expire(keep_after=replay_number(events[1].replay_id) or 0)
-    stale = subscribe(client, fake, preset=pb.ReplayPreset.CUSTOM, replay_id=events[0].replay_id)
+        org.add("Lead", {"LastName": name, "Company": "Acme"})
+    client = stub(org, pubsub)
+    events = subscribe(client, org, preset=pb.ReplayPreset.EARLIEST).events(3)
+    pubsub.expire(keep_after=replay_number(events[1].replay_id) or 0)
+    stale = subscribe(client, org, preset=pb.ReplayPreset.CUSTOM, replay_id=events[0].replay_id)
     assert stale.responses.get(timeout=5) is None
     assert stale.error is not None and stale.error.code() == grpc.StatusCode.INVALID_ARGUMENT
     trailers = dict(stale.error.trailing_metadata() or ())  # type: ignore[attr-defined]
@@ -233,11 +208,11 @@ def test_an_id_past_the_retention_window_is_refused(fake: FakeSalesforce, bus: F
 
 
 def test_an_idle_stream_gets_keepalives_with_the_latest_id(
-    fake: FakeSalesforce, bus: FakePubSub
+    org: FakeSalesforce, pubsub: FakePubSub
 ) -> None:
-    fake.add("Lead", {"LastName": "A", "Company": "Acme"})
-    client = stub(fake, bus)
-    stream = subscribe(client, fake)
+    org.add("Lead", {"LastName": "A", "Company": "Acme"})
+    client = stub(org, pubsub)
+    stream = subscribe(client, org)
     keepalive = stream.responses.get(timeout=5)
     assert keepalive is not None and not keepalive.events
     assert replay_number(keepalive.latest_replay_id) == 1
@@ -245,39 +220,39 @@ def test_an_idle_stream_gets_keepalives_with_the_latest_id(
     stream.close()
 
 
-def test_gaps_overflow_and_dropped_connections(fake: FakeSalesforce, bus: FakePubSub) -> None:
-    client = stub(fake, bus)
-    stream = subscribe(client, fake)
-    wait_subscribed(bus)
-    bus.gap("Lead", ["00Q000000000001AAA"])
-    bus.overflow("Lead")
-    kinds = [decoded(client, fake, e)["ChangeEventHeader"]["changeType"] for e in stream.events(2)]
+def test_gaps_overflow_and_dropped_connections(org: FakeSalesforce, pubsub: FakePubSub) -> None:
+    client = stub(org, pubsub)
+    stream = subscribe(client, org)
+    wait_subscribed(pubsub)
+    pubsub.gap("Lead", ["00Q000000000001AAA"])
+    pubsub.overflow("Lead")
+    kinds = [decoded(client, org, e)["ChangeEventHeader"]["changeType"] for e in stream.events(2)]
     assert kinds == ["GAP_UPDATE", "GAP_OVERFLOW"]
-    bus.disconnect()
+    pubsub.disconnect()
     while (response := stream.responses.get(timeout=5)) is not None:
         assert not response.events
     assert stream.error is not None and stream.error.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_calls_without_a_known_token_or_to_an_unknown_topic_are_refused(
-    fake: FakeSalesforce, bus: FakePubSub
+    org: FakeSalesforce, pubsub: FakePubSub
 ) -> None:
-    client = stub(fake, bus)
+    client = stub(org, pubsub)
     with pytest.raises(grpc.RpcError) as refused:
-        client.GetTopic(pb.TopicRequest(topic_name=LEADS), metadata=auth(fake, token="nope"))
+        client.GetTopic(pb.TopicRequest(topic_name=LEADS), metadata=auth(org, token="nope"))
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.RpcError) as unknown:
-        client.GetTopic(pb.TopicRequest(topic_name="/data/Nope"), metadata=auth(fake))
+        client.GetTopic(pb.TopicRequest(topic_name="/data/Nope"), metadata=auth(org))
     assert unknown.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_at_most_a_hundred_events_are_asked_for_at_once(
-    fake: FakeSalesforce, bus: FakePubSub
+    org: FakeSalesforce, pubsub: FakePubSub
 ) -> None:
     for n in range(120):
-        fake.add("Lead", {"LastName": f"L{n}", "Company": "Acme"})
-    client = stub(fake, bus)
-    stream = subscribe(client, fake, preset=pb.ReplayPreset.EARLIEST, requested=150)
+        org.add("Lead", {"LastName": f"L{n}", "Company": "Acme"})
+    client = stub(org, pubsub)
+    stream = subscribe(client, org, preset=pb.ReplayPreset.EARLIEST, requested=150)
     assert len(stream.events(100)) == 100
     with pytest.raises(queue.Empty):
         stream.events(1, timeout=0.5)

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from integrations.salesforce import token_connection
 from integrations.salesforce_events import (
@@ -21,33 +20,13 @@ from integrations.salesforce_events import (
     StreamLost,
 )
 from tests.fakes.salesforce import FakeSalesforce
-from tests.fakes.salesforce_pubsub import TENANT, FakePubSub, replay_number
+from tests.fakes.salesforce_pubsub import FakePubSub, replay_number
+from tests.support import change_stream, create_lead
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
-    with FakeSalesforce() as server:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
-        yield server
-
-
-@pytest.fixture
-def bus(fake: FakeSalesforce) -> Iterator[FakePubSub]:
-    with FakePubSub(fake, keepalive=0.1) as server:
-        yield server
-
-
-@pytest.fixture
-def stream(fake: FakeSalesforce, bus: FakePubSub) -> Iterator[ChangeStream]:
-    with open(fake.ca_file, "rb") as handle:
-        ca = handle.read()
-    subscriber = ChangeStream(
-        token=lambda: "test-token",
-        instance_url=fake.url,
-        tenant_id=TENANT,
-        target=bus.target,
-        root_certificates=ca,
-    )
+def stream(org: FakeSalesforce, pubsub: FakePubSub) -> Iterator[ChangeStream]:
+    subscriber = change_stream(org, pubsub)
     yield subscriber
     subscriber.close()
 
@@ -68,25 +47,14 @@ def heard(
     return found[:count]
 
 
-def create_lead(fake: FakeSalesforce, name: str) -> str:
-    answer = requests.post(
-        f"{fake.url}/services/data/v62.0/sobjects/Lead",
-        json={"LastName": name, "Company": "Acme"},
-        headers={"Authorization": "Bearer test-token", "Sforce-Call-Options": "client=webform"},
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
-
-
 def test_changes_to_every_entity_are_heard_on_one_channel(
-    fake: FakeSalesforce, stream: ChangeStream
+    org: FakeSalesforce, stream: ChangeStream
 ) -> None:
     made: dict[str, str] = {}
 
     def changes() -> None:
-        made["lead"] = create_lead(fake, "Ng")
-        made["account"] = fake.add("Account", {"Name": "Acme", "Website": "acme.com"})
+        made["lead"] = create_lead(org, "Ng")
+        made["account"] = org.add("Account", {"Name": "Acme", "Website": "acme.com"})
 
     lead, account = heard(stream, 2, then=changes)
     assert (lead.entity, lead.record_ids, lead.change_type) == ("Lead", (made["lead"],), "CREATE")
@@ -97,41 +65,44 @@ def test_changes_to_every_entity_are_heard_on_one_channel(
 
 
 def test_icpbots_own_writes_are_known_by_their_client(
-    fake: FakeSalesforce, stream: ChangeStream
+    org: FakeSalesforce, stream: ChangeStream
 ) -> None:
-    lead = fake.add("Lead", {"LastName": "Ng", "Company": "Acme"})
-    sf = token_connection(instance_url=fake.url, access_token="test-token", version="62.0")
+    lead = org.add("Lead", {"LastName": "Ng", "Company": "Acme"})
+    url = org.url
+    sf = token_connection(instance_url=url, access_token="test-token", version="62.0")
     (event,) = heard(stream, 1, then=lambda: sf.Lead.update(lead, {"ICP_Tier__c": "A"}))
     assert (event.change_type, event.client, event.record_ids) == ("UPDATE", "icpbot", (lead,))
 
 
 def test_a_stream_resumes_after_a_stored_id_past_a_hundred_events(
-    fake: FakeSalesforce, stream: ChangeStream
+    org: FakeSalesforce, stream: ChangeStream
 ) -> None:
-    (first,) = heard(stream, 1, then=lambda: create_lead(fake, "First"))
-    ids = [fake.add("Lead", {"LastName": f"L{n}", "Company": "Acme"}) for n in range(150)]
+    (first,) = heard(stream, 1, then=lambda: create_lead(org, "First"))
+    ids = [org.add("Lead", {"LastName": f"L{n}", "Company": "Acme"}) for n in range(150)]
     later = heard(stream, 150, after=first.replay_id)  # more than one batch asked for
     assert [e.record_ids[0] for e in later] == ids
 
 
 def test_an_expired_id_and_a_dropped_connection_are_told_apart(
-    fake: FakeSalesforce, bus: FakePubSub, stream: ChangeStream
+    org: FakeSalesforce, pubsub: FakePubSub, stream: ChangeStream
 ) -> None:
-    (first,) = heard(stream, 1, then=lambda: create_lead(fake, "First"))
-    create_lead(fake, "Second")
-    bus.expire(keep_after=(replay_number(first.replay_id) or 0) + 1)
+    (first,) = heard(stream, 1, then=lambda: create_lead(org, "First"))
+    create_lead(org, "Second")
+    pubsub.expire(keep_after=(replay_number(first.replay_id) or 0) + 1)
     with pytest.raises(ReplayExpired):
         heard(stream, 1, after=first.replay_id)
     with pytest.raises(StreamLost, match="UNAVAILABLE"):
-        heard(stream, 1, then=bus.disconnect)
+        heard(stream, 1, then=pubsub.disconnect)
 
 
 def test_gaps_are_heard_as_records_to_read_again(
-    fake: FakeSalesforce, bus: FakePubSub, stream: ChangeStream
+    org: FakeSalesforce, pubsub: FakePubSub, stream: ChangeStream
 ) -> None:
-    (gap, overflow) = heard(
-        stream, 2, then=lambda: (bus.gap("Lead", ["00Q000000000009AAA"]), bus.overflow("Lead"))
-    )
+    def both() -> None:
+        pubsub.gap("Lead", ["00Q000000000009AAA"])
+        pubsub.overflow("Lead")
+
+    (gap, overflow) = heard(stream, 2, then=both)
     assert gap.is_gap and gap.change_type == "GAP_UPDATE"
     assert gap.record_ids == ("00Q000000000009AAA",)
     assert overflow.change_type == "GAP_OVERFLOW"
