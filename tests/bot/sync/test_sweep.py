@@ -109,6 +109,26 @@ def test_the_poll_tags_new_records_and_its_own_writes_do_not_loop(
     assert fake.row("Lead", lead)["ICP_Tier__c"] == fake.row("Account", acme)["ICP_Tier__c"]
 
 
+def test_a_poll_woken_runs_at_once_not_at_its_next_interval(
+    fake: FakeSalesforce, database: Database
+) -> None:
+    """Change Data Capture wakes the slow safety-net poll when it lost track (an overflow,
+    a replay id no longer kept): the round runs then, not an interval later."""
+    crm = salesforce(fake)
+    a_tier(fake, "acme.com")
+    poller = Sweeper(crm=crm, database=database, interval=3600, drain=Woken())
+    poller.start()
+    try:
+        time.sleep(0.2)
+        assert not [q for q in fake.queries() if "SystemModstamp >=" in q]
+        poller.wake()
+        wait_for(lambda: [q for q in fake.queries() if "SystemModstamp >=" in q])
+    finally:
+        started = time.monotonic()
+        poller.stop()
+    assert time.monotonic() - started < 5  # stopping does not wait out the hour
+
+
 def test_polling_holds_while_the_daily_api_budget_is_spent(
     fake: FakeSalesforce, database: Database
 ) -> None:
