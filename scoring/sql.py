@@ -385,6 +385,11 @@ class _ProfilePlan:
     criteria: list[tuple[str, Criterion]]  # (status column, criterion)
     outs: list[tuple[str, str]]  # (status column, disqualifier id)
 
+    @property
+    def positive_weight(self) -> int:
+        """Σ positive weights: what a score and coverage are shares of."""
+        return sum(c.weight for _, c in self.criteria if c.weight > 0)
+
 
 def _plan(icp: Icp, compiler: _Compiler, form: _Statuses) -> _Plan:
     statuses: list[str] = []
@@ -548,7 +553,7 @@ def _shown_values(plan: _Plan, types: Mapping[str, FieldType]) -> _ShownValues:
     form = _Statuses(words=False)
     readers: dict[str, list[str]] = {}  # field → the status columns of criteria showing it
     for p in plan.profiles:
-        total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+        total = p.positive_weight
         for name, c in p.criteria:
             if _points(c.weight, total):
                 readers.setdefault(c.condition.field, []).append(name)
@@ -618,7 +623,7 @@ def _reasons(p: _ProfilePlan, shown: Mapping[str, str], dq_lines: Sequence[str])
     (only the first `icp_room` matched), the unknown line. When no more wins matched
     than there is room for (nearly every row), no line needs to count those above it."""
     form = _Statuses(words=False)
-    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    total = p.positive_weight
     wins = [n for n, c in p.criteria if _points(c.weight, total)]
     every = ", ".join([*dq_lines, *_reason_lines(p, shown, None)])
     counted = ", ".join([*dq_lines, *_reason_lines(p, shown, "icp_room")])
@@ -633,7 +638,7 @@ def _reason_lines(p: _ProfilePlan, shown: Mapping[str, str], room: str | None) -
     the first `room` matched) and its unknown line, in the engine's order; `shown`: the
     column showing each field's value."""
     form = _Statuses(words=False)
-    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    total = p.positive_weight
     earned = [(n, c, _points(c.weight, total)) for n, c in p.criteria]
     ordered = sorted(
         [item for item in earned if item[2]],
@@ -664,7 +669,7 @@ def _reason_lines(p: _ProfilePlan, shown: Mapping[str, str], room: str | None) -
 def _stake(p: _ProfilePlan) -> str:
     """The points a profile's unknown criteria could have earned, summed in the engine's
     order (a DOUBLE, so `13.3 + 20.0` is the engine's very float): `{prefix}_stake`."""
-    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    total = p.positive_weight
     terms = [
         f"(CASE WHEN {n} IS NULL THEN {_points(c.weight, total)!r} ELSE 0.0 END)"
         for n, c in p.criteria
@@ -708,7 +713,7 @@ def _text(name: str, types: Mapping[str, FieldType]) -> str:
 def _criteria_json(p: _ProfilePlan) -> str:
     """The winning profile's criteria as `score --json` lists them."""
     form = _Statuses(words=False)
-    total = sum(c.weight for _, c in p.criteria if c.weight > 0)
+    total = p.positive_weight
     items = [
         f"{{'id': {literal(c.id)}, 'status': {form.word(name)}, "
         f"'points': CASE WHEN {form.matched(name)} "

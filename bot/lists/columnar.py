@@ -144,14 +144,12 @@ def _read(source: Source) -> str:
 
 
 def _read_parquet(source: Source, path: str) -> str:
-    cells = [
-        f"{text} AS {cell}" for text, cell in zip(_parquet_cells(source), source.cells, strict=True)
-    ]
-    return f"SELECT {', '.join(cells)} FROM read_parquet({path})"
+    return f"SELECT {_parquet_cells(source)} FROM read_parquet({path})"
 
 
-def _parquet_cells(source: Source) -> list[str]:
-    """Each Parquet column as the text a CSV would hold: lists `;`-joined."""
+def _parquet_cells(source: Source) -> str:
+    """Each Parquet column as the text a CSV would hold (lists `;`-joined), named as
+    `source.cells` names them: a select list."""
     db = duckdb.connect()
     try:
         kinds = db.execute(
@@ -160,13 +158,13 @@ def _parquet_cells(source: Source) -> list[str]:
     finally:
         db.close()
     cells = []
-    for name, kind, *_ in kinds:
+    for (name, kind, *_), cell in zip(kinds, source.cells, strict=True):
         value = column(str(name))
         if str(kind).endswith("[]"):  # a list: its items as CSV gives them
-            cells.append(f"array_to_string({value}, ';')")
+            cells.append(f"array_to_string({value}, ';') AS {cell}")
         else:
-            cells.append(f"CAST({value} AS VARCHAR)")
-    return cells
+            cells.append(f"CAST({value} AS VARCHAR) AS {cell}")
+    return ", ".join(cells)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,10 +298,11 @@ def kept_names(header: Sequence[str]) -> list[str | None]:
     """Header names as output columns: None for a name of `OUTPUT_COLUMNS` (the file was
     scored before: this run's verdict replaces that one), `_2`, `_3`... after a name
     seen before, so every output column has a name of its own."""
-    taken = {name.lower() for name in OUTPUT_COLUMNS}
+    ours = frozenset(name.lower() for name in OUTPUT_COLUMNS)  # DuckDB ignores case
+    taken = set(ours)
     names: list[str | None] = []
     for name in header:
-        if name.lower() in {n.lower() for n in OUTPUT_COLUMNS}:
+        if name.lower() in ours:
             names.append(None)
             continue
         unique, copy = name, 1
@@ -440,15 +439,12 @@ def line_numbers(plan: _Plan, places: Sequence[int]) -> dict[int, int]:
 def _parquet_rows(plan: _Plan, places: Sequence[int]) -> dict[int, int]:
     """Rows of a Parquet file by place among the rows scored: blank rows skipped."""
     path = literal(str(plan.source.path))
-    cells = ", ".join(
-        f"{cell} AS {name}"
-        for cell, name in zip(_parquet_cells(plan.source), plan.source.cells, strict=True)
-    )
+    cells = _parquet_cells(plan.source)
+    numbered = f"SELECT file_row_number, {cells} FROM read_parquet({path}, file_row_number = true)"
     blanks = [
         int(row)
         for (row,) in plan.db.execute(
-            f"SELECT file_row_number FROM (SELECT file_row_number, {cells} FROM "
-            f"read_parquet({path}, file_row_number = true)) "
+            f"SELECT file_row_number FROM ({numbered}) "
             f"WHERE {blank_row(plan.source.cells)} ORDER BY 1"
         ).fetchall()
     ]
