@@ -47,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from harness import cpu_steal, steal_share  # noqa: E402
+from harness import cpu_steal, steal_said, steal_share  # noqa: E402
 
 SECONDS_TARGET = 20.0
 MEMORY_TARGET_MB = 500.0
@@ -272,10 +272,7 @@ def main() -> None:
 
     for way, (seconds, peak_mb, count) in medians.items():
         print(f"median of {count}, from {way}: {_figures(seconds, peak_mb)}")
-    print(
-        f"CPU time taken by the hypervisor for other machines while measuring: {share:.0%} "
-        "(figures above are distorted by that much or more)"
-    )
+    print(steal_said(share))
 
 
 if __name__ == "__main__":

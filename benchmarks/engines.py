@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "benchmarks"))
 
-from harness import cpu_steal, steal_share  # noqa: E402
+from harness import cpu_steal, steal_said, steal_share  # noqa: E402
 
 from bot.config import load_config  # noqa: E402
 from scoring.sql import select_sql  # noqa: E402
@@ -131,10 +131,7 @@ def main() -> None:
             )
     same = found["DuckDB"] == found["polars"]
     print(f"same tiers on both engines: {'yes' if same else 'NO'}")
-    print(
-        "CPU time taken by the hypervisor for other machines while measuring: "
-        f"{steal_share(steal_before, cpu_steal()):.0%}"
-    )
+    print(steal_said(steal_share(steal_before, cpu_steal())))
     sys.exit(0 if same else 1)
 
 

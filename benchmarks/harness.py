@@ -61,6 +61,14 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / total if total else 0.0
 
 
+def steal_said(share: float) -> str:
+    """The line each benchmark ends with: what the hypervisor took while it measured."""
+    return (
+        f"CPU time taken by the hypervisor for other machines while measuring: {share:.0%} "
+        "(figures above are distorted by that much or more)"
+    )
+
+
 class FakeProcess:
     """`python -m tests.fakes.hubspot` in a child process, stopped when stdin closes;
     with `journal`, with the control routes `requests` and `values` (module doc)."""

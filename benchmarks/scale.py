@@ -45,7 +45,7 @@ from bot.config import load_config  # noqa: E402
 from scoring.sql import select_sql  # noqa: E402
 
 sys.path.insert(1, str(ROOT / "benchmarks"))
-from harness import cpu_steal, steal_share  # noqa: E402
+from harness import cpu_steal, steal_said, steal_share  # noqa: E402
 
 SUMMARY_SECONDS, SUMMARY_BYTES = 60.0, 1.5 * 1024**3
 PARQUET_SECONDS = 15.0
@@ -213,8 +213,7 @@ def main() -> None:
                 f"{seconds:.1f} s ({counts}; its table holds the cells as they are, not "
                 "typed as the CSV reader types them, so its tiers can differ a little)"
             )
-    share = steal_share(steal_before, cpu_steal())
-    print(f"CPU time taken by the hypervisor for other machines while measuring: {share:.0%}")
+    print(steal_said(steal_share(steal_before, cpu_steal())))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from integrations.domains import normalize_country  # noqa: E402
 from scoring.sql import select_sql  # noqa: E402
 
 sys.path.insert(1, str(ROOT / "benchmarks"))
-from harness import cpu_steal, steal_share  # noqa: E402
+from harness import cpu_steal, steal_said, steal_share  # noqa: E402
 
 TARGET_ROWS_PER_SECOND = 10_000_000 / 60
 NOW = datetime(SAMPLE_AS_OF.year, SAMPLE_AS_OF.month, SAMPLE_AS_OF.day, 12, tzinfo=UTC)
@@ -128,8 +128,7 @@ def main() -> None:
             same = "equal" if engine_tiers == sql_tiers else "DIFFERENT"
             tiers = dict(sorted(engine_tiers.items()))
             print(f"tier counts on those rows, engine vs SQL: {same} {tiers}")
-    share = steal_share(steal_before, cpu_steal())
-    print(f"CPU time taken by the hypervisor for other machines while measuring: {share:.0%}")
+    print(steal_said(steal_share(steal_before, cpu_steal())))
 
 
 if __name__ == "__main__":

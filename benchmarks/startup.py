@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bot.cli.sample_data import COMPANY_COLUMNS, iter_companies, write_csv  # noqa: E402
 
 sys.path.insert(1, str(ROOT / "benchmarks"))
-from harness import cpu_steal, steal_share  # noqa: E402
+from harness import cpu_steal, steal_said, steal_share  # noqa: E402
 
 SAMPLE = ROOT / "config" / "sample"
 FILE_ROWS = 200
@@ -127,11 +127,7 @@ def main() -> None:
             line += f"   baseline {there:.3f} s   ratio {here / there:.2f}"
         print(line)
     print(f"medians of {args.runs} runs each")
-    share = steal_share(steal_before, cpu_steal())
-    print(
-        f"CPU time taken by the hypervisor for other machines while measuring: {share:.0%} "
-        "(figures above are distorted by that much or more)"
-    )
+    print(steal_said(steal_share(steal_before, cpu_steal())))
 
 
 if __name__ == "__main__":
