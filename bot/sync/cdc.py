@@ -32,6 +32,7 @@ from sqlalchemy import Engine as Database
 
 from bot.schedule import LeaderLock
 from bot.store import checkpoints, inbox
+from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain, NewEvent, read_again
 from integrations.records import RecordKind
@@ -51,7 +52,8 @@ CHECKPOINT = "salesforce.cdc"  # the replay id to resume after, hex
 LOCK_KEY = 0x1C9B0C  # pg_advisory_lock key: "only one change listener"
 RETRY_LEADER = 30.0  # seconds between a standby's tries to take the listener's lock
 RECONNECT = (1.0, 60.0)  # first and longest wait before listening again after a failure
-KINDS = {"Account": RecordKind.ACCOUNT, "Lead": RecordKind.LEAD, "Contact": RecordKind.CONTACT}
+# The entities read and tagged through the Salesforce adapter; others' events are ignored.
+KINDS = {"Account": RecordKind.ACCOUNT, "Lead": RecordKind.LEAD}
 
 
 class ChangeListener:
@@ -125,7 +127,7 @@ class ChangeListener:
                 wait = min(wait * 2, self.reconnect[1])
 
     def _after(self) -> bytes | None:
-        with open_session(self.database) as session:
+        with read_session(self.database) as session:
             saved = checkpoints.get(session=session, name=CHECKPOINT)
         return bytes.fromhex(saved) if saved else None
 
