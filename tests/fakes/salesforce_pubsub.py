@@ -130,6 +130,10 @@ class _Topic:
     kinds: dict[str, str]  # record field → its Avro type (besides null)
     events: list[_Stored] = field(default_factory=list)
 
+    def after(self, number: int, most: int) -> list[_Stored]:
+        """Up to `most` events kept after the one numbered `number`, oldest first."""
+        return [e for e in self.events if e.number > number][:most]
+
 
 class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
     """The Pub/Sub API of `salesforce` (started), on its own port."""
@@ -338,10 +342,10 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
                         "sfdc.platform.eventbus.grpc.service.unavailable",
                         "The service is unavailable. Try again later.",
                     )
-                ready = [e for e in topic.events if e.number > position][: credit.available()]
+                ready = topic.after(position, credit.available())
                 if not ready:
                     self._lock.wait(0.05)
-                    ready = [e for e in topic.events if e.number > position][: credit.available()]
+                    ready = topic.after(position, credit.available())
                 latest = self._latest
             if ready:
                 position = ready[-1].number
