@@ -2,6 +2,7 @@
 and this is where to read what feeds what:
 
     HubSpot webhook ─► intake.web ──────┐
+    Salesforce change events ─► sync.cdc┤ (the poll's pace: slow while they are heard)
     HubSpot sweep, Salesforce poll ─────┤
     ageing (daily, schedule) ───────────┤
     a new ICP version (start, SIGHUP):  │
@@ -30,7 +31,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -63,6 +64,7 @@ from bot.store.repo import IcpVersionConflict
 from bot.store.wal import WalCheckpoints
 from bot.sync.activity import Activity
 from bot.sync.ageing import AgeingJob
+from bot.sync.cdc import ChangeListener
 from bot.sync.connect import (
     HUBSPOT_README,
     SALESFORCE_README,
@@ -81,6 +83,8 @@ from bot.sync.tagging import Tagger
 from bot.sync.worker import CRM_SOURCES, SALESFORCE_SOURCES, Worker
 from integrations.base import LiveCrm
 from integrations.retries import RetryPolicy
+from integrations.salesforce import SalesforceCrm
+from integrations.salesforce_events import ChangeStream
 from scoring.engine import Scorer
 from scoring.problems import ConfigError
 
@@ -112,11 +116,18 @@ class Background(Protocol):
 class CrmSync:
     """One CRM kept in step: the worker drains its inbox events into the pipeline, which
     reads, tags and writes back; the sweeper (HubSpot's sweep, Salesforce's poll) asks the
-    CRM what changed and stores it in the inbox for the worker."""
+    CRM what changed and stores it in the inbox for the worker; Salesforce's change
+    listener stores its changes as they happen, the sweeper then its safety net."""
 
     pipeline: Pipeline
     worker: Worker
     sweeper: Sweeper | None
+    listener: ChangeListener | None = None
+
+    def background(self) -> list[Background]:
+        """Its parts that run beside the web app, in the order they start."""
+        parts: list[Background] = [self.worker]
+        return parts + [p for p in (self.sweeper, self.listener) if p is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +247,19 @@ def build_service(
         )
         budget = ApiBudget(salesforce, settings.salesforce_api_budget, core.metrics)
         every = settings.salesforce_poll_seconds if sweep else None
-        syncs[salesforce.name] = _sync(
-            core, salesforce, announce, SALESFORCE_SOURCES, every, hold=budget.exceeded
+        sync = _sync(
+            core,
+            salesforce,
+            announce,
+            SALESFORCE_SOURCES,
+            every,
+            hold=budget.exceeded,
+            safety=settings.salesforce_safety_poll_seconds,
         )
+        if sync.sweeper is not None and settings.salesforce_cdc:
+            listener = _change_listener(core, settings, salesforce, sync.worker, sync.sweeper)
+            sync = replace(sync, listener=listener)
+        syncs[salesforce.name] = sync
     if not syncs:
         log.warning("%s", NO_CRM)
     elif "hubspot" not in syncs:
@@ -263,7 +284,7 @@ def build_service(
     )
     background: list[Background] = [WalCheckpoints(core.database)]  # no commit does it
     for sync in syncs.values():
-        background += [sync.worker, *([sync.sweeper] if sync.sweeper else [])]
+        background += sync.background()
     if slack is not None:
         background += [slack.poster, *([slack.socket_mode] if slack.socket_mode else [])]
     if begin_rollout(core.database, version=config.icp.version, now=clock()) is not None:
@@ -306,10 +327,11 @@ def _sync(
     *,
     hold: Hold | None = None,
     activity: Activity | None = None,
+    safety: float | None = None,
 ) -> CrmSync:
     """A CRM's pipeline, the worker that feeds it from the inbox (events from `sources`),
-    and, every `every` seconds, the sweep or poll that asks the CRM what changed and wakes
-    that worker."""
+    and, every `every` seconds (every `safety` seconds while its changes are heard as they
+    happen), the sweep or poll that asks the CRM what changed and wakes that worker."""
     pipeline = Pipeline(crm=crm, database=core.database, tagger=core.tagger, announce=announce)
     worker = Worker(
         database=core.database,
@@ -331,8 +353,40 @@ def _sync(
             drain=worker,
             clock=core.clock,
             hold=hold,
+            safety_interval=safety,
         )
     return CrmSync(pipeline, worker, sweeper)
+
+
+def _change_listener(
+    core: Core, settings: Settings, crm: SalesforceCrm, worker: Worker, poll: Sweeper
+) -> ChangeListener:
+    """Salesforce's Change Data Capture through its Pub/Sub API, on the adapter's session:
+    changes into `worker`'s inbox as they happen, `poll` told when it can slow down."""
+    stream = ChangeStream(
+        session=crm.stream_session,
+        expired=crm.session_expired,
+        target=settings.salesforce_pubsub_target,
+        root_certificates=_ca_bundle(settings),
+    )
+    return ChangeListener(
+        stream=stream, database=core.database, drain=worker, poll=poll, clock=core.clock
+    )
+
+
+def _ca_bundle(settings: Settings) -> bytes | None:
+    """The certificate authorities REQUESTS_CA_BUNDLE names, for gRPC (which reads no
+    environment); None: the system's. A directory of certificates is requests' alone."""
+    path = settings.ca_bundle
+    if path is None or not path.is_file():
+        if path is not None:
+            log.warning(
+                "REQUESTS_CA_BUNDLE=%s is not a file: the Pub/Sub API is checked against "
+                "the system's certificate authorities",
+                path,
+            )
+        return None
+    return path.read_bytes()
 
 
 def _webhook_settings(settings: Settings, config: Config) -> WebhookSettings | None:

@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
     salesforce_private_key_file: Path | None = Field(None, alias="SALESFORCE_PRIVATE_KEY_FILE")
     salesforce_poll_seconds: float = Field(60.0, alias="ICPBOT_SALESFORCE_POLL_SECONDS", gt=0)
+    # Change Data Capture through the Pub/Sub API: changes heard as they happen, and the poll
+    # slowed to a safety net while they are. false: the poll alone.
+    salesforce_cdc: bool = Field(True, alias="ICPBOT_SALESFORCE_CDC")
+    salesforce_safety_poll_seconds: float = Field(
+        600.0, alias="ICPBOT_SALESFORCE_SAFETY_POLL_SECONDS", gt=0
+    )
+    salesforce_pubsub_target: str = Field(
+        "api.pubsub.salesforce.com:7443", alias="SALESFORCE_PUBSUB_TARGET"
+    )
+    # The certificate authorities Salesforce's answers are checked against, when not the
+    # system's (a TLS-inspecting proxy): requests reads it itself; the Pub/Sub API's gRPC
+    # channel is given it from here.
+    ca_bundle: Path | None = Field(None, alias="REQUESTS_CA_BUNDLE")
     # Polling pauses while the org has used more than this share of its daily API requests.
     salesforce_api_budget: float = Field(0.8, alias="ICPBOT_SALESFORCE_API_BUDGET", gt=0, le=1)
     # Requests per second icpbot allows itself (Salesforce limits requests per day, and
@@ -100,6 +113,15 @@ class Settings(BaseSettings):
             bare = value.strip().split("://")[-1].lstrip("/")
             raise ValueError(f"{value!r} is not a web address: write it whole, https://{bare}")
         return value.strip()
+
+    @field_validator("salesforce_pubsub_target")
+    @classmethod
+    def _grpc_target(cls, value: str) -> str:
+        """host:port, as gRPC dials it: a URL here would fail only when the stream starts."""
+        host, _, port = value.strip().removeprefix("https://").rstrip("/").rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{value!r} is not host:port (e.g. api.pubsub.salesforce.com:7443)")
+        return f"{host}:{port}"
 
     @field_validator("ageing_cron")
     @classmethod

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import jwt
 import orjson
@@ -375,6 +375,15 @@ def field_metadata(name: str) -> dict[str, Any]:
 # -- the adapter -----------------------------------------------------------------------------
 
 
+class StreamSession(NamedTuple):
+    """How the Pub/Sub API knows the caller: the REST session's token, the instance URL
+    and the org's id."""
+
+    access_token: str
+    instance_url: str
+    tenant_id: str
+
+
 class SalesforceCrm(LiveCrm):
     """Accounts as accounts, Leads as people, `ICP_*__c` fields as the write-back."""
 
@@ -406,6 +415,7 @@ class SalesforceCrm(LiveCrm):
         self._selects: dict[str, str] = {}  # per sObject, the fields the org has
         self._coercers: dict[str, PropertyCoercer] = {}  # per sObject, reading its rows
         self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="salesforce-write")
+        self._org_id: str | None = None  # the org's id, once read (`stream_session`)
 
     @property
     def sf(self) -> Salesforce:
@@ -509,6 +519,25 @@ class SalesforceCrm(LiveCrm):
 
     def errors(self) -> list[RowError]:
         return list(self._errors)
+
+    # -- Change Data Capture's session ---------------------------------------------------------
+
+    def stream_session(self) -> StreamSession:
+        """What a Pub/Sub subscription presents: this adapter's session token, its instance,
+        and the org's id (Salesforce's `tenantid`), read once with one query."""
+        if self._org_id is None:
+            rows = self._call(
+                lambda: self.sf.query("SELECT Id FROM Organization LIMIT 1", **self._kw())
+            )
+            self._org_id = str(((rows or {}).get("records") or [{}])[0].get("Id") or "")
+        client = self.sf
+        return StreamSession(client.session_id, f"https://{client.sf_instance}", self._org_id)
+
+    def session_expired(self) -> None:
+        """The Pub/Sub API refused the session: the next use logs in again, where it can."""
+        client = self._sf
+        if self.renew and client is not None:
+            self._forget(client)
 
     def limit_refused(self) -> bool:
         """Salesforce refused a call with REQUEST_LIMIT_EXCEEDED since the limits were last

@@ -31,6 +31,7 @@ import grpc
 
 from integrations.pubsub import pubsub_api_pb2 as pb
 from integrations.pubsub import pubsub_api_pb2_grpc as pb_grpc
+from integrations.salesforce import StreamSession
 
 PUBSUB_TARGET = "api.pubsub.salesforce.com:7443"
 ALL_CHANGES = "/data/ChangeEvents"
@@ -75,22 +76,22 @@ class StreamLost(Exception):
 class ChangeStream:
     """Subscriptions to one org's change events on its Pub/Sub API.
 
-    `token` is asked for at each connection, so a renewed session is used;
-    `root_certificates` (PEM) replaces the system's trust store (a test's CA).
+    `session` is asked for at each connection, so a renewed login is used;
+    `expired` is told when the service refuses it (`UNAUTHENTICATED`), so the
+    next connection logs in again. `root_certificates` (PEM) replaces the
+    system's trust store (a proxy's or a test's certificate authority).
     """
 
     def __init__(
         self,
         *,
-        token: Callable[[], str],
-        instance_url: str,
-        tenant_id: str,
+        session: Callable[[], StreamSession],
+        expired: Callable[[], None] = lambda: None,
         target: str = PUBSUB_TARGET,
         root_certificates: bytes | None = None,
     ) -> None:
-        self.token = token
-        self.instance_url = instance_url
-        self.tenant_id = tenant_id
+        self.session = session
+        self.expired = expired
         self.target = target
         credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
         self._channel = grpc.secure_channel(target, credentials)
@@ -101,11 +102,11 @@ class ChangeStream:
         self._channel.close()
 
     def _metadata(self) -> list[tuple[str, str]]:
-        return [
-            ("accesstoken", self.token()),
-            ("instanceurl", self.instance_url),
-            ("tenantid", self.tenant_id),
-        ]
+        try:
+            token, instance_url, tenant_id = self.session()
+        except Exception as exc:  # the REST login or the org's id failed: try again later
+            raise StreamLost(f"no Salesforce session: {type(exc).__name__}: {exc}") from exc
+        return [("accesstoken", token), ("instanceurl", instance_url), ("tenantid", tenant_id)]
 
     def listen(
         self, topic: str = ALL_CHANGES, *, after: bytes | None = None, stop: threading.Event
@@ -135,7 +136,7 @@ class ChangeStream:
         except grpc.RpcError as error:
             if stop.is_set():
                 return
-            raise _said(error) from error
+            raise self._said(error) from error
         finally:
             requests.put(None)
             call.cancel()
@@ -166,9 +167,15 @@ class ChangeStream:
                     pb.SchemaRequest(schema_id=schema_id), metadata=self._metadata()
                 )
             except grpc.RpcError as error:
-                raise _said(error) from error
+                raise self._said(error) from error
             self._schemas[schema_id] = fastavro.parse_schema(json.loads(info.schema_json))
         return self._schemas[schema_id]
+
+    def _said(self, error: grpc.RpcError) -> Exception:
+        """A gRPC failure as what a listener does about it; a refused session is let go."""
+        if getattr(error, "code", lambda: None)() == grpc.StatusCode.UNAUTHENTICATED:
+            self.expired()
+        return _said(error)
 
 
 def _until_none(requests: queue.Queue[Any]) -> Iterator[Any]:

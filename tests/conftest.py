@@ -84,6 +84,9 @@ def _no_real_services(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("HUBSPOT_", "SLACK_", "SALESFORCE_")):
             monkeypatch.delenv(name)
+    # A Salesforce `serve` listens to Change Data Capture: unless a test names its fake
+    # Pub/Sub API, the listener dials a closed local port, never Salesforce's.
+    monkeypatch.setenv("SALESFORCE_PUBSUB_TARGET", "127.0.0.1:9")
 
 
 # -- Salesforce's Change Data Capture: the fake org and its Pub/Sub API ---------------------------

@@ -49,7 +49,7 @@ from integrations.hubspot import make_client as hubspot_client
 from integrations.ratelimit import RateLimiter
 from integrations.records import CrmRecord, RecordKind
 from integrations.retries import CrmCaller, RetryPolicy
-from integrations.salesforce import SalesforceCrm, token_connection
+from integrations.salesforce import SalesforceCrm, StreamSession, token_connection
 from integrations.salesforce import classify as salesforce_classify
 from integrations.salesforce_events import ChangeStream
 from scoring.engine import Scorer
@@ -532,9 +532,7 @@ def create_lead(fake: FakeSalesforce, name: str, *, client: str = "webform") -> 
 def change_stream(fake: FakeSalesforce, bus: FakePubSub) -> ChangeStream:
     """icpbot's change stream on the fake org's Pub/Sub API, trusting the fake's CA."""
     return ChangeStream(
-        token=lambda: "test-token",
-        instance_url=fake.url,
-        tenant_id=TENANT,
+        session=lambda: StreamSession("test-token", fake.url, TENANT),
         target=bus.target,
         root_certificates=Path(fake.ca_file).read_bytes(),
     )

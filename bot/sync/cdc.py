@@ -15,6 +15,10 @@ stored once.
   records read again; `GAP_OVERFLOW` (too many changes in one transaction to
   list) and a replay id no longer kept wake the poll, which keeps running at
   a slow interval as the safety net and catches up from its own checkpoint.
+- The poll is told whether changes are heard (`SafetyNet.covered`): while a
+  subscription is up and the org has selected Account and Lead for Change
+  Data Capture, or another replica listens, it polls at its safety pace;
+  otherwise (the org selected neither, the stream is lost) at its full pace.
 - An opportunity's change wakes the poll too: deals are stored by its deal
   sweep, which calibration reads.
 - One subscriber per database: the replica holding the listener's leader
@@ -27,6 +31,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import Engine as Database
 
@@ -54,10 +59,26 @@ RETRY_LEADER = 30.0  # seconds between a standby's tries to take the listener's 
 RECONNECT = (1.0, 60.0)  # first and longest wait before listening again after a failure
 # The entities read and tagged through the Salesforce adapter; others' events are ignored.
 KINDS = {"Account": RecordKind.ACCOUNT, "Lead": RecordKind.LEAD}
+SETUP = "icpbot crm setup salesforce"
+
+
+class SafetyNet(Protocol):
+    """The poll that catches what Change Data Capture misses (`bot.sync.sweep.Sweeper`)."""
+
+    def wake(self) -> None:
+        """Poll now: changes were missed (an overflow, a replay id no longer kept)."""
+
+    def covered(self, by_changes: bool) -> None:
+        """Whether changes are heard as they happen, so the poll can slow down."""
 
 
 class ChangeListener:
-    """Listens to an org's change channel in a background thread while it holds the lock."""
+    """Listens to an org's change channel in a background thread while it holds the lock.
+
+    `entities` says which entities the org has selected for Change Data Capture
+    (`SalesforceCrm.cdc_entities`), asked once a connection; without it all are
+    taken as selected.
+    """
 
     def __init__(
         self,
@@ -65,7 +86,8 @@ class ChangeListener:
         stream: ChangeStream,
         database: Database,
         drain: InboxDrain,
-        poll: Callable[[], None],
+        poll: SafetyNet,
+        entities: Callable[[], frozenset[str]] | None = None,
         crm: str = "salesforce",
         topic: str = ALL_CHANGES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -76,6 +98,7 @@ class ChangeListener:
         self.database = database
         self.drain = drain
         self.poll = poll
+        self.entities = entities
         self.crm = crm
         self.topic = topic
         self.clock = clock
@@ -104,6 +127,7 @@ class ChangeListener:
                 log.info("salesforce: listening to %s (Change Data Capture)", self.topic)
                 self._listen()
                 return
+            self.poll.covered(True)  # another replica listens (and polls while it cannot)
             self._stop.wait(self.retry_leader)
 
     def _listen(self) -> None:
@@ -111,6 +135,7 @@ class ChangeListener:
         wait = self.reconnect[0]
         while not self._stop.is_set():
             try:
+                self.poll.covered(self._selected())
                 for heard in self.stream.listen(self.topic, after=self._after(), stop=self._stop):
                     self._keep(heard)
                     wait = self.reconnect[0]
@@ -120,11 +145,36 @@ class ChangeListener:
                     "listening from now, and polling to catch up on what came between"
                 )
                 self._forget()
-                self.poll()
+                self.poll.covered(False)
+                self.poll.wake()
             except StreamLost as lost:
                 log.warning("salesforce: change stream lost (%s); again in %.0fs", lost, wait)
+                self.poll.covered(False)
                 self._stop.wait(wait)
                 wait = min(wait * 2, self.reconnect[1])
+
+    def _selected(self) -> bool:
+        """Whether the org sends Account's and Lead's changes; if not, why is logged."""
+        if self.entities is None:
+            return True
+        try:
+            selected = self.entities()
+        except Exception as exc:  # no Tooling API access, say: listen, and keep polling
+            log.warning(
+                "salesforce: could not read which entities send change events (%s); "
+                "polling at the full pace as well",
+                exc,
+            )
+            return False
+        absent = sorted(set(KINDS) - selected)
+        if absent:
+            log.warning(
+                "salesforce: Change Data Capture is not on for %s in this org: run `%s`, or "
+                "select it in Setup > Change Data Capture; polling at the full pace meanwhile",
+                " and ".join(absent),
+                SETUP,
+            )
+        return not absent
 
     def _after(self) -> bytes | None:
         with read_session(self.database) as session:
@@ -155,7 +205,7 @@ class ChangeListener:
         if stored:
             self.drain.wake()
         if poll:
-            self.poll()
+            self.poll.wake()
 
     def _events(self, change: ChangeEvent) -> tuple[list[NewEvent], bool]:
         """The inbox events a change asks for, and whether it asks for a poll instead."""

@@ -2,8 +2,9 @@
 
 For HubSpot it is the safety net for missed webhooks: HubSpot gives up on
 a delivery after retrying for hours, and a subscription can be paused or
-misconfigured. For Salesforce it is how changes are heard at all (SOQL on
-`SystemModstamp`). Either way what changed goes into the inbox like any
+misconfigured. For Salesforce (SOQL on `SystemModstamp`) it is how changes
+are heard where Change Data Capture is not (`bot.sync.cdc`), and its safety
+net, at a slower pace, where it is. Either way what changed goes into the inbox like any
 event. Its keys are the object and its modification time, so a
 sweep that overlaps the webhooks or the previous sweep stores nothing new.
 icpbot's own write-backs show up here too; they cost a read and compare
@@ -96,7 +97,12 @@ class Hold(Protocol):
 class Sweeper:
     """Runs `sweep` every `interval` seconds in a background thread; what it stores is
     drained by the CRM's worker, woken at once. Then `sweep_deals`: a failure of either
-    (a token without the deals scope, say) leaves the other to run."""
+    (a token without the deals scope, say) leaves the other to run.
+
+    While Change Data Capture covers the CRM's changes (`covered`), it is only the safety
+    net and runs every `safety_interval` seconds instead: every round costs API requests
+    from the org's daily allowance, changed or not.
+    """
 
     def __init__(
         self,
@@ -107,10 +113,13 @@ class Sweeper:
         drain: InboxDrain,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hold: Hold | None = None,
+        safety_interval: float | None = None,
     ) -> None:
         self.crm = crm
         self.database = database
         self.interval = interval
+        self.safety_interval = safety_interval or interval
+        self._covered = False  # Change Data Capture is heard: poll at the safety interval
         self.drain = drain
         self.clock = clock
         self.hold = hold or (lambda: None)
@@ -125,6 +134,26 @@ class Sweeper:
         a gap too big to describe, a replay id no longer kept)."""
         self._woken.set()
 
+    def covered(self, by_changes: bool) -> None:
+        """Whether Change Data Capture hears the CRM's changes now. When it stops, a round
+        runs at once (what came while it was failing) and then every `interval` again."""
+        was, self._covered = self._covered, by_changes
+        if was == by_changes:
+            return
+        if by_changes:
+            log.info(
+                "%s: changes are heard as they happen; polling every %.0fs as a safety net",
+                self.crm.name,
+                self.safety_interval,
+            )
+        else:
+            log.info("%s: polling every %.0fs", self.crm.name, self.interval)
+            self._woken.set()
+
+    def pace(self) -> float:
+        """Seconds until the next round, unless woken."""
+        return self.safety_interval if self._covered else self.interval
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
         self._thread.start()
@@ -137,7 +166,7 @@ class Sweeper:
 
     def _run(self) -> None:
         while True:
-            self._woken.wait(self.interval)
+            self._woken.wait(self.pace())
             self._woken.clear()
             if self._stop.is_set():
                 return
@@ -166,7 +195,7 @@ class Sweeper:
         try:
             stored = sweep(crm=self.crm, database=self.database, now=self.clock())
         except Exception:
-            log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.interval)
+            log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.pace())
             return
         if stored:
             log.info("%s sweep found %d changes webhooks had not delivered", self.crm.name, stored)
@@ -180,7 +209,7 @@ class Sweeper:
             said = _gist(exc)
             if said != self._deals_failed:
                 log.exception(
-                    "%s deal sweep failed; trying every %.0fs", self.crm.name, self.interval
+                    "%s deal sweep failed; trying every %.0fs", self.crm.name, self.pace()
                 )
             self._deals_failed = said
             return

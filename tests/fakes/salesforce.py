@@ -67,7 +67,9 @@ ID_PREFIX = {
     "PermissionSet": "0PS",
     "FieldPermissions": "01k",
     "CustomField": "00N",
+    "Organization": "00D",
 }
+ORG_ID = "00D000000000001AAA"  # the org's id: Pub/Sub's `tenantid`
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -147,6 +149,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         Field("CloseDate", "date"),
         Field("AccountId", "reference", references="Account"),
     ),
+    "Organization": _fields(Field("Id", "id", updateable=False), Field("Name", "string")),
 }
 RELATIONSHIPS = {("Opportunity", "account"): ("AccountId", "Account")}
 
@@ -295,6 +298,7 @@ class FakeSalesforce:
             for obj, extra in fields.items():
                 self._schema[obj].update({f.name.lower(): f for f in extra})
         self._rows: dict[str, dict[str, dict[str, Any]]] = {obj: {} for obj in ID_PREFIX}
+        self._rows["Organization"][ORG_ID] = {"Id": ORG_ID, "Name": "Acme Fake Org"}
         self._counter = itertools.count(1)
         self._cursors: dict[str, tuple[soql.Query, str, list[str], int]] = {}
         self._requests: list[Recorded] = []

@@ -32,8 +32,8 @@ publishes them:
   client=icpbot`) carries it in `changeOrigin`
   (`com/salesforce/api/rest/62.0;client=icpbot`).
 - Calls need the metadata Salesforce asks for: `accesstoken`, `instanceurl`
-  and `tenantid`; a token the fake Salesforce does not know is
-  `UNAUTHENTICATED`.
+  and `tenantid` (the org's id, `SELECT Id FROM Organization`); a token the
+  fake Salesforce does not know, or another org's id, is `UNAUTHENTICATED`.
 
 Binds to 127.0.0.1 on a free port, TLS with the fake Salesforce's own
 certificate authority (`fake.ca_file`).
@@ -41,6 +41,7 @@ certificate authority (`fake.ca_file`).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -58,12 +59,12 @@ import grpc
 
 from integrations.pubsub import pubsub_api_pb2 as pb
 from integrations.pubsub import pubsub_api_pb2_grpc as pb_grpc
-from tests.fakes.salesforce import Change, FakeSalesforce
+from tests.fakes.salesforce import ORG_ID, Change, FakeSalesforce
 
 ENTITIES = ("Lead", "Account", "Opportunity")
 ALL_CHANGES = "/data/ChangeEvents"
 MAX_REQUESTED = 100  # events one FetchRequest may ask for
-TENANT = "00D000000000001AAA"
+TENANT = ORG_ID
 API_VERSION = "62.0"
 CHANGE_TYPES = [
     "CREATE",
@@ -152,6 +153,7 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
         self._topics[ALL_CHANGES] = self._all
         self._server: grpc.Server | None = None
         self.subscriptions = 0  # Subscribe calls accepted, for tests
+        self._overflowing: set[str] = set()  # entities inside `one_transaction`
         salesforce.listen(self._record)
 
     # -- the schema --------------------------------------------------------------------------
@@ -200,8 +202,21 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
     def _record(self, change: Change) -> None:
         """A change committed in the fake Salesforce, published on its entity's channel."""
         name = topic_of(change.obj)
-        if name in self._topics:
+        if name in self._topics and change.obj not in self._overflowing:
             self._publish(name, change.kind, [change.id], change.fields, change.client)
+
+    @contextlib.contextmanager
+    def one_transaction(self, entity: str) -> Iterator[None]:
+        """Changes to `entity` made inside are one transaction too big to describe (over
+        100,000 changes): none is published, and one `GAP_OVERFLOW` is at the end."""
+        with self._lock:
+            self._overflowing.add(entity)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._overflowing.discard(entity)
+            self.overflow(entity)
 
     def gap(self, entity: str, ids: list[str], kind: str = "UPDATE") -> None:
         """A change Salesforce could not describe (`GAP_UPDATE`...): ids only, no fields."""
@@ -260,6 +275,11 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
             self._generation += 1
             self._lock.notify_all()
 
+    def latest(self) -> bytes:
+        """The replay id of the latest event published on any channel."""
+        with self._lock:
+            return replay_bytes(self._latest)
+
     def published(self, entity: str) -> int:
         with self._lock:
             return len(self._topics[topic_of(entity)].events)
@@ -269,7 +289,7 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
     def _authorised(self, context: grpc.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata())
         token = metadata.get("accesstoken", "")
-        if not self.salesforce.knows_token(str(token)) or not metadata.get("tenantid"):
+        if not self.salesforce.knows_token(str(token)) or metadata.get("tenantid") != TENANT:
             _abort(
                 context,
                 grpc.StatusCode.UNAUTHENTICATED,

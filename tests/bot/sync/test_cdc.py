@@ -29,15 +29,20 @@ from tests.support import Woken, change_stream, create_lead, salesforce, wait_fo
 
 
 class Polls:
-    """Stands where the poll's `wake` goes: counts the rounds asked for."""
+    """Stands where the poll goes (`SafetyNet`): counts the rounds asked for, and keeps
+    what it was told about being covered."""
 
     def __init__(self) -> None:
         self.asked = threading.Event()
         self.times = 0
+        self.told: list[bool] = []
 
-    def __call__(self) -> None:
+    def wake(self) -> None:
         self.times += 1
         self.asked.set()
+
+    def covered(self, by_changes: bool) -> None:
+        self.told.append(by_changes)
 
 
 def listener(

@@ -1,0 +1,111 @@
+"""`icpbot serve` with Salesforce's Change Data Capture: the composition root against the
+fake org and its Pub/Sub API, through the real SDKs and gRPC.
+
+A lead created through the REST API is tagged in seconds while the poll waits
+a minute; one created while icpbot is stopped is tagged when it starts
+(replay); changes too many to describe (`GAP_OVERFLOW`) are caught by the
+poll, nothing missed; icpbot's own write-back costs no read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot.service import Service, build_service
+from bot.settings import Settings
+from bot.store import checkpoints
+from bot.store.db import read_session
+from bot.sync.cdc import CHECKPOINT
+from bot.sync.sweep import Sweeper
+from integrations.retries import RetryPolicy
+from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce_pubsub import FakePubSub
+from tests.support import CONFIG, create_lead, wait_for
+
+POLL = 60.0  # far longer than any wait below: what is tagged was heard, not polled
+
+
+def settings(org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path) -> Settings:
+    values: dict[str, object] = {
+        "ICPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'icpbot.db'}",
+        "SALESFORCE_INSTANCE_URL": org.url,
+        "SALESFORCE_ACCESS_TOKEN": "test-token",
+        "SALESFORCE_PUBSUB_TARGET": pubsub.target,
+        "REQUESTS_CA_BUNDLE": org.ca_file,
+        "ICPBOT_SALESFORCE_POLL_SECONDS": POLL,
+        "ICPBOT_SALESFORCE_SAFETY_POLL_SECONDS": 600,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def serving(org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path) -> Iterator[Service]:
+    policy = RetryPolicy(attempts=3, initial=0.01, max_backoff=0.02)
+    service = build_service(settings(org, pubsub, tmp_path), CONFIG, policy=policy)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        service.database.dispose()
+
+
+def tagged(org: FakeSalesforce, lead: str) -> bool:
+    return org.row("Lead", lead).get("ICP_Score__c") is not None
+
+
+def lead_reads(org: FakeSalesforce, lead: str) -> int:
+    return sum(1 for q in org.queries() if "FROM Lead WHERE Id IN" in q and lead in q)
+
+
+def test_a_new_lead_is_tagged_as_it_is_heard_and_the_poll_slows_down(
+    org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
+) -> None:
+    with serving(org, pubsub, tmp_path) as service:
+        wait_for(lambda: pubsub.subscriptions == 1)
+        lead = create_lead(org, "Ng")
+        wait_for(lambda: tagged(org, lead), seconds=10)
+        poll = next(p for p in service.background if isinstance(p, Sweeper))
+        assert poll.pace() == 600  # heard as they happen: the poll is the safety net
+
+
+def test_own_write_back_is_heard_and_costs_no_read(
+    org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
+) -> None:
+    with serving(org, pubsub, tmp_path) as service:
+        wait_for(lambda: pubsub.subscriptions == 1)
+        lead = create_lead(org, "Ng")
+        wait_for(lambda: tagged(org, lead), seconds=10)
+        assert pubsub.published("Lead") == 2  # the creation and icpbot's write-back
+        write_back = pubsub.latest().hex()
+
+        def stored() -> str | None:
+            with read_session(service.database) as session:
+                return checkpoints.get(session=session, name=CHECKPOINT)
+
+        wait_for(lambda: stored() == write_back)  # heard, and the id after it stored
+        assert lead_reads(org, lead) == 1
+
+
+def test_a_lead_created_while_stopped_is_tagged_after_the_start(
+    org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
+) -> None:
+    with serving(org, pubsub, tmp_path):
+        wait_for(lambda: pubsub.subscriptions == 1)
+        first = create_lead(org, "First")
+        wait_for(lambda: tagged(org, first), seconds=10)
+    missed = create_lead(org, "WhileDown")
+    with serving(org, pubsub, tmp_path):
+        wait_for(lambda: tagged(org, missed), seconds=10)
+
+
+def test_changes_too_many_to_describe_are_caught_by_the_poll(
+    org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
+) -> None:
+    with serving(org, pubsub, tmp_path):
+        wait_for(lambda: pubsub.subscriptions == 1)
+        with pubsub.one_transaction("Lead"):  # no event for these: one GAP_OVERFLOW after
+            leads = [create_lead(org, f"Bulk{i}") for i in range(5)]
+        wait_for(lambda: all(tagged(org, lead) for lead in leads), seconds=10)
