@@ -262,6 +262,12 @@ class LiveCrm(Crm):
         running sync keeps outcomes current between backfills. Read as `deals()` reads them;
         one that cannot be loaded comes as None (and is named in `errors()`)."""
 
+    def removed(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, str | None]:
+        """Of these ids (ones `fetch` did not return), those the CRM deleted, each with the
+        id of the record it was merged into (None: deleted outright). An adapter that cannot
+        tell says none: the store then keeps them, as it did."""
+        return {}
+
     def count(self, kind: RecordKind) -> int | None:
         """How many records there are, when the CRM can say cheaply (a progress bar's total)."""
         return None

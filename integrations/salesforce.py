@@ -477,6 +477,24 @@ class SalesforceCrm(LiveCrm):
                 records.extend(self._records(obj, rows))
         return records
 
+    def removed(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, str | None]:
+        """Deleted ones, from the recycle bin (`queryAll`): a merged record names its master
+        (`MasterRecordId`). An id not even there was purged; one there and not deleted is
+        a record `fetch` could not key (no email, no website), not a removal."""
+        obj = OBJECTS[self._kind(kind)]
+        unique = list(dict.fromkeys(ids))
+        gone: dict[str, str | None] = dict.fromkeys(unique)
+        for start in range(0, len(unique), ID_BATCH):
+            chunk = _id_list(unique[start : start + ID_BATCH])
+            soql = f"SELECT Id, IsDeleted, MasterRecordId FROM {obj.name} WHERE Id IN {chunk}"
+            for rows in self._query_pages(soql, deleted=True):
+                for row in rows:
+                    if row.get("IsDeleted"):
+                        gone[str(row["Id"])] = str(row.get("MasterRecordId") or "") or None
+                    else:
+                        gone.pop(str(row["Id"]), None)
+        return gone
+
     def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
         """(Id, SystemModstamp) of records changed at or after `since`, oldest first."""
         obj = OBJECTS[self._kind(kind)]
@@ -704,10 +722,15 @@ class SalesforceCrm(LiveCrm):
                 log.info("Salesforce session expired; logging in again")
                 self._sf = None
 
-    def _query_pages(self, soql: str, size: int = QUERY_PAGE) -> Iterator[list[dict[str, Any]]]:
-        """A query's records a batch at a time, following `nextRecordsUrl`."""
+    def _query_pages(
+        self, soql: str, size: int = QUERY_PAGE, *, deleted: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
+        """A query's records a batch at a time, following `nextRecordsUrl`; with `deleted`,
+        the recycle bin's too (`queryAll`)."""
         options = {"Sforce-Query-Options": f"batchSize={max(200, min(size, QUERY_PAGE))}"}
-        answer = self._call(lambda: self.sf.query(soql, headers=options, **self._kw()))
+        answer = self._call(
+            lambda: self.sf.query(soql, include_deleted=deleted, headers=options, **self._kw())
+        )
         while True:
             yield list(answer.get("records") or [])
             next_url = answer.get("nextRecordsUrl")

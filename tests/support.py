@@ -529,6 +529,16 @@ def create_lead(fake: FakeSalesforce, name: str, *, client: str = "webform") -> 
     return str(answer.json()["id"])
 
 
+def delete(fake: FakeSalesforce, obj: str, id: str) -> None:
+    """A record deleted through the fake's REST API: into its recycle bin."""
+    answer = requests.delete(
+        f"{fake.url}/services/data/v62.0/sobjects/{obj}/{id}",
+        headers={"Authorization": "Bearer test-token"},
+        timeout=10,
+    )
+    assert answer.status_code == 204, answer.text
+
+
 def change_stream(fake: FakeSalesforce, bus: FakePubSub) -> ChangeStream:
     """icpbot's change stream on the fake org's Pub/Sub API, trusting the fake's CA."""
     return ChangeStream(

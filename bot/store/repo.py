@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import Select as CoreSelect
-from sqlalchemy import Subquery, Table, and_, bindparam, case, func, insert, or_
+from sqlalchemy import Subquery, Table, and_, bindparam, case, delete, func, insert, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
@@ -200,6 +200,47 @@ def domains_by_crm_id(*, session: Session, crm: str, crm_ids: Iterable[str]) -> 
         Account.crm == Crm(crm).value, col(Account.crm_id).in_(ids)
     )
     return {crm_id: domain for crm_id, domain in session.exec(query) if crm_id}
+
+
+def remove_records(
+    *, session: Session, crm: str, kind: RecordKind, removed: Mapping[str, str | None]
+) -> int:
+    """Forget the records a CRM deleted (`removed`: id → the record it was merged into, or
+    None): their rows go, so /icp, the digest, the ageing and rollouts no longer see them;
+    their scores stay in the audit trail, which lists nothing by itself. An account deleted
+    outright takes that CRM's deals at its domain along (the CRM deleted them with it); a
+    merged one leaves them to its master, where the deal sweep finds them moved. A row the
+    master has taken over (same key) names the master by now and stays. How many went."""
+    ids = sorted(removed)
+    if not ids:
+        return 0
+    crm_value = Crm(crm).value
+    rows: list[Account | Contact] = []
+    if kind.is_person:
+        people = select(Contact).where(Contact.crm == crm_value, col(Contact.crm_id).in_(ids))
+        rows += list(session.exec(people).all())
+    else:
+        accounts = select(Account).where(Account.crm == crm_value, col(Account.crm_id).in_(ids))
+        rows += list(session.exec(accounts).all())
+    outright = [
+        r.domain for r in rows if isinstance(r, Account) and removed.get(r.crm_id or "") is None
+    ]
+    if outright:
+        session.execute(
+            delete(Deal).where(col(Deal.crm) == crm_value, col(Deal.account_domain).in_(outright))
+        )
+    for row in rows:
+        session.delete(row)
+    return len(rows)
+
+
+def remove_deals(*, session: Session, crm: str, crm_ids: Iterable[str]) -> None:
+    """Forget deals the CRM deleted: calibration learns only from deals that exist."""
+    ids = sorted(set(crm_ids))
+    if ids:
+        session.execute(
+            delete(Deal).where(col(Deal.crm) == Crm(crm).value, col(Deal.crm_id).in_(ids))
+        )
 
 
 def upsert_deal(

@@ -20,7 +20,9 @@ stored once.
   Data Capture, or another replica listens, it polls at its safety pace;
   otherwise (the org selected neither, the stream is lost) at its full pace.
 - An opportunity's change wakes the poll too: deals are stored by its deal
-  sweep, which calibration reads.
+  sweep, which calibration reads. A deleted one leaves the store at once.
+- A deleted or merged Account or Lead is read again like any change: the
+  pipeline finds it gone and removes it from the store (`Pipeline.process`).
 - One subscriber per database: the replica holding the listener's leader
   lock listens; the others stand by and take over when it goes.
 """
@@ -36,7 +38,7 @@ from typing import Protocol
 from sqlalchemy import Engine as Database
 
 from bot.schedule import LeaderLock
-from bot.store import checkpoints, inbox
+from bot.store import checkpoints, inbox, repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.inbox import InboxDrain, NewEvent, read_again
@@ -188,16 +190,21 @@ class ChangeListener:
     def _keep(self, heard: Heard) -> None:
         """Store what was heard and the id to resume after, together; wake who is needed."""
         events: list[NewEvent] = []
+        deals_gone: list[str] = []
         poll = False
         for change in heard.events:
+            if change.entity == "Opportunity" and change.change_type == "DELETE":
+                deals_gone += change.record_ids  # nothing to read: the deal is gone
+                continue
             found, wants_poll = self._events(change)
             events += found
             poll = poll or wants_poll
-        if not heard.latest_replay_id and not events:
+        if not heard.latest_replay_id and not events and not deals_gone:
             return
         now = self.clock()
         with open_session(self.database) as session:
             stored = inbox.store_events(session=session, events=events, now=now) if events else 0
+            repo.remove_deals(session=session, crm=self.crm, crm_ids=deals_gone)
             if heard.latest_replay_id:
                 checkpoints.save(
                     session=session, name=CHECKPOINT, value=heard.latest_replay_id.hex(), now=now
@@ -208,7 +215,11 @@ class ChangeListener:
             self.poll.wake()
 
     def _events(self, change: ChangeEvent) -> tuple[list[NewEvent], bool]:
-        """The inbox events a change asks for, and whether it asks for a poll instead."""
+        """The inbox events a change asks for, and whether it asks for a poll instead.
+
+        A deleted (or merged-away) Account or Lead is read again like any change:
+        the pipeline finds it gone and asks the recycle bin whether it was merged.
+        """
         if change.change_type == "GAP_OVERFLOW" or change.entity == "Opportunity":
             return [], True
         kind = KINDS.get(change.entity)

@@ -61,8 +61,20 @@ class Pipeline:
         self.announce = announce
 
     def process(self, kind: RecordKind, ids: Sequence[str], *, now: datetime) -> Outcome:
-        """Tag these records; ids the CRM no longer has (or cannot key) count as done."""
+        """Tag these records; ids the CRM no longer has (or cannot key) count as done.
+
+        Those the CRM says it deleted leave the store, in the transaction that
+        tags the rest; a merged one's master is read and tagged first, so a
+        master with the same key (email, domain) takes its row over and its
+        history stays.
+        """
         records = self.crm.fetch(kind, ids)
+        found = {r.crm_id for r in records}
+        absent = [i for i in ids if i not in found]
+        removed = self.crm.removed(kind, absent) if absent else {}
+        masters = sorted({m for m in removed.values() if m} - found - set(ids))
+        if masters:
+            records += self.crm.fetch(kind, masters)
         # Scored, compared with the store and its rows built before the write transaction
         # opens: on SQLite every webhook delivery waits for the one writer, and a chunk held
         # it 25 ms when it was scored inside. A record tagged by another worker in between
@@ -72,6 +84,7 @@ class Pipeline:
             prepared = self.tagger.prepare(session=reading, records=records, now=now)
         with open_session(self.database) as session:
             tagged = prepared.store(session)
+            repo.remove_records(session=session, crm=self.crm.name, kind=kind, removed=removed)
             _follow_companies(session, self.crm.name, tagged, now)
             if self.announce is not None:
                 self.announce(session, tagged, now)

@@ -4,7 +4,8 @@ fake org and its Pub/Sub API, through the real SDKs and gRPC.
 A lead created through the REST API is tagged in seconds while the poll waits
 a minute; one created while icpbot is stopped is tagged when it starts
 (replay); changes too many to describe (`GAP_OVERFLOW`) are caught by the
-poll, nothing missed; icpbot's own write-back costs no read.
+poll, nothing missed; icpbot's own write-back costs no read; a deleted lead
+and a merged-away one leave the store.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from pathlib import Path
 
 from bot.service import Service, build_service
 from bot.settings import Settings
-from bot.store import checkpoints
+from bot.store import checkpoints, repo
 from bot.store.db import read_session
 from bot.sync.cdc import CHECKPOINT
 from bot.sync.sweep import Sweeper
 from integrations.retries import RetryPolicy
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.salesforce_pubsub import FakePubSub
-from tests.support import CONFIG, create_lead, wait_for
+from tests.support import CONFIG, create_lead, delete, wait_for
 
 POLL = 60.0  # far longer than any wait below: what is tagged was heard, not polled
 
@@ -109,3 +110,21 @@ def test_changes_too_many_to_describe_are_caught_by_the_poll(
         with pubsub.one_transaction("Lead"):  # no event for these: one GAP_OVERFLOW after
             leads = [create_lead(org, f"Bulk{i}") for i in range(5)]
         wait_for(lambda: all(tagged(org, lead) for lead in leads), seconds=10)
+
+
+def test_deleted_and_merged_leads_leave_the_store(
+    org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
+) -> None:
+    with serving(org, pubsub, tmp_path) as service:
+        wait_for(lambda: pubsub.subscriptions == 1)
+        gone, loser, master = (create_lead(org, name) for name in ("Gone", "Loser", "Master"))
+        wait_for(lambda: all(tagged(org, lead) for lead in (gone, loser, master)), seconds=10)
+        delete(org, "Lead", gone)
+        org.merge("Lead", master, loser)
+
+        def stored(email: str) -> bool:
+            with read_session(service.database) as session:
+                return repo.get_contact(session=session, email=email) is not None
+
+        wait_for(lambda: not stored("gone@acme.com") and not stored("loser@acme.com"))
+        assert stored("master@acme.com")

@@ -104,6 +104,7 @@ _SYSTEM = (
 SCHEMA: dict[str, dict[str, Field]] = {
     "Account": _fields(
         *_SYSTEM,
+        Field("MasterRecordId", "reference", updateable=False, references="Account"),
         Field("Name", "string"),
         Field("Website", "url"),
         Field("Industry", "string"),
@@ -116,6 +117,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     ),
     "Lead": _fields(
         *_SYSTEM,
+        Field("MasterRecordId", "reference", updateable=False, references="Lead"),
         Field("FirstName", "string", length=40),
         Field("LastName", "string", length=80),
         Field("Company", "string"),
@@ -300,7 +302,10 @@ class FakeSalesforce:
         self._rows: dict[str, dict[str, dict[str, Any]]] = {obj: {} for obj in ID_PREFIX}
         self._rows["Organization"][ORG_ID] = {"Id": ORG_ID, "Name": "Acme Fake Org"}
         self._counter = itertools.count(1)
-        self._cursors: dict[str, tuple[soql.Query, str, list[str], int]] = {}
+        # The recycle bin: deleted rows (IsDeleted, and MasterRecordId when merged away),
+        # which only `queryAll` reads.
+        self._bin: dict[str, dict[str, dict[str, Any]]] = {obj: {} for obj in ID_PREFIX}
+        self._cursors: dict[str, tuple[soql.Query, str, list[str], int, bool]] = {}
         self._requests: list[Recorded] = []
         self._faults: list[Fault] = []
         self._written = 0
@@ -399,6 +404,20 @@ class FakeSalesforce:
             now = stamp()
             self._rows[obj][id].update(values, LastModifiedDate=now, SystemModstamp=now)
             self._changed(Change(obj, id, "UPDATE", dict(values), None))
+
+    def merge(self, obj: str, master: str, *losers: str, **values: Any) -> None:
+        """Records merged in the UI: `master` keeps (and takes `values`), the others go to
+        the recycle bin naming it (`MasterRecordId`). Heard as Salesforce tells it: an
+        UPDATE of the master, a DELETE of each merged record."""
+        with self._lock:
+            self.touch(obj, master, **values)
+            for loser in losers:
+                self._to_bin(obj, loser, master=master, client=None)
+
+    def deleted(self, obj: str) -> list[str]:
+        """The ids in the recycle bin."""
+        with self._lock:
+            return list(self._bin[obj])
 
     def listen(self, listener: Callable[[Change], None]) -> None:
         """Call `listener` with every change committed from now on, in commit order (under
@@ -539,6 +558,10 @@ class FakeSalesforce:
                 return self._query((query.get("q") or [""])[0], headers)
             case ("GET", "query", locator):
                 return self._more(locator)
+            case ("GET", "queryAll"):
+                return self._query((query.get("q") or [""])[0], headers, deleted=True)
+            case ("GET", "queryAll", locator):
+                return self._more(locator)
             case ("GET", "limits"):
                 remaining = max(0, self.api_limit - self.api_used)
                 return Answer(
@@ -576,14 +599,18 @@ class FakeSalesforce:
         names = [f.name for f in schema.values()]
         return names + [rel for (o, rel) in RELATIONSHIPS if o == _canonical_object(obj)]
 
-    def _query(self, text: str, headers: Mapping[str, str]) -> Answer:
+    def _query(self, text: str, headers: Mapping[str, str], *, deleted: bool = False) -> Answer:
+        """`query`, or with `deleted` `queryAll`: the recycle bin's rows too."""
         try:
             parsed = soql.parse(text, columns=self._columns)
         except soql.SoqlError as exc:
             raise Refused(400, exc.code, exc.message) from exc
         obj = _canonical_object(parsed.object)
         view = self._view if any(o == obj for o, _ in RELATIONSHIPS) else _plain
-        rows = [r for r in self._rows[obj].values() if parsed.matches(view(obj, r))]
+        pool = self._rows[obj]
+        if deleted:
+            pool = self._with_bin(obj)
+        rows = [r for r in pool.values() if parsed.matches(view(obj, r))]
         by_id = [o.field.lower() for o in parsed.order] == ["id"] and not parsed.order[0].descending
         if parsed.order and not by_id:  # rows are kept in Id order already
             rows = parsed.sort([view(obj, r) for r in rows])
@@ -596,7 +623,7 @@ class FakeSalesforce:
             return Answer(200, {"totalSize": len(ids), "done": True, "records": []})
         batch = _batch_size(headers.get("sforce-query-options"))
         locator = "01g" + uuid.uuid4().hex[:15]
-        self._cursors[locator] = (parsed, obj, ids, batch)
+        self._cursors[locator] = (parsed, obj, ids, batch, deleted)
         return self._page(locator, 0)
 
     def _more(self, locator: str) -> Answer:
@@ -606,8 +633,8 @@ class FakeSalesforce:
         return self._page(name, int(start))
 
     def _page(self, locator: str, start: int) -> Answer:
-        parsed, obj, ids, batch = self._cursors[locator]
-        rows = self._rows[obj]
+        parsed, obj, ids, batch, deleted = self._cursors[locator]
+        rows = self._with_bin(obj) if deleted else self._rows[obj]
         chunk = ids[start : start + batch]
         records = [self._selected(obj, parsed, rows[i]) for i in chunk if i in rows]
         done = start + batch >= len(ids)
@@ -615,8 +642,14 @@ class FakeSalesforce:
         if done:
             del self._cursors[locator]
         else:
-            body["nextRecordsUrl"] = f"/services/data/v{VERSION}/query/{locator}-{start + batch}"
+            verb = "queryAll" if deleted else "query"
+            body["nextRecordsUrl"] = f"/services/data/v{VERSION}/{verb}/{locator}-{start + batch}"
         return Answer(200, body)
+
+    def _with_bin(self, obj: str) -> dict[str, dict[str, Any]]:
+        """Every row of `obj`, deleted or not, in Id order, as `queryAll` reads them."""
+        live = {i: {"IsDeleted": False, **r} for i, r in self._rows[obj].items()}
+        return dict(sorted({**live, **self._bin[obj]}.items()))
 
     def _view(self, obj: str, row: dict[str, Any]) -> dict[str, Any]:
         """The row as a query sees it: relationship fields resolved to their records."""
@@ -735,10 +768,18 @@ class FakeSalesforce:
         return Answer(201, {"id": id18, "success": True, "errors": []})
 
     def _delete(self, obj: str, id: str) -> Answer:
-        if self._rows[obj].pop(id, None) is None:
+        if id not in self._rows[obj]:
             raise Refused(404, "ENTITY_IS_DELETED", "entity is deleted")
-        self._changed(Change(obj, id, "DELETE", {}, self._client))
+        self._to_bin(obj, id, master=None, client=self._client)
         return Answer(204, None)
+
+    def _to_bin(self, obj: str, id: str, *, master: str | None, client: str | None) -> None:
+        """A record deleted (merged into `master`): into the recycle bin, and heard."""
+        row = self._rows[obj].pop(id)
+        now = stamp()
+        row.update(IsDeleted=True, MasterRecordId=master, LastModifiedDate=now, SystemModstamp=now)
+        self._bin[obj][id] = row
+        self._changed(Change(obj, id, "DELETE", {}, client))
 
     # -- describe and metadata -------------------------------------------------------------
 
@@ -997,6 +1038,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
         self._serve()
 
     def _serve(self) -> None:

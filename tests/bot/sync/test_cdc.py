@@ -17,15 +17,16 @@ import pytest
 from sqlalchemy import Engine as Database
 from sqlalchemy import text
 
-from bot.store import checkpoints
+from bot.store import checkpoints, repo
 from bot.store.db import session as open_session
+from bot.store.tables import Deal
 from bot.sync.cdc import CHECKPOINT, ChangeListener
 from integrations.base import ScoreUpdate
 from integrations.records import RecordKind
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.salesforce_pubsub import FakePubSub, replay_bytes
 from tests.integrations.test_salesforce import fields
-from tests.support import Woken, change_stream, create_lead, salesforce, wait_for
+from tests.support import Woken, change_stream, create_lead, delete, salesforce, wait_for
 
 
 class Polls:
@@ -169,3 +170,36 @@ def test_one_listener_per_database_and_the_standby_takes_over(
         assert wait_for(lambda: {between, lead} <= set(pending_ids(database)))
     finally:
         second.stop()
+
+
+def test_a_deleted_opportunity_leaves_the_store_without_a_read(
+    org: FakeSalesforce, pubsub: FakePubSub, database: Database
+) -> None:
+    acme = org.add("Account", {"Name": "Acme", "Website": "acme.com"})
+    opportunity = org.add("Opportunity", {"Name": "Acme renewal", "AccountId": acme})
+    with open_session(database) as session:
+        session.add(
+            Deal(
+                crm="salesforce",
+                crm_id=opportunity,
+                account_domain="acme.com",
+                name="Acme renewal",
+                stage="won",
+                created_at=datetime.now(UTC),
+            )
+        )
+    cdc = listener(org, pubsub, database, Woken(), Polls())
+    cdc.start()
+    try:
+        wait_for(lambda: pubsub.subscriptions == 1)
+        reads = len(org.requests())
+        delete(org, "Opportunity", opportunity)
+
+        def deals() -> list[Deal]:
+            with open_session(database) as session:
+                return repo.deals(session=session)
+
+        wait_for(lambda: not deals())
+        assert [r.method for r in org.requests()[reads:]] == ["DELETE"]  # the test's own
+    finally:
+        cdc.stop()
