@@ -136,6 +136,7 @@ class Deal:
     amount: float | None
     created_at: datetime | None
     closed_at: datetime | None
+    deleted: bool = False  # in the CRM's recycle bin: to be forgotten, not learned from
 
 
 # A deal changed at a moment; None for one that cannot be loaded (named in `errors()`), whose

@@ -101,7 +101,7 @@ OBJECTS = {RecordKind.ACCOUNT: ACCOUNTS, RecordKind.LEAD: LEADS}
 # What an Opportunity is read with (its Account's website gives the deal its domain).
 DEAL_FIELDS = (
     "Id, Name, StageName, IsWon, IsClosed, Amount, CreatedDate, CloseDate, SystemModstamp, "
-    "AccountId, Account.Website"
+    "IsDeleted, AccountId, Account.Website"
 )
 
 
@@ -496,13 +496,15 @@ class SalesforceCrm(LiveCrm):
         return gone
 
     def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
-        """(Id, SystemModstamp) of records changed at or after `since`, oldest first."""
+        """(Id, SystemModstamp) of records changed at or after `since`, oldest first; deleted
+        ones too (`queryAll`: a deletion, a merge, moves it), which the pipeline then finds
+        gone and removes: deletes reach the store without Change Data Capture too."""
         obj = OBJECTS[self._kind(kind)]
         soql = (
             f"SELECT Id, SystemModstamp FROM {obj.name} "
             f"WHERE SystemModstamp >= {soql_datetime(since)} ORDER BY SystemModstamp, Id"
         )
-        for rows in self._query_pages(soql):
+        for rows in self._query_pages(soql, deleted=True):
             for row in rows:
                 yield str(row["Id"]), _instant(row.get("SystemModstamp")) or since
 
@@ -520,13 +522,14 @@ class SalesforceCrm(LiveCrm):
             yield from (d for d in (self._deal(row, churned) for row in rows) if d is not None)
 
     def deals_modified_since(self, since: datetime) -> Iterator[DealChange]:
-        """Opportunities whose `SystemModstamp` is at or after `since`, oldest first."""
+        """Opportunities whose `SystemModstamp` is at or after `since`, oldest first; deleted
+        ones too (`queryAll`: a deletion moves it), as `Deal.deleted`."""
         churned = self.field_map.churned_stages("salesforce")
         soql = (
             f"SELECT {DEAL_FIELDS} FROM Opportunity "
             f"WHERE SystemModstamp >= {soql_datetime(since)} ORDER BY SystemModstamp, Id"
         )
-        for rows in self._query_pages(soql):
+        for rows in self._query_pages(soql, deleted=True):
             for row in rows:
                 yield self._deal(row, churned), _instant(row.get("SystemModstamp")) or since
 
@@ -857,6 +860,17 @@ class SalesforceCrm(LiveCrm):
 
     def _deal(self, row: Mapping[str, Any], churned: frozenset[str]) -> Deal | None:
         """An Opportunity as a deal; None (and named) when its account cannot be told."""
+        if row.get("IsDeleted"):  # its account may be gone too: only its id matters now
+            return Deal(
+                str(row["Id"]),
+                None,
+                str(row.get("Name") or ""),
+                _deal_stage(row, churned),
+                None,
+                None,
+                None,
+                deleted=True,
+            )
         account = row.get("Account") or {}
         website = account.get("Website")
         domain = normalize_domain(str(website)) if website else None

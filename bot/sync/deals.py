@@ -56,6 +56,7 @@ class DealSweep:
 
     stored: int = 0
     skipped: int = 0
+    removed: int = 0  # deleted in the CRM, forgotten here
 
 
 def sweep_deals(
@@ -79,7 +80,10 @@ def sweep_deals(
         latest = max(at for _, at in batch)
         with open_session(database) as session:
             for deal, _ in batch:
-                if deal is not None and store_deal(session=session, crm=crm.name, deal=deal):
+                if deal is not None and deal.deleted:
+                    repo.remove_deals(session=session, crm=crm.name, crm_ids=[deal.crm_id])
+                    done.removed += 1
+                elif deal is not None and store_deal(session=session, crm=crm.name, deal=deal):
                     done.stored += 1
                 else:
                     done.skipped += 1

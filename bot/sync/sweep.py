@@ -216,12 +216,13 @@ class Sweeper:
         if self._deals_failed:
             log.info("%s deal sweep works again", self.crm.name)
         self._deals_failed = None
-        if done.stored or done.skipped:
+        if done.stored or done.skipped or done.removed:
             log.info(
-                "%s: %d changed deals stored, %d without an account skipped",
+                "%s: %d changed deals stored, %d without an account skipped, %d deleted removed",
                 self.crm.name,
                 done.stored,
                 done.skipped,
+                done.removed,
             )
 
 

@@ -353,7 +353,7 @@ class FakeSalesforce:
             at = stamp(created)
             row: dict[str, Any] = {"Id": id18}
             if "CreatedDate" in {f.name for f in self._schema.get(obj, {}).values()}:
-                row.update(CreatedDate=at, LastModifiedDate=at, SystemModstamp=at)
+                row.update(CreatedDate=at, LastModifiedDate=at, SystemModstamp=at, IsDeleted=False)
             row.update(values)
             self._rows[obj][id18] = row
             self._changed(Change(obj, id18, "CREATE", dict(row), None))
@@ -607,9 +607,7 @@ class FakeSalesforce:
             raise Refused(400, exc.code, exc.message) from exc
         obj = _canonical_object(parsed.object)
         view = self._view if any(o == obj for o, _ in RELATIONSHIPS) else _plain
-        pool = self._rows[obj]
-        if deleted:
-            pool = self._with_bin(obj)
+        pool = self._with_bin(obj) if deleted else self._rows[obj]
         rows = [r for r in pool.values() if parsed.matches(view(obj, r))]
         by_id = [o.field.lower() for o in parsed.order] == ["id"] and not parsed.order[0].descending
         if parsed.order and not by_id:  # rows are kept in Id order already
@@ -648,8 +646,9 @@ class FakeSalesforce:
 
     def _with_bin(self, obj: str) -> dict[str, dict[str, Any]]:
         """Every row of `obj`, deleted or not, in Id order, as `queryAll` reads them."""
-        live = {i: {"IsDeleted": False, **r} for i, r in self._rows[obj].items()}
-        return dict(sorted({**live, **self._bin[obj]}.items()))
+        if not self._bin[obj]:
+            return self._rows[obj]
+        return dict(sorted({**self._rows[obj], **self._bin[obj]}.items()))
 
     def _view(self, obj: str, row: dict[str, Any]) -> dict[str, Any]:
         """The row as a query sees it: relationship fields resolved to their records."""
@@ -760,7 +759,7 @@ class FakeSalesforce:
             raise Refused(400, first["statusCode"], first["message"])
         id18 = case_safe(f"{ID_PREFIX[obj]}{next(self._counter):012d}")
         now = stamp()
-        row: dict[str, Any] = {"Id": id18, "CreatedDate": now}
+        row: dict[str, Any] = {"Id": id18, "CreatedDate": now, "IsDeleted": False}
         row.update({self._schema[obj][k.lower()].name: v for k, v in body.items()})
         row.update(LastModifiedDate=now, SystemModstamp=now)
         self._rows[obj][id18] = row

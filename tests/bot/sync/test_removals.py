@@ -18,8 +18,11 @@ from bot.store import repo
 from bot.store.db import read_session
 from bot.store.db import session as open_session
 from bot.store.tables import Deal, Score
+from bot.sync.deals import sweep_deals
 from bot.sync.pipeline import Pipeline
+from bot.sync.sweep import sweep
 from bot.sync.tagging import Tagger
+from bot.sync.worker import SALESFORCE_SOURCES, Worker
 from integrations.records import RecordKind
 from scoring.engine import Scorer
 from tests.fakes.salesforce import FakeSalesforce
@@ -133,3 +136,29 @@ def test_an_account_deleted_outright_takes_its_deals_and_a_deleted_deal_goes(
         repo.remove_deals(session=session, crm="salesforce", crm_ids=["006H"])
     with read_session(database) as session:
         assert [d.crm_id for d in repo.deals(session=session)] == ["006G"]
+
+
+def test_the_poll_finds_deletes_too_without_change_data_capture(
+    org: FakeSalesforce, database: Database
+) -> None:
+    """queryAll on `SystemModstamp`: a deletion moves it, so an org without Change Data
+    Capture (or a listener that was down) still has deletes reach the store."""
+    run = pipeline(org, database)
+    ng, acme = lead(org, "ng@acme.com"), a_tier(org, "acme.com")
+    opportunity = org.add("Opportunity", {"Name": "Acme", "StageName": "Won", "AccountId": acme})
+    crm = run.crm
+    run.process(RecordKind.ACCOUNT, [acme], now=NOW)
+    run.process(RecordKind.LEAD, [ng], now=NOW)
+    now = datetime.now(UTC)
+    sweep(crm=crm, database=database, now=now)  # checkpoints, an hour back
+    assert sweep_deals(crm=crm, database=database, now=now).stored == 1
+    delete(org, "Lead", ng)
+    delete(org, "Opportunity", opportunity)
+    worker = Worker(database=database, pipeline=run, sources=SALESFORCE_SOURCES)
+    assert sweep(crm=crm, database=database, now=datetime.now(UTC)) == 1
+    assert sweep_deals(crm=crm, database=database, now=datetime.now(UTC)).removed == 1
+    worker.run_once()
+    with read_session(database) as session:
+        assert repo.get_contact(session=session, email="ng@acme.com") is None
+        assert repo.get_account(session=session, domain="acme.com") is not None
+        assert repo.deals(session=session) == []
