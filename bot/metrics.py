@@ -93,6 +93,27 @@ class Metrics:
             ["crm"],
             registry=registry,
         )
+        self.changes_heard = Counter(
+            "icpbot_salesforce_changes",
+            "Salesforce change events heard, by what became of them: read (into the inbox), "
+            "own (icpbot's write-back: skipped), removed (a deleted deal), poll (an overflow "
+            "or a deal change: the poll woken), ignored (an entity icpbot does not tag).",
+            ["action"],
+            registry=registry,
+        )
+        self.change_stream_up = Gauge(
+            "icpbot_salesforce_change_stream_up",
+            "1 while this replica listens to Change Data Capture for Account and Lead; 0 "
+            "while it cannot (the poll then runs at its full pace). Standbys do not set it.",
+            registry=registry,
+        )
+        self.poll_seconds = Gauge(
+            "icpbot_crm_poll_interval_seconds",
+            "Seconds between the CRM's polls or sweeps now: the safety-net pace while its "
+            "changes are heard as they happen.",
+            ["crm"],
+            registry=registry,
+        )
         if database is not None:
             registry.register(InboxCollector(database))
             registry.register(RolloutCollector(database))

@@ -354,6 +354,7 @@ def _sync(
             clock=core.clock,
             hold=hold,
             safety_interval=safety,
+            metrics=core.metrics,
         )
     return CrmSync(pipeline, worker, sweeper)
 
@@ -370,7 +371,12 @@ def _change_listener(
         root_certificates=_ca_bundle(settings),
     )
     return ChangeListener(
-        stream=stream, database=core.database, drain=worker, poll=poll, clock=core.clock
+        stream=stream,
+        database=core.database,
+        drain=worker,
+        poll=poll,
+        metrics=core.metrics,
+        clock=core.clock,
     )
 
 

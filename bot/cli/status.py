@@ -1,12 +1,16 @@
 """`icpbot status`: the inbox and the checkpoints; parked work named with why.
 
+Each checkpoint says when it last moved: Salesforce's change stream stores its
+replay id with every event and keepalive, so `salesforce.cdc` moved minutes
+ago while the listener is up, and a poll's moves at least at its safety pace.
+
 Returns the process exit code; data goes to stdout, diagnostics to the `err` console.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rich.console import Console
 
@@ -16,6 +20,18 @@ from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
 from bot.views.common import counted
 from bot.views.rollout import progress_line
+
+
+def describe_age(age: timedelta) -> str:
+    """How long ago, in the unit a reader takes in at a glance."""
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
 
 
 def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:
@@ -44,5 +60,6 @@ def show_status(*, retry_parked: bool, now: datetime, err: Console) -> int:
     if rolling is not None:
         sys.stdout.write(progress_line(rolling) + "\n")
     for checkpoint in saved:
-        sys.stdout.write(f"checkpoint {checkpoint.name}: {checkpoint.value}\n")
+        ago = describe_age(now - checkpoint.updated_at)
+        sys.stdout.write(f"checkpoint {checkpoint.name}: {checkpoint.value} (moved {ago})\n")
     return 1 if counts.get("parked", 0) else 0

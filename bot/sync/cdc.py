@@ -37,6 +37,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine as Database
 
+from bot.metrics import Metrics
 from bot.schedule import LeaderLock
 from bot.store import checkpoints, inbox, repo
 from bot.store.db import read_session
@@ -90,6 +91,7 @@ class ChangeListener:
         drain: InboxDrain,
         poll: SafetyNet,
         entities: Callable[[], frozenset[str]] | None = None,
+        metrics: Metrics | None = None,
         crm: str = "salesforce",
         topic: str = ALL_CHANGES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -101,6 +103,7 @@ class ChangeListener:
         self.drain = drain
         self.poll = poll
         self.entities = entities
+        self.metrics = metrics
         self.crm = crm
         self.topic = topic
         self.clock = clock
@@ -137,7 +140,7 @@ class ChangeListener:
         wait = self.reconnect[0]
         while not self._stop.is_set():
             try:
-                self.poll.covered(self._selected())
+                self._covered(self._selected())
                 for heard in self.stream.listen(self.topic, after=self._after(), stop=self._stop):
                     self._keep(heard)
                     wait = self.reconnect[0]
@@ -147,13 +150,20 @@ class ChangeListener:
                     "listening from now, and polling to catch up on what came between"
                 )
                 self._forget()
-                self.poll.covered(False)
+                self._covered(False)
                 self.poll.wake()
             except StreamLost as lost:
                 log.warning("salesforce: change stream lost (%s); again in %.0fs", lost, wait)
-                self.poll.covered(False)
+                self._covered(False)
                 self._stop.wait(wait)
                 wait = min(wait * 2, self.reconnect[1])
+
+    def _covered(self, yes: bool) -> None:
+        """Tell the poll (and /metrics) whether this replica hears Account's and Lead's
+        changes as they happen."""
+        self.poll.covered(yes)
+        if self.metrics is not None:
+            self.metrics.change_stream_up.set(1 if yes else 0)
 
     def _selected(self) -> bool:
         """Whether the org sends Account's and Lead's changes; if not, why is logged."""
@@ -193,12 +203,14 @@ class ChangeListener:
         deals_gone: list[str] = []
         poll = False
         for change in heard.events:
-            if change.entity == "Opportunity" and change.change_type == "DELETE":
+            action = what_to_do(change)
+            if self.metrics is not None:
+                self.metrics.changes_heard.labels(action=action).inc()
+            if action == "read":
+                events += self._reads(change)
+            elif action == "removed":
                 deals_gone += change.record_ids  # nothing to read: the deal is gone
-                continue
-            found, wants_poll = self._events(change)
-            events += found
-            poll = poll or wants_poll
+            poll = poll or action == "poll"
         if not heard.latest_replay_id and not events and not deals_gone:
             return
         now = self.clock()
@@ -214,21 +226,24 @@ class ChangeListener:
         if poll:
             self.poll.wake()
 
-    def _events(self, change: ChangeEvent) -> tuple[list[NewEvent], bool]:
-        """The inbox events a change asks for, and whether it asks for a poll instead.
-
-        A deleted (or merged-away) Account or Lead is read again like any change:
-        the pipeline finds it gone and asks the recycle bin whether it was merged.
-        """
-        if change.change_type == "GAP_OVERFLOW" or change.entity == "Opportunity":
-            return [], True
-        kind = KINDS.get(change.entity)
-        if kind is None:
-            return [], False
-        if change.change_type == "UPDATE" and change.client == CLIENT_NAME:
-            return [], False  # icpbot's own write-back: nothing to read
-        stamp = change.replay_id.hex()
+    def _reads(self, change: ChangeEvent) -> list[NewEvent]:
+        """Inbox events to read, tag and write back the changed records: a deleted (or
+        merged-away) one too, which the pipeline finds gone and removes from the store."""
+        kind, stamp = KINDS[change.entity], change.replay_id.hex()
         return [
             read_again(self.crm, kind, record_id, reason="cdc", stamp=stamp)
             for record_id in change.record_ids
-        ], False
+        ]
+
+
+def what_to_do(change: ChangeEvent) -> str:
+    """What a change asks of icpbot (also the label it is counted under)."""
+    if change.entity == "Opportunity":  # deals are stored by the poll's deal sweep
+        return "removed" if change.change_type == "DELETE" else "poll"
+    if change.change_type == "GAP_OVERFLOW":  # too many to list: the poll finds them
+        return "poll"
+    if change.entity not in KINDS:
+        return "ignored"
+    if change.change_type == "UPDATE" and change.client == CLIENT_NAME:
+        return "own"  # icpbot's own write-back: nothing to read
+    return "read"

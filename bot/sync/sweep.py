@@ -24,6 +24,7 @@ from typing import Protocol
 from more_itertools import chunked
 from sqlalchemy import Engine as Database
 
+from bot.metrics import Metrics
 from bot.store import checkpoints, inbox
 from bot.store.db import session as open_session
 from bot.store.inbox import OBJECT_TYPES, InboxDrain, NewEvent, read_again
@@ -114,12 +115,14 @@ class Sweeper:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hold: Hold | None = None,
         safety_interval: float | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.crm = crm
         self.database = database
         self.interval = interval
         self.safety_interval = safety_interval or interval
         self._covered = False  # Change Data Capture is heard: poll at the safety interval
+        self.metrics = metrics
         self.drain = drain
         self.clock = clock
         self.hold = hold or (lambda: None)
@@ -140,6 +143,7 @@ class Sweeper:
         was, self._covered = self._covered, by_changes
         if was == by_changes:
             return
+        self._show_pace()
         if by_changes:
             log.info(
                 "%s: changes are heard as they happen; polling every %.0fs as a safety net",
@@ -154,7 +158,12 @@ class Sweeper:
         """Seconds until the next round, unless woken."""
         return self.safety_interval if self._covered else self.interval
 
+    def _show_pace(self) -> None:
+        if self.metrics is not None:
+            self.metrics.poll_seconds.labels(crm=self.crm.name).set(self.pace())
+
     def start(self) -> None:
+        self._show_pace()
         self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
         self._thread.start()
 

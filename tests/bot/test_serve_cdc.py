@@ -70,6 +70,10 @@ def test_a_new_lead_is_tagged_as_it_is_heard_and_the_poll_slows_down(
         wait_for(lambda: tagged(org, lead), seconds=10)
         poll = next(p for p in service.background if isinstance(p, Sweeper))
         assert poll.pace() == 600  # heard as they happen: the poll is the safety net
+        shown = service.metrics.render()[0].decode()
+        assert 'icpbot_crm_poll_interval_seconds{crm="salesforce"} 600.0' in shown
+        assert "icpbot_salesforce_change_stream_up 1.0" in shown
+        assert 'icpbot_salesforce_changes_total{action="read"} 1.0' in shown
 
 
 def test_own_write_back_is_heard_and_costs_no_read(
@@ -88,6 +92,8 @@ def test_own_write_back_is_heard_and_costs_no_read(
 
         wait_for(lambda: stored() == write_back)  # heard, and the id after it stored
         assert lead_reads(org, lead) == 1
+        shown = service.metrics.render()[0].decode()
+        assert 'icpbot_salesforce_changes_total{action="own"} 1.0' in shown
 
 
 def test_a_lead_created_while_stopped_is_tagged_after_the_start(
