@@ -77,19 +77,34 @@ class _SharedEngineJobStore(SQLAlchemyJobStore):  # type: ignore[misc]  # APSche
 class LeaderLock:
     """Held by the one process that leads a part (by default the scheduler); released when
     it stops or dies. `key` and `name` tell one part's lock from another's: a PostgreSQL
-    advisory lock key, and the lock file's suffix beside a SQLite database."""
+    advisory lock key, and the lock file's suffix beside a SQLite database.
 
-    def __init__(self, database: Database, *, key: int = LOCK_KEY, name: str = "scheduler") -> None:
+    Advisory locks belong to the whole PostgreSQL database; `per_schema` keys the
+    lock by the schema icpbot's tables are in too (`key` and `hashtext(current_schema())`),
+    so deployments kept in schemas of one database each have their leader.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        key: int = LOCK_KEY,
+        name: str = "scheduler",
+        per_schema: bool = False,
+    ) -> None:
         self.database = database
         self.key = key
         self.name = name
+        self._keys = ":k, hashtext(current_schema())" if per_schema else ":k"
         self._connection: Connection | None = None
         self._file: IO[bytes] | None = None
 
     def acquire(self) -> bool:
         if self.database.dialect.name == "postgresql":
             connection = self.database.connect()
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
+            taken = connection.execute(
+                text(f"SELECT pg_try_advisory_lock({self._keys})"), {"k": self.key}
+            )
             if taken.scalar():
                 self._connection = connection
                 return True
@@ -107,7 +122,9 @@ class LeaderLock:
 
     def release(self) -> None:
         if self._connection is not None:
-            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            self._connection.execute(
+                text(f"SELECT pg_advisory_unlock({self._keys})"), {"k": self.key}
+            )
             self._connection.close()
             self._connection = None
         if self._file is not None:

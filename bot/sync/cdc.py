@@ -57,8 +57,10 @@ from integrations.salesforce_events import (
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "salesforce.cdc"  # the replay id to resume after, hex
-LOCK_KEY = 0x1C9B0C  # pg_advisory_lock key: "only one change listener"
-RETRY_LEADER = 30.0  # seconds between a standby's tries to take the listener's lock
+LOCK_KEY = 0x1C9B0C  # pg_advisory_lock key (with the schema's): "only one change listener"
+# Seconds between a standby's tries to take the listener's lock: short, as while no one
+# listens new leads wait for the poll (what came meanwhile is replayed on taking over).
+RETRY_LEADER = 5.0
 RECONNECT = (1.0, 60.0)  # first and longest wait before listening again after a failure
 # The entities read and tagged through the Salesforce adapter; others' events are ignored.
 KINDS = {"Account": RecordKind.ACCOUNT, "Lead": RecordKind.LEAD}
@@ -109,7 +111,7 @@ class ChangeListener:
         self.clock = clock
         self.retry_leader = retry_leader
         self.reconnect = reconnect
-        self.lock = LeaderLock(database, key=LOCK_KEY, name="cdc")
+        self.lock = LeaderLock(database, key=LOCK_KEY, name="cdc", per_schema=True)
         self.listening = threading.Event()  # set while this replica holds the lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
