@@ -398,15 +398,15 @@ _BY_HAND = "Setup > Change Data Capture"
 _CAPTURE_REFUSALS: tuple[tuple[frozenset[str], str, str], ...] = (
     (
         frozenset({"LIMIT_EXCEEDED"}),
-        "the org's Change Data Capture allocation is used up (5 objects across all channels "
-        "without the add-on; other apps' selections count too)",
+        "the org's allocation is used up (5 objects across all channels without the add-on; "
+        "other apps' selections count too)",
         f"deselect an object nothing uses in {_BY_HAND}, or buy the add-on; then {_AGAIN}",
     ),
     (
         frozenset({"FUNCTIONALITY_NOT_ENABLED", "INVALID_TYPE", "NOT_FOUND"}),
         "this org's edition has no Change Data Capture (Enterprise, Performance, Unlimited "
         "and Developer editions have it)",
-        "nothing to do: the poll finds its changes",
+        "nothing to do: the poll finds the changes",
     ),
     (
         frozenset({"INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS"}),
