@@ -154,11 +154,29 @@ class WriteReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureRefusal:
+    """An object the CRM would not select for change events: why, in words, and what to do.
+
+    A warning, not a failure: records of an object not selected are still
+    found by the poll, only later.
+    """
+
+    entity: str
+    reason: str
+    next_step: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetupReport:
-    """What `crm setup` did: the fields it created and those already there."""
+    """What `crm setup` did: the fields it created and those already there, and (Salesforce)
+    the objects it selected for Change Data Capture, those already selected and those the org
+    refused. A CRM without change events leaves the last three empty."""
 
     created: list[str]
     existing: list[str]
+    capture_selected: list[str] = field(default_factory=list)
+    capture_existing: list[str] = field(default_factory=list)
+    capture_refused: list[CaptureRefusal] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

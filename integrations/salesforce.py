@@ -27,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import Any, NamedTuple, TypeVar
@@ -45,6 +45,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin, token_login
 
 from integrations.base import (
+    CaptureRefusal,
     Deal,
     DealChange,
     LiveCrm,
@@ -372,6 +373,81 @@ def field_metadata(name: str) -> dict[str, Any]:
     }
 
 
+# -- Change Data Capture -------------------------------------------------------------------
+
+# The standard channel: the selection Setup's Change Data Capture page shows and edits.
+CAPTURE_CHANNEL = "ChangeEvents"
+# What `crm setup` selects, in this order: the change listener reads Lead and Account, and
+# Opportunity keeps deals current; an allocation with room for only some takes the first.
+CAPTURE_OBJECTS = ("Lead", "Account", "Opportunity")
+CAPTURE_MEMBERS = "tooling/sobjects/PlatformEventChannelMember"
+CAPTURE_QUERY = (
+    "SELECT Id, DeveloperName, EventChannel, SelectedEntity FROM PlatformEventChannelMember "
+    f"WHERE EventChannel = {quote(CAPTURE_CHANNEL)}"
+)
+# The member (by name) or the object is on the channel already.
+_CAPTURE_TAKEN = frozenset({"DUPLICATE_DEVELOPER_NAME", "DUPLICATE_VALUE"})
+_AGAIN = "run `icpbot crm setup salesforce` again"
+_BY_HAND = "Setup > Change Data Capture"
+# Salesforce's answers when it will not select any object, by errorCode: the reason in words
+# and what to do. The docs name the allocation (5 objects across all channels without the
+# add-on) and the editions that have Change Data Capture (Enterprise, Performance, Unlimited,
+# Developer) but not the codes they answer with: LIMIT_EXCEEDED and FUNCTIONALITY_NOT_ENABLED
+# are modelled on Salesforce's StatusCode list; INVALID_TYPE and NOT_FOUND are how an org (or
+# an API version before 47.0) without the Tooling object answers.
+_CAPTURE_REFUSALS: tuple[tuple[frozenset[str], str, str], ...] = (
+    (
+        frozenset({"LIMIT_EXCEEDED"}),
+        "the org's allocation is used up (5 objects across all channels without the add-on; "
+        "other apps' selections count too)",
+        f"deselect an object nothing uses in {_BY_HAND}, or buy the add-on; then {_AGAIN}",
+    ),
+    (
+        frozenset({"FUNCTIONALITY_NOT_ENABLED", "INVALID_TYPE", "NOT_FOUND"}),
+        "this org's edition has no Change Data Capture (Enterprise, Performance, Unlimited "
+        "and Developer editions have it)",
+        "nothing to do: the poll finds the changes",
+    ),
+    (
+        frozenset({"INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS"}),
+        "the integration user may not select objects for Change Data Capture (that takes "
+        "Customize Application; reading the selection, View Setup and Configuration)",
+        f"grant those permissions and {_AGAIN}, or select it by hand in {_BY_HAND}",
+    ),
+)
+
+
+def change_event(entity: str) -> str:
+    """The change event of an object, as Salesforce names it: `Lead` → `LeadChangeEvent`,
+    a custom `Deal__c` → `Deal__ChangeEvent`."""
+    return (entity[:-1] if entity.endswith("__c") else entity) + "ChangeEvent"
+
+
+def changed_entity(event: str) -> str:
+    """The object a change event is about: `LeadChangeEvent` → `Lead`,
+    `Deal__ChangeEvent` → `Deal__c`."""
+    name = event.removesuffix("ChangeEvent")
+    return f"{name}c" if name.endswith("__") else name
+
+
+def capture_refusal(entity: str, exc: SalesforceError) -> tuple[CaptureRefusal, bool]:
+    """Salesforce's no to selecting `entity`, in words with what to do, and whether it holds
+    for the whole org (a full allocation, an edition without it, a missing permission), so
+    the other objects need not be asked."""
+    codes = set(error_codes(exc))
+    for known, reason, step in _CAPTURE_REFUSALS:
+        if codes & known:
+            return CaptureRefusal(entity, reason, step), True
+    reason = f"Salesforce refused it: {error_message(exc)}"
+    step = f"select it by hand in {_BY_HAND}, or {_AGAIN} once the cause is fixed"
+    return CaptureRefusal(entity, reason, step), False
+
+
+def _transient(exc: BaseException) -> bool:
+    failure = classify(exc)
+    return failure is not None and failure.transient
+
+
 # -- the adapter -----------------------------------------------------------------------------
 
 
@@ -676,8 +752,15 @@ class SalesforceCrm(LiveCrm):
         return {api: values[name] for name, api in self.score_names.names(kind).items()}
 
     def setup(self) -> SetupReport:
-        """Create the `ICP_*__c` fields on Account and Lead (Tooling API), those missing only."""
+        """Create the `ICP_*__c` fields on Account and Lead (Tooling API), those missing only;
+        then select Lead, Account and Opportunity for Change Data Capture where the org allows.
+        """
         report = SetupReport([], [])
+        self._create_fields(report)
+        self._select_for_capture(report)
+        return report
+
+    def _create_fields(self, report: SetupReport) -> None:
         for obj in OBJECTS.values():
             describe = self._call(partial(self._restful, f"sobjects/{obj.name}/describe"))
             present = {str(f["name"]).lower() for f in (describe or {}).get("fields") or []}
@@ -692,7 +775,76 @@ class SalesforceCrm(LiveCrm):
                 )
                 report.created.append(where)
         self._selects.clear()
-        return report
+
+    # -- Change Data Capture ---------------------------------------------------------------
+
+    def cdc_entities(self) -> frozenset[str]:
+        """The objects selected for Change Data Capture on the standard channel (`Lead`,
+        `Account`, `Deal__c`), in one Tooling query.
+
+        The change listener asks once per connection whether change events cover Lead and
+        Account; the poll covers what they do not. An org whose edition has no Change Data
+        Capture (no such Tooling object) has none selected.
+        """
+        try:
+            answer = self._call(
+                partial(self._restful, "tooling/query", params={"q": CAPTURE_QUERY})
+            )
+        except SalesforceError as exc:
+            if not set(error_codes(exc)) & {"INVALID_TYPE", "NOT_FOUND"}:
+                raise
+            return frozenset()
+        rows = (answer or {}).get("records") or []
+        return frozenset(changed_entity(str(r["SelectedEntity"])) for r in rows)
+
+    def _select_for_capture(self, report: SetupReport) -> None:
+        """Select those of `CAPTURE_OBJECTS` not selected yet, and nothing else: what the org
+        selected stays, as other apps' selections count against the same allocation.
+
+        A refusal is a warning in the report, never an error: an object not selected is
+        still found by the poll. Only a failure worth another try (after the retries) raises.
+        """
+        try:
+            selected = self.cdc_entities()
+        except SalesforceError as exc:
+            if _transient(exc):
+                raise
+            refusal, _ = capture_refusal(CAPTURE_OBJECTS[0], exc)
+            report.capture_refused.extend(replace(refusal, entity=e) for e in CAPTURE_OBJECTS)
+            return
+        org_wide: CaptureRefusal | None = None
+        for entity in CAPTURE_OBJECTS:
+            if entity in selected:
+                report.capture_existing.append(entity)
+            elif org_wide is not None:
+                report.capture_refused.append(replace(org_wide, entity=entity))
+            else:
+                org_wide = self._select_entity(entity, report)
+
+    def _select_entity(self, entity: str, report: SetupReport) -> CaptureRefusal | None:
+        """One channel member created; the refusal when it holds for every object, else None.
+
+        A duplicate (its name, or the object, on the channel) means it was selected since the
+        channel was read, in Setup or by another run: it counts as already selected.
+        """
+        event = change_event(entity)
+        body = {
+            "FullName": f"{CAPTURE_CHANNEL}_{event}",
+            "Metadata": {"eventChannel": CAPTURE_CHANNEL, "selectedEntity": event},
+        }
+        try:
+            self._call(partial(self._restful, CAPTURE_MEMBERS, method="POST", json=body))
+        except SalesforceError as exc:
+            if _transient(exc):
+                raise
+            if set(error_codes(exc)) & _CAPTURE_TAKEN:
+                report.capture_existing.append(entity)
+                return None
+            refusal, org_wide = capture_refusal(entity, exc)
+            report.capture_refused.append(refusal)
+            return refusal if org_wide else None
+        report.capture_selected.append(entity)
+        return None
 
     # -- the calls -------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""`icpbot backfill` and `icpbot crm setup`: a whole CRM tagged, and icpbot's fields created in it.
+"""`icpbot backfill` and `icpbot crm setup`: a whole CRM tagged, and icpbot's fields created in it
+(in Salesforce, Lead, Account and Opportunity also selected for Change Data Capture).
 
 A CRM that fails for good (after the retries) is said in one line, never a traceback.
 
@@ -12,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine as Database
 
 from bot.cli.progress import print_backfill_report, progress_bar
@@ -152,5 +154,46 @@ def setup_crm(crm_name: str, *, config: Config, err: Console) -> int:
         sys.stdout.write(f"exists   {name}\n")
     sys.stdout.write(f"{len(report.created)} created, {len(report.existing)} already there\n")
     if crm_name == "salesforce":
-        sys.stdout.write(SALESFORCE_ACCESS)
+        _print_salesforce(report, err=err)
     return 0
+
+
+CAPTURE_ACCESS = """
+Change events reach icpbot for the objects its integration user may see every record of:
+View All Records on Lead, Account and Opportunity, or View All Data.
+"""
+
+
+def _print_salesforce(report: SetupReport, *, err: Console) -> None:
+    """What Salesforce's setup adds: the objects selected for Change Data Capture, the access
+    icpbot's integration user needs, and a warning for each object the org refused.
+
+    A refusal leaves the exit code 0: the fields are there, and the poll still finds the
+    changes of an object not selected, only later.
+    """
+    _print_selection(report)
+    sys.stdout.write(SALESFORCE_ACCESS)
+    if report.capture_selected or report.capture_existing:
+        sys.stdout.write(CAPTURE_ACCESS)
+    for refusal in report.capture_refused:
+        err.print(
+            f"[yellow]warning[/yellow] {refusal.entity} is not selected for Change Data Capture: "
+            f"{escape(refusal.reason)}; {escape(refusal.next_step)}.",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if report.capture_refused:
+        err.print("The poll still finds the changes of objects not selected, only later.")
+
+
+def _print_selection(report: SetupReport) -> None:
+    for entity in report.capture_selected:
+        sys.stdout.write(f"selected {entity} change events\n")
+    for entity in report.capture_existing:
+        sys.stdout.write(f"exists   {entity} change events\n")
+    for refusal in report.capture_refused:
+        sys.stdout.write(f"refused  {refusal.entity} change events\n")
+    sys.stdout.write(
+        f"Change Data Capture: {len(report.capture_selected)} selected, "
+        f"{len(report.capture_existing)} already selected, {len(report.capture_refused)} refused\n"
+    )

@@ -276,7 +276,8 @@ def crm_setup(
     config_dir: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Create icpbot's fields in the CRM (HubSpot: the icp group and icp_* properties;
-    Salesforce: the ICP_*__c fields on Account and Lead); safe to run again."""
+    Salesforce: the ICP_*__c fields on Account and Lead, and Lead, Account and Opportunity
+    selected for Change Data Capture where the org allows); safe to run again."""
     from bot.cli.crm import setup_crm
 
     raise typer.Exit(setup_crm(crm, config=_load(config_dir), err=err))

@@ -11,8 +11,11 @@ of `Sforce-Query-Options: batchSize` (200..2,000); sObject Collections
 updates (200 records a call) and single-record updates, with per-record
 results and Salesforce's validation (unknown or read-only fields, numbers
 out of range, restricted picklists, text too long, bad references);
-describe; `limits`; Tooling API custom field creation; SOAP
-username-password login and the OAuth JWT bearer flow. Every answer
+describe; `limits`; Tooling API custom field creation; the Change Data
+Capture selection on the standard `ChangeEvents` channel (Tooling
+`PlatformEventChannelMember`: queried, and created with Salesforce's
+refusals: an unknown object, a name taken, a full allocation, an edition
+without it); SOAP username-password login and the OAuth JWT bearer flow. Every answer
 carries `Sforce-Limit-Info`. What it refuses: a missing or expired
 session (401 `INVALID_SESSION_ID`), malformed SOQL (400), too many records.
 
@@ -39,7 +42,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -71,6 +74,16 @@ ID_PREFIX = {
 }
 ORG_ID = "00D000000000001AAA"  # the org's id: Pub/Sub's `tenantid`
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+CDC_CHANNEL = "ChangeEvents"  # the standard channel, Setup's Change Data Capture page
+CDC_ENTITY_LIMIT = 5  # objects selected across channels without the add-on (CDC allocations)
+# Standard objects with change events (a subset of those the Winter '19 release notes list),
+# and the fake's own objects.
+CDC_ENTITIES = frozenset(
+    {"Account", "Campaign", "Case", "Contact", "Lead", "Opportunity", "Order", "User"}
+)
+MEMBER_PREFIX = "0v8"  # a PlatformEventChannelMember id's key prefix (modelled)
+# The fields a Tooling query on PlatformEventChannelMember may name (the fake's subset).
+MEMBER_FIELDS = ("Id", "DeveloperName", "MasterLabel", "EventChannel", "SelectedEntity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +293,16 @@ class FakeSalesforce:
         client_id: str = "icpbot-connected-app",
         public_key: bytes | None = None,
         custom_fields: Mapping[str, tuple[Field, ...]] | None = None,
+        cdc_available: bool = True,
+        cdc_entity_limit: int = CDC_ENTITY_LIMIT,
+        cdc_selected: Iterable[str] = (),
     ) -> None:
-        """`custom_fields`: the org's own fields by sObject, beyond the standard ones."""
+        """`custom_fields`: the org's own fields by sObject, beyond the standard ones.
+
+        Change Data Capture: `cdc_available` False is an edition without it (Professional);
+        `cdc_entity_limit` the objects the org may select (5, more with the add-on);
+        `cdc_selected` the objects selected already (by the org, or other apps).
+        """
         self.latency = latency
         self.url = ""
         self.ca = trustme.CA()
@@ -311,6 +332,11 @@ class FakeSalesforce:
         self._written = 0
         self._listeners: list[Callable[[Change], None]] = []
         self._client: str | None = None  # the client named by the call being answered
+        self.cdc_available = cdc_available
+        self.cdc_entity_limit = cdc_entity_limit
+        self._members: dict[str, dict[str, Any]] = {}  # channel members by DeveloperName, folded
+        for entity in cdc_selected:
+            self._add_member(f"{entity}ChangeEvent", f"{CDC_CHANNEL}_{entity}ChangeEvent")
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -443,6 +469,16 @@ class FakeSalesforce:
         """The TLS certificate it serves (127.0.0.1), issued by `ca`: other fake services of
         the same org (its Pub/Sub API) serve it too."""
         return self._cert
+
+    def cdc_selected(self) -> frozenset[str]:
+        """The objects selected for Change Data Capture on the standard channel (`Lead`):
+        those whose changes Salesforce publishes as change events."""
+        with self._lock:
+            return frozenset(
+                str(m["SelectedEntity"]).removesuffix("ChangeEvent")
+                for m in self._members.values()
+                if m["EventChannel"] == CDC_CHANNEL
+            )
 
     def has_field(self, obj: str, name: str) -> bool:
         return name.lower() in self._schema[obj]
@@ -579,6 +615,10 @@ class FakeSalesforce:
                 return self._describe(obj)
             case ("POST", "tooling", "sobjects", "CustomField"):
                 return self._custom_field(body)
+            case ("GET", "tooling", "query"):
+                return self._tooling_query((query.get("q") or [""])[0])
+            case ("POST", "tooling", "sobjects", "PlatformEventChannelMember"):
+                return self._channel_member(body)
         raise Refused(404, "NOT_FOUND", "The requested resource does not exist")
 
     def _fault(self, path: str) -> Fault | None:
@@ -833,6 +873,84 @@ class FakeSalesforce:
         id = case_safe(f"00N{next(self._counter):012d}")
         return Answer(201, {"id": id, "success": True, "errors": []})
 
+    # -- Change Data Capture selection ------------------------------------------------------
+
+    def _tooling_query(self, text: str) -> Answer:
+        """A Tooling query on PlatformEventChannelMember, in one page (an org has a handful)."""
+        columns = {"platformeventchannelmember": MEMBER_FIELDS}
+        try:
+            parsed = soql.parse(text, columns=lambda obj: columns.get(obj.lower()))
+        except soql.SoqlError as exc:
+            raise Refused(400, exc.code, exc.message) from exc
+        rows = parsed.sort(m for m in self._members.values() if parsed.matches(m))
+        rows = rows[parsed.offset or 0 :][: parsed.limit]
+        records = [] if parsed.count else [_member_record(parsed, m) for m in rows]
+        body = {
+            "size": len(rows),
+            "totalSize": len(rows),
+            "done": True,
+            "queryLocator": None,
+            "entityTypeName": "PlatformEventChannelMember",
+            "records": records,
+        }
+        return Answer(200, body)
+
+    def _channel_member(self, body: Any) -> Answer:
+        """`POST tooling/sobjects/PlatformEventChannelMember`: an object selected for change
+        events, refused as Salesforce refuses it. Salesforce documents the allocation and the
+        editions, not the error codes: LIMIT_EXCEEDED, FUNCTIONALITY_NOT_ENABLED,
+        FIELD_INTEGRITY_EXCEPTION and DUPLICATE_VALUE here are modelled on its StatusCode list.
+        """
+        full = str((body or {}).get("FullName") or "")
+        meta = (body or {}).get("Metadata") or {}
+        channel, event = str(meta.get("eventChannel") or ""), str(meta.get("selectedEntity") or "")
+        if not re.fullmatch(r"[A-Za-z](?!.*__)[A-Za-z0-9_]*(?<!_)", full) or not event:
+            raise Refused(400, "REQUIRED_FIELD_MISSING", f"FullName and selectedEntity: {body!r}")
+        if not self.cdc_available:
+            message = "Change Data Capture isn't available in this organization's edition."
+            raise Refused(400, "FUNCTIONALITY_NOT_ENABLED", message)
+        self._check_member(full, channel, event)
+        id = self._add_member(event, full)
+        return Answer(201, {"id": id, "success": True, "errors": [], "warnings": [], "infos": []})
+
+    def _check_member(self, full: str, channel: str, event: str) -> None:
+        """Refuse a member Salesforce would: another channel, an object without change events,
+        a name or an object already on the channel, the allocation used up."""
+        if channel != CDC_CHANNEL:
+            raise Refused(
+                400, "FIELD_INTEGRITY_EXCEPTION", f"eventChannel: no such channel: {channel}"
+            )
+        entity = event.removesuffix("ChangeEvent")
+        if entity == event or entity not in CDC_ENTITIES:
+            message = f"selectedEntity: {event} isn't an entity that supports change events"
+            raise Refused(400, "FIELD_INTEGRITY_EXCEPTION", message)
+        taken = self._members.get(full.lower())
+        if taken is not None:
+            message = (
+                "duplicate value found: DeveloperName duplicates value on record with id: "
+                f"{taken['Id']}"
+            )
+            raise Refused(400, "DUPLICATE_DEVELOPER_NAME", message)
+        if entity in self.cdc_selected():
+            raise Refused(400, "DUPLICATE_VALUE", f"selectedEntity: {event} is already selected")
+        if len(self._members) >= self.cdc_entity_limit:
+            message = (
+                f"You can select up to {self.cdc_entity_limit} entities for Change Data Capture. "
+                "To select more, deselect an entity or purchase the add-on license."
+            )
+            raise Refused(400, "LIMIT_EXCEEDED", message)
+
+    def _add_member(self, event: str, developer_name: str) -> str:
+        id = case_safe(f"{MEMBER_PREFIX}{next(self._counter):012d}")
+        self._members[developer_name.lower()] = {
+            "Id": id,
+            "DeveloperName": developer_name,
+            "MasterLabel": event,
+            "EventChannel": CDC_CHANNEL,
+            "SelectedEntity": event,
+        }
+        return id
+
     # -- logins ----------------------------------------------------------------------------
 
     def _new_session(self) -> str:
@@ -899,6 +1017,22 @@ class FakeSalesforce:
                 "scope": "api",
             },
         )
+
+
+def _member_record(parsed: soql.Query, member: Mapping[str, Any]) -> dict[str, Any]:
+    """A channel member as a Tooling query answers it: the fields asked for, by their names."""
+    by_name = {name.lower(): name for name in member}
+    out: dict[str, Any] = {
+        "attributes": {
+            "type": "PlatformEventChannelMember",
+            "url": f"/services/data/v{VERSION}/tooling/sobjects/PlatformEventChannelMember/"
+            f"{member['Id']}",
+        }
+    }
+    for name in parsed.fields:
+        canonical = by_name[name.lower()]
+        out[canonical] = member[canonical]
+    return out
 
 
 def _plain(obj: str, row: dict[str, Any]) -> dict[str, Any]:

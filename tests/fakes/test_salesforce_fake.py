@@ -138,3 +138,80 @@ def test_more_than_200_records_or_unknown_fields_refuse_the_call(fake: FakeSales
         fake, "PATCH", "composite/sobjects", json={"records": [{**one, "ICP_Score__c": "87"}]}
     )
     assert text.status_code == 400 and error_code(text) == "JSON_PARSER_ERROR"
+
+
+# -- Change Data Capture selection (Tooling PlatformEventChannelMember) --------------------------
+
+MEMBERS = "tooling/sobjects/PlatformEventChannelMember"
+
+
+def member(entity: str, *, channel: str = "ChangeEvents", name: str = "") -> dict[str, Any]:
+    """The body that selects `entity` for change events, as Salesforce's docs show it (a
+    custom channel's `__` is one `_` in the name)."""
+    event = f"{entity}ChangeEvent"
+    return {
+        "FullName": name or f"{channel.replace('__', '_')}_{event}",
+        "Metadata": {"eventChannel": channel, "selectedEntity": event},
+    }
+
+
+def selection(fake: FakeSalesforce, where: str = "WHERE EventChannel = 'ChangeEvents'") -> Any:
+    soql = f"SELECT Id, DeveloperName, SelectedEntity FROM PlatformEventChannelMember {where}"
+    return call(fake, "GET", "tooling/query", params={"q": soql}).json()
+
+
+def test_a_selection_is_created_then_queried_through_the_tooling_api() -> None:
+    with FakeSalesforce(cdc_selected=("Contact",)) as fake:
+        created = call(fake, "POST", MEMBERS, json=member("Lead"))
+        assert created.status_code == 201 and created.json()["success"] is True
+        answer = selection(fake)
+        assert answer["done"] is True and answer["totalSize"] == 2
+        assert {r["SelectedEntity"] for r in answer["records"]} == {
+            "ContactChangeEvent",
+            "LeadChangeEvent",
+        }
+        assert {r["DeveloperName"] for r in answer["records"]} >= {"ChangeEvents_LeadChangeEvent"}
+        assert fake.cdc_selected() == {"Contact", "Lead"}
+        assert selection(fake, "WHERE EventChannel = 'Other__chn'")["records"] == []
+
+
+def test_tooling_queries_are_checked_like_soql(fake: FakeSalesforce) -> None:
+    bad = call(
+        fake, "GET", "tooling/query", params={"q": "SELECT Nope FROM PlatformEventChannelMember"}
+    )
+    assert bad.status_code == 400 and error_code(bad) == "INVALID_FIELD"
+    other = call(fake, "GET", "tooling/query", params={"q": "SELECT Id FROM Widget"})
+    assert other.status_code == 400 and error_code(other) == "INVALID_TYPE"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (member("Widget"), "FIELD_INTEGRITY_EXCEPTION"),  # no change events for it
+        (member("Lead", channel="Mine__chn"), "FIELD_INTEGRITY_EXCEPTION"),  # no such channel
+        (member("Contact"), "DUPLICATE_DEVELOPER_NAME"),
+        (member("Contact", name="Contact_again"), "DUPLICATE_VALUE"),
+        ({"FullName": "", "Metadata": {}}, "REQUIRED_FIELD_MISSING"),
+    ],
+)
+def test_selections_salesforce_would_refuse(body: dict[str, Any], code: str) -> None:
+    with FakeSalesforce(cdc_selected=("Contact",)) as fake:
+        answer = call(fake, "POST", MEMBERS, json=body)
+        assert answer.status_code == 400 and error_code(answer) == code
+        assert fake.cdc_selected() == {"Contact"}
+
+
+def test_the_allocation_counts_every_selection_of_the_org() -> None:
+    with FakeSalesforce(cdc_entity_limit=2, cdc_selected=("Contact",)) as fake:
+        assert call(fake, "POST", MEMBERS, json=member("Lead")).status_code == 201
+        full = call(fake, "POST", MEMBERS, json=member("Account"))
+        assert full.status_code == 400 and error_code(full) == "LIMIT_EXCEEDED"
+        assert "deselect" in full.json()[0]["message"]
+        assert fake.cdc_selected() == {"Contact", "Lead"}
+
+
+def test_an_edition_without_change_data_capture_refuses_every_selection() -> None:
+    with FakeSalesforce(cdc_available=False) as fake:
+        answer = call(fake, "POST", MEMBERS, json=member("Lead"))
+        assert answer.status_code == 400 and error_code(answer) == "FUNCTIONALITY_NOT_ENABLED"
+        assert selection(fake)["records"] == [] and fake.cdc_selected() == frozenset()

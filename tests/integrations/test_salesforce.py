@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
 from bot.config import load_config
 from bot.sync.connect import ApiBudget
@@ -482,6 +482,89 @@ def test_setup_creates_the_fields_once(monkeypatch: pytest.MonkeyPatch) -> None:
         assert again.created == [] and len(again.existing) == 13
         acme = account(fake, "acme.com")
         assert crm.write_scores([ScoreUpdate(RecordKind.ACCOUNT, acme, fields())]).written == 1
+
+
+def test_setup_selects_lead_account_and_opportunity_for_change_data_capture_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeSalesforce(cdc_selected=("Contact",)) as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)
+        crm = adapter(fake)
+        assert crm.cdc_entities() == {"Contact"}
+        first = crm.setup()
+        assert first.capture_selected == ["Lead", "Account", "Opportunity"]
+        assert first.capture_existing == [] and first.capture_refused == []
+        assert fake.cdc_selected() == {"Contact", "Lead", "Account", "Opportunity"}  # kept
+        again = crm.setup()
+        assert again.capture_selected == [] and again.capture_refused == []
+        assert again.capture_existing == ["Lead", "Account", "Opportunity"]
+        assert crm.cdc_entities() == {"Contact", "Lead", "Account", "Opportunity"}
+
+
+def test_a_full_allocation_refuses_the_rest_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeSalesforce(cdc_selected=("Contact", "Case", "Order", "Lead")) as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)
+        report = adapter(fake).setup()
+        assert report.created == [] and len(report.existing) == 13  # the fields are there
+        assert report.capture_existing == ["Lead"] and report.capture_selected == ["Account"]
+        (refused,) = report.capture_refused
+        assert refused.entity == "Opportunity" and "allocation is used up" in refused.reason
+        assert "deselect" in refused.next_step and "add-on" in refused.next_step
+        assert fake.cdc_selected() == {"Contact", "Case", "Order", "Lead", "Account"}
+
+
+def test_an_edition_without_change_data_capture_is_asked_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeSalesforce(cdc_available=False) as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)
+        report = adapter(fake).setup()
+        assert [r.entity for r in report.capture_refused] == ["Lead", "Account", "Opportunity"]
+        assert all("edition has no Change Data Capture" in r.reason for r in report.capture_refused)
+        posts = [r for r in fake.requests() if r.path.endswith("PlatformEventChannelMember")]
+        assert len(posts) == 1  # the org's answer holds for every object
+
+
+def test_a_selection_made_meanwhile_counts_as_already_selected(fake: FakeSalesforce) -> None:
+    crm = adapter(fake)
+    crm.cdc_entities()  # a session is open; the channel is read next by setup
+    fake.fail_next(
+        1, status=400, path="PlatformEventChannelMember", code="DUPLICATE_DEVELOPER_NAME"
+    )
+    report = crm.setup()
+    assert report.capture_existing == ["Lead"]
+    assert report.capture_selected == ["Account", "Opportunity"]
+
+
+def test_a_refusal_of_one_object_leaves_the_others_asked(fake: FakeSalesforce) -> None:
+    fake.fail_next(
+        1, status=400, path="PlatformEventChannelMember", code="FIELD_INTEGRITY_EXCEPTION"
+    )
+    report = adapter(fake).setup()
+    (refused,) = report.capture_refused
+    assert refused.entity == "Lead" and "FIELD_INTEGRITY_EXCEPTION" in refused.reason
+    assert "Setup > Change Data Capture" in refused.next_step
+    assert report.capture_selected == ["Account", "Opportunity"]
+
+
+def test_without_permission_to_read_the_selection_every_object_is_refused(
+    fake: FakeSalesforce,
+) -> None:
+    fake.fail_next(1, status=403, path="tooling/query", code="INSUFFICIENT_ACCESS")
+    report = adapter(fake).setup()
+    assert [r.entity for r in report.capture_refused] == ["Lead", "Account", "Opportunity"]
+    assert "Customize Application" in report.capture_refused[0].reason
+    assert fake.cdc_selected() == frozenset()
+
+
+def test_a_channel_salesforce_cannot_read_for_now_fails_after_the_retries(
+    fake: FakeSalesforce,
+) -> None:
+    fake.fail_next(10, status=503, path="tooling/query")
+    with pytest.raises(SalesforceError):
+        adapter(fake, policy=RetryPolicy(attempts=2, initial=0.01, max_backoff=0.01)).setup()
 
 
 def test_without_setup_the_work_stops_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -115,3 +115,30 @@ def test_setup_then_backfill_from_the_command_line_resumes_after_a_failure(
         done = icpbot("backfill", "--crm", "salesforce", env=env)
         assert done.returncode == 0, done.stderr
         assert all(fake.row("Account", i).get("ICP_Tier__c") == "A" for i in ids)
+
+
+def test_setup_selects_the_change_events_and_says_what_the_org_refused(tmp_path: Path) -> None:
+    org = ("Contact", "Case", "Order", "Lead")  # 4 of the 5 the allocation allows, one icpbot's
+    with FakeSalesforce(custom_fields=SHIPPED_CUSTOM, cdc_selected=org) as fake:
+        setup = icpbot("crm", "setup", "salesforce", env=salesforce_env(fake, tmp_path))
+        assert setup.returncode == 0, setup.stderr  # the fields are there; the poll covers the rest
+        assert "exists   Lead change events" in setup.stdout
+        assert "selected Account change events" in setup.stdout
+        assert "refused  Opportunity change events" in setup.stdout
+        assert "Change Data Capture: 1 selected, 1 already selected, 1 refused" in setup.stdout
+        assert "View All Records" in setup.stdout
+        warning = " ".join(setup.stderr.split())
+        assert "Opportunity is not selected for Change Data Capture" in warning
+        assert "allocation is used up" in warning and "deselect an object" in warning
+        assert "Traceback" not in setup.stderr
+        assert fake.cdc_selected() == {*org, "Account"}
+
+
+def test_setup_in_an_edition_without_change_data_capture_still_succeeds(tmp_path: Path) -> None:
+    with FakeSalesforce(custom_fields=SHIPPED_CUSTOM, cdc_available=False) as fake:
+        setup = icpbot("crm", "setup", "salesforce", env=salesforce_env(fake, tmp_path))
+        assert setup.returncode == 0, setup.stderr
+        assert "Change Data Capture: 0 selected, 0 already selected, 3 refused" in setup.stdout
+        warning = " ".join(setup.stderr.split())
+        assert warning.count("edition has no Change Data Capture") == 3
+        assert "The poll still finds the changes of objects not selected" in warning
