@@ -375,6 +375,7 @@ def _change_listener(
         database=core.database,
         drain=worker,
         poll=poll,
+        entities=crm.cdc_entities,
         metrics=core.metrics,
         clock=core.clock,
     )

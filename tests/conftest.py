@@ -94,8 +94,11 @@ def _no_real_services(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
-    """The fake Salesforce org (with the shipped custom fields), trusted by requests."""
-    with FakeSalesforce(custom_fields=SHIPPED_CUSTOM) as server:
+    """The fake Salesforce org (with the shipped custom fields) after `icpbot crm setup
+    salesforce` selected Lead, Account and Opportunity for Change Data Capture, trusted by
+    requests."""
+    selected = ("Lead", "Account", "Opportunity")
+    with FakeSalesforce(custom_fields=SHIPPED_CUSTOM, cdc_selected=selected) as server:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
         yield server
 

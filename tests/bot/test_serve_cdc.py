@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from bot.service import Service, build_service
 from bot.settings import Settings
 from bot.store import checkpoints, repo
@@ -21,7 +23,7 @@ from bot.store.db import read_session
 from bot.sync.cdc import CHECKPOINT
 from bot.sync.sweep import Sweeper
 from integrations.retries import RetryPolicy
-from tests.fakes.salesforce import FakeSalesforce
+from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
 from tests.fakes.salesforce_pubsub import FakePubSub
 from tests.support import CONFIG, create_lead, delete, wait_for
 
@@ -134,3 +136,25 @@ def test_deleted_and_merged_leads_leave_the_store(
 
         wait_for(lambda: not stored("gone@acme.com") and not stored("loser@acme.com"))
         assert stored("master@acme.com")
+
+
+def test_an_org_that_selected_no_lead_changes_keeps_the_full_poll_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        FakeSalesforce(custom_fields=SHIPPED_CUSTOM, cdc_selected=("Account",)) as org,
+        FakePubSub(org, keepalive=0.1) as pubsub,
+    ):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_file)
+        with serving(org, pubsub, tmp_path) as service:
+            wait_for(lambda: pubsub.subscriptions == 1)
+            poll = next(p for p in service.background if isinstance(p, Sweeper))
+            assert poll.pace() == POLL
+            said = [r.getMessage() for r in caplog.records if "not on for" in r.getMessage()]
+            assert said == [
+                "salesforce: Change Data Capture is not on for Lead in this org: run `icpbot "
+                "crm setup salesforce`, or select it in Setup > Change Data Capture; polling "
+                "at the full pace meanwhile"
+            ]
+            create_lead(org, "Unheard")
+            assert pubsub.published("Lead") == 0  # Salesforce publishes no such event

@@ -1,8 +1,10 @@
 """A wire-level fake of Salesforce's Pub/Sub API (gRPC over TLS), for Change Data Capture.
 
 Driven by the fake Salesforce's own records: every change committed there
-(a record created through the REST API, an update, a delete, a change "made
-in the UI" by `FakeSalesforce.touch`) becomes a change event on the entity's
+to an object the org selected for Change Data Capture (`cdc_selected`, what
+`icpbot crm setup salesforce` selects) — a record created through the REST
+API, an update, a delete, a merge, a change "made in the UI" by
+`FakeSalesforce.touch` — becomes a change event on the entity's
 channel (`/data/LeadChangeEvent`, `/data/AccountChangeEvent`,
 `/data/OpportunityChangeEvent`) and on `/data/ChangeEvents`, which carries
 every selected entity's, each in its entity's schema, as Salesforce
@@ -202,7 +204,8 @@ class FakePubSub(pb_grpc.PubSubServicer):  # type: ignore[misc]
     def _record(self, change: Change) -> None:
         """A change committed in the fake Salesforce, published on its entity's channel."""
         name = topic_of(change.obj)
-        if name in self._topics and change.obj not in self._overflowing:
+        heard = change.obj in self.salesforce.cdc_selected() and change.obj not in self._overflowing
+        if name in self._topics and heard:
             self._publish(name, change.kind, [change.id], change.fields, change.client)
 
     @contextlib.contextmanager
