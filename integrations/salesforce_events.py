@@ -70,7 +70,23 @@ class ReplayExpired(Exception):
 
 
 class StreamLost(Exception):
-    """The stream ended or could not start; resume after the last stored replay id."""
+    """The stream ended or could not start; resume after the last stored replay id.
+    `hint` says what to do when it keeps happening."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# What to do about a stream that keeps failing, by gRPC status.
+HINTS = {
+    "UNAVAILABLE": "check that this host reaches {target} (gRPC over HTTP/2, outbound)",
+    "UNAUTHENTICATED": "the Salesforce session was refused: check the login settings",
+    "PERMISSION_DENIED": (
+        "give the integration user API Enabled and View All Data (or View All Records "
+        "on Lead, Account and Opportunity)"
+    ),
+}
 
 
 class ChangeStream:
@@ -175,7 +191,10 @@ class ChangeStream:
         """A gRPC failure as what a listener does about it; a refused session is let go."""
         if getattr(error, "code", lambda: None)() == grpc.StatusCode.UNAUTHENTICATED:
             self.expired()
-        return _said(error)
+        said = _said(error)
+        if isinstance(said, StreamLost) and said.hint:
+            said.hint = said.hint.format(target=self.target)
+        return said
 
 
 def _until_none(requests: queue.Queue[Any]) -> Iterator[Any]:
@@ -200,4 +219,4 @@ def _said(error: grpc.RpcError) -> Exception:
     if code == _EXPIRED:
         return ReplayExpired(details)
     name = status.name if isinstance(status, grpc.StatusCode) else "unknown"
-    return StreamLost(f"{name}: {details}" if details else name)
+    return StreamLost(f"{name}: {details}" if details else name, HINTS.get(name, ""))

@@ -113,6 +113,7 @@ class ChangeListener:
         self.reconnect = reconnect
         self.lock = LeaderLock(database, key=LOCK_KEY, name="cdc", per_schema=True)
         self.listening = threading.Event()  # set while this replica holds the lock
+        self._lost: str | None = None  # why the stream was last lost, until it is heard again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -146,6 +147,9 @@ class ChangeListener:
                 for heard in self.stream.listen(self.topic, after=self._after(), stop=self._stop):
                     self._keep(heard)
                     wait = self.reconnect[0]
+                    if self._lost is not None:
+                        log.info("salesforce: listening to changes again")
+                        self._lost = None
             except ReplayExpired:
                 log.warning(
                     "salesforce: the stored replay id is older than Salesforce keeps; "
@@ -155,10 +159,26 @@ class ChangeListener:
                 self._covered(False)
                 self.poll.wake()
             except StreamLost as lost:
-                log.warning("salesforce: change stream lost (%s); again in %.0fs", lost, wait)
+                self._said_lost(lost, wait)
                 self._covered(False)
                 self._stop.wait(wait)
                 wait = min(wait * 2, self.reconnect[1])
+
+    def _said_lost(self, lost: StreamLost, wait: float) -> None:
+        """A lost stream, said as a warning once per reason (with what to do); its repeats
+        while reconnecting at growing intervals only at INFO."""
+        reason = str(lost)
+        hint = f": {lost.hint}" if lost.hint else ""
+        level = logging.INFO if reason == self._lost else logging.WARNING
+        log.log(
+            level,
+            "salesforce: change stream lost (%s)%s; polling at the full pace meanwhile, "
+            "listening again in %.0fs",
+            reason,
+            hint,
+            wait,
+        )
+        self._lost = reason
 
     def _covered(self, yes: bool) -> None:
         """Tell the poll (and /metrics) whether this replica hears Account's and Lead's

@@ -10,8 +10,10 @@ per database, the standby taking over.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Database
@@ -23,8 +25,10 @@ from bot.store.tables import Deal
 from bot.sync.cdc import CHECKPOINT, ChangeListener
 from integrations.base import ScoreUpdate
 from integrations.records import RecordKind
+from integrations.salesforce import StreamSession
+from integrations.salesforce_events import ChangeStream
 from tests.fakes.salesforce import FakeSalesforce
-from tests.fakes.salesforce_pubsub import FakePubSub, replay_bytes
+from tests.fakes.salesforce_pubsub import TENANT, FakePubSub, replay_bytes
 from tests.integrations.test_salesforce import fields
 from tests.support import Woken, change_stream, create_lead, delete, salesforce, wait_for
 
@@ -203,3 +207,29 @@ def test_a_deleted_opportunity_leaves_the_store_without_a_read(
         assert [r.method for r in org.requests()[reads:]] == ["DELETE"]  # the test's own
     finally:
         cdc.stop()
+
+
+def test_an_unreachable_stream_is_said_once_with_what_to_do_and_the_poll_keeps_its_pace(
+    org: FakeSalesforce, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = ChangeStream(
+        session=lambda: StreamSession("test-token", org.url, TENANT),
+        target="127.0.0.1:9",  # nothing listens here
+        root_certificates=Path(org.ca_file).read_bytes(),
+    )
+    polls = Polls()
+    cdc = ChangeListener(
+        stream=closed, database=database, drain=Woken(), poll=polls, reconnect=(0.05, 0.1)
+    )
+    with caplog.at_level(logging.INFO, logger="bot.sync.cdc"):
+        cdc.start()
+        try:
+            wait_for(lambda: len([r for r in caplog.records if "stream lost" in r.message]) >= 3)
+        finally:
+            cdc.stop()
+    lost = [r for r in caplog.records if "stream lost" in r.message]
+    assert [r.levelno for r in lost][:3] == [logging.WARNING, logging.INFO, logging.INFO]
+    assert "check that this host reaches 127.0.0.1:9 (gRPC over HTTP/2, outbound)" in (
+        lost[0].message
+    )
+    assert polls.told[-1] is False  # not heard: the poll at its full pace
