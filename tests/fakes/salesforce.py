@@ -680,8 +680,10 @@ class FakeSalesforce:
         if done:
             del self._cursors[locator]
         else:
-            verb = "queryAll" if deleted else "query"
-            body["nextRecordsUrl"] = f"/services/data/v{VERSION}/{verb}/{locator}-{start + batch}"
+            # `query` even for a queryAll: "Although the nextRecordsUrl has query in the URL,
+            # it still provides remaining results from the initial QueryAll request" (REST
+            # API guide, Execute a SOQL Query that Includes Deleted Items).
+            body["nextRecordsUrl"] = f"/services/data/v{VERSION}/query/{locator}-{start + batch}"
         return Answer(200, body)
 
     def _with_bin(self, obj: str) -> dict[str, dict[str, Any]]:

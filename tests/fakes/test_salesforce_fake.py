@@ -215,3 +215,25 @@ def test_an_edition_without_change_data_capture_refuses_every_selection() -> Non
         answer = call(fake, "POST", MEMBERS, json=member("Lead"))
         assert answer.status_code == 400 and error_code(answer) == "FUNCTIONALITY_NOT_ENABLED"
         assert selection(fake)["records"] == [] and fake.cdc_selected() == frozenset()
+
+
+def test_query_all_reads_the_recycle_bin_and_its_next_pages_say_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeSalesforce() as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)
+        ids = [fake.add("Lead", {"LastName": f"L{i}", "Company": "Acme"}) for i in range(250)]
+        fake.merge("Lead", ids[0], ids[1])
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer test-token"
+        session.headers["Sforce-Query-Options"] = "batchSize=200"
+        base = f"{fake.url}/services/data/v62.0"
+        soql = "SELECT Id, IsDeleted, MasterRecordId FROM Lead"
+        plain = session.get(f"{base}/query", params={"q": soql}, timeout=10).json()
+        every = session.get(f"{base}/queryAll", params={"q": soql}, timeout=10).json()
+        assert (plain["totalSize"], every["totalSize"]) == (249, 250)
+        assert every["nextRecordsUrl"].startswith("/services/data/v62.0/query/01g")
+        rest = session.get(fake.url + every["nextRecordsUrl"], timeout=10).json()
+        records = every["records"] + rest["records"]
+        merged = [r for r in records if r["IsDeleted"]]
+        assert [(r["Id"], r["MasterRecordId"]) for r in merged] == [(ids[1], ids[0])]
