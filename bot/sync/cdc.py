@@ -15,6 +15,10 @@ stored once.
   records read again; `GAP_OVERFLOW` (too many changes in one transaction to
   list) and a replay id no longer kept wake the poll, which keeps running at
   a slow interval as the safety net and catches up from its own checkpoint.
+- Any other failure (the database refusing a write, say) is logged and the
+  stream opened again after the stored id; the poll, told changes are not
+  heard, runs at once and catches what came before any id was stored (a
+  first subscription starts at the tip).
 - The poll is told whether changes are heard (`SafetyNet.covered`): while a
   subscription is up and the org has selected Account and Lead for Change
   Data Capture, or another replica listens, it polls at its safety pace;
@@ -32,6 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -144,12 +149,17 @@ class ChangeListener:
         while not self._stop.is_set():
             try:
                 self._covered(self._selected())
-                for heard in self.stream.listen(self.topic, after=self._after(), stop=self._stop):
-                    self._keep(heard)
-                    wait = self.reconnect[0]
-                    if self._lost is not None:
-                        log.info("salesforce: listening to changes again")
-                        self._lost = None
+                # Closed as soon as it is left, even by an exception: a traceback kept (in a
+                # log record) would otherwise keep the old subscription open beside the next.
+                with closing(
+                    self.stream.listen(self.topic, after=self._after(), stop=self._stop)
+                ) as stream:
+                    for heard in stream:
+                        self._keep(heard)
+                        wait = self.reconnect[0]
+                        if self._lost is not None:
+                            log.info("salesforce: listening to changes again")
+                            self._lost = None
             except ReplayExpired:
                 log.warning(
                     "salesforce: the stored replay id is older than Salesforce keeps; "
@@ -160,6 +170,11 @@ class ChangeListener:
                 self.poll.wake()
             except StreamLost as lost:
                 self._said_lost(lost, wait)
+                self._covered(False)
+                self._stop.wait(wait)
+                wait = min(wait * 2, self.reconnect[1])
+            except Exception:  # the database, say: the listener must outlive it, the poll cover
+                log.exception("salesforce: listening to changes failed; again in %.0fs", wait)
                 self._covered(False)
                 self._stop.wait(wait)
                 wait = min(wait * 2, self.reconnect[1])

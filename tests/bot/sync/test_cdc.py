@@ -11,15 +11,17 @@ per database, the standby taking over.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Database
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from bot.store import checkpoints, repo
+from bot.store.db import make_engine, migrate
 from bot.store.db import session as open_session
 from bot.store.tables import Deal
 from bot.sync.cdc import CHECKPOINT, ChangeListener
@@ -233,3 +235,34 @@ def test_an_unreachable_stream_is_said_once_with_what_to_do_and_the_poll_keeps_i
         lost[0].message
     )
     assert polls.told[-1] is False  # not heard: the poll at its full pace
+
+
+def test_a_database_that_fails_a_while_does_not_end_the_listening(
+    org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write refused (another process holds SQLite's lock past the busy timeout): the
+    listener says so, tells the poll (which, woken, catches up what came before any id
+    was stored), and resumes after the id it stored, losing nothing."""
+    path = tmp_path / "icpbot.db"
+    migrate(make_engine(f"sqlite:///{path}"))
+    impatient = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.1})
+    polls = Polls()
+    cdc = listener(org, pubsub, impatient, Woken(), polls)
+    cdc.start()
+    try:
+        wait_for(lambda: pubsub.subscriptions == 1)
+        wait_for(lambda: stored_replay(impatient))  # a keepalive's
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            lead = create_lead(org, "WhileLocked")
+            wait_for(lambda: any("changes failed" in r.message for r in caplog.records))
+            assert polls.told[-1] is False
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert wait_for(lambda: pending_ids(impatient)) == [lead]
+        assert polls.told[-1] is True
+    finally:
+        cdc.stop()
+        impatient.dispose()
