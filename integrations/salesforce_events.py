@@ -22,7 +22,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +126,7 @@ class ChangeStream:
 
     def listen(
         self, topic: str = ALL_CHANGES, *, after: bytes | None = None, stop: threading.Event
-    ) -> Iterator[Heard]:
+    ) -> Generator[Heard, None, None]:
         """What the channel says, from after `after` (or from now), until `stop` is set
         (then it returns) or the stream fails (`ReplayExpired`, `StreamLost`)."""
         requests: queue.Queue[Any] = queue.Queue()
