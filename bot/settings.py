@@ -65,10 +65,12 @@ class Settings(BaseSettings):
     salesforce_private_key_file: Path | None = Field(None, alias="SALESFORCE_PRIVATE_KEY_FILE")
     salesforce_poll_seconds: float = Field(60.0, alias="ICPBOT_SALESFORCE_POLL_SECONDS", gt=0)
     # Change Data Capture through the Pub/Sub API: changes heard as they happen, and the poll
-    # slowed to a safety net while they are. false: the poll alone.
+    # slowed to a safety net while they are. false: the poll alone. The safety net catches
+    # only what is missed silently: a stream lost, a gap too big, a replay id too old wake
+    # the poll at once, so 15 minutes costs a fifteenth of the poll's requests.
     salesforce_cdc: bool = Field(True, alias="ICPBOT_SALESFORCE_CDC")
     salesforce_safety_poll_seconds: float = Field(
-        600.0, alias="ICPBOT_SALESFORCE_SAFETY_POLL_SECONDS", gt=0
+        900.0, alias="ICPBOT_SALESFORCE_SAFETY_POLL_SECONDS", gt=0
     )
     salesforce_pubsub_target: str = Field(
         "api.pubsub.salesforce.com:7443", alias="SALESFORCE_PUBSUB_TARGET"
