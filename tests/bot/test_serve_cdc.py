@@ -59,6 +59,15 @@ def tagged(org: FakeSalesforce, lead: str) -> bool:
     return org.row("Lead", lead).get("ICP_Score__c") is not None
 
 
+def a_tagged_lead(org: FakeSalesforce, pubsub: FakePubSub, name: str) -> str:
+    """Once the service subscribed, a lead created through REST, and waited for until its
+    score is written back: its id."""
+    wait_for(lambda: pubsub.subscriptions == 1)
+    lead = create_lead(org, name)
+    wait_for(lambda: tagged(org, lead), seconds=10)
+    return lead
+
+
 def lead_reads(org: FakeSalesforce, lead: str) -> int:
     return sum(1 for q in org.queries() if "FROM Lead WHERE Id IN" in q and lead in q)
 
@@ -67,9 +76,7 @@ def test_a_new_lead_is_tagged_as_it_is_heard_and_the_poll_slows_down(
     org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
 ) -> None:
     with serving(org, pubsub, tmp_path) as service:
-        wait_for(lambda: pubsub.subscriptions == 1)
-        lead = create_lead(org, "Ng")
-        wait_for(lambda: tagged(org, lead), seconds=10)
+        a_tagged_lead(org, pubsub, "Ng")
         poll = next(p for p in service.background if isinstance(p, Sweeper))
         assert poll.pace() == 600  # heard as they happen: the poll is the safety net
         shown = service.metrics.render()[0].decode()
@@ -82,9 +89,7 @@ def test_own_write_back_is_heard_and_costs_no_read(
     org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
 ) -> None:
     with serving(org, pubsub, tmp_path) as service:
-        wait_for(lambda: pubsub.subscriptions == 1)
-        lead = create_lead(org, "Ng")
-        wait_for(lambda: tagged(org, lead), seconds=10)
+        lead = a_tagged_lead(org, pubsub, "Ng")
         assert pubsub.published("Lead") == 2  # the creation and icpbot's write-back
         write_back = pubsub.latest().hex()
 
@@ -102,9 +107,7 @@ def test_a_lead_created_while_stopped_is_tagged_after_the_start(
     org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path
 ) -> None:
     with serving(org, pubsub, tmp_path):
-        wait_for(lambda: pubsub.subscriptions == 1)
-        first = create_lead(org, "First")
-        wait_for(lambda: tagged(org, first), seconds=10)
+        a_tagged_lead(org, pubsub, "First")
     missed = create_lead(org, "WhileDown")
     with serving(org, pubsub, tmp_path):
         wait_for(lambda: tagged(org, missed), seconds=10)
