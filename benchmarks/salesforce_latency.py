@@ -80,7 +80,7 @@ SPEED_P95, BURST_WITHIN, FEWER = 2.0, 60.0, 10.0  # the targets
 SETTLE = 60.0  # longest wait for the service to subscribe, or for a lead to be tagged
 TOKEN = "bench-token"
 SELECTED = ("Lead", "Account", "Opportunity")  # as `icpbot crm setup salesforce` leaves the org
-ROUND = "query Account"  # the first request of every poll round: what changed since
+ROUND = "queryAll Account"  # the first request of every poll round: what changed since
 LEAD_URL = "/services/data/v62.0/sobjects/Lead"
 # PUBSUB: Pub/Sub API (gRPC) calls are not REST API requests. Salesforce states the Pub/Sub API's
 # allocations in events, not in calls: at most 100 events requested at a time per Subscribe,
@@ -304,7 +304,7 @@ class Idle:
     cdc: bool
     window: float  # wall seconds counted
     scale: float
-    pace: float  # the poll's seconds between rounds at real time: 60, or 600 under CDC
+    pace: float  # the poll's seconds between rounds at real time: 60, or SAFETY under CDC
     startup: Counter[str]  # REST requests before the window, by path
     counted: Counter[str]  # REST requests in the window, by path (queries by object)
     rounds: list[float]  # when each poll round in the window began (its Account query)
@@ -378,8 +378,8 @@ def _where(request: Any) -> str:
     """A request's path without the API prefix; a query with the object it reads."""
     path = str(request.path).removeprefix("/services/data/v62.0/").rstrip("/")
     text = request.soql or ""
-    if path == "query" and " FROM " in text.upper():
-        return f"query {text.upper().split(' FROM ', 1)[1].split()[0].title()}"
+    if path in ("query", "queryAll") and " FROM " in text.upper():
+        return f"{path} {text.upper().split(' FROM ', 1)[1].split()[0].title()}"
     return f"{request.method} {path}"
 
 
