@@ -1237,10 +1237,6 @@ def iter_written(fake: FakeSalesforce, obj: str) -> Iterator[dict[str, Any]]:
     return (r for r in fake.rows(obj) if r.get("ICP_Tier__c"))
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _client_name(options: str | None) -> str | None:
     """`client=icpbot` (among other `name=value` options, comma-separated) → `icpbot`."""
     for option in (options or "").split(","):
@@ -1248,3 +1244,7 @@ def _client_name(options: str | None) -> str | None:
         if name.strip().lower() == "client" and value.strip():
             return value.strip()
     return None
+
+
+if __name__ == "__main__":
+    main()

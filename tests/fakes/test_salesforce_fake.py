@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +12,7 @@ import pytest
 import requests
 
 from tests.fakes.salesforce import VERSION, FakeSalesforce, case_safe
+from tests.support import ROOT
 
 
 @pytest.fixture
@@ -237,3 +241,34 @@ def test_query_all_reads_the_recycle_bin_and_its_next_pages_say_query(
         records = every["records"] + rest["records"]
         merged = [r for r in records if r["IsDeleted"]]
         assert [(r["Id"], r["MasterRecordId"]) for r in merged] == [(ids[1], ids[0])]
+
+
+def test_it_serves_as_a_process_of_its_own() -> None:
+    """`python -m tests.fakes.salesforce`, as the backfill benchmark runs it: a call naming
+    its client is answered, and closing stdin prints the stats and stops it."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.salesforce", "--accounts", "3"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert fake.stdin is not None and fake.stdout is not None
+    try:
+        url, ca_file = fake.stdout.readline().split()
+        answer = requests.get(
+            f"{url}/services/data/v{VERSION}/query",
+            params={"q": "SELECT Id FROM Account"},
+            headers={"Authorization": "Bearer test-token", "Sforce-Call-Options": "client=icpbot"},
+            verify=ca_file,
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["totalSize"] == 3
+        fake.stdin.close()
+        assert json.loads(fake.stdout.read())["requests"] == 1
+        assert fake.wait(10) == 0
+    finally:
+        fake.kill()
+        fake.wait(10)
+        fake.stdout.close()
