@@ -20,7 +20,8 @@ stored once.
   heard, runs at once and catches what came before any id was stored (a
   first subscription starts at the tip).
 - The poll is told whether changes are heard (`SafetyNet.covered`): while a
-  subscription is up and the org has selected Account and Lead for Change
+  subscription is up (the service has answered: events or a keepalive, which
+  Salesforce sends within minutes) and the org has selected Account and Lead for Change
   Data Capture, or another replica listens, it polls at its safety pace;
   otherwise (the org selected neither, the stream is lost) at its full pace.
 - An opportunity's change wakes the poll too: deals are stored by its deal
@@ -148,7 +149,7 @@ class ChangeListener:
         wait = self.reconnect[0]
         while not self._stop.is_set():
             try:
-                self._covered(self._selected())
+                selected, up = self._selected(), False
                 # Closed as soon as it is left, even by an exception: a traceback kept (in a
                 # log record) would otherwise keep the old subscription open beside the next.
                 with closing(
@@ -156,10 +157,10 @@ class ChangeListener:
                 ) as stream:
                     for heard in stream:
                         self._keep(heard)
-                        wait = self.reconnect[0]
-                        if self._lost is not None:
-                            log.info("salesforce: listening to changes again")
-                            self._lost = None
+                        if not up:  # heard from: the stream is up (a failed one never says so)
+                            up, wait = True, self.reconnect[0]
+                            self._covered(selected)
+                            self._back()
             except ReplayExpired:
                 log.warning(
                     "salesforce: the stored replay id is older than Salesforce keeps; "
@@ -178,6 +179,11 @@ class ChangeListener:
                 self._covered(False)
                 self._stop.wait(wait)
                 wait = min(wait * 2, self.reconnect[1])
+
+    def _back(self) -> None:
+        if self._lost is not None:
+            log.info("salesforce: listening to changes again")
+            self._lost = None
 
     def _said_lost(self, lost: StreamLost, wait: float) -> None:
         """A lost stream, said as a warning once per reason (with what to do); its repeats

@@ -207,7 +207,7 @@ class Sweeper:
             log.exception("%s sweep failed; next try in %.0fs", self.crm.name, self.pace())
             return
         if stored:
-            log.info("%s sweep found %d changes webhooks had not delivered", self.crm.name, stored)
+            log.info("%s: %d changed records found by asking what changed", self.crm.name, stored)
             self.drain.wake()
 
     def _deals(self) -> None:
