@@ -138,7 +138,9 @@ class ChangeListener:
         while not self._stop.is_set():
             if self.lock.acquire():
                 self.listening.set()
-                log.info("salesforce: listening to %s (Change Data Capture)", self.topic)
+                log.info(
+                    "salesforce: this replica subscribes to %s (Change Data Capture)", self.topic
+                )
                 self._listen()
                 return
             self.poll.covered(True)  # another replica listens (and polls while it cannot)
