@@ -206,9 +206,9 @@ class ChangeListener:
     def _covered(self, yes: bool) -> None:
         """Tell the poll (and /metrics) whether this replica hears Account's and Lead's
         changes as they happen."""
-        self.poll.covered(yes)
         if self.metrics is not None:
             self.metrics.change_stream_up.set(1 if yes else 0)
+        self.poll.covered(yes)
 
     def _selected(self) -> bool:
         """Whether the org sends Account's and Lead's changes; if not, why is logged."""
