@@ -545,12 +545,8 @@ class SalesforceCrm(LiveCrm):
         """These records by Id; deleted ones are simply absent."""
         obj = OBJECTS[self._kind(kind)]
         records: list[CrmRecord] = []
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), ID_BATCH):
-            chunk = unique[start : start + ID_BATCH]
-            soql = f"SELECT {self._select(obj)} FROM {obj.name} WHERE Id IN {_id_list(chunk)}"
-            for rows in self._query_pages(soql):
-                records.extend(self._records(obj, rows))
+        for rows in self._rows_by_id(obj, self._select(obj), ids):
+            records.extend(self._records(obj, rows))
         return records
 
     def removed(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, str | None]:
@@ -558,18 +554,26 @@ class SalesforceCrm(LiveCrm):
         (`MasterRecordId`). An id not even there was purged; one there and not deleted is
         a record `fetch` could not key (no email, no website), not a removal."""
         obj = OBJECTS[self._kind(kind)]
+        gone: dict[str, str | None] = dict.fromkeys(ids)
+        fields = "Id, IsDeleted, MasterRecordId"
+        for rows in self._rows_by_id(obj, fields, ids, deleted=True):
+            for row in rows:
+                if row.get("IsDeleted"):
+                    gone[str(row["Id"])] = str(row.get("MasterRecordId") or "") or None
+                else:
+                    gone.pop(str(row["Id"]), None)
+        return gone
+
+    def _rows_by_id(
+        self, obj: SfObject, fields: str, ids: Sequence[str], *, deleted: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
+        """`fields` of these records, `ID_BATCH` ids a query (each once), page by page; with
+        `deleted`, the recycle bin's too."""
         unique = list(dict.fromkeys(ids))
-        gone: dict[str, str | None] = dict.fromkeys(unique)
         for start in range(0, len(unique), ID_BATCH):
             chunk = _id_list(unique[start : start + ID_BATCH])
-            soql = f"SELECT Id, IsDeleted, MasterRecordId FROM {obj.name} WHERE Id IN {chunk}"
-            for rows in self._query_pages(soql, deleted=True):
-                for row in rows:
-                    if row.get("IsDeleted"):
-                        gone[str(row["Id"])] = str(row.get("MasterRecordId") or "") or None
-                    else:
-                        gone.pop(str(row["Id"]), None)
-        return gone
+            soql = f"SELECT {fields} FROM {obj.name} WHERE Id IN {chunk}"
+            yield from self._query_pages(soql, deleted=deleted)
 
     def modified_since(self, kind: RecordKind, since: datetime) -> Iterator[tuple[str, datetime]]:
         """(Id, SystemModstamp) of records changed at or after `since`, oldest first; deleted
