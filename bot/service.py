@@ -385,13 +385,14 @@ def _ca_bundle(settings: Settings) -> bytes | None:
     """The certificate authorities REQUESTS_CA_BUNDLE names, for gRPC (which reads no
     environment); None: the system's. A directory of certificates is requests' alone."""
     path = settings.ca_bundle
-    if path is None or not path.is_file():
-        if path is not None:
-            log.warning(
-                "REQUESTS_CA_BUNDLE=%s is not a file: the Pub/Sub API is checked against "
-                "the system's certificate authorities",
-                path,
-            )
+    if path is None:
+        return None
+    if not path.is_file():
+        log.warning(
+            "REQUESTS_CA_BUNDLE=%s is not a file: the Pub/Sub API is checked against "
+            "the system's certificate authorities",
+            path,
+        )
         return None
     return path.read_bytes()
 

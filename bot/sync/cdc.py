@@ -173,14 +173,17 @@ class ChangeListener:
                 self.poll.wake()
             except StreamLost as lost:
                 self._said_lost(lost, wait)
-                self._covered(False)
-                self._stop.wait(wait)
-                wait = min(wait * 2, self.reconnect[1])
+                wait = self._pause(wait)
             except Exception:  # the database, say: the listener must outlive it, the poll cover
                 log.exception("salesforce: listening to changes failed; again in %.0fs", wait)
-                self._covered(False)
-                self._stop.wait(wait)
-                wait = min(wait * 2, self.reconnect[1])
+                wait = self._pause(wait)
+
+    def _pause(self, wait: float) -> float:
+        """Not heard: the poll at its full pace, and `wait` before listening again; the
+        next wait, twice as long up to the longest."""
+        self._covered(False)
+        self._stop.wait(wait)
+        return min(wait * 2, self.reconnect[1])
 
     def _back(self) -> None:
         if self._lost is not None:
