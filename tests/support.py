@@ -529,6 +529,11 @@ def create_lead(fake: FakeSalesforce, name: str, *, client: str = "webform") -> 
     return str(answer.json()["id"])
 
 
+def lead_tagged(fake: FakeSalesforce, lead: str) -> bool:
+    """Whether icpbot has written the lead's score back to the fake."""
+    return fake.row("Lead", lead).get("ICP_Score__c") is not None
+
+
 def delete(fake: FakeSalesforce, obj: str, id: str) -> None:
     """A record deleted through the fake's REST API: into its recycle bin."""
     answer = requests.delete(

@@ -17,13 +17,9 @@ from sqlalchemy import Engine
 
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.salesforce_pubsub import FakePubSub
-from tests.support import ROOT, ServeProcess, create_lead, wait_for
+from tests.support import ROOT, ServeProcess, create_lead, lead_tagged, wait_for
 
 pytestmark = pytest.mark.db
-
-
-def tagged(org: FakeSalesforce, lead: str) -> bool:
-    return org.row("Lead", lead).get("ICP_Score__c") is not None
 
 
 def test_one_replica_listens_and_the_standby_takes_over_when_it_is_killed(
@@ -45,12 +41,12 @@ def test_one_replica_listens_and_the_standby_takes_over_when_it_is_killed(
         wait_for(lambda: pubsub.subscriptions == 1)
         second = ServeProcess(env, tmp_path / "second.log")  # against the live first
         both_up = create_lead(org, "BothUp")
-        wait_for(lambda: tagged(org, both_up))
+        wait_for(lambda: lead_tagged(org, both_up))
         time.sleep(0.5)  # the second has tried the lock by now, at its start
         assert pubsub.subscriptions == 1, (tmp_path / "second.log").read_text()
         first.kill()
         unheard = create_lead(org, "WhileNoOneListens")
-        wait_for(lambda: tagged(org, unheard), seconds=30)
+        wait_for(lambda: lead_tagged(org, unheard), seconds=30)
         assert pubsub.subscriptions == 2  # the standby's, after the first's stored id
     finally:
         first.stop()

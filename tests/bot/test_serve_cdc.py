@@ -25,7 +25,7 @@ from bot.sync.sweep import Sweeper
 from integrations.retries import RetryPolicy
 from tests.fakes.salesforce import SHIPPED_CUSTOM, FakeSalesforce
 from tests.fakes.salesforce_pubsub import FakePubSub
-from tests.support import CONFIG, create_lead, delete, wait_for
+from tests.support import CONFIG, create_lead, delete, lead_tagged, wait_for
 
 POLL = 60.0  # far longer than any wait below: what is tagged was heard, not polled
 
@@ -55,16 +55,12 @@ def serving(org: FakeSalesforce, pubsub: FakePubSub, tmp_path: Path) -> Iterator
         service.database.dispose()
 
 
-def tagged(org: FakeSalesforce, lead: str) -> bool:
-    return org.row("Lead", lead).get("ICP_Score__c") is not None
-
-
 def a_tagged_lead(org: FakeSalesforce, pubsub: FakePubSub, name: str) -> str:
     """Once the service subscribed, a lead created through REST, and waited for until its
     score is written back: its id."""
     wait_for(lambda: pubsub.subscriptions == 1)
     lead = create_lead(org, name)
-    wait_for(lambda: tagged(org, lead), seconds=10)
+    wait_for(lambda: lead_tagged(org, lead), seconds=10)
     return lead
 
 
@@ -112,7 +108,7 @@ def test_a_lead_created_while_stopped_is_tagged_after_the_start(
         a_tagged_lead(org, pubsub, "First")
     missed = create_lead(org, "WhileDown")
     with serving(org, pubsub, tmp_path):
-        wait_for(lambda: tagged(org, missed), seconds=10)
+        wait_for(lambda: lead_tagged(org, missed), seconds=10)
 
 
 def test_changes_too_many_to_describe_are_caught_by_the_poll(
@@ -122,7 +118,7 @@ def test_changes_too_many_to_describe_are_caught_by_the_poll(
         wait_for(lambda: pubsub.subscriptions == 1)
         with pubsub.one_transaction("Lead"):  # no event for these: one GAP_OVERFLOW after
             leads = [create_lead(org, f"Bulk{i}") for i in range(5)]
-        wait_for(lambda: all(tagged(org, lead) for lead in leads), seconds=10)
+        wait_for(lambda: all(lead_tagged(org, lead) for lead in leads), seconds=10)
 
 
 def test_deleted_and_merged_leads_leave_the_store(
@@ -131,7 +127,7 @@ def test_deleted_and_merged_leads_leave_the_store(
     with serving(org, pubsub, tmp_path) as service:
         wait_for(lambda: pubsub.subscriptions == 1)
         gone, loser, master = (create_lead(org, name) for name in ("Gone", "Loser", "Master"))
-        wait_for(lambda: all(tagged(org, lead) for lead in (gone, loser, master)), seconds=10)
+        wait_for(lambda: all(lead_tagged(org, lead) for lead in (gone, loser, master)), seconds=10)
         delete(org, "Lead", gone)
         org.merge("Lead", master, loser)
 
